@@ -1,0 +1,123 @@
+//! The compute backends, listed in one place.
+//!
+//! Every generic function of the library is instantiated only for the
+//! backends named here: `NdArray` (CPU) and `Wgpu` (GPU, or Mesa's software
+//! Vulkan device), each with and without `Autodiff`. Keeping the list short
+//! keeps compile times down.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::backend::ndarray::NdArrayDevice;
+use burn::backend::wgpu::WgpuDevice;
+use burn::backend::{Autodiff, NdArray, Wgpu};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::{Deserialize, Serialize};
+
+use crate::activation::{AnyActivation, TensorActivation};
+
+/// A backend the library can run on: it finds, for a type-erased activation,
+/// the tensor form that works on this backend, and says how large a chunk of
+/// an ensemble it handles well.
+pub trait SupportedBackend: Backend {
+    /// Largest `members × points × width` of one ensemble chunk. On the CPU,
+    /// intermediates above a few MB page-fault on every fresh allocation and
+    /// an ensemble gets slower than a loop; a GPU wants them large.
+    const CHUNK_ELEMENTS: usize;
+
+    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self>;
+}
+
+const CPU_CHUNK_ELEMENTS: usize = 1 << 21;
+const GPU_CHUNK_ELEMENTS: usize = 1 << 26;
+
+impl SupportedBackend for NdArray {
+    const CHUNK_ELEMENTS: usize = CPU_CHUNK_ELEMENTS;
+    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
+        activation
+    }
+}
+
+impl SupportedBackend for Autodiff<NdArray> {
+    const CHUNK_ELEMENTS: usize = CPU_CHUNK_ELEMENTS;
+    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
+        activation
+    }
+}
+
+impl SupportedBackend for Wgpu {
+    const CHUNK_ELEMENTS: usize = GPU_CHUNK_ELEMENTS;
+    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
+        activation
+    }
+}
+
+impl SupportedBackend for Autodiff<Wgpu> {
+    const CHUNK_ELEMENTS: usize = GPU_CHUNK_ELEMENTS;
+    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
+        activation
+    }
+}
+
+/// An autodiff backend whose inner backend is supported too: what measuring
+/// (gradient profile) and training run on.
+pub trait ComputeBackend:
+    AutodiffBackend<InnerBackend: SupportedBackend> + SupportedBackend
+{
+}
+
+impl<B> ComputeBackend for B where B: AutodiffBackend<InnerBackend: SupportedBackend> + SupportedBackend {}
+
+/// The backend chosen by `--backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// CPU, no set-up (the default).
+    #[default]
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal, DX12), or a software Vulkan device.
+    Wgpu,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 2] = [BackendKind::Ndarray, BackendKind::Wgpu];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Wgpu => "wgpu",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| format!("unknown backend '{s}' (allowed: ndarray, wgpu)"))
+    }
+}
+
+/// Work that runs on whichever backend the user chose. Implement `run` once,
+/// generically; [`run_on`] instantiates it for each backend.
+pub trait BackendJob {
+    type Output;
+    fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output;
+}
+
+/// Runs `job` on the chosen backend's default device.
+pub fn run_on<J: BackendJob>(kind: BackendKind, job: J) -> J::Output {
+    match kind {
+        BackendKind::Ndarray => job.run::<Autodiff<NdArray>>(&NdArrayDevice::Cpu),
+        BackendKind::Wgpu => job.run::<Autodiff<Wgpu>>(&WgpuDevice::default()),
+    }
+}

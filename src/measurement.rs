@@ -1,0 +1,255 @@
+//! Measuring networks at initialisation: from an architecture and seeds to
+//! one [`NetworkMeasures`] per network, all members of a chunk in one traced
+//! forward pass over the grid and one backward pass on the training set.
+
+use burn::module::AutodiffModule;
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::activation::ActivationSpec;
+use crate::backend::ComputeBackend;
+use crate::measures::{active_count, frobenius_norm, relative_variation, third_order_variability};
+use crate::model::{Init, Mlp, MlpConfig};
+use crate::problem::{grid_tensor, Checkerboard, Loss};
+
+/// Everything measuring needs besides the architecture.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MeasureSettings {
+    /// Landscape grid size `G` (`G × G` points).
+    pub grid: usize,
+    /// C2C threshold on `RV_out`.
+    pub epsilon: f64,
+    pub init: Init,
+    /// The run seed every network seed and data set derives from.
+    pub seed: u64,
+    /// The problem whose training set gives the gradient profile.
+    pub problem: Checkerboard,
+    pub train_size: usize,
+    pub loss: Loss,
+}
+
+impl Default for MeasureSettings {
+    fn default() -> Self {
+        Self {
+            grid: 101,
+            epsilon: 1e-3,
+            init: Init::Scaled,
+            seed: 0,
+            problem: Checkerboard::default(),
+            train_size: 2000,
+            loss: Loss::Bce,
+        }
+    }
+}
+
+/// The measures of one network at initialisation (METHOD §3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkMeasures {
+    /// Parameters of the network, counted from the module's own parameters.
+    pub params: usize,
+    pub activation_ratio: f64,
+    pub activation_count: f64,
+    pub v3: f64,
+    pub rv_out: f64,
+    /// `RV_l` of each hidden layer's output, input side first.
+    pub rv_layers: Vec<f64>,
+    pub c2c: bool,
+    /// The first hidden layer (1-based) with `RV_l < ε`.
+    pub collapse_layer: Option<usize>,
+    /// Frobenius norm of the loss gradient of each weight layer (hidden
+    /// layers, then the output layer) on the training set.
+    pub grad_norms: Vec<f64>,
+}
+
+/// Measures networks on one device: holds the grid and the training set.
+pub struct Measurer<B: ComputeBackend> {
+    settings: MeasureSettings,
+    grid_points: Tensor<B::InnerBackend, 2>,
+    train_points: Tensor<B, 2>,
+    train_labels: Tensor<B, 2>,
+    chunk_elements: usize,
+    device: B::Device,
+}
+
+impl<B: ComputeBackend> Measurer<B> {
+    pub fn new(settings: MeasureSettings, device: &B::Device) -> Self {
+        let training = settings.problem.training_set(settings.train_size, settings.seed);
+        let (train_points, train_labels) = training.tensors::<B>(device);
+        Self {
+            grid_points: grid_tensor(settings.grid, device),
+            train_points,
+            train_labels,
+            chunk_elements: B::CHUNK_ELEMENTS,
+            settings,
+            device: device.clone(),
+        }
+    }
+
+    /// Overrides the chunk size (see [`crate::backend::SupportedBackend::CHUNK_ELEMENTS`]).
+    pub fn with_chunk_elements(mut self, chunk_elements: usize) -> Self {
+        self.chunk_elements = chunk_elements.max(1);
+        self
+    }
+
+    pub fn settings(&self) -> &MeasureSettings {
+        &self.settings
+    }
+
+    /// How many networks of this architecture go in one chunk.
+    pub fn chunk_members(&self, config: &MlpConfig) -> usize {
+        let per_member = self.settings.grid.pow(2) * config.width.max(config.output_dim);
+        (self.chunk_elements / per_member).max(1)
+    }
+
+    /// Measures one network per seed, in chunks; results in seed order.
+    pub fn measure(&self, config: &MlpConfig, activation: &ActivationSpec, seeds: &[u64]) -> Vec<NetworkMeasures> {
+        seeds
+            .chunks(self.chunk_members(config))
+            .flat_map(|chunk| {
+                let model: Mlp<B> = config.init(activation, chunk, &self.device);
+                self.measure_ensemble(&model)
+            })
+            .collect()
+    }
+
+    /// Measures every member of a built ensemble.
+    pub fn measure_ensemble(&self, model: &Mlp<B>) -> Vec<NetworkMeasures> {
+        let members = model.members();
+        let depth = model.depth();
+        let grid = self.settings.grid;
+
+        // Landscape measures: one traced forward pass over the grid.
+        let valid = model.valid();
+        let trace = valid.forward_traced(valid.broadcast_input(self.grid_points.clone()));
+        let hidden_units: usize = trace.pre_activations.iter().map(|z| z.dims()[2]).sum();
+        let active = trace
+            .pre_activations
+            .into_iter()
+            .map(|z| active_count(z, &valid.activation))
+            .reduce(|a, b| a + b)
+            .expect("at least one hidden layer");
+        let mut columns = vec![active];
+        columns.extend(trace.hidden.into_iter().map(relative_variation));
+        columns.push(relative_variation(trace.output.clone()));
+        let landscapes = trace.output.narrow(2, 0, 1).reshape([members, grid, grid]);
+        columns.push(third_order_variability(landscapes));
+
+        // Gradient profile: members are independent, so the gradient of the
+        // summed loss is each member's own gradient.
+        let logits = model.forward(model.broadcast_input(self.train_points.clone()));
+        let loss = self.settings.loss.per_member(logits, self.train_labels.clone()).sum();
+        let gradients = loss.backward();
+        for layer in model.hidden.iter().chain([&model.output]) {
+            let gradient = layer.weight.val().grad(&gradients).expect("weights take part in the loss");
+            columns.push(frobenius_norm(gradient));
+        }
+
+        // One read-back for everything (one device sync on a GPU).
+        let width = columns.len();
+        let table = Tensor::stack::<2>(columns, 1).into_data().convert::<f64>().to_vec::<f64>().expect("float data");
+        let grid_points = (grid * grid) as f64;
+        let params = model.params_per_member();
+        table
+            .chunks(width)
+            .map(|row| {
+                let active = row[0];
+                let rv_layers = row[1..=depth].to_vec();
+                let rv_out = row[depth + 1];
+                let collapse_layer = rv_layers.iter().position(|rv| *rv < self.settings.epsilon).map(|l| l + 1);
+                NetworkMeasures {
+                    params,
+                    activation_ratio: active / (grid_points * hidden_units as f64),
+                    activation_count: active / grid_points,
+                    v3: row[depth + 2],
+                    rv_out,
+                    rv_layers,
+                    c2c: rv_out < self.settings.epsilon,
+                    collapse_layer,
+                    grad_norms: row[depth + 3..].to_vec(),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::ActivationRegistry;
+    use crate::model::network_seed;
+    use burn::backend::{Autodiff, NdArray};
+    use burn::module::Param;
+
+    type B = Autodiff<NdArray>;
+
+    fn measurer(grid: usize) -> Measurer<B> {
+        let settings = MeasureSettings { grid, train_size: 256, ..Default::default() };
+        Measurer::new(settings, &Default::default())
+    }
+
+    fn seeds(activation: &str, depth: usize, count: usize) -> Vec<u64> {
+        (0..count).map(|i| network_seed(0, activation, depth, i)).collect()
+    }
+
+    #[test]
+    fn abs_has_activation_ratio_exactly_one() {
+        let abs = ActivationRegistry::builtin().get("abs").unwrap();
+        let config = MlpConfig::for_budget(2000, 4, "abs").unwrap();
+        for m in measurer(21).measure(&config, &abs, &seeds("abs", 4, 5)) {
+            assert_eq!(m.activation_ratio, 1.0);
+            assert_eq!(m.activation_count, 4.0 * config.width as f64);
+        }
+    }
+
+    #[test]
+    fn relu_activation_ratio_is_one_half_over_fifty_seeds() {
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let config = MlpConfig::for_budget(2000, 2, "relu").unwrap();
+        let measures = measurer(31).measure(&config, &relu, &seeds("relu", 2, 50));
+        let mean = measures.iter().map(|m| m.activation_ratio).sum::<f64>() / 50.0;
+        assert!((mean - 0.5).abs() < 0.02, "mean relu activation ratio {mean}");
+    }
+
+    #[test]
+    fn a_hand_zeroed_hidden_layer_collapses_there() {
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let config = MlpConfig::new(4, 8, "relu".into());
+        let mut model: Mlp<B> = config.init(&relu, &[1, 2], &Default::default());
+        let zero = |p: &Param<Tensor<B, 3>>| Param::from_tensor(p.val().zeros_like());
+        model.hidden[2].weight = zero(&model.hidden[2].weight);
+        model.hidden[2].bias = zero(&model.hidden[2].bias);
+        for m in measurer(21).measure_ensemble(&model) {
+            assert!(m.c2c, "rv_out {}", m.rv_out);
+            assert_eq!(m.collapse_layer, Some(3));
+            assert!(m.rv_layers[0] > 0.01 && m.rv_layers[1] > 0.01);
+            assert_eq!(m.v3, 0.0);
+        }
+    }
+
+    #[test]
+    fn the_same_seeds_give_identical_measures() {
+        let tanh = ActivationRegistry::builtin().get("tanh").unwrap();
+        let config = MlpConfig::for_budget(200, 3, "tanh").unwrap();
+        let seeds = seeds("tanh", 3, 4);
+        let first = measurer(16).measure(&config, &tanh, &seeds);
+        let second = measurer(16).measure(&config, &tanh, &seeds);
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_measures() {
+        let tanh = ActivationRegistry::builtin().get("tanh").unwrap();
+        let config = MlpConfig::for_budget(300, 3, "tanh").unwrap();
+        let seeds = seeds("tanh", 3, 5);
+        let whole = measurer(21).measure(&config, &tanh, &seeds);
+        let chunked = measurer(21).with_chunk_elements(1).measure(&config, &tanh, &seeds);
+        for (a, b) in whole.iter().zip(&chunked) {
+            assert!((a.v3 - b.v3).abs() <= 1e-5 * a.v3.abs().max(1e-3), "{} vs {}", a.v3, b.v3);
+            assert!((a.rv_out - b.rv_out).abs() < 1e-5);
+            assert_eq!(a.activation_ratio, b.activation_ratio);
+            for (x, y) in a.grad_norms.iter().zip(&b.grad_norms) {
+                assert!((x - y).abs() <= 1e-4 * x.abs().max(1e-6));
+            }
+        }
+    }
+}

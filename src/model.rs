@@ -1,0 +1,434 @@
+//! The MLP family (METHOD §1–§2).
+//!
+//! A [`Mlp`] holds an *ensemble* of independent networks of one architecture:
+//! every weight has a leading member dimension (`[members, d_in, d_out]`),
+//! so all seeds of one (activation, depth) point run as one batched tensor
+//! program. A single network is an ensemble of one. Members never mix: each
+//! one's output, loss and gradient depend on its own weights only.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use crate::activation::ActivationSpec;
+use crate::backend::SupportedBackend;
+
+/// Input dimension of the model problem.
+pub const INPUT_DIM: usize = 2;
+/// Output dimension: one logit.
+pub const OUTPUT_DIM: usize = 1;
+
+// ---------------------------------------------------------------------------
+// Fixed-budget sizing
+
+/// `P(L, n) = n(d+1) + (L-1)·n(n+1) + k(n+1)`: parameters of a dense MLP.
+pub fn dense_param_count(depth: usize, width: usize, input_dim: usize, output_dim: usize) -> usize {
+    width * (input_dim + 1) + (depth - 1) * width * (width + 1) + output_dim * (width + 1)
+}
+
+/// The width `n >= 1` minimising `|P(L, n) - budget|` (ties: the smaller `n`),
+/// or `None` when even `n = 1` exceeds the budget (the width would be < 1).
+pub fn width_for(budget: usize, depth: usize, input_dim: usize, output_dim: usize) -> Option<usize> {
+    let count = |width| dense_param_count(depth, width, input_dim, output_dim);
+    if depth == 0 || count(1) > budget {
+        return None;
+    }
+    // P grows with n: walk up to the first width at or over the budget.
+    let mut width = 1;
+    while count(width) < budget {
+        width += 1;
+    }
+    let over = count(width) - budget;
+    let under = budget.saturating_sub(count(width - 1).min(budget));
+    Some(if width > 1 && under <= over { width - 1 } else { width })
+}
+
+// ---------------------------------------------------------------------------
+// Seeding
+
+/// Mixes a 64-bit value (SplitMix64's finaliser).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A stable seed from a run seed and a list of labels (FNV-1a over the
+/// labels, then mixed). Stable across platforms and crate versions, unlike
+/// `std`'s hasher.
+pub fn derive_seed(run_seed: u64, labels: &[&[u8]]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ mix(run_seed);
+    for label in labels {
+        for &byte in label.iter().chain([0xff_u8].iter()) {
+            hash ^= byte as u64;
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    mix(hash)
+}
+
+/// The seed of one network: from the run seed, its activation, its depth and
+/// its seed index, so adding a depth or an activation to a sweep leaves the
+/// other networks as they were.
+pub fn network_seed(run_seed: u64, activation: &str, depth: usize, seed_index: usize) -> u64 {
+    derive_seed(
+        run_seed,
+        &[
+            b"network",
+            activation.as_bytes(),
+            &(depth as u64).to_le_bytes(),
+            &(seed_index as u64).to_le_bytes(),
+        ],
+    )
+}
+
+/// The host random number generator all weights and data are drawn from.
+pub fn host_rng(seed: u64) -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(seed)
+}
+
+// ---------------------------------------------------------------------------
+// Initialisation
+
+/// How the weights of a fresh network are drawn (METHOD §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Init {
+    /// `W` and `b` i.i.d. `N(0, g²/(fan_in + 1))`: the bias is one more input.
+    #[default]
+    #[serde(rename = "scaled")]
+    Scaled,
+    /// `W ~ N(0, g²/fan_in)`, zero bias.
+    #[serde(rename = "he")]
+    He,
+    /// `W` and `b` uniform on `±1/sqrt(fan_in)` (PyTorch's `nn.Linear`).
+    #[serde(rename = "torch-default")]
+    TorchDefault,
+    /// `W ~ N(0, g²·2/(fan_in + fan_out))`, zero bias.
+    #[serde(rename = "xavier")]
+    Xavier,
+}
+
+impl Init {
+    pub const ALL: [Init; 4] = [Init::Scaled, Init::He, Init::TorchDefault, Init::Xavier];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Scaled => "scaled",
+            Init::He => "he",
+            Init::TorchDefault => "torch-default",
+            Init::Xavier => "xavier",
+        }
+    }
+
+    /// Draws one layer's weights (`[fan_in, fan_out]`, row-major) and bias.
+    /// `gain` is the activation's gain for hidden layers and 1 for the output.
+    fn sample_layer(
+        self,
+        rng: &mut Pcg64Mcg,
+        fan_in: usize,
+        fan_out: usize,
+        gain: f64,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let mut normal = |std: f64, count: usize| -> Vec<f32> {
+            (0..count).map(|_| (std * rng.sample::<f64, _>(StandardNormal)) as f32).collect()
+        };
+        let (fan_in_f, fan_out_f) = (fan_in as f64, fan_out as f64);
+        match self {
+            Init::Scaled => {
+                let std = gain / (fan_in_f + 1.0).sqrt();
+                (normal(std, fan_in * fan_out), normal(std, fan_out))
+            }
+            Init::He => (normal(gain / fan_in_f.sqrt(), fan_in * fan_out), vec![0.0; fan_out]),
+            Init::Xavier => {
+                let std = gain * (2.0 / (fan_in_f + fan_out_f)).sqrt();
+                (normal(std, fan_in * fan_out), vec![0.0; fan_out])
+            }
+            Init::TorchDefault => {
+                let bound = 1.0 / fan_in_f.sqrt();
+                let mut uniform = |count: usize| -> Vec<f32> {
+                    (0..count).map(|_| rng.random_range(-bound..bound) as f32).collect()
+                };
+                let weights = uniform(fan_in * fan_out);
+                (weights, uniform(fan_out))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Init {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Init {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Init::ALL.into_iter().find(|init| init.name() == s).ok_or_else(|| {
+            let allowed: Vec<_> = Init::ALL.iter().map(|init| init.name()).collect();
+            format!("unknown init '{s}' (allowed: {})", allowed.join(", "))
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Modules
+
+/// A dense layer for an ensemble: `y = x·W + b` per member.
+#[derive(Module, Debug)]
+pub struct EnsembleLinear<B: Backend> {
+    /// `[members, d_in, d_out]`
+    pub weight: Param<Tensor<B, 3>>,
+    /// `[members, 1, d_out]`
+    pub bias: Param<Tensor<B, 3>>,
+}
+
+impl<B: Backend> EnsembleLinear<B> {
+    /// A layer from host values: `weights` holds each member's `[d_in, d_out]`
+    /// block in turn, `biases` each member's `[d_out]`.
+    pub fn from_host(
+        weights: Vec<f32>,
+        biases: Vec<f32>,
+        [members, d_in, d_out]: [usize; 3],
+        device: &B::Device,
+    ) -> Self {
+        Self {
+            weight: Param::from_data(TensorData::new(weights, [members, d_in, d_out]), device),
+            bias: Param::from_data(TensorData::new(biases, [members, 1, d_out]), device),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[members, points, d_in]`
+    /// - output: `[members, points, d_out]`
+    pub fn forward(&self, input: Tensor<B, 3>) -> Tensor<B, 3> {
+        input.matmul(self.weight.val()) + self.bias.val()
+    }
+}
+
+/// The architecture of one point of the family: depth, width, activation,
+/// initialisation. It builds an ensemble of networks with [`MlpConfig::init`].
+#[derive(Config, Debug)]
+pub struct MlpConfig {
+    /// Number of hidden layers `L`.
+    pub depth: usize,
+    /// Width `n` of every hidden layer.
+    pub width: usize,
+    /// Activation name (resolved through an `ActivationRegistry`).
+    pub activation: String,
+    #[config(default = "Init::Scaled")]
+    pub init: Init,
+    #[config(default = 2)]
+    pub input_dim: usize,
+    #[config(default = 1)]
+    pub output_dim: usize,
+}
+
+impl MlpConfig {
+    /// The config of the fixed-budget network at this depth, or `None` when
+    /// the budget is too small for the depth.
+    pub fn for_budget(budget: usize, depth: usize, activation: &str) -> Option<Self> {
+        let width = width_for(budget, depth, INPUT_DIM, OUTPUT_DIM)?;
+        Some(Self::new(depth, width, activation.to_string()))
+    }
+
+    /// `(fan_in, fan_out)` of every weight layer, input to output.
+    pub fn layer_shapes(&self) -> Vec<(usize, usize)> {
+        let mut shapes = vec![(self.input_dim, self.width)];
+        shapes.extend((1..self.depth).map(|_| (self.width, self.width)));
+        shapes.push((self.width, self.output_dim));
+        shapes
+    }
+
+    /// Builds one network per seed, weights drawn on the host so that the
+    /// same seed gives the same network on every backend.
+    pub fn init<B: Backend>(
+        &self,
+        activation: &ActivationSpec,
+        member_seeds: &[u64],
+        device: &B::Device,
+    ) -> Mlp<B> {
+        assert_eq!(activation.name(), self.activation, "activation spec does not match the config");
+        let shapes = self.layer_shapes();
+        let members = member_seeds.len();
+        let mut weights: Vec<Vec<f32>> = shapes.iter().map(|(i, o)| Vec::with_capacity(members * i * o)).collect();
+        let mut biases: Vec<Vec<f32>> = shapes.iter().map(|(_, o)| Vec::with_capacity(members * o)).collect();
+        for &seed in member_seeds {
+            let mut rng = host_rng(seed);
+            for (layer, &(fan_in, fan_out)) in shapes.iter().enumerate() {
+                let gain = if layer < self.depth { activation.gain } else { 1.0 };
+                let (w, b) = self.init.sample_layer(&mut rng, fan_in, fan_out, gain);
+                weights[layer].extend(w);
+                biases[layer].extend(b);
+            }
+        }
+        let mut layers: Vec<EnsembleLinear<B>> = weights
+            .into_iter()
+            .zip(biases)
+            .zip(&shapes)
+            .map(|((w, b), &(fan_in, fan_out))| EnsembleLinear::from_host(w, b, [members, fan_in, fan_out], device))
+            .collect();
+        let output = layers.pop().expect("an MLP has an output layer");
+        Mlp { hidden: layers, output, activation: activation.clone() }
+    }
+}
+
+/// An ensemble of independent MLPs of one architecture.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    pub hidden: Vec<EnsembleLinear<B>>,
+    pub output: EnsembleLinear<B>,
+    #[module(skip)]
+    pub activation: ActivationSpec,
+}
+
+/// Everything one forward pass produces that the measures need.
+pub struct Trace<B: Backend> {
+    /// Pre-activations `z_l` of each hidden layer: `[members, points, width]`.
+    pub pre_activations: Vec<Tensor<B, 3>>,
+    /// Outputs `h_l = σ(z_l)` of each hidden layer: `[members, points, width]`.
+    pub hidden: Vec<Tensor<B, 3>>,
+    /// The network output: `[members, points, output_dim]`.
+    pub output: Tensor<B, 3>,
+}
+
+impl<B: Backend> Mlp<B> {
+    pub fn members(&self) -> usize {
+        self.output.weight.dims()[0]
+    }
+
+    pub fn depth(&self) -> usize {
+        self.hidden.len()
+    }
+
+    /// Parameters of one member, counted from the module's own parameters.
+    pub fn params_per_member(&self) -> usize {
+        self.num_params() / self.members()
+    }
+
+    /// The same points for every member: `[points, d]` → `[members, points, d]`.
+    pub fn broadcast_input(&self, points: Tensor<B, 2>) -> Tensor<B, 3> {
+        let [n, d] = points.dims();
+        points.unsqueeze::<3>().expand([self.members(), n, d])
+    }
+}
+
+impl<B: SupportedBackend> Mlp<B> {
+    /// # Shapes
+    /// - input: `[members, points, d]`
+    /// - output: `[members, points, k]`
+    pub fn forward(&self, input: Tensor<B, 3>) -> Tensor<B, 3> {
+        let sigma = B::tensor_activation(self.activation.function.as_ref());
+        let hidden = self.hidden.iter().fold(input, |h, layer| sigma.apply(layer.forward(h)));
+        self.output.forward(hidden)
+    }
+
+    /// Like [`Mlp::forward`], keeping every layer's pre-activations and outputs.
+    pub fn forward_traced(&self, input: Tensor<B, 3>) -> Trace<B> {
+        let sigma = B::tensor_activation(self.activation.function.as_ref());
+        let mut pre_activations = Vec::with_capacity(self.depth());
+        let mut hidden = Vec::with_capacity(self.depth());
+        let mut h = input;
+        for layer in &self.hidden {
+            let z = layer.forward(h);
+            h = sigma.apply(z.clone());
+            pre_activations.push(z);
+            hidden.push(h.clone());
+        }
+        let output = self.output.forward(h);
+        Trace { pre_activations, hidden, output }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::ActivationRegistry;
+    use burn::backend::NdArray;
+
+    #[test]
+    fn width_for_reproduces_the_method_examples() {
+        assert_eq!(width_for(2000, 1, 2, 1), Some(500));
+        assert_eq!(dense_param_count(1, 500, 2, 1), 2001);
+        assert_eq!(width_for(2000, 8, 2, 1), Some(16));
+        assert_eq!(dense_param_count(8, 16, 2, 1), 1969);
+        assert_eq!(width_for(2000, 32, 2, 1), Some(7));
+        assert_eq!(dense_param_count(32, 7, 2, 1), 1765);
+    }
+
+    #[test]
+    fn width_for_breaks_ties_towards_the_smaller_width() {
+        // depth 1: P = 4n + 1, so budget 7 sits between n=1 (5) and n=2 (9).
+        assert_eq!(width_for(7, 1, 2, 1), Some(1));
+        assert_eq!(width_for(8, 1, 2, 1), Some(2));
+    }
+
+    #[test]
+    fn width_for_refuses_a_budget_below_one_unit() {
+        // depth 8 with width 1 already has 2·8 + 3 = 19 parameters.
+        assert_eq!(width_for(18, 8, 2, 1), None);
+        assert_eq!(width_for(19, 8, 2, 1), Some(1));
+        assert_eq!(width_for(100, 0, 2, 1), None);
+    }
+
+    #[test]
+    fn param_count_of_the_module_equals_the_formula() {
+        let registry = ActivationRegistry::builtin();
+        let relu = registry.get("relu").unwrap();
+        for (depth, width) in [(1, 500), (3, 9), (8, 16), (32, 7)] {
+            let config = MlpConfig::new(depth, width, "relu".into());
+            let model: Mlp<NdArray> = config.init(&relu, &[1, 2, 3], &Default::default());
+            assert_eq!(model.members(), 3);
+            assert_eq!(model.params_per_member(), dense_param_count(depth, width, 2, 1));
+        }
+    }
+
+    #[test]
+    fn network_seeds_differ_by_every_label() {
+        let base = network_seed(0, "relu", 8, 0);
+        assert_eq!(base, network_seed(0, "relu", 8, 0));
+        for other in [
+            network_seed(1, "relu", 8, 0),
+            network_seed(0, "abs", 8, 0),
+            network_seed(0, "relu", 9, 0),
+            network_seed(0, "relu", 8, 1),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn scaled_init_has_the_method_variance() {
+        // Every entry of W and b ~ N(0, g²/(fan_in + 1)): check the sample variance.
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let config = MlpConfig::new(2, 64, "relu".into());
+        let seeds: Vec<u64> = (0..20).collect();
+        let model: Mlp<NdArray> = config.init(&relu, &seeds, &Default::default());
+        let layer = &model.hidden[1];
+        let mut values = layer.weight.val().into_data().to_vec::<f32>().unwrap();
+        values.extend(layer.bias.val().into_data().to_vec::<f32>().unwrap());
+        let variance = values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / values.len() as f64;
+        let expected = 2.0 / 65.0;
+        assert!((variance / expected - 1.0).abs() < 0.03, "variance {variance} vs {expected}");
+    }
+
+    #[test]
+    fn members_are_the_networks_their_seeds_give_alone() {
+        let abs = ActivationRegistry::builtin().get("abs").unwrap();
+        let config = MlpConfig::new(3, 5, "abs".into());
+        let device = Default::default();
+        let ensemble: Mlp<NdArray> = config.init(&abs, &[7, 11, 13], &device);
+        let alone: Mlp<NdArray> = config.init(&abs, &[11], &device);
+        let member = ensemble.hidden[2].weight.val().narrow(0, 1, 1);
+        member.into_data().assert_eq(&alone.hidden[2].weight.val().into_data(), true);
+    }
+}

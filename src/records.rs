@@ -1,0 +1,78 @@
+//! Result records: one JSON object per line, appended and flushed as each
+//! network finishes, so an interrupted run loses nothing already measured.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::measurement::NetworkMeasures;
+
+/// One measured network, as written by `variability measure --out`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeasureRecord {
+    pub activation: String,
+    pub depth: usize,
+    pub width: usize,
+    pub budget: usize,
+    /// Seed index of this network within its (activation, depth) point.
+    pub seed: usize,
+    /// The run seed (`--seed`) all network seeds derive from.
+    pub run_seed: u64,
+    /// The derived seed this network's weights were drawn from.
+    pub network_seed: u64,
+    pub init: String,
+    pub grid: usize,
+    pub epsilon: f64,
+    pub backend: String,
+    #[serde(flatten)]
+    pub measures: NetworkMeasures,
+    pub version: String,
+}
+
+/// Appends serialisable records to a file, one JSON line each.
+pub struct JsonLines {
+    path: PathBuf,
+    writer: BufWriter<File>,
+}
+
+impl JsonLines {
+    /// Opens `path` for appending (creating it, not its folder).
+    pub fn append(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self { path: path.to_path_buf(), writer: BufWriter::new(file) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one record and flushes it to the file.
+    pub fn write<T: Serialize>(&mut self, record: &T) -> io::Result<()> {
+        serde_json::to_writer(&mut self.writer, record)?;
+        self.writer.write_all(b"\n")?;
+        self.writer.flush()
+    }
+}
+
+/// Reads every complete record of a JSON-lines file. A last line cut short by
+/// an interruption is ignored; a malformed line elsewhere is an error.
+pub fn read_json_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Vec<T>> {
+    let text = std::fs::read_to_string(path)?;
+    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+    let mut records = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(_) if index + 1 == lines.len() && !text.ends_with('\n') => break,
+            Err(error) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: line {}: {error}", path.display(), index + 1),
+                ))
+            }
+        }
+    }
+    Ok(records)
+}

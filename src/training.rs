@@ -1,0 +1,330 @@
+//! Training on the model problem (METHOD §4): Adam on the summed loss of an
+//! ensemble. Adam works per parameter entry and the members share no weights,
+//! so each member follows the path it would follow alone.
+
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::ComputeBackend;
+use crate::measures::relative_variation;
+use crate::model::{derive_seed, host_rng, Mlp};
+use crate::problem::{accuracy, grid_tensor, Checkerboard, Loss};
+
+/// How networks are trained. Every field has the METHOD default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    pub steps: usize,
+    pub learning_rate: f64,
+    /// Points per step; `None` is full batch.
+    pub batch_size: Option<usize>,
+    /// Record the loss (and training accuracy) every this many steps.
+    pub log_every: usize,
+    pub loss: Loss,
+    /// Checkerboard cells per side.
+    pub cells: usize,
+    pub train_size: usize,
+    pub test_size: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            steps: 2000,
+            learning_rate: 1e-3,
+            batch_size: None,
+            log_every: 100,
+            loss: Loss::Bce,
+            cells: 8,
+            train_size: 2000,
+            test_size: 10000,
+        }
+    }
+}
+
+impl TrainSettings {
+    pub fn problem(&self) -> Checkerboard {
+        Checkerboard { cells: self.cells }
+    }
+}
+
+/// The outcome of training one network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainedNetwork {
+    /// Training accuracy of the final network (of the last finite step if it diverged).
+    pub train_acc: f64,
+    /// Best training accuracy over the logged steps and the end.
+    pub best_train_acc: f64,
+    pub test_acc: f64,
+    pub final_loss: f64,
+    /// Loss at steps 0, `log_every`, 2·`log_every`, … (up to divergence).
+    pub loss_curve: Vec<f64>,
+    /// `RV_out` of the trained network on the landscape grid.
+    pub rv_out_trained: f64,
+    /// The trained network is still constant: trapped by C2C.
+    pub trapped: bool,
+    /// The loss became non-finite; training of this network stopped there.
+    pub diverged: bool,
+    /// The logged step at which the loss was first seen non-finite.
+    pub diverged_at: Option<usize>,
+    /// Wall time of the ensemble this network was trained in.
+    pub train_seconds: f64,
+    /// Networks trained together in that ensemble.
+    pub ensemble_size: usize,
+}
+
+/// A trained ensemble's results, with the trained landscapes on the grid.
+pub struct TrainedEnsemble<B: ComputeBackend> {
+    pub model: Mlp<B>,
+    pub networks: Vec<TrainedNetwork>,
+}
+
+/// The data of one run on one device: training and test sets, the grid.
+pub struct Trainer<B: ComputeBackend> {
+    settings: TrainSettings,
+    grid: usize,
+    epsilon: f64,
+    run_seed: u64,
+    train_points: Tensor<B, 2>,
+    train_labels: Tensor<B, 2>,
+    test_points: Tensor<B::InnerBackend, 2>,
+    test_labels: Tensor<B::InnerBackend, 2>,
+    grid_points: Tensor<B::InnerBackend, 2>,
+    device: B::Device,
+}
+
+/// A member's progress while its ensemble trains.
+#[derive(Clone, Default)]
+struct MemberLog {
+    loss_curve: Vec<f64>,
+    best_train_acc: f64,
+    diverged_at: Option<usize>,
+    /// Last finite (loss, accuracy) seen.
+    last_finite: Option<(f64, f64)>,
+}
+
+impl<B: ComputeBackend> Trainer<B> {
+    pub fn new(settings: TrainSettings, grid: usize, epsilon: f64, run_seed: u64, device: &B::Device) -> Self {
+        let problem = settings.problem();
+        let (train_points, train_labels) = problem.training_set(settings.train_size, run_seed).tensors::<B>(device);
+        let (test_points, test_labels) = problem.test_set(settings.test_size, run_seed).tensors(device);
+        Self {
+            grid_points: grid_tensor(grid, device),
+            settings,
+            grid,
+            epsilon,
+            run_seed,
+            train_points,
+            train_labels,
+            test_points,
+            test_labels,
+            device: device.clone(),
+        }
+    }
+
+    pub fn settings(&self) -> &TrainSettings {
+        &self.settings
+    }
+
+    /// The steps at which the loss is recorded: 0, `log_every`, … and the last.
+    fn is_logged(&self, step: usize) -> bool {
+        step % self.settings.log_every.max(1) == 0 || step + 1 == self.settings.steps
+    }
+
+    /// The mini-batch order: a fresh seeded shuffle of the training set per
+    /// epoch, the same for every member and every architecture.
+    fn batches(&self) -> Option<Vec<Tensor<B, 1, Int>>> {
+        let size = self.settings.batch_size.filter(|&b| b < self.settings.train_size)?;
+        let mut rng = host_rng(derive_seed(self.run_seed, &[b"batches"]));
+        let mut order: Vec<i64> = (0..self.settings.train_size as i64).collect();
+        let per_epoch = self.settings.train_size / size;
+        let epochs = self.settings.steps.div_ceil(per_epoch.max(1));
+        let mut batches = Vec::with_capacity(epochs * per_epoch);
+        for _ in 0..epochs {
+            order.shuffle(&mut rng);
+            for batch in order.chunks_exact(size) {
+                batches.push(Tensor::from_data(TensorData::new(batch.to_vec(), [size]), &self.device));
+            }
+        }
+        Some(batches)
+    }
+
+    /// Trains every member of `model` and reports each one.
+    pub fn train(&self, mut model: Mlp<B>) -> TrainedEnsemble<B> {
+        let started = Instant::now();
+        let members = model.members();
+        let settings = &self.settings;
+        let mut optimizer = AdamConfig::new().init::<B, Mlp<B>>();
+        let batches = self.batches();
+        let mut logs = vec![MemberLog::default(); members];
+
+        for step in 0..settings.steps {
+            let (points, labels) = match &batches {
+                Some(batches) => {
+                    let batch = batches[step % batches.len()].clone();
+                    (self.train_points.clone().select(0, batch.clone()), self.train_labels.clone().select(0, batch))
+                }
+                None => (self.train_points.clone(), self.train_labels.clone()),
+            };
+            let logits = model.forward(model.broadcast_input(points));
+            let losses = settings.loss.per_member(logits.clone(), labels.clone());
+            if self.is_logged(step) {
+                let accuracies = accuracy(logits.inner(), labels.inner());
+                record(&mut logs, step, host_values(losses.clone().inner()), host_values(accuracies));
+                if logs.iter().all(|log| log.diverged_at.is_some()) {
+                    break;
+                }
+            }
+            let gradients = GradientsParams::from_grads(losses.sum().backward(), &model);
+            model = optimizer.step(settings.learning_rate, model, gradients);
+        }
+
+        let trained = model.valid();
+        let (final_losses, train_accs) = self.evaluate(&trained, self.train_points.clone().inner(), self.train_labels.clone().inner());
+        let (_, test_accs) = self.evaluate(&trained, self.test_points.clone(), self.test_labels.clone());
+        let rv_outs = host_values(relative_variation(trained.forward(trained.broadcast_input(self.grid_points.clone()))));
+        let seconds = started.elapsed().as_secs_f64();
+
+        let networks = (0..members)
+            .map(|m| {
+                let log = &logs[m];
+                let diverged = log.diverged_at.is_some() || !final_losses[m].is_finite();
+                let (final_loss, train_acc) = if diverged {
+                    log.last_finite.unwrap_or((f64::NAN, f64::NAN))
+                } else {
+                    (final_losses[m], train_accs[m])
+                };
+                TrainedNetwork {
+                    train_acc,
+                    best_train_acc: log.best_train_acc.max(if diverged { 0.0 } else { train_acc }),
+                    test_acc: if diverged { f64::NAN } else { test_accs[m] },
+                    final_loss,
+                    loss_curve: log.loss_curve.clone(),
+                    rv_out_trained: rv_outs[m],
+                    trapped: !diverged && rv_outs[m] < self.epsilon,
+                    diverged,
+                    diverged_at: log.diverged_at.or(if diverged { Some(settings.steps) } else { None }),
+                    train_seconds: seconds,
+                    ensemble_size: members,
+                }
+            })
+            .collect();
+        TrainedEnsemble { model, networks }
+    }
+
+    /// Per-member loss and accuracy of a trained ensemble on a data set.
+    fn evaluate(
+        &self,
+        model: &Mlp<B::InnerBackend>,
+        points: Tensor<B::InnerBackend, 2>,
+        labels: Tensor<B::InnerBackend, 2>,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let logits = model.forward(model.broadcast_input(points));
+        let losses = self.settings.loss.per_member(logits.clone(), labels.clone());
+        (host_values(losses), host_values(accuracy(logits, labels)))
+    }
+
+    /// Output landscapes `[members, G, G]` of a trained ensemble, row-major per member.
+    pub fn landscapes(&self, model: &Mlp<B>) -> Vec<f32> {
+        let valid = model.valid();
+        let output = valid.forward(valid.broadcast_input(self.grid_points.clone()));
+        output.narrow(2, 0, 1).into_data().convert::<f32>().to_vec().expect("float data")
+    }
+
+    pub fn grid(&self) -> usize {
+        self.grid
+    }
+}
+
+/// Adds one logged step to every member still training.
+fn record(logs: &mut [MemberLog], step: usize, losses: Vec<f64>, accuracies: Vec<f64>) {
+    for ((log, loss), acc) in logs.iter_mut().zip(losses).zip(accuracies) {
+        if log.diverged_at.is_some() {
+            continue;
+        }
+        if !loss.is_finite() {
+            log.diverged_at = Some(step);
+            continue;
+        }
+        log.loss_curve.push(loss);
+        log.best_train_acc = log.best_train_acc.max(acc);
+        log.last_finite = Some((loss, acc));
+    }
+}
+
+fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec<f64> {
+    values.into_data().convert::<f64>().to_vec().expect("float data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::ActivationRegistry;
+    use crate::model::MlpConfig;
+    use burn::backend::{Autodiff, NdArray};
+
+    type B = Autodiff<NdArray>;
+
+    fn small_settings() -> TrainSettings {
+        TrainSettings { steps: 150, log_every: 25, train_size: 256, test_size: 256, cells: 2, ..Default::default() }
+    }
+
+    fn ensemble(activation: &str, depth: usize, width: usize, seeds: &[u64]) -> Mlp<B> {
+        let spec = ActivationRegistry::builtin().get(activation).unwrap();
+        MlpConfig::new(depth, width, activation.into()).init(&spec, seeds, &Default::default())
+    }
+
+    #[test]
+    fn training_reduces_the_loss_on_a_small_problem() {
+        let trainer = Trainer::<B>::new(TrainSettings { learning_rate: 1e-2, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        let trained = trainer.train(ensemble("relu", 2, 16, &[1, 2]));
+        for network in &trained.networks {
+            let first = network.loss_curve[0];
+            assert!(network.final_loss < 0.8 * first, "loss {first} -> {}", network.final_loss);
+            assert!(network.train_acc > 0.6, "accuracy {}", network.train_acc);
+            assert!(!network.diverged);
+            assert_eq!(network.loss_curve.len(), 7); // steps 0, 25, …, 125, and the last (149)
+        }
+    }
+
+    #[test]
+    fn a_huge_learning_rate_is_recorded_as_diverged() {
+        let trainer = Trainer::<B>::new(TrainSettings { learning_rate: 1e30, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        let trained = trainer.train(ensemble("relu", 3, 8, &[1]));
+        let network = &trained.networks[0];
+        assert!(network.diverged, "{network:?}");
+        assert!(network.diverged_at.is_some());
+        assert!(network.loss_curve.iter().all(|l| l.is_finite()));
+    }
+
+    #[test]
+    fn members_train_as_they_would_alone() {
+        let trainer = Trainer::<B>::new(TrainSettings { steps: 40, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        let together = trainer.train(ensemble("tanh", 2, 6, &[5, 6, 7]));
+        let alone = trainer.train(ensemble("tanh", 2, 6, &[6]));
+        let (a, b) = (&together.networks[1], &alone.networks[0]);
+        for (x, y) in a.loss_curve.iter().zip(&b.loss_curve) {
+            assert!((x - y).abs() <= 1e-5 * x.abs().max(1e-3), "{x} vs {y}");
+        }
+        assert!((a.test_acc - b.test_acc).abs() <= 1e-3);
+    }
+
+    #[test]
+    fn mini_batches_cover_the_training_set_each_epoch() {
+        let settings = TrainSettings { batch_size: Some(64), steps: 8, ..small_settings() };
+        let trainer = Trainer::<B>::new(settings, 16, 1e-3, 0, &Default::default());
+        let batches = trainer.batches().unwrap();
+        assert_eq!(batches.len(), 8);
+        let mut first_epoch: Vec<i64> = batches[..4]
+            .iter()
+            .flat_map(|b| b.clone().into_data().convert::<i64>().to_vec::<i64>().unwrap())
+            .collect();
+        first_epoch.sort();
+        assert_eq!(first_epoch, (0..256).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,87 @@
+//! `variability measure` through the real binary.
+
+mod common;
+
+use common::{json_lines, run_in, stderr, stdout, TempDir};
+
+const SMALL: &[&str] = &["measure", "--depth", "1,3", "--budget", "200", "--seeds", "4", "--grid", "16", "--train-size", "64"];
+
+fn with(extra: &[&str]) -> Vec<String> {
+    SMALL.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+fn run(dir: &TempDir, args: &[String]) -> std::process::Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_in(dir.path(), &args)
+}
+
+#[test]
+fn measure_prints_a_row_per_point_and_writes_every_key() {
+    let dir = TempDir::new("measure");
+    let output = run(&dir, &with(&["--activation", "relu,abs", "--out", "runs.jsonl"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert_eq!(table.lines().filter(|l| l.starts_with("relu") || l.starts_with("abs")).count(), 4, "{table}");
+
+    let records = json_lines(&dir.join("runs.jsonl"));
+    assert_eq!(records.len(), 2 * 2 * 4);
+    let keys = [
+        "activation", "depth", "width", "params", "budget", "seed", "init", "grid", "epsilon", "backend",
+        "activation_ratio", "activation_count", "v3", "rv_out", "rv_layers", "c2c", "collapse_layer",
+        "grad_norms", "version",
+    ];
+    for record in &records {
+        for key in keys {
+            assert!(record.get(key).is_some(), "record lacks '{key}': {record}");
+        }
+        let depth = record["depth"].as_u64().unwrap() as usize;
+        assert_eq!(record["rv_layers"].as_array().unwrap().len(), depth);
+        assert_eq!(record["grad_norms"].as_array().unwrap().len(), depth + 1);
+        assert_eq!(record["backend"], "ndarray");
+        assert_eq!(record["grid"], 16);
+    }
+    let abs: Vec<_> = records.iter().filter(|r| r["activation"] == "abs").collect();
+    assert!(abs.iter().all(|r| r["activation_ratio"].as_f64() == Some(1.0)));
+}
+
+#[test]
+fn the_same_seed_gives_identical_records() {
+    let dir = TempDir::new("repeat");
+    for file in ["a.jsonl", "b.jsonl"] {
+        let output = run(&dir, &with(&["--activation", "tanh", "--seed", "7", "--out", file]));
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let a = std::fs::read_to_string(dir.join("a.jsonl")).unwrap();
+    let b = std::fs::read_to_string(dir.join("b.jsonl")).unwrap();
+    assert_eq!(a, b);
+    let other = run(&dir, &with(&["--activation", "tanh", "--seed", "8", "--out", "c.jsonl"]));
+    assert!(other.status.success());
+    assert_ne!(a, std::fs::read_to_string(dir.join("c.jsonl")).unwrap());
+}
+
+/// Each bad input: one clear line naming the flag and what is allowed, exit 2.
+#[test]
+fn bad_input_is_refused_with_the_flag_named() {
+    let dir = TempDir::new("bad");
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["--activation", "swish"], "--activation", "allowed: relu, abs"),
+        (&["--init", "orthogonal"], "--init", "allowed: scaled, he, torch-default, xavier"),
+        (&["--depth", "0"], "--depth", "1 or more"),
+        (&["--depth", "100", "--budget", "150"], "--budget", "too small for depth 100"),
+        (&["--grid", "3"], "--grid", "at least 4"),
+        (&["--seeds", "0"], "--seeds", "at least 1"),
+        (&["--backend", "cuda"], "--backend", "allowed: ndarray, wgpu"),
+        (&["--out", "no/such/folder/runs.jsonl"], "--out", "cannot write"),
+        (&["--depth", "two"], "--depth", "invalid value"),
+    ];
+    for (extra, flag, hint) in cases {
+        // Validation happens before any work, so the defaults cost nothing here.
+        let args: Vec<&str> = ["measure"].iter().chain(extra.iter()).copied().collect();
+        let output = run_in(dir.path(), &args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {message}");
+        assert!(message.contains(flag) && message.contains(hint), "{extra:?}: {message}");
+        assert!(!message.contains("panicked") && !message.contains("backtrace"), "{message}");
+        assert!(message.lines().next().unwrap().starts_with("error"), "{message}");
+    }
+}
