@@ -6,14 +6,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::activation::{ActivationRegistry, ActivationSpec};
+use crate::activation::ActivationRegistry;
 use crate::backend::{run_on, BackendJob, BackendKind, ComputeBackend};
-use crate::measurement::{MeasureSettings, Measurer, NetworkMeasures};
-use crate::model::{network_seed, Init, MlpConfig};
+use crate::measurement::MeasureSettings;
+use crate::model::{dense_param_count, Init, MlpConfig, INPUT_DIM, OUTPUT_DIM};
 use crate::problem::{Checkerboard, Loss};
-use crate::records::{JsonLines, MeasureRecord};
+use crate::progress::{Progress, ProgressMode};
+use crate::records::{JsonLines, RunRecord};
 use crate::stats::Summary;
-use crate::VERSION;
+use crate::study::{run_study, ResultsDir, StudyConfig, StudyError, StudyPlan, StudySummary};
+use crate::sweep::{Point, Sweep, Task};
+use crate::training::TrainSettings;
 
 #[derive(Parser, Debug)]
 #[command(name = "variability", version, about = "Variability of fully connected networks at a fixed parameter budget")]
@@ -27,6 +30,10 @@ pub enum Command {
     /// Measure randomly initialised networks: activation ratio, V3, collapse
     /// profile, C2C, gradient profile.
     Measure(MeasureArgs),
+    /// Measure, then train on the checkerboard, every network of a sweep.
+    Train(TrainArgs),
+    /// Run (or resume) a study described in a TOML file.
+    Study(StudyArgs),
 }
 
 /// A mistake in the user's input: names the flag (or key) and what is allowed.
@@ -52,6 +59,15 @@ pub enum CliError {
     Io { context: String, source: std::io::Error },
 }
 
+impl From<StudyError> for CliError {
+    fn from(error: StudyError) -> Self {
+        match error {
+            StudyError::Usage(usage) => CliError::Usage(usage),
+            StudyError::Io { context, source } => CliError::Io { context, source },
+        }
+    }
+}
+
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -66,7 +82,15 @@ pub fn run(cli: Cli, registry: &ActivationRegistry) -> Result<(), CliError> {
     match cli.command {
         Command::Measure(args) => {
             let plan = args.plan(registry)?;
-            run_on(plan.backend, plan)
+            run_on(plan.sweep.backend, plan)
+        }
+        Command::Train(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.sweep.backend, plan)
+        }
+        Command::Study(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.study.sweep.backend, plan)
         }
     }
 }
@@ -74,8 +98,7 @@ pub fn run(cli: Cli, registry: &ActivationRegistry) -> Result<(), CliError> {
 // ---------------------------------------------------------------------------
 // Shared flags
 
-/// The architecture sweep and measurement flags, shared by every command that
-/// builds networks.
+/// The flags of every command that builds networks.
 #[derive(Args, Debug, Clone)]
 pub struct SweepArgs {
     /// Activations, comma separated.
@@ -105,47 +128,65 @@ pub struct SweepArgs {
     /// Compute backend: ndarray (CPU) or wgpu (GPU).
     #[arg(long, default_value = "ndarray")]
     pub backend: String,
-    /// Checkerboard cells per side (the gradient profile's training set).
+    /// Checkerboard cells per side.
     #[arg(long, default_value_t = 8)]
     pub cells: usize,
-    /// Training-set size.
+    /// Training-set size (also the gradient profile's data).
     #[arg(long, default_value_t = 2000)]
     pub train_size: usize,
     /// Training loss: bce or mse.
     #[arg(long, default_value = "bce")]
     pub loss: String,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Append one JSON record per network to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
-/// One (activation, depth) point of a sweep, sized to the budget.
-#[derive(Clone, Debug)]
-pub struct Point {
-    pub activation: ActivationSpec,
-    pub config: MlpConfig,
+/// How a run uses the machine and talks to the user.
+#[derive(Args, Debug, Clone)]
+pub struct ExecutionArgs {
+    /// Worker threads, each running its own networks (default: one per core
+    /// on ndarray, one on wgpu).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
-/// A validated sweep.
-#[derive(Clone, Debug)]
+impl ExecutionArgs {
+    fn threads(&self, backend: BackendKind) -> Result<usize, UsageError> {
+        match (self.threads, backend) {
+            (Some(0), _) => Err(UsageError::new("--threads", "must be at least 1, got 0")),
+            (Some(threads), _) => Ok(threads),
+            (None, BackendKind::Ndarray) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            (None, BackendKind::Wgpu) => Ok(1),
+        }
+    }
+
+    fn progress(&self) -> ProgressMode {
+        if self.quiet { ProgressMode::Quiet } else { ProgressMode::Auto }
+    }
+}
+
+/// A validated sweep with its output.
 pub struct SweepPlan {
-    pub points: Vec<Point>,
-    pub budget: usize,
+    pub sweep: Sweep,
     pub seeds: usize,
-    pub settings: MeasureSettings,
-    pub backend: BackendKind,
+    pub threads: usize,
+    pub progress: ProgressMode,
+    pub out: Option<JsonLines>,
 }
 
 impl SweepArgs {
-    pub fn plan(&self, registry: &ActivationRegistry) -> Result<SweepPlan, UsageError> {
+    pub fn plan(&self, registry: &ActivationRegistry, train: Option<TrainSettings>) -> Result<SweepPlan, UsageError> {
         let activations = self
             .activation
             .iter()
             .map(|name| registry.get(name.trim()).map_err(|e| UsageError::new("--activation", e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        if activations.is_empty() {
-            return Err(UsageError::new("--activation", "give at least one activation"));
-        }
-        if self.depth.is_empty() {
-            return Err(UsageError::new("--depth", "give at least one depth (1 or more)"));
-        }
         let init: Init = self.init.parse().map_err(|e: String| UsageError::new("--init", e))?;
         let loss: Loss = self.loss.parse().map_err(|e: String| UsageError::new("--loss", e))?;
         let backend: BackendKind = self.backend.parse().map_err(|e: String| UsageError::new("--backend", e))?;
@@ -153,9 +194,7 @@ impl SweepArgs {
         check_at_least("--grid", self.grid, 4)?;
         check_at_least("--cells", self.cells, 1)?;
         check_at_least("--train-size", self.train_size, 1)?;
-        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return Err(UsageError::new("--epsilon", format!("must be a positive number, got {}", self.epsilon)));
-        }
+        check_positive("--epsilon", self.epsilon)?;
         let mut points = Vec::new();
         for activation in &activations {
             for &depth in &self.depth {
@@ -163,29 +202,39 @@ impl SweepArgs {
                     return Err(UsageError::new("--depth", "depths must be 1 or more, got 0"));
                 }
                 let config = MlpConfig::for_budget(self.budget, depth, activation.name()).ok_or_else(|| {
-                    let minimum = crate::model::dense_param_count(depth, 1, 2, 1);
+                    let minimum = dense_param_count(depth, 1, INPUT_DIM, OUTPUT_DIM);
                     UsageError::new(
                         "--budget",
                         format!("{} is too small for depth {depth}: width would be < 1 (needs at least {minimum})", self.budget),
                     )
                 })?;
-                points.push(Point { activation: activation.clone(), config: config.with_init(init) });
+                points.push(Point { activation: activation.clone(), config: config.with_init(init), budget: self.budget });
             }
         }
+        let measure = MeasureSettings {
+            grid: self.grid,
+            epsilon: self.epsilon,
+            init,
+            seed: self.seed,
+            problem: Checkerboard { cells: self.cells },
+            train_size: self.train_size,
+            loss,
+        };
+        let train = train.map(|t| TrainSettings { cells: self.cells, train_size: self.train_size, loss, ..t });
+        let out = self
+            .out
+            .as_ref()
+            .map(|path| {
+                JsonLines::append(path)
+                    .map_err(|e| UsageError::new("--out", format!("cannot write '{}': {e}", path.display())))
+            })
+            .transpose()?;
         Ok(SweepPlan {
-            points,
-            budget: self.budget,
+            sweep: Sweep { points, measure, train, backend },
             seeds: self.seeds,
-            settings: MeasureSettings {
-                grid: self.grid,
-                epsilon: self.epsilon,
-                init,
-                seed: self.seed,
-                problem: Checkerboard { cells: self.cells },
-                train_size: self.train_size,
-                loss,
-            },
-            backend,
+            threads: self.execution.threads(backend)?,
+            progress: self.execution.progress(),
+            out,
         })
     }
 }
@@ -197,9 +246,106 @@ fn check_at_least(flag: &str, value: usize, minimum: usize) -> Result<(), UsageE
     Ok(())
 }
 
-/// Opens a results file for appending, or says why it cannot be written.
-fn open_output(path: &PathBuf, flag: &str) -> Result<JsonLines, UsageError> {
-    JsonLines::append(path).map_err(|e| UsageError::new(flag, format!("cannot write '{}': {e}", path.display())))
+fn check_positive(flag: &str, value: f64) -> Result<(), UsageError> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(UsageError::new(flag, format!("must be a positive number, got {value}")));
+    }
+    Ok(())
+}
+
+impl BackendJob for SweepPlan {
+    type Output = Result<(), CliError>;
+
+    /// Runs every network, appending records as chunks finish, and prints
+    /// one table row per point once all its networks are in.
+    fn run<B: ComputeBackend>(mut self, device: &B::Device) -> Self::Output {
+        let sweep = &self.sweep;
+        let train = sweep.train.is_some();
+        let seeds: Vec<usize> = (0..self.seeds).collect();
+        let tasks: Vec<Task> = (0..sweep.points.len())
+            .flat_map(|p| Sweep::tasks_for(p, &seeds, train, sweep.chunk_members::<B>(&sweep.points[p])))
+            .collect();
+        let mut per_point: Vec<Vec<RunRecord>> = vec![Vec::new(); sweep.points.len()];
+        let mut next_row = 0;
+        let mut progress = Progress::new(if train { "train" } else { "measure" }, sweep.points.len() * self.seeds, self.progress);
+        println!("{}", TableRow::header(train));
+        let out = &mut self.out;
+        sweep.run::<B, CliError>(&tasks, self.threads, device, |output| {
+            if let Some(out) = out.as_mut() {
+                for record in &output.records {
+                    out.write(record)
+                        .map_err(|source| CliError::Io { context: format!("writing {}", out.path().display()), source })?;
+                }
+            }
+            progress.advance(output.records.len());
+            per_point[output.task.point].extend(output.records);
+            while next_row < per_point.len() && per_point[next_row].len() == self.seeds {
+                per_point[next_row].sort_by_key(|r| r.network.seed);
+                println!("{}", TableRow::of(&per_point[next_row]));
+                next_row += 1;
+            }
+            Ok(())
+        })?;
+        progress.finish();
+        Ok(())
+    }
+}
+
+/// One printed line of the `measure` / `train` table.
+pub struct TableRow<'a> {
+    records: &'a [RunRecord],
+}
+
+impl<'a> TableRow<'a> {
+    pub fn header(train: bool) -> String {
+        let mut header = format!(
+            "{:<10} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5}  {:>10}",
+            "activation", "depth", "width", "params", "act. ratio", "act. count", "V3", "C2C", "med RV_out"
+        );
+        if train {
+            header += &format!("  {:>15}  {:>15}  {:>8}", "train acc", "test acc", "diverged");
+        }
+        header
+    }
+
+    pub fn of(records: &'a [RunRecord]) -> Self {
+        Self { records }
+    }
+}
+
+impl std::fmt::Display for TableRow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = &self.records[0].network;
+        let measures: Vec<_> = self.records.iter().map(|r| &r.network.measures).collect();
+        let summary = |values: Vec<f64>| Summary::of(values);
+        let pm = |s: Summary, digits: usize| format!("{:.*} ± {:.*}", digits, s.mean, digits, s.std);
+        let c2c = measures.iter().filter(|m| m.c2c).count() as f64 / measures.len() as f64;
+        write!(
+            f,
+            "{:<10} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5.2}  {:>10.3e}",
+            first.activation,
+            first.depth,
+            first.width,
+            first.measures.params,
+            pm(summary(measures.iter().map(|m| m.activation_ratio).collect()), 3),
+            pm(summary(measures.iter().map(|m| m.activation_count).collect()), 1),
+            pm(summary(measures.iter().map(|m| m.v3).collect()), 4),
+            c2c,
+            summary(measures.iter().map(|m| m.rv_out).collect()).median
+        )?;
+        let trained: Vec<_> = self.records.iter().filter_map(|r| r.training.as_ref()).collect();
+        if !trained.is_empty() {
+            let ok = || trained.iter().filter(|t| !t.diverged);
+            write!(
+                f,
+                "  {:>15}  {:>15}  {:>8}",
+                pm(summary(ok().map(|t| t.train_acc).collect()), 3),
+                pm(summary(ok().map(|t| t.test_acc).collect()), 3),
+                trained.iter().filter(|t| t.diverged).count()
+            )?;
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -209,126 +355,134 @@ fn open_output(path: &PathBuf, flag: &str) -> Result<JsonLines, UsageError> {
 pub struct MeasureArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
-    /// Append one JSON record per network to this file.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-/// A validated `measure` command.
-pub struct MeasurePlan {
-    pub sweep: SweepPlan,
-    pub out: Option<JsonLines>,
-    pub backend: BackendKind,
 }
 
 impl MeasureArgs {
-    pub fn plan(&self, registry: &ActivationRegistry) -> Result<MeasurePlan, UsageError> {
-        let sweep = self.sweep.plan(registry)?;
-        let out = self.out.as_ref().map(|path| open_output(path, "--out")).transpose()?;
-        Ok(MeasurePlan { backend: sweep.backend, sweep, out })
+    pub fn plan(&self, registry: &ActivationRegistry) -> Result<SweepPlan, UsageError> {
+        self.sweep.plan(registry, None)
     }
 }
 
-impl BackendJob for MeasurePlan {
+// ---------------------------------------------------------------------------
+// train
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Test-set size.
+    #[arg(long, default_value_t = 10000)]
+    pub test_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Points per step (default: full batch).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam steps.
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    /// Record the loss every this many steps.
+    #[arg(long, default_value_t = 100)]
+    pub log_every: usize,
+}
+
+impl TrainArgs {
+    pub fn plan(&self, registry: &ActivationRegistry) -> Result<SweepPlan, UsageError> {
+        check_at_least("--test-size", self.test_size, 1)?;
+        check_positive("--lr", self.lr)?;
+        check_at_least("--steps", self.steps, 1)?;
+        check_at_least("--log-every", self.log_every, 1)?;
+        if let Some(batch) = self.batch_size {
+            check_at_least("--batch-size", batch, 1)?;
+        }
+        let train = TrainSettings {
+            steps: self.steps,
+            learning_rate: self.lr,
+            batch_size: self.batch_size,
+            log_every: self.log_every,
+            test_size: self.test_size,
+            ..TrainSettings::default()
+        };
+        self.sweep.plan(registry, Some(train))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// study
+
+#[derive(Args, Debug)]
+pub struct StudyArgs {
+    /// The study file (TOML), e.g. experiments/paper.toml.
+    pub file: PathBuf,
+    /// Results directory (default: results/<name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Discard earlier results in the directory and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Compute backend, overriding the file's: ndarray or wgpu.
+    #[arg(long)]
+    pub backend: Option<String>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+/// A validated study run.
+pub struct StudyRunPlan {
+    pub study: StudyPlan,
+    pub dir: PathBuf,
+    pub fresh: bool,
+    pub threads: usize,
+    pub progress: ProgressMode,
+}
+
+impl StudyArgs {
+    pub fn plan(&self, registry: &ActivationRegistry) -> Result<StudyRunPlan, UsageError> {
+        let backend = self
+            .backend
+            .as_ref()
+            .map(|b| b.parse::<BackendKind>().map_err(|e| UsageError::new("--backend", e)))
+            .transpose()?;
+        let study = StudyConfig::load(&self.file)?.plan(registry, backend)?;
+        let dir = self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&study.config.name));
+        Ok(StudyRunPlan {
+            threads: self.execution.threads(study.sweep.backend)?,
+            progress: self.execution.progress(),
+            study,
+            dir,
+            fresh: self.fresh,
+        })
+    }
+}
+
+impl BackendJob for StudyRunPlan {
     type Output = Result<(), CliError>;
 
-    fn run<B: ComputeBackend>(mut self, device: &B::Device) -> Self::Output {
-        let sweep = &self.sweep;
-        let measurer = Measurer::<B>::new(sweep.settings.clone(), device);
-        println!("{}", MeasureRow::header());
-        for point in &sweep.points {
-            let config = &point.config;
-            let name = point.activation.name();
-            let seeds: Vec<u64> =
-                (0..sweep.seeds).map(|i| network_seed(sweep.settings.seed, name, config.depth, i)).collect();
-            let mut measured = Vec::with_capacity(sweep.seeds);
-            let chunk_members = measurer.chunk_members(config);
-            for (chunk_index, chunk) in seeds.chunks(chunk_members).enumerate() {
-                let first_index = chunk_index * chunk_members;
-                let measures = measurer.measure(config, &point.activation, chunk);
-                if let Some(out) = self.out.as_mut() {
-                    for (offset, (m, &network_seed)) in measures.iter().zip(chunk).enumerate() {
-                        let record = MeasureRecord {
-                            activation: name.to_string(),
-                            depth: config.depth,
-                            width: config.width,
-                            budget: sweep.budget,
-                            seed: first_index + offset,
-                            run_seed: sweep.settings.seed,
-                            network_seed,
-                            init: sweep.settings.init.to_string(),
-                            grid: sweep.settings.grid,
-                            epsilon: sweep.settings.epsilon,
-                            backend: self.backend.to_string(),
-                            measures: m.clone(),
-                            version: VERSION.to_string(),
-                        };
-                        out.write(&record).map_err(|source| CliError::Io {
-                            context: format!("writing {}", out.path().display()),
-                            source,
-                        })?;
-                    }
-                }
-                measured.extend(measures);
-            }
-            println!("{}", MeasureRow::of(point, &measured));
-        }
+    fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
+        let started = std::time::Instant::now();
+        let dir = ResultsDir::prepare(&self.dir, &self.study, self.fresh)?;
+        let summary = run_study::<B>(&self.study, &dir, self.threads, self.progress, device)?;
+        print_study_summary(&summary);
+        println!("results in {} ({:.0} s)", self.dir.display(), started.elapsed().as_secs_f64());
         Ok(())
     }
 }
 
-/// One printed line of the `measure` table.
-pub struct MeasureRow {
-    activation: String,
-    depth: usize,
-    width: usize,
-    params: usize,
-    activation_ratio: Summary,
-    activation_count: Summary,
-    v3: Summary,
-    c2c_frequency: f64,
-    median_rv_out: f64,
-}
-
-impl MeasureRow {
-    pub fn header() -> String {
-        format!(
-            "{:<10} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5}  {:>10}",
-            "activation", "depth", "width", "params", "act. ratio", "act. count", "V3", "C2C", "med RV_out"
-        )
+fn print_study_summary(summary: &StudySummary) {
+    println!(
+        "{:<10} {:>5} {:>6} {:>5} {:>9} {:>9} {:>7} {:>10} {:>9} {:>8}",
+        "activation", "depth", "budget", "width", "act.ratio", "V3 mean", "C2C", "train acc", "test acc", "diverged"
+    );
+    for p in &summary.points {
+        println!(
+            "{:<10} {:>5} {:>6} {:>5} {:>9.3} {:>9.5} {:>7.2} {:>10.3} {:>9.3} {:>8}",
+            p.activation, p.depth, p.budget, p.width, p.activation_ratio.mean, p.v3.mean, p.c2c_frequency,
+            p.train_acc.mean, p.test_acc.mean, p.diverged
+        );
     }
-
-    pub fn of(point: &Point, measured: &[NetworkMeasures]) -> Self {
-        let config = &point.config;
-        Self {
-            activation: point.activation.name().to_string(),
-            depth: config.depth,
-            width: config.width,
-            params: measured.first().map_or(0, |m| m.params),
-            activation_ratio: Summary::of(measured.iter().map(|m| m.activation_ratio)),
-            activation_count: Summary::of(measured.iter().map(|m| m.activation_count)),
-            v3: Summary::of(measured.iter().map(|m| m.v3)),
-            c2c_frequency: measured.iter().filter(|m| m.c2c).count() as f64 / measured.len() as f64,
-            median_rv_out: Summary::of(measured.iter().map(|m| m.rv_out)).median,
-        }
-    }
-}
-
-impl std::fmt::Display for MeasureRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pm = |s: &Summary, digits: usize| format!("{:.*} ± {:.*}", digits, s.mean, digits, s.std);
-        write!(
-            f,
-            "{:<10} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5.2}  {:>10.3e}",
-            self.activation,
-            self.depth,
-            self.width,
-            self.params,
-            pm(&self.activation_ratio, 3),
-            pm(&self.activation_count, 1),
-            pm(&self.v3, 4),
-            self.c2c_frequency,
-            self.median_rv_out
-        )
+    println!("\nSpearman ρ against mean training accuracy:");
+    for c in summary.correlations.iter().filter(|c| c.measure == "v3" || c.scope == "all") {
+        println!("  {:<10} {:<17} ρ = {:>6.3}  (p = {:.4}, {} points)", c.scope, c.measure, c.spearman, c.p_value, c.points);
     }
 }

@@ -20,7 +20,10 @@ pub mod measures;
 pub mod model;
 pub mod problem;
 pub mod records;
+pub mod progress;
 pub mod stats;
+pub mod study;
+pub mod sweep;
 pub mod training;
 
 /// The crate version, recorded with every result.

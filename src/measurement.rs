@@ -47,9 +47,13 @@ impl Default for MeasureSettings {
 pub struct NetworkMeasures {
     /// Parameters of the network, counted from the module's own parameters.
     pub params: usize,
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub activation_ratio: f64,
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub activation_count: f64,
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub v3: f64,
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub rv_out: f64,
     /// `RV_l` of each hidden layer's output, input side first.
     pub rv_layers: Vec<f64>,

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::measurement::NetworkMeasures;
+use crate::backend::BackendKind;
+use crate::measurement::{MeasureSettings, NetworkMeasures};
+use crate::sweep::Point;
+use crate::training::TrainedNetwork;
+use crate::VERSION;
 
 /// One measured network, as written by `variability measure --out`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +33,57 @@ pub struct MeasureRecord {
     #[serde(flatten)]
     pub measures: NetworkMeasures,
     pub version: String,
+}
+
+/// One network of a run: its measures at initialisation and, when it was
+/// trained, the training results (as written by `train` and `study`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    #[serde(flatten)]
+    pub network: MeasureRecord,
+    #[serde(flatten)]
+    pub training: Option<TrainedNetwork>,
+}
+
+impl RunRecord {
+    pub fn new(
+        point: &Point,
+        seed: usize,
+        network_seed: u64,
+        settings: &MeasureSettings,
+        backend: BackendKind,
+        measures: NetworkMeasures,
+        training: Option<TrainedNetwork>,
+    ) -> Self {
+        let network = MeasureRecord {
+            activation: point.activation.name().to_string(),
+            depth: point.config.depth,
+            width: point.config.width,
+            budget: point.budget,
+            seed,
+            run_seed: settings.seed,
+            network_seed,
+            init: settings.init.to_string(),
+            grid: settings.grid,
+            epsilon: settings.epsilon,
+            backend: backend.to_string(),
+            measures,
+            version: VERSION.to_string(),
+        };
+        Self { network, training }
+    }
+
+    /// Identifies the network within a study: (budget, activation, depth, seed).
+    pub fn key(&self) -> (usize, String, usize, usize) {
+        let n = &self.network;
+        (n.budget, n.activation.clone(), n.depth, n.seed)
+    }
+}
+
+/// JSON has no NaN: `serde_json` writes non-finite floats as `null`, and this
+/// reads `null` back as NaN (a diverged run's accuracy, for instance).
+pub fn f64_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 /// Appends serialisable records to a file, one JSON line each.

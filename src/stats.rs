@@ -37,9 +37,97 @@ fn median(values: &mut [f64]) -> f64 {
     if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
 }
 
+/// Ranks from 1, ties sharing the average of their ranks.
+pub fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && values[order[end]] == values[order[start]] {
+            end += 1;
+        }
+        let average = (start + end + 1) as f64 / 2.0; // mean of ranks start+1 ..= end
+        for &index in &order[start..end] {
+            ranks[index] = average;
+        }
+        start = end;
+    }
+    ranks
+}
+
+/// Pearson correlation; NaN when either side is constant or shorter than 2.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    assert_eq!(x.len(), y.len(), "paired samples");
+    let n = x.len() as f64;
+    let (mean_x, mean_y) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mean_x) * (b - mean_y);
+        sxx += (a - mean_x).powi(2);
+        syy += (b - mean_y).powi(2);
+    }
+    if x.len() < 2 || sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// Spearman's rank correlation: Pearson's on the (tie-averaged) ranks.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    pearson(&ranks(x), &ranks(y))
+}
+
+/// Two-sided permutation p-value of Spearman's ρ: the share of random
+/// pairings (seeded, so reproducible) at least as extreme as the observed
+/// one, counting the observed pairing itself.
+pub fn spearman_p_value(x: &[f64], y: &[f64], permutations: usize, seed: u64) -> f64 {
+    use rand::seq::SliceRandom;
+    let observed = spearman(x, y);
+    if !observed.is_finite() {
+        return f64::NAN;
+    }
+    let (rank_x, mut rank_y) = (ranks(x), ranks(y));
+    let mut rng = crate::model::host_rng(seed);
+    let extreme = (0..permutations)
+        .filter(|_| {
+            rank_y.shuffle(&mut rng);
+            pearson(&rank_x, &rank_y).abs() >= observed.abs() - 1e-12
+        })
+        .count();
+    (extreme + 1) as f64 / (permutations + 1) as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranks_average_ties() {
+        assert_eq!(ranks(&[10.0, 30.0, 20.0, 30.0]), vec![1.0, 3.5, 2.0, 3.5]);
+        assert_eq!(ranks(&[5.0, 5.0, 5.0]), vec![2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn spearman_of_hand_computed_cases() {
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(spearman(&x, &[2.0, 4.0, 8.0, 16.0, 32.0]), 1.0);
+        assert_eq!(spearman(&x, &[9.0, 7.0, 5.0, 3.0, 1.0]), -1.0);
+        // y ranks with a tie: [1, 2, 3.5, 5, 3.5]; ρ = 8 / sqrt(10 · 9.5).
+        let rho = spearman(&x, &[5.0, 6.0, 7.0, 8.0, 7.0]);
+        assert!((rho - 8.0 / 95f64.sqrt()).abs() < 1e-12, "{rho}");
+        assert!(spearman(&x, &[1.0; 5]).is_nan());
+    }
+
+    #[test]
+    fn permutation_p_value_separates_strong_from_no_correlation() {
+        let x: Vec<f64> = (0..12).map(f64::from).collect();
+        let strong: Vec<f64> = x.iter().map(|v| v * v).collect();
+        assert!(spearman_p_value(&x, &strong, 2000, 1) < 0.01);
+        let unrelated = [3.0, 9.0, 1.0, 7.0, 5.0, 11.0, 0.0, 8.0, 2.0, 10.0, 4.0, 6.0];
+        assert!(spearman_p_value(&x, &unrelated, 2000, 1) > 0.1);
+    }
 
     #[test]
     fn summary_of_known_values() {

@@ -57,14 +57,19 @@ impl TrainSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainedNetwork {
     /// Training accuracy of the final network (of the last finite step if it diverged).
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub train_acc: f64,
     /// Best training accuracy over the logged steps and the end.
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub best_train_acc: f64,
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub test_acc: f64,
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub final_loss: f64,
     /// Loss at steps 0, `log_every`, 2·`log_every`, … (up to divergence).
     pub loss_curve: Vec<f64>,
     /// `RV_out` of the trained network on the landscape grid.
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub rv_out_trained: f64,
     /// The trained network is still constant: trapped by C2C.
     pub trapped: bool,
@@ -73,12 +78,13 @@ pub struct TrainedNetwork {
     /// The logged step at which the loss was first seen non-finite.
     pub diverged_at: Option<usize>,
     /// Wall time of the ensemble this network was trained in.
+    #[serde(deserialize_with = "crate::records::f64_or_nan")]
     pub train_seconds: f64,
     /// Networks trained together in that ensemble.
     pub ensemble_size: usize,
 }
 
-/// A trained ensemble's results, with the trained landscapes on the grid.
+/// A trained ensemble and each member's results.
 pub struct TrainedEnsemble<B: ComputeBackend> {
     pub model: Mlp<B>,
     pub networks: Vec<TrainedNetwork>,
@@ -87,7 +93,6 @@ pub struct TrainedEnsemble<B: ComputeBackend> {
 /// The data of one run on one device: training and test sets, the grid.
 pub struct Trainer<B: ComputeBackend> {
     settings: TrainSettings,
-    grid: usize,
     epsilon: f64,
     run_seed: u64,
     train_points: Tensor<B, 2>,
@@ -116,7 +121,6 @@ impl<B: ComputeBackend> Trainer<B> {
         Self {
             grid_points: grid_tensor(grid, device),
             settings,
-            grid,
             epsilon,
             run_seed,
             train_points,
@@ -229,16 +233,6 @@ impl<B: ComputeBackend> Trainer<B> {
         (host_values(losses), host_values(accuracy(logits, labels)))
     }
 
-    /// Output landscapes `[members, G, G]` of a trained ensemble, row-major per member.
-    pub fn landscapes(&self, model: &Mlp<B>) -> Vec<f32> {
-        let valid = model.valid();
-        let output = valid.forward(valid.broadcast_input(self.grid_points.clone()));
-        output.narrow(2, 0, 1).into_data().convert::<f32>().to_vec().expect("float data")
-    }
-
-    pub fn grid(&self) -> usize {
-        self.grid
-    }
 }
 
 /// Adds one logged step to every member still training.

@@ -1,0 +1,165 @@
+//! `variability study` and `variability train` through the real binary.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{json_lines, run_in, stderr, stdout, TempDir};
+
+const TINY_STUDY: &str = r#"
+name = "tiny"
+budget = 200
+activations = ["relu", "abs"]
+depths = [1, 3]
+grid = 12
+measure_seeds = 6
+train_seeds = 2
+
+[train]
+steps = 40
+log_every = 10
+train_size = 64
+test_size = 64
+"#;
+
+fn keys(records: &[serde_json::Value]) -> Vec<(String, u64, u64)> {
+    records
+        .iter()
+        .map(|r| (r["activation"].as_str().unwrap().to_string(), r["depth"].as_u64().unwrap(), r["seed"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_study_writes_its_results_and_a_rerun_redoes_nothing() {
+    let dir = TempDir::new("study");
+    std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
+    let output = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results = dir.join("results/tiny");
+    for file in ["study.toml", "runs.jsonl", "summary.csv", "summary.json", "correlations.csv"] {
+        assert!(results.join(file).exists(), "missing {file}");
+    }
+    for landscape in ["relu-d1-b200.json", "relu-d3-b200.json", "abs-d1-b200.json", "abs-d3-b200.json"] {
+        assert!(results.join("landscapes").join(landscape).exists(), "missing {landscape}");
+    }
+    let records = json_lines(&results.join("runs.jsonl"));
+    assert_eq!(records.len(), 2 * 2 * 6);
+    let trained = records.iter().filter(|r| r.get("train_acc").is_some()).count();
+    assert_eq!(trained, 2 * 2 * 2);
+    let summary = std::fs::read_to_string(results.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 4, "{summary}");
+    let correlations = std::fs::read_to_string(results.join("correlations.csv")).unwrap();
+    assert!(correlations.lines().any(|l| l.starts_with("all,v3,4,")), "{correlations}");
+
+    let before = std::fs::read_to_string(results.join("runs.jsonl")).unwrap();
+    let again = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(before, std::fs::read_to_string(results.join("runs.jsonl")).unwrap());
+}
+
+#[test]
+fn a_killed_study_resumes_with_each_network_once() {
+    let dir = TempDir::new("resume");
+    // Enough work that the kill lands in the middle.
+    let study = TINY_STUDY.replace("depths = [1, 3]", "depths = [1, 2, 3, 4, 6, 8]").replace("steps = 40", "steps = 400");
+    std::fs::write(dir.join("tiny.toml"), study).unwrap();
+    let runs = dir.join("results/tiny/runs.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_variability"))
+        .args(["study", "tiny.toml", "--quiet", "--threads", "1"])
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 4 {
+        assert!(started.elapsed() < Duration::from_secs(120), "no results appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the study finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no clean-up runs
+    child.wait().unwrap();
+    let partial = json_lines(&runs).len();
+    assert!(partial < 2 * 6 * 6, "the study finished before the kill");
+    // A line cut short by the kill must not spoil the resumed file.
+    let mut text = std::fs::read_to_string(&runs).unwrap();
+    text.push_str("{\"activation\":\"relu\",\"dep");
+    std::fs::write(&runs, text).unwrap();
+
+    let output = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let records = json_lines(&runs);
+    let keys = keys(&records);
+    let unique: HashSet<_> = keys.iter().cloned().collect();
+    assert_eq!(keys.len(), 2 * 6 * 6, "every network once");
+    assert_eq!(unique.len(), keys.len(), "no network twice");
+}
+
+#[test]
+fn a_different_config_is_refused_unless_fresh() {
+    let dir = TempDir::new("refuse");
+    std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
+    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"]).status.success());
+    std::fs::write(dir.join("tiny.toml"), TINY_STUDY.replace("measure_seeds = 6", "measure_seeds = 7")).unwrap();
+    let refused = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--fresh"), "{}", stderr(&refused));
+    let fresh = run_in(dir.path(), &["study", "tiny.toml", "--quiet", "--fresh"]);
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+    assert_eq!(json_lines(&dir.join("results/tiny/runs.jsonl")).len(), 2 * 2 * 7);
+}
+
+/// Each study-file mistake is refused before anything runs, naming the key.
+#[test]
+fn study_file_mistakes_are_refused_naming_the_key() {
+    let dir = TempDir::new("mistakes");
+    let cases: &[(&str, &str, &str)] = &[
+        ("measure_seeds = 6", "measure_sedes = 6", "measure_sedes"),
+        ("steps = 40", "stepz = 40", "stepz"),
+        ("activations = [\"relu\", \"abs\"]", "activations = [\"relu\", \"swish\"]", "allowed: relu, abs"),
+        ("depths = [1, 3]", "depths = [0, 3]", "depths"),
+        ("depths = [1, 3]", "depths = []", "depths"),
+        ("grid = 12", "grid = 3", "grid"),
+        ("budget = 200", "budget = 5", "budget"),
+        ("budget = 200", "budget = 200\nbudgets = [300]", "budget"),
+        ("grid = 12", "grid = 12\ninit = \"orthogonal\"", "scaled"),
+        ("steps = 40", "steps = 40\nlearning_rate = -1.0", "train.learning_rate"),
+        ("measure_seeds = 6", "measure_seeds = 0", "measure_seeds"),
+        ("name = \"tiny\"", "name = \"../escape\"", "name"),
+        ("grid = 12", "grid = \"twelve\"", "grid"),
+    ];
+    for (from, to, named) in cases {
+        assert!(TINY_STUDY.contains(from), "{from}");
+        std::fs::write(dir.join("bad.toml"), TINY_STUDY.replace(from, to)).unwrap();
+        let output = run_in(dir.path(), &["study", "bad.toml", "--quiet"]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{to}: {message}");
+        assert!(message.contains(named), "{to}: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+        assert!(!dir.join("results").exists(), "{to}: nothing may run");
+    }
+    let missing = run_in(dir.path(), &["study", "no-such-file.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no-such-file.toml"));
+}
+
+#[test]
+fn train_writes_the_training_keys_and_records_divergence() {
+    let dir = TempDir::new("train");
+    let base = ["train", "--activation", "relu", "--depth", "3", "--budget", "150", "--seeds", "2", "--grid", "12",
+        "--train-size", "64", "--test-size", "64", "--steps", "30", "--log-every", "10", "--quiet"];
+    let ok = run_in(dir.path(), &[&base[..], &["--out", "ok.jsonl"]].concat());
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("train acc"));
+    for record in json_lines(&dir.join("ok.jsonl")) {
+        for key in ["train_acc", "best_train_acc", "test_acc", "final_loss", "loss_curve", "trapped", "diverged", "train_seconds", "v3", "grad_norms"] {
+            assert!(record.get(key).is_some(), "missing {key}: {record}");
+        }
+        assert_eq!(record["loss_curve"].as_array().unwrap().len(), 4); // steps 0, 10, 20, 29
+    }
+    let huge = run_in(dir.path(), &[&base[..], &["--lr", "1e30", "--out", "huge.jsonl"]].concat());
+    assert!(huge.status.success(), "a diverging run is a result, not a crash: {}", stderr(&huge));
+    for record in json_lines(&dir.join("huge.jsonl")) {
+        assert_eq!(record["diverged"], true, "{record}");
+    }
+}
