@@ -41,8 +41,14 @@ impl Drop for TempDir {
 
 /// Runs the `variability` binary with `args` in `dir`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    run_with_env(dir, args, &[])
+}
+
+/// Runs the `variability` binary with `args` and extra environment variables.
+pub fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_variability"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .expect("run the variability binary")
