@@ -11,7 +11,9 @@ use crate::backend::{run_on, BackendJob, BackendKind, ComputeBackend};
 use crate::measurement::MeasureSettings;
 use crate::model::{dense_param_count, Init, MlpConfig, INPUT_DIM, OUTPUT_DIM};
 use crate::problem::{Checkerboard, Loss};
+use crate::plot::Format;
 use crate::progress::{Progress, ProgressMode};
+use crate::report::{write_report, ReportError, StudyResults};
 use crate::records::{JsonLines, RunRecord};
 use crate::stats::Summary;
 use crate::study::{run_study, ResultsDir, StudyConfig, StudyError, StudyPlan, StudySummary};
@@ -34,6 +36,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Run (or resume) a study described in a TOML file.
     Study(StudyArgs),
+    /// Draw every figure of a study from its results directory, and summary.md.
+    Report(ReportArgs),
+    /// The paper's figures: `study experiments/paper.toml`, then `report` into plots/.
+    Paper(PaperArgs),
 }
 
 /// A mistake in the user's input: names the flag (or key) and what is allowed.
@@ -57,6 +63,19 @@ pub enum CliError {
     Usage(#[from] UsageError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+}
+
+impl From<ReportError> for CliError {
+    fn from(error: ReportError) -> Self {
+        match error {
+            ReportError::Study(study) => study.into(),
+            ReportError::Plot(plot) => CliError::Io {
+                context: plot.path,
+                source: std::io::Error::other(plot.message),
+            },
+            ReportError::Missing(message) => CliError::Usage(UsageError::new("results", message)),
+        }
+    }
 }
 
 impl From<StudyError> for CliError {
@@ -91,6 +110,21 @@ pub fn run(cli: Cli, registry: &ActivationRegistry) -> Result<(), CliError> {
         Command::Study(args) => {
             let plan = args.plan(registry)?;
             run_on(plan.study.sweep.backend, plan)
+        }
+        Command::Report(args) => {
+            let (results, out, format, scale) = args.plan(registry)?;
+            let written = write_report(&results, &out, format, scale)?;
+            println!("{} files in {}", written.len(), out.display());
+            Ok(())
+        }
+        Command::Paper(args) => {
+            let study = args.study(registry)?;
+            let results_dir = study.dir.clone();
+            run_on(study.study.sweep.backend, study)?;
+            let results = StudyResults::load(&results_dir, registry)?;
+            let written = write_report(&results, &args.plots, Format::Png, args.scale)?;
+            println!("{} files in {}", written.len(), args.plots.display());
+            Ok(())
         }
     }
 }
@@ -484,5 +518,76 @@ fn print_study_summary(summary: &StudySummary) {
     println!("\nSpearman ρ against mean training accuracy:");
     for c in summary.correlations.iter().filter(|c| c.measure == "v3" || c.scope == "all") {
         println!("  {:<10} {:<17} ρ = {:>6.3}  (p = {:.4}, {} points)", c.scope, c.measure, c.spearman, c.p_value, c.points);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// report and paper
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A study's results directory, e.g. results/paper.
+    pub results: PathBuf,
+    /// Where the figures go (default: RESULTS/report).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Image format: png or svg.
+    #[arg(long, default_value = "png")]
+    pub format: String,
+    /// Size factor: 1 gives 800×560 pixels per chart, 2 doubles every length and font.
+    #[arg(long, default_value_t = 2.0)]
+    pub scale: f64,
+}
+
+impl ReportArgs {
+    pub fn plan(&self, registry: &ActivationRegistry) -> Result<(StudyResults, PathBuf, Format, f64), CliError> {
+        let format = match self.format.as_str() {
+            "png" => Format::Png,
+            "svg" => Format::Svg,
+            other => return Err(UsageError::new("--format", format!("unknown format '{other}' (allowed: png, svg)")).into()),
+        };
+        check_scale(self.scale)?;
+        let results = StudyResults::load(&self.results, registry)?;
+        let out = self.out.clone().unwrap_or_else(|| self.results.join("report"));
+        Ok((results, out, format, self.scale))
+    }
+}
+
+fn check_scale(scale: f64) -> Result<(), UsageError> {
+    if !(scale.is_finite() && (0.25..=8.0).contains(&scale)) {
+        return Err(UsageError::new("--scale", format!("must be between 0.25 and 8, got {scale}")));
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PaperArgs {
+    /// The paper's study file.
+    #[arg(long, default_value = "experiments/paper.toml")]
+    pub study: PathBuf,
+    /// Where the figures go.
+    #[arg(long, default_value = "plots")]
+    pub plots: PathBuf,
+    /// Size factor of the figures.
+    #[arg(long, default_value_t = 2.0)]
+    pub scale: f64,
+    /// Compute backend: ndarray or wgpu.
+    #[arg(long)]
+    pub backend: Option<String>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+impl PaperArgs {
+    fn study(&self, registry: &ActivationRegistry) -> Result<StudyRunPlan, UsageError> {
+        check_scale(self.scale)?;
+        StudyArgs {
+            file: self.study.clone(),
+            out: None,
+            fresh: false,
+            backend: self.backend.clone(),
+            execution: self.execution.clone(),
+        }
+        .plan(registry)
     }
 }

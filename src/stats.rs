@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Mean, sample standard deviation and median of a set of values.
+/// Mean, sample standard deviation, median and quartiles of a set of values.
 /// Non-finite values are left out (a diverged run has no meaningful figure);
 /// `count` says how many were used.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -10,6 +10,9 @@ pub struct Summary {
     pub mean: f64,
     pub std: f64,
     pub median: f64,
+    /// First and third quartiles (linear interpolation between order statistics).
+    pub q25: f64,
+    pub q75: f64,
     pub count: usize,
 }
 
@@ -18,7 +21,7 @@ impl Summary {
         let mut finite: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
         let count = finite.len();
         if count == 0 {
-            return Self { mean: f64::NAN, std: f64::NAN, median: f64::NAN, count };
+            return Self { mean: f64::NAN, std: f64::NAN, median: f64::NAN, q25: f64::NAN, q75: f64::NAN, count };
         }
         let mean = finite.iter().sum::<f64>() / count as f64;
         let std = if count > 1 {
@@ -26,15 +29,24 @@ impl Summary {
         } else {
             0.0
         };
-        Self { mean, std, median: median(&mut finite), count }
+        finite.sort_by(f64::total_cmp);
+        Self {
+            mean,
+            std,
+            median: quantile(&finite, 0.5),
+            q25: quantile(&finite, 0.25),
+            q75: quantile(&finite, 0.75),
+            count,
+        }
     }
 }
 
-/// The median (mean of the two middle values for an even count).
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+/// The `q`-quantile of sorted values, interpolating linearly between order
+/// statistics (the median of an even count is the mean of the middle two).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
 }
 
 /// Ranks from 1, ties sharing the average of their ranks.
@@ -136,6 +148,8 @@ mod tests {
         assert_eq!(s.median, 2.5);
         assert!((s.std - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert_eq!(Summary::of([3.0, f64::NAN, 1.0, 2.0]).median, 2.0);
+        let quartiles = Summary::of([1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!((quartiles.q25, quartiles.q75), (2.0, 4.0));
         assert_eq!(Summary::of([f64::NAN]).count, 0);
     }
 }

@@ -1,0 +1,532 @@
+//! Publication charts. Each function takes plain numbers (no tensors) and a
+//! path, draws with the bundled font, and returns a `Result`. A legend sits
+//! in its own panel beside the plot so it never covers data, and a caption
+//! line (study, budget, seeds, revision) runs along the bottom.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+const FONT: &str = "sans-serif";
+const FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+/// Registers the bundled font once, so nothing depends on system fonts.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_err() {
+            panic!("the bundled font assets/fonts/DejaVuSans.ttf is not a valid font");
+        }
+    });
+}
+
+/// A chart could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+#[error("drawing {path}: {message}")]
+pub struct PlotError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Image format of the charts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Svg => "svg",
+        }
+    }
+}
+
+/// Size and format shared by every chart of a report.
+#[derive(Clone, Debug)]
+pub struct Canvas {
+    pub format: Format,
+    /// 1 gives 800×560 pixels per chart; 2 doubles every length and font.
+    pub scale: f64,
+    /// Small text along the bottom: study, budget, seeds, revision.
+    pub caption: String,
+}
+
+impl Canvas {
+    fn px(&self, base: f64) -> u32 {
+        (base * self.scale).round() as u32
+    }
+
+    fn font(&self, base: f64) -> (&'static str, f64) {
+        (FONT, base * self.scale)
+    }
+
+    /// Draws on a fresh image of `width × height` (unscaled) at `path`.
+    fn render(
+        &self,
+        path: &Path,
+        (width, height): (f64, f64),
+        draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+        draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+    ) -> Result<(), PlotError> {
+        register_font();
+        let size = (self.px(width), self.px(height));
+        let result = match self.format {
+            Format::Png => {
+                let root = BitMapBackend::new(path, size).into_drawing_area();
+                draw(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+            }
+            Format::Svg => {
+                let root = SVGBackend::new(path, size).into_drawing_area();
+                draw_svg(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+            }
+        };
+        result.map_err(|message| PlotError { path: path.display().to_string(), message })
+    }
+}
+
+/// Renders one chart body generically over the backend (PNG or SVG).
+macro_rules! render {
+    ($canvas:expr, $path:expr, $size:expr, |$root:ident| $body:expr) => {
+        $canvas.render($path, $size, |$root| $body, |$root| $body)
+    };
+}
+
+// ---------------------------------------------------------------------------
+// Colours
+
+/// Okabe–Ito colours, safe for colour-blind readers.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(213, 94, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+    RGBColor(0, 0, 0),
+];
+
+/// The colour of an activation, the same in every figure of every report.
+pub fn activation_color(name: &str) -> RGBColor {
+    const KNOWN: [&str; 8] = ["relu", "abs", "tanh", "leaky_relu", "elu", "sigmoid", "gelu", "softplus"];
+    match KNOWN.iter().position(|k| *k == name) {
+        Some(index) => PALETTE[index],
+        None => PALETTE[name.bytes().map(usize::from).sum::<usize>() % PALETTE.len()],
+    }
+}
+
+/// A lighter shade of a colour (towards white by `amount` in [0, 1]).
+pub fn lighter(color: RGBColor, amount: f64) -> RGBColor {
+    let mix = |c: u8| (c as f64 + (255.0 - c as f64) * amount).round() as u8;
+    RGBColor(mix(color.0), mix(color.1), mix(color.2))
+}
+
+/// Blue for negative, white for zero, red for positive; `t` in [-1, 1].
+fn diverging(t: f64) -> RGBColor {
+    let t = t.clamp(-1.0, 1.0);
+    let (end, amount) = if t < 0.0 { ((33.0, 102.0, 172.0), -t) } else { ((178.0, 24.0, 43.0), t) };
+    let mix = |e: f64| (255.0 + (e - 255.0) * amount).round() as u8;
+    RGBColor(mix(end.0), mix(end.1), mix(end.2))
+}
+
+// ---------------------------------------------------------------------------
+// Shared layout
+
+/// One entry of a side legend.
+pub struct LegendEntry {
+    pub label: String,
+    pub color: RGBColor,
+}
+
+const LEGEND_WIDTH: f64 = 190.0;
+const CAPTION_HEIGHT: f64 = 22.0;
+
+/// Splits a chart into (plot, legend, caption) areas and draws the legend
+/// and caption.
+fn layout<'a, DB: DrawingBackend>(
+    canvas: &Canvas,
+    root: &DrawingArea<DB, Shift>,
+    legend: &[LegendEntry],
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (width, height) = root.dim_in_pixel();
+    let (main, caption) = root.split_vertically(height - canvas.px(CAPTION_HEIGHT));
+    caption
+        .draw_text(&canvas.caption, &TextStyle::from(canvas.font(11.0)).color(&RGBColor(90, 90, 90)), (canvas.px(8.0) as i32, canvas.px(4.0) as i32))
+        .map_err(|e| e.to_string())?;
+    if legend.is_empty() {
+        return Ok(main);
+    }
+    let (plot, side) = main.split_horizontally(width - canvas.px(LEGEND_WIDTH));
+    let row = canvas.px(22.0) as i32;
+    let top = canvas.px(60.0) as i32;
+    for (index, entry) in legend.iter().enumerate() {
+        let y = top + row * index as i32;
+        let x = canvas.px(8.0) as i32;
+        side.draw(&Rectangle::new([(x, y - canvas.px(3.0) as i32), (x + canvas.px(22.0) as i32, y + canvas.px(3.0) as i32)], entry.color.filled()))
+            .map_err(|e| e.to_string())?;
+        side.draw_text(&entry.label, &TextStyle::from(canvas.font(14.0)), (x + canvas.px(30.0) as i32, y - canvas.px(8.0) as i32))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(plot)
+}
+
+fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let finite: Vec<f64> = values.filter(|v| v.is_finite() && (!log || *v > 0.0)).collect();
+    let (mut low, mut high) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    if !low.is_finite() {
+        return if log { (1e-6, 1.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        return (low / 1.5, high * 1.5);
+    }
+    if high - low < 1e-12 {
+        high += 0.5;
+        low -= 0.5;
+    }
+    let pad = 0.05 * (high - low);
+    (low - pad, high + pad)
+}
+
+// ---------------------------------------------------------------------------
+// Line charts against depth
+
+/// A line with a spread band: `(x, y, band low, band high)` points.
+pub struct Line {
+    pub label: String,
+    pub color: RGBColor,
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// Labels of a chart.
+pub struct Axes<'a> {
+    pub title: &'a str,
+    pub x: &'a str,
+    pub y: &'a str,
+    pub log_x: bool,
+    pub log_y: bool,
+}
+
+/// Lines with bands (e.g. a measure against depth, log-scaled depth).
+pub fn line_chart(path: &Path, canvas: &Canvas, axes: &Axes, lines: &[Line]) -> Result<(), PlotError> {
+    let legend: Vec<LegendEntry> = lines.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
+    // A log x axis is drawn as log2(x) on a linear axis with ticks 1, 2, 4, …:
+    // plotters' own log axis labels every minor tick and the labels collide.
+    let to_x = |x: f64| if axes.log_x { x.log2() } else { x };
+    let lines: Vec<Line> = lines
+        .iter()
+        .map(|l| Line { label: l.label.clone(), color: l.color, points: l.points.iter().map(|p| (to_x(p.0), p.1, p.2, p.3)).collect() })
+        .collect();
+    let lines = lines.as_slice();
+    let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
+    let x_ticks = (xs.1.floor() - xs.0.ceil()) as usize + 1;
+    let x_format = |v: &f64| if axes.log_x { format!("{}", 2f64.powf(*v).round()) } else { format!("{v}") };
+    let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])), axes.log_y);
+    render!(canvas, path, (800.0, 560.0), |root| {
+        let plot = layout(canvas, root, &legend)?;
+        let mut builder = ChartBuilder::on(&plot);
+        builder
+            .caption(axes.title, canvas.font(20.0))
+            .margin(canvas.px(12.0))
+            .x_label_area_size(canvas.px(48.0))
+            .y_label_area_size(canvas.px(72.0));
+        macro_rules! draw_lines {
+            ($chart:expr) => {{
+                let mut chart = $chart.map_err(|e| e.to_string())?;
+                let mut mesh = chart.configure_mesh();
+                mesh.x_desc(axes.x)
+                    .y_desc(axes.y)
+                    .label_style(canvas.font(14.0))
+                    .axis_desc_style(canvas.font(16.0))
+                    .light_line_style(RGBColor(235, 235, 235));
+                if axes.log_x {
+                    mesh.x_labels(x_ticks).x_label_formatter(&x_format);
+                }
+                mesh.draw().map_err(|e| e.to_string())?;
+                let floor = |v: f64| if axes.log_y { v.max(ys.0) } else { v };
+                for line in lines {
+                    let band: Vec<(f64, f64)> = line
+                        .points
+                        .iter()
+                        .map(|p| (p.0, floor(p.3)))
+                        .chain(line.points.iter().rev().map(|p| (p.0, floor(p.2))))
+                        .filter(|p| p.1.is_finite())
+                        .collect();
+                    chart.draw_series(std::iter::once(Polygon::new(band, line.color.mix(0.18)))).map_err(|e| e.to_string())?;
+                    let centre: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, floor(p.1))).filter(|p| p.1.is_finite()).collect();
+                    chart
+                        .draw_series(LineSeries::new(centre.clone(), line.color.stroke_width(canvas.px(2.5))))
+                        .map_err(|e| e.to_string())?;
+                    chart
+                        .draw_series(centre.iter().map(|p| Circle::new(*p, canvas.px(3.5), line.color.filled())))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }};
+        }
+        if axes.log_y {
+            draw_lines!(builder.build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale()))
+        } else {
+            draw_lines!(builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1))
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Scatter charts
+
+/// Points of one group (e.g. one activation) in a scatter chart.
+pub struct Scatter {
+    pub label: String,
+    pub color: RGBColor,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Points coloured by group; the labels carry Spearman's ρ.
+pub fn scatter_chart(path: &Path, canvas: &Canvas, axes: &Axes, groups: &[Scatter]) -> Result<(), PlotError> {
+    let legend: Vec<LegendEntry> = groups.iter().map(|g| LegendEntry { label: g.label.clone(), color: g.color }).collect();
+    let xs = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.0)), axes.log_x);
+    let ys = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.1)), false);
+    render!(canvas, path, (800.0, 560.0), |root| {
+        let plot = layout(canvas, root, &legend)?;
+        let mut builder = ChartBuilder::on(&plot);
+        builder
+            .caption(axes.title, canvas.font(20.0))
+            .margin(canvas.px(12.0))
+            .x_label_area_size(canvas.px(48.0))
+            .y_label_area_size(canvas.px(72.0));
+        macro_rules! draw_points {
+            ($chart:expr) => {{
+                let mut chart = $chart.map_err(|e| e.to_string())?;
+                chart
+                    .configure_mesh()
+                    .x_desc(axes.x)
+                    .y_desc(axes.y)
+                    .label_style(canvas.font(14.0))
+                    .axis_desc_style(canvas.font(16.0))
+                    .light_line_style(RGBColor(235, 235, 235))
+                    .draw()
+                    .map_err(|e| e.to_string())?;
+                for group in groups {
+                    let points = group.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite() && (!axes.log_x || p.0 > 0.0));
+                    chart
+                        .draw_series(points.map(|p| Circle::new(*p, canvas.px(5.0), group.color.filled())))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }};
+        }
+        if axes.log_x {
+            draw_points!(builder.build_cartesian_2d((xs.0..xs.1).log_scale(), ys.0..ys.1))
+        } else {
+            draw_points!(builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1))
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Landscape galleries
+
+/// One heat map: `grid × grid` values (rows y from -1, columns x from -1).
+pub struct Panel {
+    pub title: String,
+    pub grid: usize,
+    pub values: Vec<f32>,
+    /// Points drawn faintly on top: `(x, y, label)`.
+    pub overlay: Vec<(f32, f32, f32)>,
+}
+
+/// Heat maps in rows × columns, each with its own symmetric diverging scale
+/// (white is zero). `rows` labels each row; `None` panels are left blank.
+pub fn gallery(path: &Path, canvas: &Canvas, title: &str, rows: &[String], panels: &[Vec<Option<Panel>>]) -> Result<(), PlotError> {
+    let columns = panels.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let cell = 210.0;
+    let label_width = 90.0;
+    let size = (label_width + cell * columns as f64, 60.0 + cell * rows.len().max(1) as f64 + CAPTION_HEIGHT);
+    render!(canvas, path, size, |root| {
+        let main = layout(canvas, root, &[])?;
+        let (heading, body) = main.split_vertically(canvas.px(50.0));
+        heading
+            .draw_text(title, &TextStyle::from(canvas.font(16.0)), (canvas.px(12.0) as i32, canvas.px(16.0) as i32))
+            .map_err(|e| e.to_string())?;
+        let (labels, grid_area) = body.split_horizontally(canvas.px(label_width));
+        let label_rows = labels.split_evenly((rows.len().max(1), 1));
+        for (area, label) in label_rows.iter().zip(rows) {
+            let (_, h) = area.dim_in_pixel();
+            area.draw_text(label, &TextStyle::from(canvas.font(16.0)), (canvas.px(10.0) as i32, h as i32 / 2))
+                .map_err(|e| e.to_string())?;
+        }
+        let cells = grid_area.split_evenly((rows.len().max(1), columns));
+        for (index, area) in cells.iter().enumerate() {
+            let Some(Some(panel)) = panels.get(index / columns).and_then(|r| r.get(index % columns)) else { continue };
+            draw_panel(canvas, area, panel)?;
+        }
+        Ok(())
+    })
+}
+
+fn draw_panel<DB: DrawingBackend>(canvas: &Canvas, area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<(), String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, canvas.font(13.0))
+        .margin(canvas.px(6.0))
+        .build_cartesian_2d(-1f64..1f64, -1f64..1f64)
+        .map_err(|e| e.to_string())?;
+    let scale = panel.values.iter().fold(0f32, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
+    let g = panel.grid;
+    let half = 1.0 / (g - 1) as f64;
+    let coordinate = |k: usize| -1.0 + 2.0 * k as f64 / (g - 1) as f64;
+    chart
+        .draw_series((0..g * g).map(|k| {
+            let (i, j) = (k / g, k % g);
+            let (x, y) = (coordinate(j), coordinate(i));
+            let t = if scale > 0.0 { (panel.values[k] / scale) as f64 } else { 0.0 };
+            Rectangle::new([(x - half, y - half), (x + half, y + half)], diverging(t).filled())
+        }))
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(panel.overlay.iter().map(|&(x, y, label)| {
+            let color = if label > 0.5 { RGBColor(0, 0, 0) } else { RGBColor(255, 255, 255) };
+            Circle::new((x as f64, y as f64), canvas.px(1.2), color.mix(0.45).filled())
+        }))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Side-by-side panels
+
+/// Two line charts side by side sharing one legend (the collapse profile
+/// beside the gradient profile).
+pub fn twin_line_chart(
+    path: &Path,
+    canvas: &Canvas,
+    title: &str,
+    left: (&Axes, &[Line]),
+    right: (&Axes, &[Line]),
+) -> Result<(), PlotError> {
+    let legend: Vec<LegendEntry> = left.1.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
+    render!(canvas, path, (1400.0, 600.0), |root| {
+        let plot = layout(canvas, root, &legend)?;
+        let (heading, body) = plot.split_vertically(canvas.px(40.0));
+        heading
+            .draw_text(title, &TextStyle::from(canvas.font(20.0)), (canvas.px(12.0) as i32, canvas.px(10.0) as i32))
+            .map_err(|e| e.to_string())?;
+        let halves = body.split_evenly((1, 2));
+        for (area, (axes, lines)) in halves.iter().zip([left, right]) {
+            let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
+            let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true);
+            let mut chart = ChartBuilder::on(area)
+                .caption(axes.title, canvas.font(16.0))
+                .margin(canvas.px(12.0))
+                .x_label_area_size(canvas.px(48.0))
+                .y_label_area_size(canvas.px(72.0))
+                .build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale())
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc(axes.x)
+                .y_desc(axes.y)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .label_style(canvas.font(14.0))
+                .axis_desc_style(canvas.font(16.0))
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for line in lines {
+                let points: Vec<(f64, f64)> =
+                    line.points.iter().map(|p| (p.0, p.1.max(ys.0))).filter(|p| p.1.is_finite()).collect();
+                chart.draw_series(LineSeries::new(points.clone(), line.color.stroke_width(canvas.px(2.0)))).map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new(*p, canvas.px(2.5), line.color.filled())))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canvas(scale: f64) -> Canvas {
+        Canvas { format: Format::Png, scale, caption: "test caption".into() }
+    }
+
+    /// The image decodes, has the expected size and is not one flat colour.
+    fn check_png(path: &Path, size: (u32, u32)) {
+        let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+        assert_eq!(image.dimensions(), size, "{}", path.display());
+        let colours: std::collections::HashSet<_> = image.pixels().map(|p| p.0).collect();
+        assert!(colours.len() > 10, "{} has only {} colours", path.display(), colours.len());
+    }
+
+    fn temp_dir(label: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("variability-plot-{label}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn line(label: &str, shift: f64) -> Line {
+        Line {
+            label: label.into(),
+            color: activation_color(label),
+            points: [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&d: &f64| (d, shift + d.ln(), shift + d.ln() - 0.3, shift + d.ln() + 0.3)).collect(),
+        }
+    }
+
+    #[test]
+    fn every_chart_type_renders_a_png_of_the_expected_size() {
+        let dir = temp_dir("charts");
+        let axes = |log_x, log_y| Axes { title: "title", x: "x", y: "y", log_x, log_y };
+        line_chart(&dir.join("line.png"), &canvas(1.0), &axes(true, false), &[line("relu", 0.0), line("abs", 1.0)]).unwrap();
+        check_png(&dir.join("line.png"), (800, 560));
+        line_chart(&dir.join("line2.png"), &canvas(2.0), &axes(false, true), &[line("tanh", 2.0)]).unwrap();
+        check_png(&dir.join("line2.png"), (1600, 1120));
+
+        let groups = [
+            Scatter { label: "relu (ρ = 0.50)".into(), color: activation_color("relu"), points: vec![(0.5, 0.01), (0.52, 0.02)] },
+            Scatter { label: "abs (ρ = 1.00)".into(), color: activation_color("abs"), points: vec![(1.0, 0.03), (1.0, 0.05)] },
+        ];
+        scatter_chart(&dir.join("scatter.png"), &canvas(1.0), &axes(false, false), &groups).unwrap();
+        check_png(&dir.join("scatter.png"), (800, 560));
+
+        let panel = |phase: f32| Panel {
+            title: "L = 1".into(),
+            grid: 11,
+            values: (0..121).map(|k| ((k % 11) as f32 * 0.5 + phase).sin()).collect(),
+            overlay: vec![(0.0, 0.0, 1.0), (0.5, -0.5, 0.0)],
+        };
+        let rows = vec!["relu".to_string(), "abs".to_string()];
+        gallery(&dir.join("gallery.png"), &canvas(1.0), "gallery", &rows, &[vec![Some(panel(0.0)), None], vec![Some(panel(1.0)), Some(panel(2.0))]]).unwrap();
+        check_png(&dir.join("gallery.png"), (90 + 2 * 210, 60 + 2 * 210 + 22));
+
+        let lines = [line("relu", 0.0)];
+        twin_line_chart(&dir.join("twin.png"), &canvas(1.0), "twin", (&axes(false, true), &lines), (&axes(false, true), &lines)).unwrap();
+        check_png(&dir.join("twin.png"), (1400, 600));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn svg_output_is_written() {
+        let dir = temp_dir("svg");
+        let path = dir.join("line.svg");
+        let canvas = Canvas { format: Format::Svg, ..canvas(1.0) };
+        line_chart(&path, &canvas, &Axes { title: "t", x: "x", y: "y", log_x: true, log_y: false }, &[line("relu", 0.0)]).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn activations_keep_their_colour() {
+        assert_eq!(activation_color("relu"), PALETTE[0]);
+        assert_eq!(activation_color("abs"), PALETTE[1]);
+        assert_eq!(activation_color("custom"), activation_color("custom"));
+    }
+}

@@ -1,0 +1,61 @@
+//! `variability report` through the real binary, on a tiny study.
+
+mod common;
+
+use common::{run_in, stderr, TempDir};
+
+const TINY_STUDY: &str = r#"
+name = "tiny"
+budget = 200
+activations = ["relu", "abs"]
+depths = [1, 2, 4]
+grid = 12
+measure_seeds = 4
+train_seeds = 2
+
+[train]
+steps = 30
+log_every = 10
+train_size = 64
+test_size = 64
+"#;
+
+const FIGURES: [&str; 11] = [
+    "v3_vs_depth", "activation_ratio_vs_depth", "activation_count_vs_depth", "c2c_vs_depth", "accuracy_vs_depth",
+    "v3_vs_activation_ratio", "v3_vs_activation_count", "accuracy_vs_v3", "landscapes_init", "landscapes_trained",
+    "collapse_profile",
+];
+
+#[test]
+fn report_draws_every_figure_and_the_summary() {
+    let dir = TempDir::new("report");
+    std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
+    let study = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert!(study.status.success(), "{}", stderr(&study));
+    let report = run_in(dir.path(), &["report", "results/tiny", "--out", "figures", "--scale", "1"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    for name in FIGURES {
+        let path = dir.join("figures").join(format!("{name}.png"));
+        let image = image::open(&path).unwrap_or_else(|e| panic!("{name}: {e}")).to_rgb8();
+        assert!(image.width() >= 500 && image.height() >= 400, "{name}: {:?}", image.dimensions());
+        let colours: std::collections::HashSet<_> = image.pixels().map(|p| p.0).collect();
+        assert!(colours.len() > 10, "{name} is nearly blank");
+    }
+    let summary = std::fs::read_to_string(dir.join("figures/summary.md")).unwrap();
+    assert!(summary.contains("| relu | 4 |") && summary.contains("Spearman"), "{summary}");
+
+    let svg = run_in(dir.path(), &["report", "results/tiny", "--out", "svg", "--format", "svg"]);
+    assert!(svg.status.success(), "{}", stderr(&svg));
+    assert!(dir.join("svg/v3_vs_depth.svg").exists());
+}
+
+#[test]
+fn report_refuses_bad_input_clearly() {
+    let dir = TempDir::new("report-bad");
+    let missing = run_in(dir.path(), &["report", "no-such-results"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("study.toml"), "{}", stderr(&missing));
+    let format = run_in(dir.path(), &["report", ".", "--format", "gif"]);
+    assert_eq!(format.status.code(), Some(2));
+    assert!(stderr(&format).contains("--format") && stderr(&format).contains("png, svg"), "{}", stderr(&format));
+}
