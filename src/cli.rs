@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::activation::ActivationRegistry;
 use crate::backend::{run_on, BackendJob, BackendKind, ComputeBackend};
 use crate::measurement::MeasureSettings;
-use crate::model::{dense_param_count, Init, MlpConfig, INPUT_DIM, OUTPUT_DIM};
+use crate::model::Init;
 use crate::problem::{Checkerboard, Loss};
 use crate::plot::Format;
 use crate::progress::{Progress, ProgressMode};
@@ -229,22 +229,11 @@ impl SweepArgs {
         check_at_least("--cells", self.cells, 1)?;
         check_at_least("--train-size", self.train_size, 1)?;
         check_positive("--epsilon", self.epsilon)?;
-        let mut points = Vec::new();
-        for activation in &activations {
-            for &depth in &self.depth {
-                if depth == 0 {
-                    return Err(UsageError::new("--depth", "depths must be 1 or more, got 0"));
-                }
-                let config = MlpConfig::for_budget(self.budget, depth, activation.name()).ok_or_else(|| {
-                    let minimum = dense_param_count(depth, 1, INPUT_DIM, OUTPUT_DIM);
-                    UsageError::new(
-                        "--budget",
-                        format!("{} is too small for depth {depth}: width would be < 1 (needs at least {minimum})", self.budget),
-                    )
-                })?;
-                points.push(Point { activation: activation.clone(), config: config.with_init(init), budget: self.budget });
-            }
+        if self.depth.contains(&0) {
+            return Err(UsageError::new("--depth", "depths must be 1 or more, got 0"));
         }
+        let points =
+            Point::grid(&[self.budget], &activations, &self.depth, init).map_err(|e| UsageError::new("--budget", e))?;
         let measure = MeasureSettings {
             grid: self.grid,
             epsilon: self.epsilon,
@@ -273,14 +262,16 @@ impl SweepArgs {
     }
 }
 
-fn check_at_least(flag: &str, value: usize, minimum: usize) -> Result<(), UsageError> {
+/// Checks a count against its minimum, naming the flag or key.
+pub(crate) fn check_at_least(flag: &str, value: usize, minimum: usize) -> Result<(), UsageError> {
     if value < minimum {
         return Err(UsageError::new(flag, format!("must be at least {minimum}, got {value}")));
     }
     Ok(())
 }
 
-fn check_positive(flag: &str, value: f64) -> Result<(), UsageError> {
+/// Checks that a number is finite and positive, naming the flag or key.
+pub(crate) fn check_positive(flag: &str, value: f64) -> Result<(), UsageError> {
     if !(value.is_finite() && value > 0.0) {
         return Err(UsageError::new(flag, format!("must be a positive number, got {value}")));
     }

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -177,6 +178,31 @@ fn layout<'a, DB: DrawingBackend>(
     Ok(plot)
 }
 
+/// A chart with the title, margins and label areas every chart shares.
+fn chart_builder<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    canvas: &Canvas,
+    title: &str,
+    title_size: f64,
+) -> ChartBuilder<'a, 'static, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, canvas.font(title_size))
+        .margin(canvas.px(12.0))
+        .x_label_area_size(canvas.px(48.0))
+        .y_label_area_size(canvas.px(72.0));
+    builder
+}
+
+/// The axis labels and text sizes every chart shares.
+fn style_mesh<X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>, canvas: &Canvas, axes: &Axes) {
+    mesh.x_desc(axes.x)
+        .y_desc(axes.y)
+        .label_style(canvas.font(14.0))
+        .axis_desc_style(canvas.font(16.0))
+        .light_line_style(RGBColor(235, 235, 235));
+}
+
 fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     let finite: Vec<f64> = values.filter(|v| v.is_finite() && (!log || *v > 0.0)).collect();
     let (mut low, mut high) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
@@ -230,21 +256,12 @@ pub fn line_chart(path: &Path, canvas: &Canvas, axes: &Axes, lines: &[Line]) -> 
     let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])), axes.log_y);
     render!(canvas, path, (800.0, 560.0), |root| {
         let plot = layout(canvas, root, &legend)?;
-        let mut builder = ChartBuilder::on(&plot);
-        builder
-            .caption(axes.title, canvas.font(20.0))
-            .margin(canvas.px(12.0))
-            .x_label_area_size(canvas.px(48.0))
-            .y_label_area_size(canvas.px(72.0));
+        let mut builder = chart_builder(&plot, canvas, axes.title, 20.0);
         macro_rules! draw_lines {
             ($chart:expr) => {{
                 let mut chart = $chart.map_err(|e| e.to_string())?;
                 let mut mesh = chart.configure_mesh();
-                mesh.x_desc(axes.x)
-                    .y_desc(axes.y)
-                    .label_style(canvas.font(14.0))
-                    .axis_desc_style(canvas.font(16.0))
-                    .light_line_style(RGBColor(235, 235, 235));
+                style_mesh(&mut mesh, canvas, axes);
                 if axes.log_x {
                     mesh.x_labels(x_ticks).x_label_formatter(&x_format);
                 }
@@ -295,24 +312,13 @@ pub fn scatter_chart(path: &Path, canvas: &Canvas, axes: &Axes, groups: &[Scatte
     let ys = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.1)), false);
     render!(canvas, path, (800.0, 560.0), |root| {
         let plot = layout(canvas, root, &legend)?;
-        let mut builder = ChartBuilder::on(&plot);
-        builder
-            .caption(axes.title, canvas.font(20.0))
-            .margin(canvas.px(12.0))
-            .x_label_area_size(canvas.px(48.0))
-            .y_label_area_size(canvas.px(72.0));
+        let mut builder = chart_builder(&plot, canvas, axes.title, 20.0);
         macro_rules! draw_points {
             ($chart:expr) => {{
                 let mut chart = $chart.map_err(|e| e.to_string())?;
-                chart
-                    .configure_mesh()
-                    .x_desc(axes.x)
-                    .y_desc(axes.y)
-                    .label_style(canvas.font(14.0))
-                    .axis_desc_style(canvas.font(16.0))
-                    .light_line_style(RGBColor(235, 235, 235))
-                    .draw()
-                    .map_err(|e| e.to_string())?;
+                let mut mesh = chart.configure_mesh();
+                style_mesh(&mut mesh, canvas, axes);
+                mesh.draw().map_err(|e| e.to_string())?;
                 for group in groups {
                     let points = group.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite() && (!axes.log_x || p.0 > 0.0));
                     chart
@@ -421,23 +427,12 @@ pub fn twin_line_chart(
         for (area, (axes, lines)) in halves.iter().zip([left, right]) {
             let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
             let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true);
-            let mut chart = ChartBuilder::on(area)
-                .caption(axes.title, canvas.font(16.0))
-                .margin(canvas.px(12.0))
-                .x_label_area_size(canvas.px(48.0))
-                .y_label_area_size(canvas.px(72.0))
+            let mut chart = chart_builder(area, canvas, axes.title, 16.0)
                 .build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale())
                 .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc(axes.x)
-                .y_desc(axes.y)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .label_style(canvas.font(14.0))
-                .axis_desc_style(canvas.font(16.0))
-                .light_line_style(RGBColor(235, 235, 235))
-                .draw()
-                .map_err(|e| e.to_string())?;
+            let mut mesh = chart.configure_mesh();
+            style_mesh(&mut mesh, canvas, axes);
+            mesh.x_label_formatter(&|v| format!("{v:.0}")).draw().map_err(|e| e.to_string())?;
             for line in lines {
                 let points: Vec<(f64, f64)> =
                     line.points.iter().map(|p| (p.0, p.1.max(ys.0))).filter(|p| p.1.is_finite()).collect();

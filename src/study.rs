@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::ActivationRegistry;
 use crate::backend::{BackendKind, ComputeBackend};
-use crate::cli::UsageError;
+use crate::cli::{check_at_least as at_least, check_positive as positive, UsageError};
 use crate::measurement::MeasureSettings;
-use crate::model::{dense_param_count, Init, MlpConfig, INPUT_DIM, OUTPUT_DIM};
+use crate::model::Init;
 use crate::progress::{Progress, ProgressMode};
 use crate::records::{read_json_lines, JsonLines, RunRecord};
 use crate::stats::{spearman, spearman_p_value, Summary};
@@ -148,18 +148,7 @@ impl StudyConfig {
             at_least("train.batch_size", batch, 1)?;
         }
 
-        let mut points = Vec::new();
-        for &budget in &budgets {
-            for activation in &activations {
-                for &depth in &self.depths {
-                    let config = MlpConfig::for_budget(budget, depth, activation.name()).ok_or_else(|| {
-                        let minimum = dense_param_count(depth, 1, INPUT_DIM, OUTPUT_DIM);
-                        bad("budget", format!("{budget} is too small for depth {depth}: width would be < 1 (needs at least {minimum})"))
-                    })?;
-                    points.push(Point { activation: activation.clone(), config: config.with_init(self.init), budget });
-                }
-            }
-        }
+        let points = Point::grid(&budgets, &activations, &self.depths, self.init).map_err(|e| bad("budget", e))?;
         let backend = backend_flag.or(self.backend).unwrap_or_default();
         let measure = MeasureSettings {
             grid: self.grid,
@@ -177,20 +166,6 @@ impl StudyConfig {
             train_seeds: self.train_seeds,
         })
     }
-}
-
-fn at_least(key: &str, value: usize, minimum: usize) -> Result<(), UsageError> {
-    if value < minimum {
-        return Err(UsageError::new(key, format!("must be at least {minimum}, got {value}")));
-    }
-    Ok(())
-}
-
-fn positive(key: &str, value: f64) -> Result<(), UsageError> {
-    if !(value.is_finite() && value > 0.0) {
-        return Err(UsageError::new(key, format!("must be a positive number, got {value}")));
-    }
-    Ok(())
 }
 
 /// A validated study.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::ActivationSpec;
 use crate::backend::{BackendKind, ComputeBackend, SupportedBackend};
 use crate::measurement::{MeasureSettings, Measurer};
-use crate::model::{network_seed, Mlp, MlpConfig};
+use crate::model::{dense_param_count, network_seed, Init, Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
 use crate::problem::grid_tensor;
 use crate::records::RunRecord;
 use crate::training::{TrainSettings, Trainer};
@@ -23,6 +23,26 @@ pub struct Point {
     pub activation: ActivationSpec,
     pub config: MlpConfig,
     pub budget: usize,
+}
+
+impl Point {
+    /// Every (budget, activation, depth) point, in that nesting order, each
+    /// sized to its budget; the error says which budget is too small.
+    pub fn grid(budgets: &[usize], activations: &[ActivationSpec], depths: &[usize], init: Init) -> Result<Vec<Point>, String> {
+        let mut points = Vec::new();
+        for &budget in budgets {
+            for activation in activations {
+                for &depth in depths {
+                    let config = MlpConfig::for_budget(budget, depth, activation.name()).ok_or_else(|| {
+                        let minimum = dense_param_count(depth, 1, INPUT_DIM, OUTPUT_DIM);
+                        format!("{budget} is too small for depth {depth}: width would be < 1 (needs at least {minimum})")
+                    })?;
+                    points.push(Point { activation: activation.clone(), config: config.with_init(init), budget });
+                }
+            }
+        }
+        Ok(points)
+    }
 }
 
 /// A chunk of seeds of one point, run as one ensemble.
