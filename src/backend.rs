@@ -114,10 +114,38 @@ pub trait BackendJob {
     fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output;
 }
 
+/// The chosen backend cannot start on this machine.
+#[derive(Debug, thiserror::Error)]
+#[error("--backend {backend}: {reason}")]
+pub struct BackendUnavailable {
+    pub backend: BackendKind,
+    pub reason: String,
+}
+
 /// Runs `job` on the chosen backend's default device.
-pub fn run_on<J: BackendJob>(kind: BackendKind, job: J) -> J::Output {
+pub fn run_on<J: BackendJob>(kind: BackendKind, job: J) -> Result<J::Output, BackendUnavailable> {
     match kind {
-        BackendKind::Ndarray => job.run::<Autodiff<NdArray>>(&NdArrayDevice::Cpu),
-        BackendKind::Wgpu => job.run::<Autodiff<Wgpu>>(&WgpuDevice::default()),
+        BackendKind::Ndarray => Ok(job.run::<Autodiff<NdArray>>(&NdArrayDevice::Cpu)),
+        BackendKind::Wgpu => {
+            let device = WgpuDevice::default();
+            check_wgpu(&device)?;
+            Ok(job.run::<Autodiff<Wgpu>>(&device))
+        }
     }
+}
+
+/// Starts the wgpu device with one tiny operation. Without an adapter, wgpu
+/// panics (on its own thread too); that panic becomes an error here, with
+/// the panic messages kept off the terminal.
+fn check_wgpu(device: &WgpuDevice) -> Result<(), BackendUnavailable> {
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let started = std::panic::catch_unwind(|| {
+        burn::tensor::Tensor::<Wgpu, 1>::zeros([1], device).into_data();
+    });
+    std::panic::set_hook(previous_hook);
+    started.map_err(|_| BackendUnavailable {
+        backend: BackendKind::Wgpu,
+        reason: "no GPU adapter found (without a GPU, install a software Vulkan driver, e.g. Debian's mesa-vulkan-drivers)".into(),
+    })
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::activation::ActivationRegistry;
-use crate::backend::{run_on, BackendJob, BackendKind, ComputeBackend};
+use crate::backend::{run_on, BackendJob, BackendKind, BackendUnavailable, ComputeBackend};
 use crate::measurement::MeasureSettings;
 use crate::model::Init;
 use crate::problem::{Checkerboard, Loss};
@@ -65,6 +65,12 @@ pub enum CliError {
     Io { context: String, source: std::io::Error },
 }
 
+impl From<BackendUnavailable> for CliError {
+    fn from(error: BackendUnavailable) -> Self {
+        CliError::Usage(UsageError::new(&format!("--backend {}", error.backend), error.reason))
+    }
+}
+
 impl From<ReportError> for CliError {
     fn from(error: ReportError) -> Self {
         match error {
@@ -101,15 +107,15 @@ pub fn run(cli: Cli, registry: &ActivationRegistry) -> Result<(), CliError> {
     match cli.command {
         Command::Measure(args) => {
             let plan = args.plan(registry)?;
-            run_on(plan.sweep.backend, plan)
+            run_on(plan.sweep.backend, plan)?
         }
         Command::Train(args) => {
             let plan = args.plan(registry)?;
-            run_on(plan.sweep.backend, plan)
+            run_on(plan.sweep.backend, plan)?
         }
         Command::Study(args) => {
             let plan = args.plan(registry)?;
-            run_on(plan.study.sweep.backend, plan)
+            run_on(plan.study.sweep.backend, plan)?
         }
         Command::Report(args) => {
             let (results, out, format, scale) = args.plan(registry)?;
@@ -120,7 +126,7 @@ pub fn run(cli: Cli, registry: &ActivationRegistry) -> Result<(), CliError> {
         Command::Paper(args) => {
             let study = args.study(registry)?;
             let results_dir = study.dir.clone();
-            run_on(study.study.sweep.backend, study)?;
+            run_on(study.study.sweep.backend, study)??;
             let results = StudyResults::load(&results_dir, registry)?;
             let written = write_report(&results, &args.plots, Format::Png, args.scale)?;
             println!("{} files in {}", written.len(), args.plots.display());

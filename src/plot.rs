@@ -203,6 +203,11 @@ fn style_mesh<X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &mut MeshStyle<'_,
         .light_line_style(RGBColor(235, 235, 235));
 }
 
+/// A log-axis tick: `1e-5` rather than `9.99999999999999e-6`.
+fn log_tick(value: f64) -> String {
+    if (0.01..1000.0).contains(&value.abs()) { format!("{}", (value * 1e6).round() / 1e6) } else { format!("{value:.0e}") }
+}
+
 fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     let finite: Vec<f64> = values.filter(|v| v.is_finite() && (!log || *v > 0.0)).collect();
     let (mut low, mut high) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
@@ -432,7 +437,10 @@ pub fn twin_line_chart(
                 .map_err(|e| e.to_string())?;
             let mut mesh = chart.configure_mesh();
             style_mesh(&mut mesh, canvas, axes);
-            mesh.x_label_formatter(&|v| format!("{v:.0}")).draw().map_err(|e| e.to_string())?;
+            mesh.x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| log_tick(*v))
+                .draw()
+                .map_err(|e| e.to_string())?;
             for line in lines {
                 let points: Vec<(f64, f64)> =
                     line.points.iter().map(|p| (p.0, p.1.max(ys.0))).filter(|p| p.1.is_finite()).collect();

@@ -92,3 +92,15 @@ fn bad_input_is_refused_with_the_flag_named() {
         assert!(message.lines().next().unwrap().starts_with("error"), "{message}");
     }
 }
+
+#[test]
+fn wgpu_without_an_adapter_is_one_clear_line() {
+    let dir = TempDir::new("no-gpu");
+    // Point the Vulkan loader at no driver at all.
+    let hide_drivers = [("VK_ICD_FILENAMES", "/nonexistent.json"), ("VK_DRIVER_FILES", "/nonexistent.json")];
+    let output = common::run_with_env(dir.path(), &["measure", "--depth", "1", "--seeds", "1", "--grid", "8", "--backend", "wgpu"], &hide_drivers);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.starts_with("error: --backend wgpu: no GPU adapter found"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
