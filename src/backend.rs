@@ -29,7 +29,9 @@ pub trait SupportedBackend: Backend {
 }
 
 const CPU_CHUNK_ELEMENTS: usize = 1 << 21;
-const GPU_CHUNK_ELEMENTS: usize = 1 << 26;
+/// 2^24 floats = 64 MB per intermediate: under the storage-buffer limit of
+/// Mesa's software Vulkan device (2^26 failed there with 265 MB buffers).
+const GPU_CHUNK_ELEMENTS: usize = 1 << 24;
 
 impl SupportedBackend for NdArray {
     const CHUNK_ELEMENTS: usize = CPU_CHUNK_ELEMENTS;
