@@ -28,6 +28,12 @@ pub trait SupportedBackend: Backend {
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self>;
 }
 
+/// Networks per ensemble chunk so that one `[members, points, width]`
+/// intermediate stays within `chunk_elements` (at least one network).
+pub fn members_per_chunk(chunk_elements: usize, points: usize, width: usize) -> usize {
+    (chunk_elements / (points * width).max(1)).max(1)
+}
+
 const CPU_CHUNK_ELEMENTS: usize = 1 << 21;
 /// 2^24 floats = 64 MB per intermediate: under the storage-buffer limit of
 /// Mesa's software Vulkan device (2^26 failed there with 265 MB buffers).

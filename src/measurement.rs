@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::ActivationSpec;
-use crate::backend::ComputeBackend;
+use crate::backend::{members_per_chunk, ComputeBackend};
 use crate::measures::{active_count, frobenius_norm, relative_variation, third_order_variability};
 use crate::model::{Init, Mlp, MlpConfig};
 use crate::problem::{grid_tensor, Checkerboard, Loss};
@@ -95,14 +95,9 @@ impl<B: ComputeBackend> Measurer<B> {
         self
     }
 
-    pub fn settings(&self) -> &MeasureSettings {
-        &self.settings
-    }
-
     /// How many networks of this architecture go in one chunk.
     pub fn chunk_members(&self, config: &MlpConfig) -> usize {
-        let per_member = self.settings.grid.pow(2) * config.width.max(config.output_dim);
-        (self.chunk_elements / per_member).max(1)
+        members_per_chunk(self.chunk_elements, self.settings.grid.pow(2), config.width.max(config.output_dim))
     }
 
     /// Measures one network per seed, in chunks; results in seed order.

@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::ActivationSpec;
-use crate::backend::{BackendKind, ComputeBackend, SupportedBackend};
+use crate::backend::{members_per_chunk, BackendKind, ComputeBackend, SupportedBackend};
 use crate::measurement::{MeasureSettings, Measurer};
 use crate::model::{dense_param_count, network_seed, Init, Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
 use crate::problem::grid_tensor;
@@ -89,7 +89,7 @@ impl Sweep {
     pub fn chunk_members<B: SupportedBackend>(&self, point: &Point) -> usize {
         let train_points = self.train.as_ref().map_or(0, |t| t.train_size);
         let points = self.measure.grid.pow(2).max(train_points);
-        (B::CHUNK_ELEMENTS / (points * point.config.width.max(1))).max(1)
+        members_per_chunk(B::CHUNK_ELEMENTS, points, point.config.width)
     }
 
     /// Splits seed indices of a point into tasks of at most `chunk` networks.

@@ -131,10 +131,6 @@ impl<B: ComputeBackend> Trainer<B> {
         }
     }
 
-    pub fn settings(&self) -> &TrainSettings {
-        &self.settings
-    }
-
     /// The steps at which the loss is recorded: 0, `log_every`, … and the last.
     fn is_logged(&self, step: usize) -> bool {
         step % self.settings.log_every.max(1) == 0 || step + 1 == self.settings.steps
