@@ -15,9 +15,10 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::activation::{AnyActivation, TensorActivation};
+use crate::layer::{AnyLayer, LayerForward};
 
-/// A backend the library can run on: it finds, for a type-erased activation,
-/// the tensor form that works on this backend, and says how large a chunk of
+/// A backend the library can run on: it finds, for a type-erased activation
+/// or block type, the tensor form that works on this backend, and says how large a chunk of
 /// an ensemble it handles well.
 pub trait SupportedBackend: Backend {
     /// Largest `members × points × width` of one ensemble chunk. On the CPU,
@@ -26,6 +27,8 @@ pub trait SupportedBackend: Backend {
     const CHUNK_ELEMENTS: usize;
 
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self>;
+
+    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self>;
 }
 
 /// Networks per ensemble chunk so that one `[members, points, width]`
@@ -44,12 +47,18 @@ impl SupportedBackend for NdArray {
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
         activation
     }
+    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
+        layer
+    }
 }
 
 impl SupportedBackend for Autodiff<NdArray> {
     const CHUNK_ELEMENTS: usize = CPU_CHUNK_ELEMENTS;
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
         activation
+    }
+    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
+        layer
     }
 }
 
@@ -58,12 +67,18 @@ impl SupportedBackend for Wgpu {
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
         activation
     }
+    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
+        layer
+    }
 }
 
 impl SupportedBackend for Autodiff<Wgpu> {
     const CHUNK_ELEMENTS: usize = GPU_CHUNK_ELEMENTS;
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
         activation
+    }
+    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
+        layer
     }
 }
 

@@ -2,11 +2,13 @@
 //! into plans that own the real objects, then run. Nothing downstream
 //! re-checks user input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::activation::ActivationRegistry;
+use crate::activation::ActivationSpec;
+use crate::bench::{bench_shapes, matmul_gflops, BenchReport, BenchSettings, StudyBench};
+use crate::layer::LayerSpec;
 use crate::backend::{run_on, BackendJob, BackendKind, BackendUnavailable, ComputeBackend};
 use crate::measurement::MeasureSettings;
 use crate::model::Init;
@@ -15,6 +17,7 @@ use crate::plot::Format;
 use crate::progress::{Progress, ProgressMode};
 use crate::report::{write_report, ReportError, StudyResults};
 use crate::records::{JsonLines, RunRecord};
+use crate::registry::Registry;
 use crate::stats::Summary;
 use crate::study::{run_study, ResultsDir, StudyConfig, StudyError, StudyPlan, StudySummary};
 use crate::sweep::{Point, Sweep, Task};
@@ -40,6 +43,10 @@ pub enum Command {
     Report(ReportArgs),
     /// The paper's figures: `study experiments/paper.toml`, then `report` into plots/.
     Paper(PaperArgs),
+    /// Speed on this machine: networks measured and training steps per
+    /// second on fixed shapes, GFLOP/s against an estimated peak, and the
+    /// wall time of a small study. Prints a table and writes JSON.
+    Bench(BenchArgs),
 }
 
 /// A mistake in the user's input: names the flag (or key) and what is allowed.
@@ -102,8 +109,8 @@ impl CliError {
     }
 }
 
-/// Runs a parsed command line with the given activations.
-pub fn run(cli: Cli, registry: &ActivationRegistry) -> Result<(), CliError> {
+/// Runs a parsed command line with the given activations and block types.
+pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
     match cli.command {
         Command::Measure(args) => {
             let plan = args.plan(registry)?;
@@ -122,6 +129,10 @@ pub fn run(cli: Cli, registry: &ActivationRegistry) -> Result<(), CliError> {
             let written = write_report(&results, &out, format, scale)?;
             println!("{} files in {}", written.len(), out.display());
             Ok(())
+        }
+        Command::Bench(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.backend, plan)?
         }
         Command::Paper(args) => {
             let study = args.study(registry)?;
@@ -144,9 +155,12 @@ pub struct SweepArgs {
     /// Activations, comma separated.
     #[arg(long, default_value = "relu,abs", value_delimiter = ',')]
     pub activation: Vec<String>,
-    /// Numbers of hidden layers, comma separated.
+    /// Numbers of hidden layers (blocks), comma separated.
     #[arg(long, default_value = "1,2,4,8", value_delimiter = ',')]
     pub depth: Vec<usize>,
+    /// Hidden block types, comma separated: dense, residual, layernorm-dense.
+    #[arg(long, default_value = "dense", value_delimiter = ',')]
+    pub layer: Vec<String>,
     /// Parameter budget P*; each depth gets the width closest to it.
     #[arg(long, default_value_t = 2000)]
     pub budget: usize,
@@ -221,11 +235,16 @@ pub struct SweepPlan {
 }
 
 impl SweepArgs {
-    pub fn plan(&self, registry: &ActivationRegistry, train: Option<TrainSettings>) -> Result<SweepPlan, UsageError> {
+    pub fn plan(&self, registry: &Registry, train: Option<TrainSettings>) -> Result<SweepPlan, UsageError> {
         let activations = self
             .activation
             .iter()
-            .map(|name| registry.get(name.trim()).map_err(|e| UsageError::new("--activation", e.to_string())))
+            .map(|name| registry.activations.get(name.trim()).map_err(|e| UsageError::new("--activation", e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let layers = self
+            .layer
+            .iter()
+            .map(|name| registry.layers.get(name.trim()).map_err(|e| UsageError::new("--layer", e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
         let init: Init = self.init.parse().map_err(|e: String| UsageError::new("--init", e))?;
         let loss: Loss = self.loss.parse().map_err(|e: String| UsageError::new("--loss", e))?;
@@ -239,7 +258,7 @@ impl SweepArgs {
             return Err(UsageError::new("--depth", "depths must be 1 or more, got 0"));
         }
         let points =
-            Point::grid(&[self.budget], &activations, &self.depth, init).map_err(|e| UsageError::new("--budget", e))?;
+            Point::grid(&[self.budget], &layers, &activations, &self.depth, init).map_err(|e| UsageError::new("--budget", e))?;
         let measure = MeasureSettings {
             grid: self.grid,
             epsilon: self.epsilon,
@@ -330,8 +349,8 @@ pub struct TableRow<'a> {
 impl<'a> TableRow<'a> {
     pub fn header(train: bool) -> String {
         let mut header = format!(
-            "{:<10} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5}  {:>10}",
-            "activation", "depth", "width", "params", "act. ratio", "act. count", "V3", "C2C", "med RV_out"
+            "{:<10} {:<15} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5}  {:>10}",
+            "activation", "layer", "depth", "width", "params", "act. ratio", "act. count", "V3", "C2C", "med RV_out"
         );
         if train {
             header += &format!("  {:>15}  {:>15}  {:>8}", "train acc", "test acc", "diverged");
@@ -353,8 +372,9 @@ impl std::fmt::Display for TableRow<'_> {
         let c2c = measures.iter().filter(|m| m.c2c).count() as f64 / measures.len() as f64;
         write!(
             f,
-            "{:<10} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5.2}  {:>10.3e}",
+            "{:<10} {:<15} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5.2}  {:>10.3e}",
             first.activation,
+            first.layer,
             first.depth,
             first.width,
             first.measures.params,
@@ -389,7 +409,7 @@ pub struct MeasureArgs {
 }
 
 impl MeasureArgs {
-    pub fn plan(&self, registry: &ActivationRegistry) -> Result<SweepPlan, UsageError> {
+    pub fn plan(&self, registry: &Registry) -> Result<SweepPlan, UsageError> {
         self.sweep.plan(registry, None)
     }
 }
@@ -419,7 +439,7 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    pub fn plan(&self, registry: &ActivationRegistry) -> Result<SweepPlan, UsageError> {
+    pub fn plan(&self, registry: &Registry) -> Result<SweepPlan, UsageError> {
         check_at_least("--test-size", self.test_size, 1)?;
         check_positive("--lr", self.lr)?;
         check_at_least("--steps", self.steps, 1)?;
@@ -469,7 +489,7 @@ pub struct StudyRunPlan {
 }
 
 impl StudyArgs {
-    pub fn plan(&self, registry: &ActivationRegistry) -> Result<StudyRunPlan, UsageError> {
+    pub fn plan(&self, registry: &Registry) -> Result<StudyRunPlan, UsageError> {
         let backend = self
             .backend
             .as_ref()
@@ -502,19 +522,19 @@ impl BackendJob for StudyRunPlan {
 
 fn print_study_summary(summary: &StudySummary) {
     println!(
-        "{:<10} {:>5} {:>6} {:>5} {:>9} {:>9} {:>7} {:>10} {:>9} {:>8}",
-        "activation", "depth", "budget", "width", "act.ratio", "V3 mean", "C2C", "train acc", "test acc", "diverged"
+        "{:<10} {:<15} {:>5} {:>6} {:>5} {:>9} {:>9} {:>7} {:>10} {:>9} {:>8}",
+        "activation", "layer", "depth", "budget", "width", "act.ratio", "V3 mean", "C2C", "train acc", "test acc", "diverged"
     );
     for p in &summary.points {
         println!(
-            "{:<10} {:>5} {:>6} {:>5} {:>9.3} {:>9.5} {:>7.2} {:>10.3} {:>9.3} {:>8}",
-            p.activation, p.depth, p.budget, p.width, p.activation_ratio.mean, p.v3.mean, p.c2c_frequency,
+            "{:<10} {:<15} {:>5} {:>6} {:>5} {:>9.3} {:>9.5} {:>7.2} {:>10.3} {:>9.3} {:>8}",
+            p.activation, p.layer, p.depth, p.budget, p.width, p.activation_ratio.mean, p.v3.mean, p.c2c_frequency,
             p.train_acc.mean, p.test_acc.mean, p.diverged
         );
     }
     println!("\nSpearman ρ against mean training accuracy:");
     for c in summary.correlations.iter().filter(|c| c.measure == "v3" || c.scope == "all") {
-        println!("  {:<10} {:<17} ρ = {:>6.3}  (p = {:.4}, {} points)", c.scope, c.measure, c.spearman, c.p_value, c.points);
+        println!("  {:<20} {:<17} ρ = {:>6.3}  (p = {:.4}, {} points)", c.scope, c.measure, c.spearman, c.p_value, c.points);
     }
 }
 
@@ -537,7 +557,7 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    pub fn plan(&self, registry: &ActivationRegistry) -> Result<(StudyResults, PathBuf, Format, f64), CliError> {
+    pub fn plan(&self, registry: &Registry) -> Result<(StudyResults, PathBuf, Format, f64), CliError> {
         let format = match self.format.as_str() {
             "png" => Format::Png,
             "svg" => Format::Svg,
@@ -576,7 +596,7 @@ pub struct PaperArgs {
 }
 
 impl PaperArgs {
-    fn study(&self, registry: &ActivationRegistry) -> Result<StudyRunPlan, UsageError> {
+    fn study(&self, registry: &Registry) -> Result<StudyRunPlan, UsageError> {
         check_scale(self.scale)?;
         StudyArgs {
             file: self.study.clone(),
@@ -586,5 +606,123 @@ impl PaperArgs {
             execution: self.execution.clone(),
         }
         .plan(registry)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// bench
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Compute backend: ndarray (CPU) or wgpu (GPU).
+    #[arg(long, default_value = "ndarray")]
+    pub backend: String,
+    /// Networks measured per shape.
+    #[arg(long, default_value_t = 50)]
+    pub measure_networks: usize,
+    /// Networks trained per shape.
+    #[arg(long, default_value_t = 6)]
+    pub train_networks: usize,
+    /// Adam steps per trained network.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// The study whose wall time is measured (with the chosen threads and
+    /// with one); "none" skips it.
+    #[arg(long, default_value = "experiments/quick.toml")]
+    pub study: String,
+    /// Activation of the benchmarked networks.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Block type of the benchmarked networks.
+    #[arg(long, default_value = "dense")]
+    pub layer: String,
+    /// Where the figures go as JSON (default: results/bench-<backend>.json).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+/// A validated benchmark.
+pub struct BenchPlan {
+    pub backend: BackendKind,
+    pub settings: BenchSettings,
+    pub activation: ActivationSpec,
+    pub layer: LayerSpec,
+    pub study: Option<(String, StudyPlan)>,
+    pub out: PathBuf,
+}
+
+impl BenchArgs {
+    pub fn plan(&self, registry: &Registry) -> Result<BenchPlan, UsageError> {
+        let backend: BackendKind = self.backend.parse().map_err(|e: String| UsageError::new("--backend", e))?;
+        check_at_least("--measure-networks", self.measure_networks, 1)?;
+        check_at_least("--train-networks", self.train_networks, 1)?;
+        check_at_least("--steps", self.steps, 1)?;
+        let activation = registry.activations.get(&self.activation).map_err(|e| UsageError::new("--activation", e.to_string()))?;
+        let layer = registry.layers.get(&self.layer).map_err(|e| UsageError::new("--layer", e.to_string()))?;
+        let study = match self.study.as_str() {
+            "none" => None,
+            file => {
+                let plan = StudyConfig::load(Path::new(file))?.plan(registry, Some(backend))?;
+                Some((file.to_string(), plan))
+            }
+        };
+        Ok(BenchPlan {
+            backend,
+            settings: BenchSettings {
+                measure_networks: self.measure_networks,
+                train_networks: self.train_networks,
+                train_steps: self.steps,
+                threads: self.execution.threads(backend)?,
+            },
+            activation,
+            layer,
+            study,
+            out: self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(format!("bench-{backend}.json"))),
+        })
+    }
+}
+
+impl BackendJob for BenchPlan {
+    type Output = Result<(), CliError>;
+
+    fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
+        let threads = self.settings.threads;
+        let matmul = matmul_gflops::<B::InnerBackend>(device);
+        let shapes = bench_shapes::<B>(&self.settings, &self.activation, &self.layer, self.backend, device);
+        let study = match &self.study {
+            None => None,
+            Some((file, plan)) => {
+                let mut seconds = Vec::new();
+                for threads in [threads, 1] {
+                    let dir = std::env::temp_dir().join(format!("variability-bench-{}", std::process::id()));
+                    let results = ResultsDir::prepare(&dir, plan, true)?;
+                    let started = std::time::Instant::now();
+                    run_study::<B>(plan, &results, threads, ProgressMode::Quiet, device)?;
+                    seconds.push(started.elapsed().as_secs_f64());
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                Some(StudyBench { file: file.clone(), seconds: seconds[0], seconds_one_thread: seconds[1] })
+            }
+        };
+        let report = BenchReport {
+            version: crate::VERSION.to_string(),
+            backend: self.backend,
+            settings: self.settings,
+            matmul_gflops_one_thread: matmul,
+            // The backend runs each network on one thread; workers run side by side.
+            estimated_peak_gflops: matmul * threads as f64,
+            shapes,
+            study,
+        };
+        print!("{}", report.table());
+        let io = |source| CliError::Io { context: format!("writing {}", self.out.display()), source };
+        if let Some(parent) = self.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&self.out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(io)?;
+        println!("figures in {}", self.out.display());
+        Ok(())
     }
 }

@@ -2,12 +2,12 @@
 //! exit codes (2 for bad input, 1 for a failure while running).
 
 use clap::Parser;
-use variability::activation::ActivationRegistry;
 use variability::cli::{run, Cli};
+use variability::registry::Registry;
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(error) = run(cli, &ActivationRegistry::builtin()) {
+    if let Err(error) = run(cli, &Registry::builtin()) {
         eprintln!("error: {error}");
         std::process::exit(error.exit_code());
     }

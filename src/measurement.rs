@@ -2,13 +2,14 @@
 //! one [`NetworkMeasures`] per network, all members of a chunk in one traced
 //! forward pass over the grid and one backward pass on the training set.
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Param};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::ActivationSpec;
 use crate::backend::{members_per_chunk, ComputeBackend};
-use crate::measures::{active_count, frobenius_norm, relative_variation, third_order_variability};
+use crate::layer::LayerSpec;
+use crate::measures::{frobenius_norm, relative_variation, third_order_variability};
 use crate::model::{Init, Mlp, MlpConfig};
 use crate::problem::{grid_tensor, Checkerboard, Loss};
 
@@ -60,8 +61,8 @@ pub struct NetworkMeasures {
     pub c2c: bool,
     /// The first hidden layer (1-based) with `RV_l < ε`.
     pub collapse_layer: Option<usize>,
-    /// Frobenius norm of the loss gradient of each weight layer (hidden
-    /// layers, then the output layer) on the training set.
+    /// Frobenius norm of the loss gradient with respect to the weights of
+    /// each hidden block, then of the output layer, on the training set.
     pub grad_norms: Vec<f64>,
 }
 
@@ -101,11 +102,11 @@ impl<B: ComputeBackend> Measurer<B> {
     }
 
     /// Measures one network per seed, in chunks; results in seed order.
-    pub fn measure(&self, config: &MlpConfig, activation: &ActivationSpec, seeds: &[u64]) -> Vec<NetworkMeasures> {
+    pub fn measure(&self, config: &MlpConfig, activation: &ActivationSpec, layer: &LayerSpec, seeds: &[u64]) -> Vec<NetworkMeasures> {
         seeds
             .chunks(self.chunk_members(config))
             .flat_map(|chunk| {
-                let model: Mlp<B> = config.init(activation, chunk, &self.device);
+                let model: Mlp<B> = config.init(activation, layer, chunk, &self.device);
                 self.measure_ensemble(&model)
             })
             .collect()
@@ -120,14 +121,8 @@ impl<B: ComputeBackend> Measurer<B> {
         // Landscape measures: one traced forward pass over the grid.
         let valid = model.valid();
         let trace = valid.forward_traced(valid.broadcast_input(self.grid_points.clone()));
-        let hidden_units: usize = trace.pre_activations.iter().map(|z| z.dims()[2]).sum();
-        let active = trace
-            .pre_activations
-            .into_iter()
-            .map(|z| active_count(z, &valid.activation))
-            .reduce(|a, b| a + b)
-            .expect("at least one hidden layer");
-        let mut columns = vec![active];
+        let hidden_units = trace.hidden_units;
+        let mut columns = vec![trace.active];
         columns.extend(trace.hidden.into_iter().map(relative_variation));
         columns.push(relative_variation(trace.output.clone()));
         let landscapes = trace.output.narrow(2, 0, 1).reshape([members, grid, grid]);
@@ -138,10 +133,12 @@ impl<B: ComputeBackend> Measurer<B> {
         let logits = model.forward(model.broadcast_input(self.train_points.clone()));
         let loss = self.settings.loss.per_member(logits, self.train_labels.clone()).sum();
         let gradients = loss.backward();
-        for layer in model.hidden.iter().chain([&model.output]) {
-            let gradient = layer.weight.val().grad(&gradients).expect("weights take part in the loss");
-            columns.push(frobenius_norm(gradient));
+        let norm = |weight: &Param<Tensor<B, 3>>| frobenius_norm(weight.val().grad(&gradients).expect("weights take part in the loss"));
+        for block in &model.hidden {
+            let squares = block.params.iter().zip(&block.is_weight).filter(|(_, w)| **w).map(|(p, _)| norm(p).square());
+            columns.push(squares.reduce(|a, b| a + b).expect("a block has a weight").sqrt());
         }
+        columns.push(norm(&model.output.weight));
 
         // One read-back for everything (one device sync on a GPU).
         let width = columns.len();
@@ -177,9 +174,13 @@ mod tests {
     use crate::activation::ActivationRegistry;
     use crate::model::network_seed;
     use burn::backend::{Autodiff, NdArray};
-    use burn::module::Param;
+    use crate::layer::LayerRegistry;
 
     type B = Autodiff<NdArray>;
+
+    fn layer(name: &str) -> LayerSpec {
+        LayerRegistry::builtin().get(name).unwrap()
+    }
 
     fn measurer(grid: usize) -> Measurer<B> {
         let settings = MeasureSettings { grid, train_size: 256, ..Default::default() };
@@ -193,8 +194,8 @@ mod tests {
     #[test]
     fn abs_has_activation_ratio_exactly_one() {
         let abs = ActivationRegistry::builtin().get("abs").unwrap();
-        let config = MlpConfig::for_budget(2000, 4, "abs").unwrap();
-        for m in measurer(21).measure(&config, &abs, &seeds("abs", 4, 5)) {
+        let config = MlpConfig::for_budget(2000, 4, "abs", &layer("dense")).unwrap();
+        for m in measurer(21).measure(&config, &abs, &layer("dense"), &seeds("abs", 4, 5)) {
             assert_eq!(m.activation_ratio, 1.0);
             assert_eq!(m.activation_count, 4.0 * config.width as f64);
         }
@@ -203,8 +204,8 @@ mod tests {
     #[test]
     fn relu_activation_ratio_is_one_half_over_fifty_seeds() {
         let relu = ActivationRegistry::builtin().get("relu").unwrap();
-        let config = MlpConfig::for_budget(2000, 2, "relu").unwrap();
-        let measures = measurer(31).measure(&config, &relu, &seeds("relu", 2, 50));
+        let config = MlpConfig::for_budget(2000, 2, "relu", &layer("dense")).unwrap();
+        let measures = measurer(31).measure(&config, &relu, &layer("dense"), &seeds("relu", 2, 50));
         let mean = measures.iter().map(|m| m.activation_ratio).sum::<f64>() / 50.0;
         assert!((mean - 0.5).abs() < 0.02, "mean relu activation ratio {mean}");
     }
@@ -213,10 +214,9 @@ mod tests {
     fn a_hand_zeroed_hidden_layer_collapses_there() {
         let relu = ActivationRegistry::builtin().get("relu").unwrap();
         let config = MlpConfig::new(4, 8, "relu".into());
-        let mut model: Mlp<B> = config.init(&relu, &[1, 2], &Default::default());
+        let mut model: Mlp<B> = config.init(&relu, &layer("dense"), &[1, 2], &Default::default());
         let zero = |p: &Param<Tensor<B, 3>>| Param::from_tensor(p.val().zeros_like());
-        model.hidden[2].weight = zero(&model.hidden[2].weight);
-        model.hidden[2].bias = zero(&model.hidden[2].bias);
+        model.hidden[2].params = model.hidden[2].params.iter().map(zero).collect();
         for m in measurer(21).measure_ensemble(&model) {
             assert!(m.c2c, "rv_out {}", m.rv_out);
             assert_eq!(m.collapse_layer, Some(3));
@@ -226,22 +226,38 @@ mod tests {
     }
 
     #[test]
+    fn residual_networks_at_depth_64_have_finite_measures() {
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let residual = layer("residual");
+        let config = MlpConfig::for_budget(2000, 64, "relu", &residual).unwrap();
+        let measures = measurer(21).measure(&config, &relu, &residual, &seeds("relu", 64, 3));
+        for m in measures {
+            let finite = [m.activation_ratio, m.v3, m.rv_out].iter().chain(&m.rv_layers).chain(&m.grad_norms).all(|v| v.is_finite());
+            assert!(finite, "{m:?}");
+            assert_eq!(m.rv_layers.len(), 64);
+            assert_eq!(m.grad_norms.len(), 65);
+            // The skip connections keep the signal: no collapse at depth 64.
+            assert!(!m.c2c && m.rv_out > 0.01, "{m:?}");
+        }
+    }
+
+    #[test]
     fn the_same_seeds_give_identical_measures() {
         let tanh = ActivationRegistry::builtin().get("tanh").unwrap();
-        let config = MlpConfig::for_budget(200, 3, "tanh").unwrap();
+        let config = MlpConfig::for_budget(200, 3, "tanh", &layer("dense")).unwrap();
         let seeds = seeds("tanh", 3, 4);
-        let first = measurer(16).measure(&config, &tanh, &seeds);
-        let second = measurer(16).measure(&config, &tanh, &seeds);
+        let first = measurer(16).measure(&config, &tanh, &layer("dense"), &seeds);
+        let second = measurer(16).measure(&config, &tanh, &layer("dense"), &seeds);
         assert_eq!(first, second);
     }
 
     #[test]
     fn chunking_does_not_change_the_measures() {
         let tanh = ActivationRegistry::builtin().get("tanh").unwrap();
-        let config = MlpConfig::for_budget(300, 3, "tanh").unwrap();
+        let config = MlpConfig::for_budget(300, 3, "tanh", &layer("dense")).unwrap();
         let seeds = seeds("tanh", 3, 5);
-        let whole = measurer(21).measure(&config, &tanh, &seeds);
-        let chunked = measurer(21).with_chunk_elements(1).measure(&config, &tanh, &seeds);
+        let whole = measurer(21).measure(&config, &tanh, &layer("dense"), &seeds);
+        let chunked = measurer(21).with_chunk_elements(1).measure(&config, &tanh, &layer("dense"), &seeds);
         for (a, b) in whole.iter().zip(&chunked) {
             assert!((a.v3 - b.v3).abs() <= 1e-5 * a.v3.abs().max(1e-3), "{} vs {}", a.v3, b.v3);
             assert!((a.rv_out - b.rv_out).abs() < 1e-5);

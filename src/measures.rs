@@ -5,8 +5,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use crate::activation::ActivationSpec;
-use crate::backend::SupportedBackend;
+use crate::activation::TensorActivation;
 
 /// Guards divisions whose numerator is zero whenever the denominator is.
 const TINY: f32 = f32::MIN_POSITIVE;
@@ -17,10 +16,13 @@ const TINY: f32 = f32::MIN_POSITIVE;
 /// # Shapes
 /// - `pre_activations`: `[members, points, units]`
 /// - output: `[members]`
-pub fn active_count<B: SupportedBackend>(pre_activations: Tensor<B, 3>, activation: &ActivationSpec) -> Tensor<B, 1> {
+pub fn active_count<B: Backend>(
+    pre_activations: Tensor<B, 3>,
+    sigma: &dyn TensorActivation<B>,
+    active_threshold: f64,
+) -> Tensor<B, 1> {
     let members = pre_activations.dims()[0];
-    let sigma = B::tensor_activation(activation.function.as_ref());
-    let active = sigma.slope(pre_activations).abs().greater_equal_elem(activation.active_threshold).float();
+    let active = sigma.slope(pre_activations).abs().greater_equal_elem(active_threshold).float();
     active.sum_dim(2).sum_dim(1).reshape([members])
 }
 

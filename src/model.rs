@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::ActivationSpec;
 use crate::backend::SupportedBackend;
+use crate::layer::{affine, Activate, HostInit, LayerSpec, ParamSpec};
 
 /// Input dimension of the model problem.
 pub const INPUT_DIM: usize = 2;
@@ -37,18 +38,30 @@ pub fn dense_param_count(depth: usize, width: usize, input_dim: usize, output_di
 /// The width `n >= 1` minimising `|P(L, n) - budget|` (ties: the smaller `n`),
 /// or `None` when even `n = 1` exceeds the budget (the width would be < 1).
 pub fn width_for(budget: usize, depth: usize, input_dim: usize, output_dim: usize) -> Option<usize> {
-    let count = |width| dense_param_count(depth, width, input_dim, output_dim);
-    if depth == 0 || count(1) > budget {
+    if depth == 0 {
         return None;
     }
-    // P grows with n: walk up to the first width at or over the budget.
+    width_for_params(budget, |width| dense_param_count(depth, width, input_dim, output_dim))
+}
+
+/// The width `n >= 1` whose parameter count `count(n)` is closest to the
+/// budget (ties: the smaller `n`), solved numerically for any block type;
+/// `None` when even `count(1)` exceeds the budget. `count` must grow with `n`.
+pub fn width_for_params(budget: usize, count: impl Fn(usize) -> usize) -> Option<usize> {
+    if count(1) > budget {
+        return None;
+    }
+    // Walk up to the first width at or over the budget.
     let mut width = 1;
     while count(width) < budget {
         width += 1;
     }
+    if width == 1 {
+        return Some(1);
+    }
     let over = count(width) - budget;
-    let under = budget.saturating_sub(count(width - 1).min(budget));
-    Some(if width > 1 && under <= over { width - 1 } else { width })
+    let under = budget - count(width - 1);
+    Some(if under <= over { width - 1 } else { width })
 }
 
 // ---------------------------------------------------------------------------
@@ -130,7 +143,7 @@ impl Init {
 
     /// Draws one layer's weights (`[fan_in, fan_out]`, row-major) and bias.
     /// `gain` is the activation's gain for hidden layers and 1 for the output.
-    fn sample_layer(
+    pub(crate) fn sample_layer(
         self,
         rng: &mut Pcg64Mcg,
         fan_in: usize,
@@ -211,20 +224,41 @@ impl<B: Backend> EnsembleLinear<B> {
     /// - input: `[members, points, d_in]`
     /// - output: `[members, points, d_out]`
     pub fn forward(&self, input: Tensor<B, 3>) -> Tensor<B, 3> {
-        input.matmul(self.weight.val()) + self.bias.val()
+        affine(input, &self.weight.val(), &self.bias.val())
     }
 }
 
-/// The architecture of one point of the family: depth, width, activation,
-/// initialisation. It builds an ensemble of networks with [`MlpConfig::init`].
+/// A hidden block of an ensemble: the parameters of one block type, each
+/// `[members, rows, cols]`, in the order its [`Layer::params`] lists them.
+#[derive(Module, Debug)]
+pub struct Block<B: Backend> {
+    pub params: Vec<Param<Tensor<B, 3>>>,
+    /// Which of `params` are weights (for the gradient profile).
+    #[module(skip)]
+    pub is_weight: Vec<bool>,
+}
+
+impl<B: Backend> Block<B> {
+    /// The parameter values, for the block type's forward pass.
+    pub fn values(&self) -> Vec<Tensor<B, 3>> {
+        self.params.iter().map(|p| p.val()).collect()
+    }
+}
+
+/// The architecture of one point of the family: depth, width, block type,
+/// activation, initialisation. It builds an ensemble of networks with
+/// [`MlpConfig::init`].
 #[derive(Config, Debug)]
 pub struct MlpConfig {
-    /// Number of hidden layers `L`.
+    /// Number of hidden blocks `L` (hidden layers, for `dense`).
     pub depth: usize,
-    /// Width `n` of every hidden layer.
+    /// Width `n` of every hidden block.
     pub width: usize,
     /// Activation name (resolved through an `ActivationRegistry`).
     pub activation: String,
+    /// Block type name (resolved through a `LayerRegistry`).
+    #[config(default = "String::from(\"dense\")")]
+    pub layer: String,
     #[config(default = "Init::Scaled")]
     pub init: Init,
     #[config(default = 2)]
@@ -234,19 +268,20 @@ pub struct MlpConfig {
 }
 
 impl MlpConfig {
-    /// The config of the fixed-budget network at this depth, or `None` when
-    /// the budget is too small for the depth.
-    pub fn for_budget(budget: usize, depth: usize, activation: &str) -> Option<Self> {
-        let width = width_for(budget, depth, INPUT_DIM, OUTPUT_DIM)?;
-        Some(Self::new(depth, width, activation.to_string()))
+    /// The config of the fixed-budget network at this depth: the width whose
+    /// parameter count, from the block type's own parameters, is closest to
+    /// the budget. `None` when the budget is too small for the depth.
+    pub fn for_budget(budget: usize, depth: usize, activation: &str, layer: &LayerSpec) -> Option<Self> {
+        if depth == 0 {
+            return None;
+        }
+        let width = width_for_params(budget, |n| layer.network_params(depth, n, INPUT_DIM, OUTPUT_DIM))?;
+        Some(Self::new(depth, width, activation.to_string()).with_layer(layer.name().to_string()))
     }
 
-    /// `(fan_in, fan_out)` of every weight layer, input to output.
-    pub fn layer_shapes(&self) -> Vec<(usize, usize)> {
-        let mut shapes = vec![(self.input_dim, self.width)];
-        shapes.extend((1..self.depth).map(|_| (self.width, self.width)));
-        shapes.push((self.width, self.output_dim));
-        shapes
+    /// Fan-in of every hidden block, input side first.
+    fn block_fan_ins(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.depth).map(|l| if l == 0 { self.input_dim } else { self.width })
     }
 
     /// Builds one network per seed, weights drawn on the host so that the
@@ -254,48 +289,67 @@ impl MlpConfig {
     pub fn init<B: Backend>(
         &self,
         activation: &ActivationSpec,
+        layer: &LayerSpec,
         member_seeds: &[u64],
         device: &B::Device,
     ) -> Mlp<B> {
         assert_eq!(activation.name(), self.activation, "activation spec does not match the config");
-        let shapes = self.layer_shapes();
+        assert_eq!(layer.name(), self.layer, "layer spec does not match the config");
         let members = member_seeds.len();
-        let mut weights: Vec<Vec<f32>> = shapes.iter().map(|(i, o)| Vec::with_capacity(members * i * o)).collect();
-        let mut biases: Vec<Vec<f32>> = shapes.iter().map(|(_, o)| Vec::with_capacity(members * o)).collect();
+        let specs: Vec<Vec<ParamSpec>> = self.block_fan_ins().map(|fan_in| layer.function.params(fan_in, self.width)).collect();
+        let mut blocks: Vec<Vec<Vec<f32>>> =
+            specs.iter().map(|block| block.iter().map(|p| Vec::with_capacity(members * p.len())).collect()).collect();
+        let (mut output_weight, mut output_bias) = (Vec::new(), Vec::new());
         for &seed in member_seeds {
             let mut rng = host_rng(seed);
-            for (layer, &(fan_in, fan_out)) in shapes.iter().enumerate() {
-                let gain = if layer < self.depth { activation.gain } else { 1.0 };
-                let (w, b) = self.init.sample_layer(&mut rng, fan_in, fan_out, gain);
-                weights[layer].extend(w);
-                biases[layer].extend(b);
+            let mut host = HostInit { init: self.init, gain: activation.gain, depth: self.depth, rng: &mut rng };
+            for ((fan_in, spec), values) in self.block_fan_ins().zip(&specs).zip(blocks.iter_mut()) {
+                let drawn = layer.function.init(fan_in, self.width, &mut host);
+                assert_eq!(drawn.len(), spec.len(), "layer '{}' drew a different number of parameters than it lists", self.layer);
+                for ((value, p), all) in drawn.into_iter().zip(spec).zip(values.iter_mut()) {
+                    assert_eq!(value.len(), p.len(), "layer '{}' drew a parameter of the wrong size", self.layer);
+                    all.extend(value);
+                }
             }
+            let (w, b) = self.init.sample_layer(host.rng, self.width, self.output_dim, 1.0);
+            output_weight.extend(w);
+            output_bias.extend(b);
         }
-        let mut layers: Vec<EnsembleLinear<B>> = weights
+        let hidden = blocks
             .into_iter()
-            .zip(biases)
-            .zip(&shapes)
-            .map(|((w, b), &(fan_in, fan_out))| EnsembleLinear::from_host(w, b, [members, fan_in, fan_out], device))
+            .zip(&specs)
+            .map(|(values, spec)| Block {
+                is_weight: spec.iter().map(|p| p.is_weight).collect(),
+                params: values
+                    .into_iter()
+                    .zip(spec)
+                    .map(|(v, p)| Param::from_data(TensorData::new(v, [members, p.rows, p.cols]), device))
+                    .collect(),
+            })
             .collect();
-        let output = layers.pop().expect("an MLP has an output layer");
-        Mlp { hidden: layers, output, activation: activation.clone() }
+        let output = EnsembleLinear::from_host(output_weight, output_bias, [members, self.width, self.output_dim], device);
+        Mlp { hidden, output, activation: activation.clone(), layer: layer.clone() }
     }
 }
 
-/// An ensemble of independent MLPs of one architecture.
+/// An ensemble of independent networks of one architecture.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
-    pub hidden: Vec<EnsembleLinear<B>>,
+    pub hidden: Vec<Block<B>>,
     pub output: EnsembleLinear<B>,
     #[module(skip)]
     pub activation: ActivationSpec,
+    #[module(skip)]
+    pub layer: LayerSpec,
 }
 
 /// Everything one forward pass produces that the measures need.
 pub struct Trace<B: Backend> {
-    /// Pre-activations `z_l` of each hidden layer: `[members, points, width]`.
-    pub pre_activations: Vec<Tensor<B, 3>>,
-    /// Outputs `h_l = σ(z_l)` of each hidden layer: `[members, points, width]`.
+    /// Active (point, unit) pairs per member, over every pre-activation.
+    pub active: Tensor<B, 1>,
+    /// Number of hidden units the pre-activations came from.
+    pub hidden_units: usize,
+    /// Output of each hidden block: `[members, points, width]`.
     pub hidden: Vec<Tensor<B, 3>>,
     /// The network output: `[members, points, output_dim]`.
     pub output: Tensor<B, 3>,
@@ -327,25 +381,29 @@ impl<B: SupportedBackend> Mlp<B> {
     /// - input: `[members, points, d]`
     /// - output: `[members, points, k]`
     pub fn forward(&self, input: Tensor<B, 3>) -> Tensor<B, 3> {
-        let sigma = B::tensor_activation(self.activation.function.as_ref());
-        let hidden = self.hidden.iter().fold(input, |h, layer| sigma.apply(layer.forward(h)));
+        let mut activate = Activate::new(B::tensor_activation(self.activation.function.as_ref()));
+        let block = B::layer_forward(self.layer.function.as_ref());
+        let hidden = self.hidden.iter().fold(input, |h, b| block.forward_block(&b.values(), h, &mut activate));
         self.output.forward(hidden)
     }
 
-    /// Like [`Mlp::forward`], keeping every layer's pre-activations and outputs.
+    /// Like [`Mlp::forward`], counting active units and keeping every
+    /// block's output.
     pub fn forward_traced(&self, input: Tensor<B, 3>) -> Trace<B> {
-        let sigma = B::tensor_activation(self.activation.function.as_ref());
-        let mut pre_activations = Vec::with_capacity(self.depth());
+        let mut activate = Activate::counting(
+            B::tensor_activation(self.activation.function.as_ref()),
+            self.activation.active_threshold,
+        );
+        let block = B::layer_forward(self.layer.function.as_ref());
         let mut hidden = Vec::with_capacity(self.depth());
         let mut h = input;
-        for layer in &self.hidden {
-            let z = layer.forward(h);
-            h = sigma.apply(z.clone());
-            pre_activations.push(z);
+        for b in &self.hidden {
+            h = block.forward_block(&b.values(), h, &mut activate);
             hidden.push(h.clone());
         }
         let output = self.output.forward(h);
-        Trace { pre_activations, hidden, output }
+        let (active, hidden_units) = activate.active_units().unwrap_or_else(|| (Tensor::zeros([self.members()], &output.device()), 0));
+        Trace { active, hidden_units, hidden, output }
     }
 }
 
@@ -353,7 +411,12 @@ impl<B: SupportedBackend> Mlp<B> {
 mod tests {
     use super::*;
     use crate::activation::ActivationRegistry;
+    use crate::layer::LayerRegistry;
     use burn::backend::NdArray;
+
+    fn dense() -> LayerSpec {
+        LayerRegistry::builtin().get("dense").unwrap()
+    }
 
     #[test]
     fn width_for_reproduces_the_method_examples() {
@@ -386,7 +449,7 @@ mod tests {
         let relu = registry.get("relu").unwrap();
         for (depth, width) in [(1, 500), (3, 9), (8, 16), (32, 7)] {
             let config = MlpConfig::new(depth, width, "relu".into());
-            let model: Mlp<NdArray> = config.init(&relu, &[1, 2, 3], &Default::default());
+            let model: Mlp<NdArray> = config.init(&relu, &dense(), &[1, 2, 3], &Default::default());
             assert_eq!(model.members(), 3);
             assert_eq!(model.params_per_member(), dense_param_count(depth, width, 2, 1));
         }
@@ -412,10 +475,10 @@ mod tests {
         let relu = ActivationRegistry::builtin().get("relu").unwrap();
         let config = MlpConfig::new(2, 64, "relu".into());
         let seeds: Vec<u64> = (0..20).collect();
-        let model: Mlp<NdArray> = config.init(&relu, &seeds, &Default::default());
+        let model: Mlp<NdArray> = config.init(&relu, &dense(), &seeds, &Default::default());
         let layer = &model.hidden[1];
-        let mut values = layer.weight.val().into_data().to_vec::<f32>().unwrap();
-        values.extend(layer.bias.val().into_data().to_vec::<f32>().unwrap());
+        let mut values = layer.params[0].val().into_data().to_vec::<f32>().unwrap();
+        values.extend(layer.params[1].val().into_data().to_vec::<f32>().unwrap());
         let variance = values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / values.len() as f64;
         let expected = 2.0 / 65.0;
         assert!((variance / expected - 1.0).abs() < 0.03, "variance {variance} vs {expected}");
@@ -426,9 +489,9 @@ mod tests {
         let abs = ActivationRegistry::builtin().get("abs").unwrap();
         let config = MlpConfig::new(3, 5, "abs".into());
         let device = Default::default();
-        let ensemble: Mlp<NdArray> = config.init(&abs, &[7, 11, 13], &device);
-        let alone: Mlp<NdArray> = config.init(&abs, &[11], &device);
-        let member = ensemble.hidden[2].weight.val().narrow(0, 1, 1);
-        member.into_data().assert_eq(&alone.hidden[2].weight.val().into_data(), true);
+        let ensemble: Mlp<NdArray> = config.init(&abs, &dense(), &[7, 11, 13], &device);
+        let alone: Mlp<NdArray> = config.init(&abs, &dense(), &[11], &device);
+        let member = ensemble.hidden[2].params[0].val().narrow(0, 1, 1);
+        member.into_data().assert_eq(&alone.hidden[2].params[0].val().into_data(), true);
     }
 }

@@ -122,6 +122,23 @@ pub fn activation_color(name: &str) -> RGBColor {
     }
 }
 
+/// The colour of a plotted series: its activation's colour, shaded by
+/// block type for `activation/layer` series (dense as is, residual
+/// lighter, any other darker).
+pub fn series_color(series: &str) -> RGBColor {
+    match series.split_once('/') {
+        None | Some((_, "dense")) => activation_color(series.split('/').next().unwrap_or(series)),
+        Some((activation, "residual")) => lighter(activation_color(activation), 0.45),
+        Some((activation, _)) => darker(activation_color(activation), 0.45),
+    }
+}
+
+/// A darker shade of a colour (towards black by `amount` in [0, 1]).
+pub fn darker(color: RGBColor, amount: f64) -> RGBColor {
+    let mix = |c: u8| (c as f64 * (1.0 - amount)).round() as u8;
+    RGBColor(mix(color.0), mix(color.1), mix(color.2))
+}
+
 /// A lighter shade of a colour (towards white by `amount` in [0, 1]).
 pub fn lighter(color: RGBColor, amount: f64) -> RGBColor {
     let mix = |c: u8| (c as f64 + (255.0 - c as f64) * amount).round() as u8;

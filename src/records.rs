@@ -17,6 +17,9 @@ use crate::VERSION;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MeasureRecord {
     pub activation: String,
+    /// Block type (records written before block types existed are `dense`).
+    #[serde(default = "default_layer")]
+    pub layer: String,
     pub depth: usize,
     pub width: usize,
     pub budget: usize,
@@ -57,6 +60,7 @@ impl RunRecord {
     ) -> Self {
         let network = MeasureRecord {
             activation: point.activation.name().to_string(),
+            layer: point.layer.name().to_string(),
             depth: point.config.depth,
             width: point.config.width,
             budget: point.budget,
@@ -73,11 +77,44 @@ impl RunRecord {
         Self { network, training }
     }
 
-    /// Identifies the network within a study: (budget, activation, depth, seed).
-    pub fn key(&self) -> (usize, String, usize, usize) {
+    /// Identifies the network within a study.
+    pub fn key(&self) -> NetworkKey {
         let n = &self.network;
-        (n.budget, n.activation.clone(), n.depth, n.seed)
+        NetworkKey { budget: n.budget, layer: n.layer.clone(), activation: n.activation.clone(), depth: n.depth, seed: n.seed }
     }
+}
+
+/// (budget, layer, activation, depth, seed): one network of a study.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NetworkKey {
+    pub budget: usize,
+    pub layer: String,
+    pub activation: String,
+    pub depth: usize,
+    pub seed: usize,
+}
+
+impl NetworkKey {
+    /// The key of seed `seed` of a point.
+    pub fn of(point: &Point, seed: usize) -> Self {
+        Self {
+            budget: point.budget,
+            layer: point.layer.name().to_string(),
+            activation: point.activation.name().to_string(),
+            depth: point.config.depth,
+            seed,
+        }
+    }
+
+    /// The key without its seed: the point.
+    pub fn point(&self) -> (usize, String, String, usize) {
+        (self.budget, self.layer.clone(), self.activation.clone(), self.depth)
+    }
+}
+
+/// The block type of records and study files that do not name one.
+pub fn default_layer() -> String {
+    "dense".to_string()
 }
 
 /// JSON has no NaN: `serde_json` writes non-finite floats as `null`, and this

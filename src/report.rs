@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::activation::ActivationRegistry;
-use crate::plot::{self, activation_color, lighter, Axes, Canvas, Format, Line, Panel, PlotError, Scatter};
+use crate::registry::Registry;
+use crate::plot::{self, lighter, series_color, Axes, Canvas, Format, Line, Panel, PlotError, Scatter};
 use crate::records::{read_json_lines, RunRecord};
 use crate::stats::{spearman, Summary};
 use crate::study::{landscape_file_name, write_atomically, PointSummary, StudyConfig, StudyError, StudySummary};
@@ -34,7 +34,7 @@ pub enum ReportError {
 }
 
 impl StudyResults {
-    pub fn load(dir: &Path, registry: &ActivationRegistry) -> Result<Self, ReportError> {
+    pub fn load(dir: &Path, registry: &Registry) -> Result<Self, ReportError> {
         let config_path = dir.join("study.toml");
         if !config_path.exists() {
             return Err(ReportError::Missing(format!("{}: no study.toml (is this a study's results directory?)", dir.display())));
@@ -51,19 +51,35 @@ impl StudyResults {
         Ok(Self { config, records, summary, dir: dir.to_path_buf() })
     }
 
-    fn landscape(&self, activation: &str, depth: usize, budget: usize) -> Option<Landscape> {
-        let path = self.dir.join("landscapes").join(landscape_file_name(activation, depth, budget));
+    /// The seed-0 landscapes of a series' point.
+    fn landscape(&self, series: &str, depth: usize, budget: usize) -> Option<Landscape> {
+        let (activation, layer) = self.series_parts(series)?;
+        let path = self.dir.join("landscapes").join(landscape_file_name(&layer, &activation, depth, budget));
         serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
     }
 
-    /// Points of one activation (and the first budget), by depth.
-    fn points_of(&self, activation: &str) -> Vec<&PointSummary> {
+    /// Points of one series (and the first budget), by depth.
+    fn points_of(&self, series: &str) -> Vec<&PointSummary> {
         let budget = self.summary.points.first().map(|p| p.budget);
-        self.summary.points.iter().filter(|p| p.activation == activation && Some(p.budget) == budget).collect()
+        self.summary.points.iter().filter(|p| p.series == series && Some(p.budget) == budget).collect()
     }
 
-    fn activations(&self) -> Vec<String> {
-        self.config.activations.clone()
+    /// The plotted series: one per activation, or per (activation, layer)
+    /// when the study sweeps block types.
+    fn series(&self) -> Vec<String> {
+        self.config.series_names()
+    }
+
+    /// (activation, layer) of a series.
+    fn series_parts(&self, series: &str) -> Option<(String, String)> {
+        let layers = self.config.layer.names();
+        layers.iter().flat_map(|l| self.config.activations.iter().map(move |a| (a.clone(), l.clone())))
+            .find(|(a, l)| self.config.series(a, l) == series)
+    }
+
+    /// The series a record belongs to.
+    fn series_of(&self, record: &RunRecord) -> String {
+        self.config.series(&record.network.activation, &record.network.layer)
     }
 }
 
@@ -78,10 +94,13 @@ fn caption(results: &StudyResults) -> String {
         .unwrap_or_else(|| "unknown".into());
     let c = &results.config;
     let budgets: Vec<String> = c.budgets.clone().unwrap_or_default().iter().chain(c.budget.iter()).map(|b| b.to_string()).collect();
+    let layers = c.layer.names();
+    let blocks = if layers == ["dense"] { String::new() } else { format!(" · blocks {}", layers.join(", ")) };
     format!(
-        "study '{}' · budget {} · {} networks measured, {} trained per point · init {} · grid {} · revision {} · variability {}",
+        "study '{}' · budget {}{} · {} networks measured, {} trained per point · init {} · grid {} · revision {} · variability {}",
         c.name,
         budgets.join(", "),
+        blocks,
         c.measure_seeds.max(c.train_seeds),
         c.train_seeds,
         c.init,
@@ -103,11 +122,11 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
     // Measures and accuracy against depth.
     let by_depth = |value: fn(&PointSummary) -> (f64, f64, f64)| -> Vec<Line> {
         results
-            .activations()
+            .series()
             .iter()
             .map(|a| Line {
                 label: a.clone(),
-                color: activation_color(a),
+                color: series_color(a),
                 points: results.points_of(a).iter().map(|p| {
                     let (y, low, high) = value(p);
                     (p.depth as f64, y, low, high)
@@ -116,7 +135,12 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
             .collect()
     };
     let mean_std = |s: Summary| (s.mean, s.mean - s.std, s.mean + s.std);
-    let depth_axes = |title, y| Axes { title, x: "depth L (hidden layers, log scale)", y, log_x: true, log_y: false };
+    let depth_label = if results.config.layer.names() == ["dense"] {
+        "depth L (hidden layers, log scale)"
+    } else {
+        "depth L (hidden blocks, log scale)"
+    };
+    let depth_axes = |title, y| Axes { title, x: depth_label, y, log_x: true, log_y: false };
     let charts: [(&str, &str, &str, fn(&PointSummary) -> (f64, f64, f64)); 4] = [
         ("v3_vs_depth", "V3 at initialisation against depth", "V3, third-order variability (median, IQR)", |p| (p.v3.median, p.v3.q25, p.v3.q75)),
         ("activation_ratio_vs_depth", "Activation ratio against depth", "activation ratio AR (mean ± std)", |p| {
@@ -135,9 +159,9 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
         wrote(file(name));
     }
     let mut accuracy_lines = Vec::new();
-    for a in results.activations() {
+    for a in results.series() {
         let points = results.points_of(&a);
-        let color = activation_color(&a);
+        let color = series_color(&a);
         let line = |label: String, color, s: fn(&PointSummary) -> Summary| Line {
             label,
             color,
@@ -160,13 +184,13 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
             spearman(&points.iter().map(|p| x(p)).collect::<Vec<_>>(), &points.iter().map(|p| y(p)).collect::<Vec<_>>())
         };
         let mut groups: Vec<Scatter> = results
-            .activations()
+            .series()
             .iter()
             .map(|a| {
-                let mine: Vec<&PointSummary> = all.iter().copied().filter(|p| &p.activation == a).collect();
+                let mine: Vec<&PointSummary> = all.iter().copied().filter(|p| &p.series == a).collect();
                 Scatter {
                     label: format!("{a} (ρ = {})", format_rho(rho(&mine))),
-                    color: activation_color(a),
+                    color: series_color(a),
                     points: mine.iter().map(|p| (x(p), y(p))).collect(),
                 }
             })
@@ -188,13 +212,13 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
     // Landscape galleries.
     let depths = spread_of_depths(&results.config.depths, 5);
     let budget = results.summary.points.first().map_or(0, |p| p.budget);
-    let rows: Vec<String> = results.activations();
+    let rows: Vec<String> = results.series();
     let training_points = training_overlay(results);
     let seed_zero: BTreeMap<(String, usize), &RunRecord> = results
         .records
         .iter()
         .filter(|r| r.network.seed == 0 && r.network.budget == budget)
-        .map(|r| ((r.network.activation.clone(), r.network.depth), r))
+        .map(|r| ((results.series_of(r), r.network.depth), r))
         .collect();
     let gallery = |trained: bool| -> Vec<Vec<Option<Panel>>> {
         rows.iter()
@@ -271,17 +295,17 @@ fn profiles(results: &StudyResults, budget: usize) -> (Vec<Line>, Vec<Line>) {
     depths.retain(|&d| d > 1);
     let shown: Vec<usize> = depths.iter().rev().take(3).rev().copied().collect();
     let (mut rv_lines, mut grad_lines) = (Vec::new(), Vec::new());
-    for activation in results.activations() {
+    for series in results.series() {
         for (rank, &depth) in shown.iter().enumerate() {
             let records: Vec<&RunRecord> = results
                 .records
                 .iter()
-                .filter(|r| r.network.activation == activation && r.network.depth == depth && r.network.budget == budget)
+                .filter(|r| results.series_of(r) == series && r.network.depth == depth && r.network.budget == budget)
                 .collect();
             if records.is_empty() {
                 continue;
             }
-            let color = lighter(activation_color(&activation), 0.55 * (shown.len() - 1 - rank) as f64 / shown.len().max(1) as f64);
+            let color = lighter(series_color(&series), 0.55 * (shown.len() - 1 - rank) as f64 / shown.len().max(1) as f64);
             let median_per_layer = |values: fn(&RunRecord) -> &Vec<f64>| -> Vec<(f64, f64, f64, f64)> {
                 let layers = values(records[0]).len();
                 (0..layers)
@@ -291,7 +315,7 @@ fn profiles(results: &StudyResults, budget: usize) -> (Vec<Line>, Vec<Line>) {
                     })
                     .collect()
             };
-            let label = format!("{activation} L={depth}");
+            let label = format!("{series} L={depth}");
             rv_lines.push(Line { label: label.clone(), color, points: median_per_layer(|r| &r.network.measures.rv_layers) });
             grad_lines.push(Line { label, color, points: median_per_layer(|r| &r.network.measures.grad_norms) });
         }
@@ -302,13 +326,13 @@ fn profiles(results: &StudyResults, budget: usize) -> (Vec<Line>, Vec<Line>) {
 /// The summary table and the correlations as Markdown.
 pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
     let mut md = format!("# Study '{}'\n\n{caption}\n\n## Per point\n\n", results.config.name);
-    md += "| activation | depth | budget | width | params | AR | AC | V3 median [IQR] | C2C | train acc | test acc | trapped | diverged |\n";
-    md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    md += "| activation | layer | depth | budget | width | params | AR | AC | V3 median [IQR] | C2C | train acc | test acc | trapped | diverged |\n";
+    md += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for p in &results.summary.points {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.3} | {:.1} | {:.5} [{:.5}, {:.5}] | {:.2} | {:.3} ± {:.3} | {:.3} ± {:.3} | {} | {} |",
-            p.activation, p.depth, p.budget, p.width, p.params, p.activation_ratio.mean, p.activation_count.mean,
+            "| {} | {} | {} | {} | {} | {} | {:.3} | {:.1} | {:.5} [{:.5}, {:.5}] | {:.2} | {:.3} ± {:.3} | {:.3} ± {:.3} | {} | {} |",
+            p.activation, p.layer, p.depth, p.budget, p.width, p.params, p.activation_ratio.mean, p.activation_count.mean,
             p.v3.median, p.v3.q25, p.v3.q75, p.c2c_frequency, p.train_acc.mean, p.train_acc.std, p.test_acc.mean,
             p.test_acc.std, p.trapped, p.diverged
         );

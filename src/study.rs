@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::activation::ActivationRegistry;
+use crate::registry::Registry;
 use crate::backend::{BackendKind, ComputeBackend};
 use crate::cli::{check_at_least as at_least, check_positive as positive, UsageError};
 use crate::measurement::MeasureSettings;
 use crate::model::Init;
 use crate::progress::{Progress, ProgressMode};
-use crate::records::{read_json_lines, JsonLines, RunRecord};
+use crate::records::{default_layer, read_json_lines, JsonLines, NetworkKey, RunRecord};
 use crate::stats::{spearman, spearman_p_value, Summary};
 use crate::sweep::{Point, Sweep, Task};
 use crate::training::TrainSettings;
@@ -39,6 +39,9 @@ pub struct StudyConfig {
     pub budgets: Option<Vec<usize>>,
     pub activations: Vec<String>,
     pub depths: Vec<usize>,
+    /// Block type: one name, or a list to sweep.
+    #[serde(default)]
+    pub layer: LayerChoice,
     #[serde(default)]
     pub init: Init,
     #[serde(default = "defaults::grid")]
@@ -55,6 +58,29 @@ pub struct StudyConfig {
     pub backend: Option<BackendKind>,
     #[serde(default)]
     pub train: TrainSettings,
+}
+
+/// `layer = "residual"` or `layer = ["dense", "residual"]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LayerChoice {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Default for LayerChoice {
+    fn default() -> Self {
+        LayerChoice::One(default_layer())
+    }
+}
+
+impl LayerChoice {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            LayerChoice::One(name) => vec![name.clone()],
+            LayerChoice::Many(names) => names.clone(),
+        }
+    }
 }
 
 mod defaults {
@@ -104,12 +130,24 @@ impl StudyConfig {
         resolved
     }
 
+    /// The label of an (activation, layer) series: the activation alone
+    /// when the study has one block type.
+    pub fn series(&self, activation: &str, layer: &str) -> String {
+        if self.layer.names().len() == 1 { activation.to_string() } else { format!("{activation}/{layer}") }
+    }
+
+    /// Every series, layer by layer, in file order.
+    pub fn series_names(&self) -> Vec<String> {
+        let layers = self.layer.names();
+        layers.iter().flat_map(|l| self.activations.iter().map(move |a| self.series(a, l))).collect()
+    }
+
     fn budget_list(&self) -> Vec<usize> {
         self.budgets.clone().unwrap_or_default().into_iter().chain(self.budget).collect()
     }
 
     /// Checks every value and builds the plan, naming the key of any mistake.
-    pub fn plan(&self, registry: &ActivationRegistry, backend_flag: Option<BackendKind>) -> Result<StudyPlan, UsageError> {
+    pub fn plan(&self, registry: &Registry, backend_flag: Option<BackendKind>) -> Result<StudyPlan, UsageError> {
         let bad = |key: &str, message: String| UsageError::new(key, message);
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(bad("name", format!("'{}' must be letters, digits, '-', '_' or '.' (it names the results folder)", self.name)));
@@ -122,12 +160,21 @@ impl StudyConfig {
             return Err(bad("budget", "give budget = N or budgets = [N, …]".into()));
         }
         if self.activations.is_empty() {
-            return Err(bad("activations", format!("give at least one (allowed: {})", registry.names().join(", "))));
+            let allowed = registry.activations.names().join(", ");
+            return Err(bad("activations", format!("give at least one (allowed: {allowed})")));
         }
         let activations = self
             .activations
             .iter()
-            .map(|name| registry.get(name).map_err(|e| bad("activations", e.to_string())))
+            .map(|name| registry.activations.get(name).map_err(|e| bad("activations", e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let layer_names = self.layer.names();
+        if layer_names.is_empty() {
+            return Err(bad("layer", format!("give at least one (allowed: {})", registry.layers.names().join(", "))));
+        }
+        let layers = layer_names
+            .iter()
+            .map(|name| registry.layers.get(name).map_err(|e| bad("layer", e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
         if self.depths.is_empty() || self.depths.contains(&0) {
             return Err(bad("depths", format!("give depths of 1 or more, got {:?}", self.depths)));
@@ -148,7 +195,7 @@ impl StudyConfig {
             at_least("train.batch_size", batch, 1)?;
         }
 
-        let points = Point::grid(&budgets, &activations, &self.depths, self.init).map_err(|e| bad("budget", e))?;
+        let points = Point::grid(&budgets, &layers, &activations, &self.depths, self.init).map_err(|e| bad("budget", e))?;
         let backend = backend_flag.or(self.backend).unwrap_or_default();
         let measure = MeasureSettings {
             grid: self.grid,
@@ -261,7 +308,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), StudyError> 
 
 /// The tasks still to run, given the networks already finished.
 pub fn remaining_tasks<B: ComputeBackend>(plan: &StudyPlan, finished: &[RunRecord]) -> Vec<Task> {
-    let done: HashSet<_> = finished
+    let done: HashSet<NetworkKey> = finished
         .iter()
         .filter(|r| r.training.is_some() || r.network.seed >= plan.train_seeds)
         .map(RunRecord::key)
@@ -270,9 +317,7 @@ pub fn remaining_tasks<B: ComputeBackend>(plan: &StudyPlan, finished: &[RunRecor
     let mut measure_tasks = Vec::new();
     for (index, point) in plan.sweep.points.iter().enumerate() {
         let todo = |range: std::ops::Range<usize>| -> Vec<usize> {
-            range
-                .filter(|&seed| !done.contains(&(point.budget, point.activation.name().to_string(), point.config.depth, seed)))
-                .collect()
+            range.filter(|&seed| !done.contains(&NetworkKey::of(point, seed))).collect()
         };
         let chunk = plan.sweep.chunk_members::<B>(point);
         train_tasks.extend(Sweep::tasks_for(index, &todo(0..plan.train_seeds), true, chunk));
@@ -299,7 +344,7 @@ pub fn run_study<B: ComputeBackend>(
     plan.sweep.run::<B, StudyError>(&tasks, threads, device, |output| {
         // The landscape first: a record on disk means its landscape is too.
         if let Some(landscape) = &output.landscape {
-            let path = dir.landscapes().join(landscape_file_name(&landscape.activation, landscape.depth, landscape.budget));
+            let path = dir.landscapes().join(landscape_file_name(&landscape.layer, &landscape.activation, landscape.depth, landscape.budget));
             write_atomically(&path, serde_json::to_string(landscape).expect("serialises").as_bytes())?;
         }
         for record in &output.records {
@@ -315,18 +360,28 @@ pub fn run_study<B: ComputeBackend>(
     Ok(summary)
 }
 
-/// File name of a point's seed-0 landscapes.
-pub fn landscape_file_name(activation: &str, depth: usize, budget: usize) -> String {
-    format!("{activation}-d{depth}-b{budget}.json")
+/// File name of a point's seed-0 landscapes (dense points keep the names
+/// they had before block types existed).
+pub fn landscape_file_name(layer: &str, activation: &str, depth: usize, budget: usize) -> String {
+    if layer == "dense" {
+        format!("{activation}-d{depth}-b{budget}.json")
+    } else {
+        format!("{activation}-{layer}-d{depth}-b{budget}.json")
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Summaries
 
-/// The figures of one (activation, depth, budget) point over its seeds.
+/// The figures of one (layer, activation, depth, budget) point over its seeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PointSummary {
+    /// What the point is plotted and correlated as: the activation, or
+    /// `activation/layer` when the study sweeps block types.
+    pub series: String,
     pub activation: String,
+    #[serde(default = "default_layer")]
+    pub layer: String,
     pub depth: usize,
     pub budget: usize,
     pub width: usize,
@@ -373,26 +428,25 @@ const PERMUTATIONS: usize = 10_000;
 
 impl StudySummary {
     pub fn of(plan: &StudyPlan, records: &[RunRecord]) -> Self {
-        let mut groups: BTreeMap<(usize, String, usize), Vec<&RunRecord>> = BTreeMap::new();
+        let mut groups: BTreeMap<_, Vec<&RunRecord>> = BTreeMap::new();
         for record in records {
-            let n = &record.network;
-            groups.entry((n.budget, n.activation.clone(), n.depth)).or_default().push(record);
+            groups.entry(record.key().point()).or_default().push(record);
         }
         // Points in plan order.
         let points: Vec<PointSummary> = plan
             .sweep
             .points
             .iter()
-            .filter_map(|p| groups.get(&(p.budget, p.activation.name().to_string(), p.config.depth)))
-            .map(|group| PointSummary::of(group))
+            .filter_map(|p| groups.get(&NetworkKey::of(p, 0).point()).map(|group| (p, group)))
+            .map(|(p, group)| PointSummary::of(plan.config.series(p.activation.name(), p.layer.name()), group))
             .collect();
-        let mut scopes: Vec<String> = plan.config.activations.clone();
+        let mut scopes: Vec<String> = plan.config.series_names();
         scopes.push("all".into());
         let correlations = scopes
             .iter()
             .flat_map(|scope| {
                 let chosen: Vec<&PointSummary> =
-                    points.iter().filter(|p| (scope == "all" || &p.activation == scope) && p.train_acc.count > 0).collect();
+                    points.iter().filter(|p| (scope == "all" || &p.series == scope) && p.train_acc.count > 0).collect();
                 let accuracy: Vec<f64> = chosen.iter().map(|p| p.train_acc.mean).collect();
                 CORRELATED_MEASURES.iter().map(move |measure| {
                     let values: Vec<f64> = chosen.iter().map(|p| p.measure(measure).mean).collect();
@@ -419,14 +473,14 @@ impl StudySummary {
 
     pub fn summary_csv(&self) -> String {
         let stats = ["activation_ratio", "activation_count", "v3", "rv_out", "train_acc", "best_train_acc", "test_acc", "final_loss", "rv_out_trained"];
-        let mut header = vec!["activation", "depth", "budget", "width", "params", "networks"].into_iter().map(String::from).collect::<Vec<_>>();
+        let mut header = vec!["activation", "layer", "depth", "budget", "width", "params", "networks"].into_iter().map(String::from).collect::<Vec<_>>();
         for stat in stats {
             header.extend(["mean", "std", "median"].map(|s| format!("{stat}_{s}")));
         }
         header.extend(["c2c_frequency", "trained", "trapped", "diverged"].map(String::from));
         let mut csv = header.join(",") + "\n";
         for p in &self.points {
-            let mut row = vec![p.activation.clone(), p.depth.to_string(), p.budget.to_string(), p.width.to_string(), p.params.to_string(), p.networks.to_string()];
+            let mut row = vec![p.activation.clone(), p.layer.clone(), p.depth.to_string(), p.budget.to_string(), p.width.to_string(), p.params.to_string(), p.networks.to_string()];
             for stat in stats {
                 let s = p.measure(stat);
                 row.extend([s.mean, s.std, s.median].map(csv_number));
@@ -452,7 +506,7 @@ fn csv_number(value: f64) -> String {
 }
 
 impl PointSummary {
-    fn of(group: &[&RunRecord]) -> Self {
+    fn of(series: String, group: &[&RunRecord]) -> Self {
         let first = &group[0].network;
         let measures = |f: fn(&RunRecord) -> f64| Summary::of(group.iter().map(|r| f(r)));
         let trained: Vec<_> = group.iter().filter_map(|r| r.training.as_ref()).collect();
@@ -460,7 +514,9 @@ impl PointSummary {
             Summary::of(trained.iter().filter(|t| !t.diverged).map(|t| f(t)))
         };
         Self {
+            series,
             activation: first.activation.clone(),
+            layer: first.layer.clone(),
             depth: first.depth,
             budget: first.budget,
             width: first.width,

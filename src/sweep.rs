@@ -12,32 +12,51 @@ use serde::{Deserialize, Serialize};
 use crate::activation::ActivationSpec;
 use crate::backend::{members_per_chunk, BackendKind, ComputeBackend, SupportedBackend};
 use crate::measurement::{MeasureSettings, Measurer};
-use crate::model::{dense_param_count, network_seed, Init, Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
+use crate::layer::LayerSpec;
+use crate::model::{network_seed, Init, Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
 use crate::problem::grid_tensor;
 use crate::records::RunRecord;
 use crate::training::{TrainSettings, Trainer};
 
-/// One (activation, depth, budget) point, sized to its budget.
+/// One (layer, activation, depth, budget) point, sized to its budget.
 #[derive(Clone, Debug)]
 pub struct Point {
     pub activation: ActivationSpec,
+    pub layer: LayerSpec,
     pub config: MlpConfig,
     pub budget: usize,
 }
 
 impl Point {
-    /// Every (budget, activation, depth) point, in that nesting order, each
-    /// sized to its budget; the error says which budget is too small.
-    pub fn grid(budgets: &[usize], activations: &[ActivationSpec], depths: &[usize], init: Init) -> Result<Vec<Point>, String> {
+    /// Every (budget, layer, activation, depth) point, in that nesting
+    /// order, each sized to its budget; the error says which budget is too
+    /// small.
+    pub fn grid(
+        budgets: &[usize],
+        layers: &[LayerSpec],
+        activations: &[ActivationSpec],
+        depths: &[usize],
+        init: Init,
+    ) -> Result<Vec<Point>, String> {
         let mut points = Vec::new();
         for &budget in budgets {
-            for activation in activations {
-                for &depth in depths {
-                    let config = MlpConfig::for_budget(budget, depth, activation.name()).ok_or_else(|| {
-                        let minimum = dense_param_count(depth, 1, INPUT_DIM, OUTPUT_DIM);
-                        format!("{budget} is too small for depth {depth}: width would be < 1 (needs at least {minimum})")
-                    })?;
-                    points.push(Point { activation: activation.clone(), config: config.with_init(init), budget });
+            for layer in layers {
+                for activation in activations {
+                    for &depth in depths {
+                        let config = MlpConfig::for_budget(budget, depth, activation.name(), layer).ok_or_else(|| {
+                            let minimum = layer.network_params(depth, 1, INPUT_DIM, OUTPUT_DIM);
+                            format!(
+                                "{budget} is too small for depth {depth} with {} blocks: width would be < 1 (needs at least {minimum})",
+                                layer.name()
+                            )
+                        })?;
+                        points.push(Point {
+                            activation: activation.clone(),
+                            layer: layer.clone(),
+                            config: config.with_init(init),
+                            budget,
+                        });
+                    }
                 }
             }
         }
@@ -57,6 +76,8 @@ pub struct Task {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Landscape {
     pub activation: String,
+    #[serde(default = "crate::records::default_layer")]
+    pub layer: String,
     pub depth: usize,
     pub budget: usize,
     pub seed: usize,
@@ -163,11 +184,12 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
         let settings = &self.sweep.measure;
         let network_seeds: Vec<u64> =
             task.seeds.iter().map(|&i| network_seed(settings.seed, name, point.config.depth, i)).collect();
-        let model: Mlp<B> = point.config.init(&point.activation, &network_seeds, &self.device);
+        let model: Mlp<B> = point.config.init(&point.activation, &point.layer, &network_seeds, &self.device);
         let measures = self.measurer.measure_ensemble(&model);
         let seed_zero = task.seeds.iter().position(|&i| i == 0);
         let mut landscape = seed_zero.map(|member| Landscape {
             activation: name.to_string(),
+            layer: point.layer.name().to_string(),
             depth: point.config.depth,
             budget: point.budget,
             seed: 0,

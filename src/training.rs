@@ -255,6 +255,7 @@ fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec
 mod tests {
     use super::*;
     use crate::activation::ActivationRegistry;
+    use crate::layer::LayerRegistry;
     use crate::model::MlpConfig;
     use burn::backend::{Autodiff, NdArray};
 
@@ -265,8 +266,13 @@ mod tests {
     }
 
     fn ensemble(activation: &str, depth: usize, width: usize, seeds: &[u64]) -> Mlp<B> {
+        ensemble_of("dense", activation, depth, width, seeds)
+    }
+
+    fn ensemble_of(layer: &str, activation: &str, depth: usize, width: usize, seeds: &[u64]) -> Mlp<B> {
         let spec = ActivationRegistry::builtin().get(activation).unwrap();
-        MlpConfig::new(depth, width, activation.into()).init(&spec, seeds, &Default::default())
+        let layer = LayerRegistry::builtin().get(layer).unwrap();
+        MlpConfig::new(depth, width, activation.into()).with_layer(layer.name().into()).init(&spec, &layer, seeds, &Default::default())
     }
 
     #[test]
@@ -279,6 +285,17 @@ mod tests {
             assert!(network.train_acc > 0.6, "accuracy {}", network.train_acc);
             assert!(!network.diverged);
             assert_eq!(network.loss_curve.len(), 7); // steps 0, 25, …, 125, and the last (149)
+        }
+    }
+
+    #[test]
+    fn every_shipped_block_type_trains() {
+        let trainer = Trainer::<B>::new(TrainSettings { learning_rate: 1e-2, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        for layer in ["residual", "layernorm-dense"] {
+            let trained = trainer.train(ensemble_of(layer, "relu", 3, 12, &[1, 2]));
+            for network in &trained.networks {
+                assert!(network.final_loss < 0.8 * network.loss_curve[0], "{layer}: {network:?}");
+            }
         }
     }
 

@@ -80,6 +80,7 @@ fn bad_input_is_refused_with_the_flag_named() {
         (&["--backend", "cuda"], "--backend", "allowed: ndarray, wgpu"),
         (&["--out", "no/such/folder/runs.jsonl"], "--out", "cannot write"),
         (&["--depth", "two"], "--depth", "invalid value"),
+        (&["--layer", "conv"], "--layer", "allowed: dense, residual, layernorm-dense"),
     ];
     for (extra, flag, hint) in cases {
         // Validation happens before any work, so the defaults cost nothing here.
@@ -103,4 +104,27 @@ fn wgpu_without_an_adapter_is_one_clear_line() {
     assert_eq!(output.status.code(), Some(2), "{message}");
     assert!(message.starts_with("error: --backend wgpu: no GPU adapter found"), "{message}");
     assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn every_shipped_block_type_is_measured_with_its_own_width() {
+    let dir = TempDir::new("layers");
+    let output = run(&dir, &with(&["--activation", "relu", "--layer", "dense,residual,layernorm-dense", "--out", "runs.jsonl"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let records = common::json_lines(&dir.join("runs.jsonl"));
+    assert_eq!(records.len(), 3 * 2 * 4);
+    for layer in ["dense", "residual", "layernorm-dense"] {
+        let mine: Vec<_> = records.iter().filter(|r| r["layer"] == layer).collect();
+        assert_eq!(mine.len(), 8, "{layer}");
+        for r in mine {
+            // Sized to the budget from the block's own parameters.
+            let params = r["params"].as_u64().unwrap() as i64;
+            assert!((params - 200).abs() < 60, "{layer}: {params} parameters");
+            assert!(r["v3"].as_f64().unwrap().is_finite() && r["rv_out"].as_f64().unwrap() > 0.0, "{r}");
+        }
+    }
+    // depth 3 at budget 200: dense width 9 (199 parameters), residual width 6 (3·6 + 2·2·6·7 + 7 = 193).
+    let width = |layer: &str| records.iter().find(|r| r["layer"] == layer && r["depth"] == 3).unwrap()["width"].as_u64().unwrap();
+    assert_eq!(width("dense"), 9);
+    assert_eq!(width("residual"), 6);
 }

@@ -42,7 +42,7 @@ fn report_draws_every_figure_and_the_summary() {
         assert!(colours.len() > 10, "{name} is nearly blank");
     }
     let summary = std::fs::read_to_string(dir.join("figures/summary.md")).unwrap();
-    assert!(summary.contains("| relu | 4 |") && summary.contains("Spearman"), "{summary}");
+    assert!(summary.contains("| relu | dense | 4 |") && summary.contains("Spearman"), "{summary}");
 
     let svg = run_in(dir.path(), &["report", "results/tiny", "--out", "svg", "--format", "svg"]);
     assert!(svg.status.success(), "{}", stderr(&svg));

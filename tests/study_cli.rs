@@ -119,6 +119,8 @@ fn study_file_mistakes_are_refused_naming_the_key() {
         ("activations = [\"relu\", \"abs\"]", "activations = [\"relu\", \"swish\"]", "allowed: relu, abs"),
         ("depths = [1, 3]", "depths = [0, 3]", "depths"),
         ("depths = [1, 3]", "depths = []", "depths"),
+        ("depths = [1, 3]", "depths = [1, 3]\nlayer = \"conv\"", "allowed: dense, residual, layernorm-dense"),
+        ("depths = [1, 3]", "depths = [1, 3]\nlayer = []", "layer"),
         ("grid = 12", "grid = 3", "grid"),
         ("budget = 200", "budget = 5", "budget"),
         ("budget = 200", "budget = 200\nbudgets = [300]", "budget"),

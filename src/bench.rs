@@ -1,0 +1,213 @@
+//! `variability bench`: how fast this machine and backend measure and train
+//! the study's networks, on fixed shapes, against an estimate of the
+//! machine's arithmetic peak, and the wall time of a small study.
+//!
+//! Speed is reported, never asserted: a benchmark prints numbers.
+
+use std::time::Instant;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{BackendKind, ComputeBackend};
+use crate::layer::LayerSpec;
+use crate::activation::ActivationSpec;
+use crate::measurement::MeasureSettings;
+use crate::sweep::{Point, Sweep};
+use crate::training::TrainSettings;
+
+/// The fixed shapes: the paper's budget at three depths.
+pub const SHAPES: [(&str, usize); 3] = [("wide-shallow", 1), ("medium", 8), ("deep-narrow", 32)];
+pub const BUDGET: usize = 2000;
+
+/// How much work each measurement does.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchSettings {
+    /// Networks measured per shape.
+    pub measure_networks: usize,
+    /// Networks trained per shape (as ensembles, as a study would).
+    pub train_networks: usize,
+    /// Adam steps per trained network (full batch of 2000 points).
+    pub train_steps: usize,
+    pub threads: usize,
+}
+
+/// Speed on one shape.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShapeBench {
+    pub name: String,
+    pub depth: usize,
+    pub width: usize,
+    pub params: usize,
+    pub measure_seconds: f64,
+    pub networks_per_second: f64,
+    pub measure_gflops: f64,
+    pub train_seconds: f64,
+    /// Adam steps per second, summed over the networks trained together.
+    pub steps_per_second: f64,
+    pub train_gflops: f64,
+    /// The same work one network at a time (ensembles of one), to show
+    /// where ensembles pay.
+    pub networks_per_second_one_at_a_time: f64,
+    pub steps_per_second_one_at_a_time: f64,
+}
+
+/// Everything `bench` prints, as written to JSON.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub version: String,
+    pub backend: BackendKind,
+    pub settings: BenchSettings,
+    /// A 1024³ matrix product on this backend, one thread: GFLOP/s.
+    pub matmul_gflops_one_thread: f64,
+    /// The peak estimate: the matrix product's rate times the threads used.
+    pub estimated_peak_gflops: f64,
+    pub shapes: Vec<ShapeBench>,
+    /// Wall time of a study (`experiments/quick.toml` by default) with the
+    /// chosen threads and with one.
+    pub study: Option<StudyBench>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StudyBench {
+    pub file: String,
+    pub seconds: f64,
+    pub seconds_one_thread: f64,
+}
+
+/// Floating-point operations of one forward pass of one network over
+/// `points` inputs: a multiply and an add per weight and point.
+pub fn forward_flops(params: usize, points: usize) -> f64 {
+    2.0 * params as f64 * points as f64
+}
+
+/// One training step is a forward and a backward pass; the backward pass
+/// costs about twice the forward (gradients for inputs and for weights).
+pub fn train_step_flops(params: usize, points: usize) -> f64 {
+    3.0 * forward_flops(params, points)
+}
+
+/// GFLOP/s of the backend's matrix product (best of three 1024³ products).
+pub fn matmul_gflops<B: Backend>(device: &B::Device) -> f64 {
+    let n = 1024;
+    let a = Tensor::<B, 2>::random([n, n], Distribution::Default, device);
+    let b = Tensor::<B, 2>::random([n, n], Distribution::Default, device);
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let product = a.clone().matmul(b.clone());
+        let _ = product.into_data();
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    2.0 * (n as f64).powi(3) / best / 1e9
+}
+
+/// Measures and trains each fixed shape.
+pub fn bench_shapes<B: ComputeBackend>(
+    settings: &BenchSettings,
+    activation: &ActivationSpec,
+    layer: &LayerSpec,
+    backend: BackendKind,
+    device: &B::Device,
+) -> Vec<ShapeBench> {
+    let depths: Vec<usize> = SHAPES.iter().map(|(_, depth)| *depth).collect();
+    let points = Point::grid(&[BUDGET], std::slice::from_ref(layer), std::slice::from_ref(activation), &depths, Default::default())
+        .expect("the bench budget fits every bench depth");
+    let measure = MeasureSettings::default();
+    SHAPES
+        .iter()
+        .zip(points)
+        .map(|(&(name, depth), point)| {
+            let params = point.layer.network_params(depth, point.config.width, 2, 1);
+            let width = point.config.width;
+
+            // Measuring: the study's grid and gradient profile.
+            let sweep = Sweep { points: vec![point.clone()], measure: measure.clone(), train: None, backend };
+            let measure_seconds = time_sweep::<B>(&sweep, settings.measure_networks, settings.threads, None, device);
+            let measure_seconds_one = time_sweep::<B>(&sweep, settings.measure_networks, settings.threads, Some(1), device);
+            let measure_flops = forward_flops(params, measure.grid.pow(2)) + train_step_flops(params, measure.train_size);
+
+            // Training: a 4×4 grid keeps the measuring around it negligible.
+            let train = TrainSettings { steps: settings.train_steps, log_every: settings.train_steps, test_size: 1000, ..Default::default() };
+            let train_size = train.train_size;
+            let sweep = Sweep { points: vec![point], measure: MeasureSettings { grid: 4, ..measure.clone() }, train: Some(train), backend };
+            let train_seconds = time_sweep::<B>(&sweep, settings.train_networks, settings.threads, None, device);
+            let train_seconds_one = time_sweep::<B>(&sweep, settings.train_networks, settings.threads, Some(1), device);
+            let steps = (settings.train_networks * settings.train_steps) as f64;
+
+            ShapeBench {
+                name: name.to_string(),
+                depth,
+                width,
+                params,
+                measure_seconds,
+                networks_per_second: settings.measure_networks as f64 / measure_seconds,
+                measure_gflops: settings.measure_networks as f64 * measure_flops / measure_seconds / 1e9,
+                train_seconds,
+                steps_per_second: steps / train_seconds,
+                train_gflops: steps * train_step_flops(params, train_size) / train_seconds / 1e9,
+                networks_per_second_one_at_a_time: settings.measure_networks as f64 / measure_seconds_one,
+                steps_per_second_one_at_a_time: steps / train_seconds_one,
+            }
+        })
+        .collect()
+}
+
+/// Wall time of running `networks` seeds of the sweep's one point, in
+/// ensembles of `chunk` networks (default: as a study would, with every
+/// thread given work).
+fn time_sweep<B: ComputeBackend>(sweep: &Sweep, networks: usize, threads: usize, chunk: Option<usize>, device: &B::Device) -> f64 {
+    let seeds: Vec<usize> = (0..networks).collect();
+    let train = sweep.train.is_some();
+    let chunk = chunk.unwrap_or_else(|| sweep.chunk_members::<B>(&sweep.points[0]).min(networks.div_ceil(threads)).max(1));
+    let tasks = Sweep::tasks_for(0, &seeds, train, chunk);
+    let started = Instant::now();
+    sweep.run::<B, ()>(&tasks, threads, device, |_| Ok(())).expect("the bench keeps no results");
+    started.elapsed().as_secs_f64()
+}
+
+impl BenchReport {
+    /// The report as the table `bench` prints.
+    pub fn table(&self) -> String {
+        let mut text = format!(
+            "backend {} · {} thread(s) · matrix product {:.1} GFLOP/s on one thread · estimated peak {:.1} GFLOP/s\n\n",
+            self.backend, self.settings.threads, self.matmul_gflops_one_thread, self.estimated_peak_gflops
+        );
+        text += &format!(
+            "{:<13} {:>5} {:>5} {:>6}  {:>10} {:>8} {:>7} {:>9}  {:>8} {:>8} {:>7} {:>9}\n",
+            "shape", "depth", "width", "params", "networks/s", "GFLOP/s", "% peak", "1-at-a-time", "steps/s", "GFLOP/s", "% peak", "1-at-a-time"
+        );
+        for s in &self.shapes {
+            let percent = |gflops: f64| 100.0 * gflops / self.estimated_peak_gflops;
+            text += &format!(
+                "{:<13} {:>5} {:>5} {:>6}  {:>10.1} {:>8.2} {:>6.1}% {:>11.1}  {:>8.1} {:>8.2} {:>6.1}% {:>11.1}\n",
+                s.name, s.depth, s.width, s.params, s.networks_per_second, s.measure_gflops, percent(s.measure_gflops),
+                s.networks_per_second_one_at_a_time, s.steps_per_second, s.train_gflops, percent(s.train_gflops),
+                s.steps_per_second_one_at_a_time
+            );
+        }
+        text += &format!(
+            "\n(measuring: {} networks per shape on the 101×101 grid with the gradient profile; training: {} networks × {} full-batch Adam steps on 2000 points)\n",
+            self.settings.measure_networks, self.settings.train_networks, self.settings.train_steps
+        );
+        if let Some(study) = &self.study {
+            text += &format!(
+                "study {}: {:.1} s with {} thread(s), {:.1} s with one ({:.2}×)\n",
+                study.file, study.seconds, self.settings.threads, study.seconds_one_thread, study.seconds_one_thread / study.seconds
+            );
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flop_counts_follow_the_parameter_count() {
+        assert_eq!(forward_flops(2001, 10), 40_020.0);
+        assert_eq!(train_step_flops(2001, 10), 120_060.0);
+    }
+}
