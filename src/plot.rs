@@ -174,14 +174,30 @@ fn layout<'a, DB: DrawingBackend>(
 ) -> Result<DrawingArea<DB, Shift>, String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (width, height) = root.dim_in_pixel();
-    let (main, caption) = root.split_vertically(height - canvas.px(CAPTION_HEIGHT));
-    caption
-        .draw_text(&canvas.caption, &TextStyle::from(canvas.font(11.0)).color(&RGBColor(90, 90, 90)), (canvas.px(8.0) as i32, canvas.px(4.0) as i32))
-        .map_err(|e| e.to_string())?;
+    // A caption too long for one line is broken at the " · " nearest its middle.
+    let caption_style = TextStyle::from(canvas.font(11.0)).color(&RGBColor(90, 90, 90));
+    let text_width = |text: &str, style: &TextStyle| root.estimate_text_size(text, style).map_or(0, |(w, _)| w);
+    let lines: Vec<&str> = if text_width(&canvas.caption, &caption_style) + canvas.px(16.0) > width {
+        let middle = canvas.caption.len() / 2;
+        let split = canvas.caption.match_indices(" · ").map(|(i, _)| i).min_by_key(|i| i.abs_diff(middle));
+        split.map_or(vec![canvas.caption.as_str()], |i| vec![&canvas.caption[..i], &canvas.caption[i + " · ".len()..]])
+    } else {
+        vec![canvas.caption.as_str()]
+    };
+    let line_height = canvas.px(CAPTION_HEIGHT - 6.0);
+    let (main, caption) = root.split_vertically(height - canvas.px(6.0) - line_height * lines.len() as u32);
+    for (index, line) in lines.iter().enumerate() {
+        let y = canvas.px(4.0) as i32 + (line_height * index as u32) as i32;
+        caption.draw_text(line, &caption_style, (canvas.px(8.0) as i32, y)).map_err(|e| e.to_string())?;
+    }
     if legend.is_empty() {
         return Ok(main);
     }
-    let (plot, side) = main.split_horizontally(width - canvas.px(LEGEND_WIDTH));
+    // Wide enough for the longest label.
+    let label_style = TextStyle::from(canvas.font(14.0));
+    let longest = legend.iter().map(|e| text_width(&e.label, &label_style)).max().unwrap_or(0);
+    let legend_width = canvas.px(LEGEND_WIDTH).max(longest + canvas.px(46.0));
+    let (plot, side) = main.split_horizontally(width - legend_width);
     let row = canvas.px(22.0) as i32;
     let top = canvas.px(60.0) as i32;
     for (index, entry) in legend.iter().enumerate() {
@@ -189,7 +205,7 @@ fn layout<'a, DB: DrawingBackend>(
         let x = canvas.px(8.0) as i32;
         side.draw(&Rectangle::new([(x, y - canvas.px(3.0) as i32), (x + canvas.px(22.0) as i32, y + canvas.px(3.0) as i32)], entry.color.filled()))
             .map_err(|e| e.to_string())?;
-        side.draw_text(&entry.label, &TextStyle::from(canvas.font(14.0)), (x + canvas.px(30.0) as i32, y - canvas.px(8.0) as i32))
+        side.draw_text(&entry.label, &label_style, (x + canvas.px(30.0) as i32, y - canvas.px(8.0) as i32))
             .map_err(|e| e.to_string())?;
     }
     Ok(plot)
@@ -375,7 +391,8 @@ pub struct Panel {
 pub fn gallery(path: &Path, canvas: &Canvas, title: &str, rows: &[String], panels: &[Vec<Option<Panel>>]) -> Result<(), PlotError> {
     let columns = panels.iter().map(Vec::len).max().unwrap_or(1).max(1);
     let cell = 210.0;
-    let label_width = 90.0;
+    // `activation/layer` labels go on two lines and need a wider margin.
+    let label_width = if rows.iter().any(|r| r.contains('/')) { 150.0 } else { 90.0 };
     let size = (label_width + cell * columns as f64, 60.0 + cell * rows.len().max(1) as f64 + CAPTION_HEIGHT);
     render!(canvas, path, size, |root| {
         let main = layout(canvas, root, &[])?;
@@ -387,8 +404,11 @@ pub fn gallery(path: &Path, canvas: &Canvas, title: &str, rows: &[String], panel
         let label_rows = labels.split_evenly((rows.len().max(1), 1));
         for (area, label) in label_rows.iter().zip(rows) {
             let (_, h) = area.dim_in_pixel();
-            area.draw_text(label, &TextStyle::from(canvas.font(16.0)), (canvas.px(10.0) as i32, h as i32 / 2))
-                .map_err(|e| e.to_string())?;
+            let lines: Vec<&str> = label.split('/').collect();
+            for (index, line) in lines.iter().enumerate() {
+                let y = h as i32 / 2 + canvas.px(20.0) as i32 * (2 * index as i32 - lines.len() as i32 + 1) / 2;
+                area.draw_text(line, &TextStyle::from(canvas.font(16.0)), (canvas.px(10.0) as i32, y)).map_err(|e| e.to_string())?;
+            }
         }
         let cells = grid_area.split_evenly((rows.len().max(1), columns));
         for (index, area) in cells.iter().enumerate() {
