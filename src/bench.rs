@@ -14,6 +14,7 @@ use crate::backend::{BackendKind, ComputeBackend};
 use crate::layer::LayerSpec;
 use crate::activation::ActivationSpec;
 use crate::measurement::MeasureSettings;
+use crate::model::{INPUT_DIM, OUTPUT_DIM};
 use crate::sweep::{Point, Sweep};
 use crate::training::TrainSettings;
 
@@ -119,7 +120,7 @@ pub fn bench_shapes<B: ComputeBackend>(
         .iter()
         .zip(points)
         .map(|(&(name, depth), point)| {
-            let params = point.layer.network_params(depth, point.config.width, 2, 1);
+            let params = point.layer.network_params(depth, point.config.width, INPUT_DIM, OUTPUT_DIM);
             let width = point.config.width;
 
             // Measuring: the study's grid and gradient profile.

@@ -35,15 +35,6 @@ pub fn dense_param_count(depth: usize, width: usize, input_dim: usize, output_di
     width * (input_dim + 1) + (depth - 1) * width * (width + 1) + output_dim * (width + 1)
 }
 
-/// The width `n >= 1` minimising `|P(L, n) - budget|` (ties: the smaller `n`),
-/// or `None` when even `n = 1` exceeds the budget (the width would be < 1).
-pub fn width_for(budget: usize, depth: usize, input_dim: usize, output_dim: usize) -> Option<usize> {
-    if depth == 0 {
-        return None;
-    }
-    width_for_params(budget, |width| dense_param_count(depth, width, input_dim, output_dim))
-}
-
 /// The width `n >= 1` whose parameter count `count(n)` is closest to the
 /// budget (ties: the smaller `n`), solved numerically for any block type;
 /// `None` when even `count(1)` exceeds the budget. `count` must grow with `n`.
@@ -414,33 +405,38 @@ mod tests {
     use crate::layer::LayerRegistry;
     use burn::backend::NdArray;
 
+    /// The fixed-budget width of a dense network, from METHOD §1's formula.
+    fn width_for(budget: usize, depth: usize) -> Option<usize> {
+        width_for_params(budget, |width| dense_param_count(depth, width, INPUT_DIM, OUTPUT_DIM))
+    }
+
     fn dense() -> LayerSpec {
         LayerRegistry::builtin().get("dense").unwrap()
     }
 
     #[test]
     fn width_for_reproduces_the_method_examples() {
-        assert_eq!(width_for(2000, 1, 2, 1), Some(500));
+        assert_eq!(width_for(2000, 1), Some(500));
         assert_eq!(dense_param_count(1, 500, 2, 1), 2001);
-        assert_eq!(width_for(2000, 8, 2, 1), Some(16));
+        assert_eq!(width_for(2000, 8), Some(16));
         assert_eq!(dense_param_count(8, 16, 2, 1), 1969);
-        assert_eq!(width_for(2000, 32, 2, 1), Some(7));
+        assert_eq!(width_for(2000, 32), Some(7));
         assert_eq!(dense_param_count(32, 7, 2, 1), 1765);
     }
 
     #[test]
     fn width_for_breaks_ties_towards_the_smaller_width() {
         // depth 1: P = 4n + 1, so budget 7 sits between n=1 (5) and n=2 (9).
-        assert_eq!(width_for(7, 1, 2, 1), Some(1));
-        assert_eq!(width_for(8, 1, 2, 1), Some(2));
+        assert_eq!(width_for(7, 1), Some(1));
+        assert_eq!(width_for(8, 1), Some(2));
     }
 
     #[test]
     fn width_for_refuses_a_budget_below_one_unit() {
         // depth 8 with width 1 already has 2·8 + 3 = 19 parameters.
-        assert_eq!(width_for(18, 8, 2, 1), None);
-        assert_eq!(width_for(19, 8, 2, 1), Some(1));
-        assert_eq!(width_for(100, 0, 2, 1), None);
+        assert_eq!(width_for(18, 8), None);
+        assert_eq!(width_for(19, 8), Some(1));
+        assert!(MlpConfig::for_budget(100, 0, "relu", &dense()).is_none());
     }
 
     #[test]
