@@ -12,10 +12,8 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use clap::Parser;
-use variability::activation::Activation;
 use variability::cli::{run, Cli};
-use variability::layer::{affine, Activate, HostInit, Layer, ParamSpec};
-use variability::registry::Registry;
+use variability::nn::{affine, Activate, Activation, HostInit, Layer, ParamSpec, Registry};
 
 /// Swish, `σ(z) = z · sigmoid(z)`: a value and a derivative, on the host and
 /// on tensors. Its gain and active-unit threshold are computed by the

@@ -10,13 +10,11 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendKind, ComputeBackend};
-use crate::layer::LayerSpec;
-use crate::activation::ActivationSpec;
-use crate::measurement::MeasureSettings;
-use crate::model::{INPUT_DIM, OUTPUT_DIM};
-use crate::sweep::{Point, Sweep};
-use crate::training::TrainSettings;
+use crate::measure::MeasureConfig;
+use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, INPUT_DIM, OUTPUT_DIM};
+use crate::problem::ProblemConfig;
+use crate::study::{run_study, ProgressMode, ResultsDir, StudyError, StudyPlan, Point, Sweep};
+use crate::train::TrainConfig;
 
 /// The fixed shapes: the paper's budget at three depths.
 pub const SHAPES: [(&str, usize); 3] = [("wide-shallow", 1), ("medium", 8), ("deep-narrow", 32)];
@@ -113,52 +111,77 @@ pub fn bench_shapes<B: ComputeBackend>(
     device: &B::Device,
 ) -> Vec<ShapeBench> {
     let depths: Vec<usize> = SHAPES.iter().map(|(_, depth)| *depth).collect();
-    let points = Point::grid(&[BUDGET], std::slice::from_ref(layer), std::slice::from_ref(activation), &depths, Default::default())
+    let points = Point::grid(&[BUDGET], std::slice::from_ref(layer), std::slice::from_ref(activation), &depths, Init::default())
         .expect("the bench budget fits every bench depth");
-    let measure = MeasureSettings::default();
-    SHAPES
-        .iter()
-        .zip(points)
-        .map(|(&(name, depth), point)| {
-            let params = point.layer.network_params(depth, point.config.width, INPUT_DIM, OUTPUT_DIM);
-            let width = point.config.width;
-
-            // Measuring: the study's grid and gradient profile.
-            let sweep = Sweep { points: vec![point.clone()], measure: measure.clone(), train: None, backend };
-            let measure_seconds = time_sweep::<B>(&sweep, settings.measure_networks, settings.threads, None, device);
-            let measure_seconds_one = time_sweep::<B>(&sweep, settings.measure_networks, settings.threads, Some(1), device);
-            let measure_flops = forward_flops(params, measure.grid.pow(2)) + train_step_flops(params, measure.train_size);
-
-            // Training: a 4×4 grid keeps the measuring around it negligible.
-            let train = TrainSettings { steps: settings.train_steps, log_every: settings.train_steps, test_size: 1000, ..Default::default() };
-            let train_size = train.train_size;
-            let sweep = Sweep { points: vec![point], measure: MeasureSettings { grid: 4, ..measure.clone() }, train: Some(train), backend };
-            let train_seconds = time_sweep::<B>(&sweep, settings.train_networks, settings.threads, None, device);
-            let train_seconds_one = time_sweep::<B>(&sweep, settings.train_networks, settings.threads, Some(1), device);
-            let steps = (settings.train_networks * settings.train_steps) as f64;
-
-            ShapeBench {
-                name: name.to_string(),
-                depth,
-                width,
-                params,
-                measure_seconds,
-                networks_per_second: settings.measure_networks as f64 / measure_seconds,
-                measure_gflops: settings.measure_networks as f64 * measure_flops / measure_seconds / 1e9,
-                train_seconds,
-                steps_per_second: steps / train_seconds,
-                train_gflops: steps * train_step_flops(params, train_size) / train_seconds / 1e9,
-                networks_per_second_one_at_a_time: settings.measure_networks as f64 / measure_seconds_one,
-                steps_per_second_one_at_a_time: steps / train_seconds_one,
-            }
-        })
-        .collect()
+    SHAPES.iter().zip(points).map(|(&(name, _), point)| bench_shape::<B>(name, point, settings, backend, device)).collect()
 }
 
-/// Wall time of running `networks` seeds of the sweep's one point, in
+/// Measures, then trains, networks of one shape, as ensembles and one at a time.
+fn bench_shape<B: ComputeBackend>(name: &str, point: Point, settings: &BenchSettings, backend: BackendKind, device: &B::Device) -> ShapeBench {
+    let (depth, width) = (point.config.depth, point.config.width);
+    let params = point.layer.network_params(depth, width, INPUT_DIM, OUTPUT_DIM);
+    let problem = ProblemConfig::new();
+    let sweep_of = |measure: MeasureConfig, train: Option<TrainConfig>, networks: usize| Sweep {
+        points: vec![point.clone()],
+        measure,
+        problem: problem.clone(),
+        train_seeds: if train.is_some() { networks } else { 0 },
+        train,
+        measure_seeds: networks,
+        seed: 0,
+        backend,
+    };
+
+    // Measuring: the study's grid and gradient profile.
+    let measure = MeasureConfig::new();
+    let sweep = sweep_of(measure.clone(), None, settings.measure_networks);
+    let measure_seconds = time_sweep::<B>(&sweep, settings.threads, None, device);
+    let measure_seconds_one = time_sweep::<B>(&sweep, settings.threads, Some(1), device);
+    let measure_flops = forward_flops(params, measure.grid.pow(2)) + train_step_flops(params, problem.train_size);
+
+    // Training: a 4×4 grid keeps the measuring around it negligible.
+    let train = TrainConfig::new().with_steps(settings.train_steps).with_log_every(settings.train_steps);
+    let sweep = Sweep { problem: problem.clone().with_test_size(1000), ..sweep_of(measure.with_grid(4), Some(train), settings.train_networks) };
+    let train_seconds = time_sweep::<B>(&sweep, settings.threads, None, device);
+    let train_seconds_one = time_sweep::<B>(&sweep, settings.threads, Some(1), device);
+    let steps = (settings.train_networks * settings.train_steps) as f64;
+
+    ShapeBench {
+        name: name.to_string(),
+        depth,
+        width,
+        params,
+        measure_seconds,
+        networks_per_second: settings.measure_networks as f64 / measure_seconds,
+        measure_gflops: settings.measure_networks as f64 * measure_flops / measure_seconds / 1e9,
+        train_seconds,
+        steps_per_second: steps / train_seconds,
+        train_gflops: steps * train_step_flops(params, problem.train_size) / train_seconds / 1e9,
+        networks_per_second_one_at_a_time: settings.measure_networks as f64 / measure_seconds_one,
+        steps_per_second_one_at_a_time: steps / train_seconds_one,
+    }
+}
+
+/// Wall time of a study run from scratch in a temporary directory, with
+/// `threads` workers and with one.
+pub fn time_study<B: ComputeBackend>(file: &str, plan: &StudyPlan, threads: usize, device: &B::Device) -> Result<StudyBench, StudyError> {
+    let mut seconds = Vec::new();
+    for threads in [threads, 1] {
+        let dir = std::env::temp_dir().join(format!("variability-bench-{}", std::process::id()));
+        let results = ResultsDir::prepare(&dir, plan, true)?;
+        let started = Instant::now();
+        run_study::<B>(plan, &results, threads, ProgressMode::Quiet, device)?;
+        seconds.push(started.elapsed().as_secs_f64());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(StudyBench { file: file.to_string(), seconds: seconds[0], seconds_one_thread: seconds[1] })
+}
+
+/// Wall time of running every network of the sweep's one point, in
 /// ensembles of `chunk` networks (default: as a study would, with every
 /// thread given work).
-fn time_sweep<B: ComputeBackend>(sweep: &Sweep, networks: usize, threads: usize, chunk: Option<usize>, device: &B::Device) -> f64 {
+fn time_sweep<B: ComputeBackend>(sweep: &Sweep, threads: usize, chunk: Option<usize>, device: &B::Device) -> f64 {
+    let networks = sweep.networks_per_point();
     let seeds: Vec<usize> = (0..networks).collect();
     let train = sweep.train.is_some();
     let chunk = chunk.unwrap_or_else(|| sweep.chunk_members::<B>(&sweep.points[0]).min(networks.div_ceil(threads)).max(1));

@@ -1,38 +1,47 @@
 //! `variability`: what makes one fully connected network easier to train than
 //! another at a fixed parameter budget.
 //!
-//! The library follows `METHOD.md` (the project's scientific contract):
+//! The library follows `METHOD.md` (the project's scientific contract). It is
+//! laid out in rooms, one concern each:
 //!
-//! - [`activation`]: activation functions, their gain and active-unit rule;
-//! - [`layer`]: hidden block types (dense, residual, layernorm-dense), the
-//!   extension point for new ones;
-//! - [`model`]: the MLP family as an ensemble of independent networks,
-//!   fixed-budget sizing, initialisation schemes and seeding;
-//! - [`problem`]: the landscape grid and the checkerboard model problem;
-//! - [`measures`]: variability measures at initialisation, as tensor functions;
-//! - [`measurement`]: measuring whole (activation, depth) points into records;
-//! - [`backend`]: the compute backends, listed in one place;
-//! - [`stats`]: small summaries (mean, std, median) over seeds;
-//! - [`bench`]: the speed figures of `variability bench`.
+//! - [`nn`]: the networks — activations and their gains, hidden block types,
+//!   init schemes, the ensemble MLP, the registry of names, and the one file
+//!   that lists the compute backends ([`nn::backend`]);
+//! - [`problem`]: the landscape grid, the checkerboard, losses, accuracy;
+//! - [`measure`]: the measures at initialisation and the measurer;
+//! - [`train`]: the trainer (Adam) and what a trained network records;
+//! - [`study`]: configuration and its one checker, sweeps over worker
+//!   threads, records, resumable results directories, summaries;
+//! - [`report`]: figures and `summary.md` from a results directory;
+//! - [`cli`]: arguments → checked plans → runs; errors → exit codes;
+//! - [`bench`]: the speed figures of `variability bench`;
+//! - leaves everyone may use: [`seed`], [`json`], [`stats`], [`error`].
+//!
+//! Dependencies point one way (`tests/architecture.rs` checks it):
+//!
+//! 1. No import cycle between top-level modules.
+//! 2. `nn` imports nothing of `measure`, `train`, `study`, `report`, `cli`
+//!    or `bench`; a measure looks inside a forward pass through
+//!    [`nn::PreActivationObserver`], which `measure` implements.
+//! 3. `study` and `report` import nothing of `cli`; `report` imports nothing
+//!    of `train` or `measure` (it reads results, it never recomputes).
+//! 4. The backends are named in `nn/backend.rs` only: adding one touches
+//!    that file.
+//! 5. A study file and the command-line flags become the same
+//!    [`study::RunConfig`], checked by [`study::RunConfig::check`] alone.
 
-pub mod activation;
-pub mod backend;
 pub mod bench;
 pub mod cli;
-pub mod layer;
-pub mod measurement;
-pub mod measures;
-pub mod model;
-pub mod plot;
+pub mod error;
+pub mod json;
+pub mod measure;
+pub mod nn;
 pub mod problem;
-pub mod records;
-pub mod registry;
 pub mod report;
-pub mod progress;
+pub mod seed;
 pub mod stats;
 pub mod study;
-pub mod sweep;
-pub mod training;
+pub mod train;
 
 /// The crate version, recorded with every result.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

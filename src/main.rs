@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use variability::cli::{run, Cli};
-use variability::registry::Registry;
+use variability::nn::Registry;
 
 fn main() {
     let cli = Cli::parse();

@@ -101,7 +101,7 @@ pub fn spearman_p_value(x: &[f64], y: &[f64], permutations: usize, seed: u64) ->
         return f64::NAN;
     }
     let (rank_x, mut rank_y) = (ranks(x), ranks(y));
-    let mut rng = crate::model::host_rng(seed);
+    let mut rng = crate::seed::host_rng(seed);
     let extreme = (0..permutations)
         .filter(|_| {
             rank_y.shuffle(&mut rng);
@@ -153,4 +153,3 @@ mod tests {
         assert_eq!(Summary::of([f64::NAN]).count, 0);
     }
 }
-// touch

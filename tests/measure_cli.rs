@@ -72,12 +72,12 @@ fn bad_input_is_refused_with_the_flag_named() {
     let dir = TempDir::new("bad");
     let cases: &[(&[&str], &str, &str)] = &[
         (&["--activation", "swish"], "--activation", "allowed: relu, abs"),
-        (&["--init", "orthogonal"], "--init", "allowed: scaled, he, torch-default, xavier"),
+        (&["--init", "orthogonal"], "--init", "possible values: scaled, he, torch-default, xavier"),
         (&["--depth", "0"], "--depth", "1 or more"),
         (&["--depth", "100", "--budget", "150"], "--budget", "too small for depth 100"),
         (&["--grid", "3"], "--grid", "at least 4"),
         (&["--seeds", "0"], "--seeds", "at least 1"),
-        (&["--backend", "cuda"], "--backend", "allowed: ndarray, wgpu"),
+        (&["--backend", "cuda"], "--backend", "possible values: ndarray, wgpu"),
         (&["--out", "no/such/folder/runs.jsonl"], "--out", "cannot write"),
         (&["--depth", "two"], "--depth", "invalid value"),
         (&["--layer", "conv"], "--layer", "allowed: dense, residual, layernorm-dense"),

@@ -1,14 +1,19 @@
-//! The landscape grid and the checkerboard model problem (METHOD §3–§4).
+//! The model problem (METHOD §3–§4): the landscape grid, data sets, the
+//! checkerboard, losses and accuracy.
+
+mod checkerboard;
 
 use std::fmt;
-use std::str::FromStr;
 
+use burn::config::Config;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{derive_seed, host_rng, INPUT_DIM};
+pub use checkerboard::Checkerboard;
+
+/// Input dimension of the model problem's points.
+pub const INPUT_DIM: usize = 2;
 
 /// The `G × G` grid of evenly spaced points covering `[-1, 1]²`, edges
 /// included, as `[G·G, 2]` row-major: point `(i, j)` is `(x_j, y_i)` at row
@@ -55,53 +60,41 @@ impl Dataset {
     }
 }
 
-/// The checkerboard on `[-1, 1]²` with `cells × cells` cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkerboard {
+/// The problem every network of a run is measured (gradient profile) and
+/// trained on: its data sets and its loss (METHOD §4).
+#[derive(Config, Debug, PartialEq)]
+pub struct ProblemConfig {
+    /// Checkerboard cells per side.
+    #[config(default = 8)]
     pub cells: usize,
+    /// Training-set size (also the gradient profile's data).
+    #[config(default = 2000)]
+    pub train_size: usize,
+    #[config(default = 10000)]
+    pub test_size: usize,
+    #[config(default = "Loss::Bce")]
+    pub loss: Loss,
 }
 
-impl Default for Checkerboard {
-    fn default() -> Self {
-        Self { cells: 8 }
-    }
-}
-
-impl Checkerboard {
-    /// `(⌊(x₁+1)c/2⌋ + ⌊(x₂+1)c/2⌋) mod 2`, indices clamped to `c − 1`.
-    pub fn label(&self, x1: f32, x2: f32) -> f32 {
-        let cell = |x: f32| (((x as f64 + 1.0) * self.cells as f64 / 2.0).floor().max(0.0) as usize).min(self.cells - 1);
-        ((cell(x1) + cell(x2)) % 2) as f32
-    }
-
-    /// `n` points uniform on the domain, labelled, drawn from `seed`.
-    pub fn sample(&self, n: usize, seed: u64) -> Dataset {
-        let mut rng = host_rng(seed);
-        let mut points = Vec::with_capacity(n * INPUT_DIM);
-        let mut labels = Vec::with_capacity(n);
-        for _ in 0..n {
-            let x1 = rng.random_range(-1.0f32..=1.0);
-            let x2 = rng.random_range(-1.0f32..=1.0);
-            points.extend([x1, x2]);
-            labels.push(self.label(x1, x2));
-        }
-        Dataset { points, labels }
+impl ProblemConfig {
+    pub fn checkerboard(&self) -> Checkerboard {
+        Checkerboard { cells: self.cells }
     }
 
     /// The training set of a run: the same for every network of the run, so
     /// architectures are compared on the same data.
-    pub fn training_set(&self, size: usize, run_seed: u64) -> Dataset {
-        self.sample(size, derive_seed(run_seed, &[b"training-set"]))
+    pub fn training_set(&self, run_seed: u64) -> Dataset {
+        self.checkerboard().training_set(self.train_size, run_seed)
     }
 
     /// The test set of a run, independent of the training set.
-    pub fn test_set(&self, size: usize, run_seed: u64) -> Dataset {
-        self.sample(size, derive_seed(run_seed, &[b"test-set"]))
+    pub fn test_set(&self, run_seed: u64) -> Dataset {
+        self.checkerboard().test_set(self.test_size, run_seed)
     }
 }
 
 /// The training loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
     /// Binary cross-entropy on the logit.
@@ -112,8 +105,6 @@ pub enum Loss {
 }
 
 impl Loss {
-    pub const ALL: [Loss; 2] = [Loss::Bce, Loss::Mse];
-
     pub fn name(self) -> &'static str {
         match self {
             Loss::Bce => "bce",
@@ -147,17 +138,6 @@ impl fmt::Display for Loss {
     }
 }
 
-impl FromStr for Loss {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Loss::ALL
-            .into_iter()
-            .find(|loss| loss.name() == s)
-            .ok_or_else(|| format!("unknown loss '{s}' (allowed: bce, mse)"))
-    }
-}
-
 /// Fraction of points each member classifies correctly (logit > 0 ⇔ label 1).
 ///
 /// # Shapes
@@ -181,26 +161,6 @@ mod tests {
         assert_eq!(grid.len(), 50);
         assert_eq!(&grid[..4], &[-1.0, -1.0, -0.5, -1.0]);
         assert_eq!(&grid[48..], &[1.0, 1.0]);
-    }
-
-    #[test]
-    fn checkerboard_labels_alternate_and_clamp_the_right_edge() {
-        let board = Checkerboard { cells: 2 };
-        assert_eq!(board.label(-0.5, -0.5), 0.0);
-        assert_eq!(board.label(0.5, -0.5), 1.0);
-        assert_eq!(board.label(0.5, 0.5), 0.0);
-        assert_eq!(board.label(1.0, -1.0), 1.0);
-        assert_eq!(board.label(1.0, 1.0), 0.0);
-    }
-
-    #[test]
-    fn datasets_are_reproducible_and_balanced() {
-        let board = Checkerboard::default();
-        let train = board.training_set(2000, 3);
-        assert_eq!(train, board.training_set(2000, 3));
-        assert_ne!(train, board.test_set(2000, 3));
-        let ones = train.labels.iter().sum::<f32>() / 2000.0;
-        assert!((ones - 0.5).abs() < 0.05, "fraction of ones {ones}");
     }
 
     #[test]

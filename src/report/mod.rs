@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::registry::Registry;
-use crate::plot::{self, lighter, series_color, Axes, Canvas, Format, Line, Panel, PlotError, Scatter};
-use crate::records::{read_json_lines, RunRecord};
+pub mod plot;
+
+use plot::{lighter, series_color, Axes, Canvas, Format, Line, Panel, PlotError, Scatter};
+
+use crate::json::read_json_lines;
+use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
-use crate::study::{landscape_file_name, write_atomically, PointSummary, StudyConfig, StudyError, StudySummary};
-use crate::sweep::Landscape;
+use crate::study::results::write_file;
+use crate::study::{landscape_file_name, Landscape, PointSummary, RunRecord, StudyConfig, StudyError, StudySummary};
 
 /// A study's results, loaded for drawing.
 pub struct StudyResults {
@@ -114,13 +117,48 @@ fn caption(results: &StudyResults) -> String {
 /// Returns the files written.
 pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f64) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(out).map_err(|source| StudyError::Io { context: format!("creating {}", out.display()), source })?;
-    let canvas = Canvas { format, scale, caption: caption(results) };
-    let file = |name: &str| out.join(format!("{name}.{}", format.extension()));
-    let mut written = Vec::new();
-    let mut wrote = |path: PathBuf| written.push(path);
+    let figures = Figures { results, out, canvas: Canvas { format, scale, caption: caption(results) } };
+    let mut written = figures.against_depth()?;
+    written.extend(figures.accuracy_against_depth()?);
+    written.extend(figures.scatters()?);
+    written.extend(figures.galleries()?);
+    written.extend(figures.profiles()?);
+    let markdown = summary_markdown(results, &figures.canvas.caption);
+    write_file(&out.join("summary.md"), markdown.as_bytes())?;
+    written.push(out.join("summary.md"));
+    Ok(written)
+}
 
-    // Measures and accuracy against depth.
-    let by_depth = |value: fn(&PointSummary) -> (f64, f64, f64)| -> Vec<Line> {
+/// The figures of one report: each method draws one family and returns
+/// the files it wrote.
+struct Figures<'a> {
+    results: &'a StudyResults,
+    out: &'a Path,
+    canvas: Canvas,
+}
+
+impl Figures<'_> {
+    fn file(&self, name: &str) -> PathBuf {
+        self.out.join(format!("{name}.{}", self.canvas.format.extension()))
+    }
+
+    /// The budget the per-depth figures show: the study's first.
+    fn budget(&self) -> usize {
+        self.results.summary.points.first().map_or(0, |p| p.budget)
+    }
+
+    fn depth_axes<'b>(&self, title: &'b str, y: &'b str) -> Axes<'b> {
+        let x = if self.results.config.layer.names() == ["dense"] {
+            "depth L (hidden layers, log scale)"
+        } else {
+            "depth L (hidden blocks, log scale)"
+        };
+        Axes { title, x, y, log_x: true, log_y: false }
+    }
+
+    /// One line per series of `value(point) = (y, band low, band high)` against depth.
+    fn by_depth(&self, value: fn(&PointSummary) -> (f64, f64, f64)) -> Vec<Line> {
+        let results = self.results;
         results
             .series()
             .iter()
@@ -133,57 +171,57 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
                 }).collect(),
             })
             .collect()
-    };
-    let mean_std = |s: Summary| (s.mean, s.mean - s.std, s.mean + s.std);
-    let depth_label = if results.config.layer.names() == ["dense"] {
-        "depth L (hidden layers, log scale)"
-    } else {
-        "depth L (hidden blocks, log scale)"
-    };
-    let depth_axes = |title, y| Axes { title, x: depth_label, y, log_x: true, log_y: false };
-    let charts: [(&str, &str, &str, fn(&PointSummary) -> (f64, f64, f64)); 4] = [
-        ("v3_vs_depth", "V3 at initialisation against depth", "V3, third-order variability (median, IQR)", |p| (p.v3.median, p.v3.q25, p.v3.q75)),
-        ("activation_ratio_vs_depth", "Activation ratio against depth", "activation ratio AR (mean ± std)", |p| {
-            (p.activation_ratio.mean, p.activation_ratio.mean - p.activation_ratio.std, p.activation_ratio.mean + p.activation_ratio.std)
-        }),
-        ("activation_count_vs_depth", "Activation count against depth", "activation count AC = AR × units (mean ± std)", |p| {
-            (p.activation_count.mean, p.activation_count.mean - p.activation_count.std, p.activation_count.mean + p.activation_count.std)
-        }),
-        ("c2c_vs_depth", "Collapse to constant against depth", "C2C frequency, RV_out < ε (± binomial s.e.)", |p| {
-            let se = (p.c2c_frequency * (1.0 - p.c2c_frequency) / p.networks as f64).sqrt();
-            (p.c2c_frequency, p.c2c_frequency - se, p.c2c_frequency + se)
-        }),
-    ];
-    for (name, title, y, value) in charts {
-        plot::line_chart(&file(name), &canvas, &depth_axes(title, y), &by_depth(value))?;
-        wrote(file(name));
     }
-    let mut accuracy_lines = Vec::new();
-    for a in results.series() {
-        let points = results.points_of(&a);
-        let color = series_color(&a);
-        let line = |label: String, color, s: fn(&PointSummary) -> Summary| Line {
-            label,
-            color,
-            points: points.iter().filter(|p| s(p).count > 0).map(|p| {
-                let (y, low, high) = mean_std(s(p));
-                (p.depth as f64, y, low, high)
-            }).collect(),
-        };
-        accuracy_lines.push(line(format!("{a} train"), color, |p| p.train_acc));
-        accuracy_lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| p.test_acc));
-    }
-    let accuracy_axes = depth_axes("Accuracy after training against depth", "accuracy on the checkerboard (mean ± std)");
-    plot::line_chart(&file("accuracy_vs_depth"), &canvas, &accuracy_axes, &accuracy_lines)?;
-    wrote(file("accuracy_vs_depth"));
 
-    // Scatter plots with Spearman's ρ.
-    let scatter = |x: fn(&PointSummary) -> f64, y: fn(&PointSummary) -> f64| -> Vec<Scatter> {
-        let all: Vec<&PointSummary> = results.summary.points.iter().filter(|p| y(p).is_finite()).collect();
+    /// V3, activation ratio and count, and C2C frequency against depth.
+    fn against_depth(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let charts: [(&str, &str, &str, fn(&PointSummary) -> (f64, f64, f64)); 4] = [
+            ("v3_vs_depth", "V3 at initialisation against depth", "V3, third-order variability (median, IQR)", |p| (p.v3.median, p.v3.q25, p.v3.q75)),
+            ("activation_ratio_vs_depth", "Activation ratio against depth", "activation ratio AR (mean ± std)", |p| mean_std(p.activation_ratio)),
+            ("activation_count_vs_depth", "Activation count against depth", "activation count AC = AR × units (mean ± std)", |p| mean_std(p.activation_count)),
+            ("c2c_vs_depth", "Collapse to constant against depth", "C2C frequency, RV_out < ε (± binomial s.e.)", |p| {
+                let se = (p.c2c_frequency * (1.0 - p.c2c_frequency) / p.networks as f64).sqrt();
+                (p.c2c_frequency, p.c2c_frequency - se, p.c2c_frequency + se)
+            }),
+        ];
+        let mut written = Vec::new();
+        for (name, title, y, value) in charts {
+            plot::line_chart(&self.file(name), &self.canvas, &self.depth_axes(title, y), &self.by_depth(value))?;
+            written.push(self.file(name));
+        }
+        Ok(written)
+    }
+
+    /// Training and test accuracy against depth, one pair of lines per series.
+    fn accuracy_against_depth(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let mut lines = Vec::new();
+        for a in self.results.series() {
+            let points = self.results.points_of(&a);
+            let color = series_color(&a);
+            let line = |label: String, color, s: fn(&PointSummary) -> Summary| Line {
+                label,
+                color,
+                points: points.iter().filter(|p| s(p).count > 0).map(|p| {
+                    let (y, low, high) = mean_std(s(p));
+                    (p.depth as f64, y, low, high)
+                }).collect(),
+            };
+            lines.push(line(format!("{a} train"), color, |p| p.train_acc));
+            lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| p.test_acc));
+        }
+        let axes = self.depth_axes("Accuracy after training against depth", "accuracy on the checkerboard (mean ± std)");
+        plot::line_chart(&self.file("accuracy_vs_depth"), &self.canvas, &axes, &lines)?;
+        Ok(vec![self.file("accuracy_vs_depth")])
+    }
+
+    /// One group per series of `(x(point), y(point))`, Spearman's ρ in the labels.
+    fn scatter_groups(&self, x: fn(&PointSummary) -> f64, y: fn(&PointSummary) -> f64) -> Vec<Scatter> {
+        let all: Vec<&PointSummary> = self.results.summary.points.iter().filter(|p| y(p).is_finite()).collect();
         let rho = |points: &[&PointSummary]| {
             spearman(&points.iter().map(|p| x(p)).collect::<Vec<_>>(), &points.iter().map(|p| y(p)).collect::<Vec<_>>())
         };
-        let mut groups: Vec<Scatter> = results
+        let mut groups: Vec<Scatter> = self
+            .results
             .series()
             .iter()
             .map(|a| {
@@ -197,68 +235,90 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
             .collect();
         groups.push(Scatter { label: format!("all (ρ = {})", format_rho(rho(&all))), color: RGB_GREY, points: Vec::new() });
         groups
-    };
-    let scatters: [(&str, &str, &str, &str, fn(&PointSummary) -> f64, fn(&PointSummary) -> f64); 3] = [
-        ("v3_vs_activation_ratio", "V3 against activation ratio (one point per depth)", "activation ratio AR (mean)", "V3 (mean)", |p| p.activation_ratio.mean, |p| p.v3.mean),
-        ("v3_vs_activation_count", "V3 against activation count (one point per depth)", "activation count AC (mean)", "V3 (mean)", |p| p.activation_count.mean, |p| p.v3.mean),
-        ("accuracy_vs_v3", "Training accuracy against V3 at initialisation", "V3 at initialisation (mean)", "training accuracy (mean)", |p| p.v3.mean, |p| p.train_acc.mean),
-    ];
-    for (name, title, x_label, y_label, x, y) in scatters {
-        let axes = Axes { title, x: x_label, y: y_label, log_x: false, log_y: false };
-        plot::scatter_chart(&file(name), &canvas, &axes, &scatter(x, y))?;
-        wrote(file(name));
     }
 
-    // Landscape galleries.
-    let depths = spread_of_depths(&results.config.depths, 5);
-    let budget = results.summary.points.first().map_or(0, |p| p.budget);
-    let rows: Vec<String> = results.series();
-    let training_points = training_overlay(results);
-    let seed_zero: BTreeMap<(String, usize), &RunRecord> = results
-        .records
-        .iter()
-        .filter(|r| r.network.seed == 0 && r.network.budget == budget)
-        .map(|r| ((results.series_of(r), r.network.depth), r))
-        .collect();
-    let gallery = |trained: bool| -> Vec<Vec<Option<Panel>>> {
-        rows.iter()
-            .map(|a| {
-                depths
-                    .iter()
-                    .map(|&d| {
-                        let landscape = results.landscape(a, d, budget)?;
-                        let (values, title, overlay) = if trained {
-                            let accuracy = seed_zero.get(&(a.clone(), d)).and_then(|r| r.training.as_ref()).map_or(f64::NAN, |t| t.train_acc);
-                            (landscape.trained?, format!("L = {d}, train acc {accuracy:.2}"), training_points.clone())
-                        } else {
-                            (landscape.init, format!("L = {d}, V3 = {:.4}", landscape.v3), Vec::new())
-                        };
-                        Some(Panel { title, grid: landscape.grid, values, overlay })
-                    })
-                    .collect()
-            })
-            .collect()
-    };
-    plot::gallery(&file("landscapes_init"), &canvas, "Output at initialisation on [-1, 1]², seed 0 (blue < 0 < red, own scale per panel)", &rows, &gallery(false))?;
-    wrote(file("landscapes_init"));
-    plot::gallery(&file("landscapes_trained"), &canvas, "Trained decision maps, seed 0 (red: logit > 0; dots: training points, black = label 1)", &rows, &gallery(true))?;
-    wrote(file("landscapes_trained"));
+    /// V3 against activation ratio and count, accuracy against V3.
+    fn scatters(&self) -> Result<Vec<PathBuf>, ReportError> {
+        type Value = fn(&PointSummary) -> f64;
+        let scatters: [(&str, &str, &str, &str, Value, Value); 3] = [
+            ("v3_vs_activation_ratio", "V3 against activation ratio (one point per depth)", "activation ratio AR (mean)", "V3 (mean)", |p| p.activation_ratio.mean, |p| p.v3.mean),
+            ("v3_vs_activation_count", "V3 against activation count (one point per depth)", "activation count AC (mean)", "V3 (mean)", |p| p.activation_count.mean, |p| p.v3.mean),
+            ("accuracy_vs_v3", "Training accuracy against V3 at initialisation", "V3 at initialisation (mean)", "training accuracy (mean)", |p| p.v3.mean, |p| p.train_acc.mean),
+        ];
+        let mut written = Vec::new();
+        for (name, title, x_label, y_label, x, y) in scatters {
+            let axes = Axes { title, x: x_label, y: y_label, log_x: false, log_y: false };
+            plot::scatter_chart(&self.file(name), &self.canvas, &axes, &self.scatter_groups(x, y))?;
+            written.push(self.file(name));
+        }
+        Ok(written)
+    }
 
-    // Collapse profile beside the gradient profile.
-    let (rv_lines, grad_lines) = profiles(results, budget);
-    plot::twin_line_chart(
-        &file("collapse_profile"),
-        &canvas,
-        "Collapse profile and gradient profile at initialisation (median over seeds)",
-        (&Axes { title: "RV_l: relative variation of layer l", x: "layer l", y: "RV_l (log scale)", log_x: false, log_y: true }, &rv_lines),
-        (&Axes { title: "gradient norm of layer l's weights", x: "weight layer l (last: output)", y: "‖∂loss/∂W_l‖ (log scale)", log_x: false, log_y: true }, &grad_lines),
-    )?;
-    wrote(file("collapse_profile"));
+    /// Seed 0's landscapes at initialisation and its trained decision maps,
+    /// one row per series, a few depths across.
+    fn galleries(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let results = self.results;
+        let (budget, rows) = (self.budget(), results.series());
+        let depths = spread_of_depths(&results.config.depths, 5);
+        let training_points = training_overlay(results);
+        let seed_zero: BTreeMap<(String, usize), &RunRecord> = results
+            .records
+            .iter()
+            .filter(|r| r.network.seed == 0 && r.network.budget == budget)
+            .map(|r| ((results.series_of(r), r.network.depth), r))
+            .collect();
+        let panel = |series: &String, depth: usize, trained: bool| -> Option<Panel> {
+            let landscape = results.landscape(series, depth, budget)?;
+            let (values, title, overlay) = if trained {
+                let record = seed_zero.get(&(series.clone(), depth));
+                let accuracy = record.and_then(|r| r.training.as_ref()).map_or(f64::NAN, |t| t.train_acc);
+                (landscape.trained?, format!("L = {depth}, train acc {accuracy:.2}"), training_points.clone())
+            } else {
+                (landscape.init, format!("L = {depth}, V3 = {:.4}", landscape.v3), Vec::new())
+            };
+            Some(Panel { title, grid: landscape.grid, values, overlay })
+        };
+        let gallery = |trained: bool| -> Vec<Vec<Option<Panel>>> {
+            rows.iter().map(|a| depths.iter().map(|&d| panel(a, d, trained)).collect()).collect()
+        };
+        let titles = [
+            ("landscapes_init", "Output at initialisation on [-1, 1]², seed 0 (blue < 0 < red, own scale per panel)", false),
+            ("landscapes_trained", "Trained decision maps, seed 0 (red: logit > 0; dots: training points, black = label 1)", true),
+        ];
+        let mut written = Vec::new();
+        for (name, title, trained) in titles {
+            plot::gallery(&self.file(name), &self.canvas, title, &rows, &gallery(trained))?;
+            written.push(self.file(name));
+        }
+        Ok(written)
+    }
 
-    let markdown = summary_markdown(results, &canvas.caption);
-    write_atomically(&out.join("summary.md"), markdown.as_bytes())?;
-    written.push(out.join("summary.md"));
-    Ok(written)
+    /// The collapse profile beside the gradient profile.
+    fn profiles(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let (rv_lines, grad_lines) = profiles(self.results, self.budget());
+        let rv_axes = Axes { title: "RV_l: relative variation of layer l", x: "layer l", y: "RV_l (log scale)", log_x: false, log_y: true };
+        let grad_axes = Axes {
+            title: "gradient norm of layer l's weights",
+            x: "weight layer l (last: output)",
+            y: "‖∂loss/∂W_l‖ (log scale)",
+            log_x: false,
+            log_y: true,
+        };
+        let file = self.file("collapse_profile");
+        plot::twin_line_chart(
+            &file,
+            &self.canvas,
+            "Collapse profile and gradient profile at initialisation (median over seeds)",
+            (&rv_axes, &rv_lines),
+            (&grad_axes, &grad_lines),
+        )?;
+        Ok(vec![file])
+    }
+}
+
+/// Mean ± one standard deviation, as (y, band low, band high).
+fn mean_std(s: Summary) -> (f64, f64, f64) {
+    (s.mean, s.mean - s.std, s.mean + s.std)
 }
 
 const RGB_GREY: plotters::style::RGBColor = plotters::style::RGBColor(150, 150, 150);
@@ -282,8 +342,7 @@ pub fn spread_of_depths(depths: &[usize], count: usize) -> Vec<usize> {
 
 /// A few hundred training points for the trained maps.
 fn training_overlay(results: &StudyResults) -> Vec<(f32, f32, f32)> {
-    let train = &results.config.train;
-    let data = train.problem().training_set(train.train_size, results.config.seed);
+    let data = results.config.train.problem_config().training_set(results.config.seed);
     let step = (data.len() / 400).max(1);
     (0..data.len()).step_by(step).map(|i| (data.points[2 * i], data.points[2 * i + 1], data.labels[i])).collect()
 }

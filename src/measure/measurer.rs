@@ -1,46 +1,27 @@
 //! Measuring networks at initialisation: from an architecture and seeds to
-//! one [`NetworkMeasures`] per network, all members of a chunk in one traced
-//! forward pass over the grid and one backward pass on the training set.
+//! one [`NetworkMeasures`] per network, all members of a chunk in one
+//! observed forward pass over the grid and one backward pass on the training
+//! set.
 
+use burn::config::Config;
 use burn::module::{AutodiffModule, Param};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::ActivationSpec;
-use crate::backend::{members_per_chunk, ComputeBackend};
-use crate::layer::LayerSpec;
-use crate::measures::{frobenius_norm, relative_variation, third_order_variability};
-use crate::model::{Init, Mlp, MlpConfig};
-use crate::problem::{grid_tensor, Checkerboard, Loss};
+use super::functions::{frobenius_norm, relative_variation, third_order_variability, ActiveUnits};
+use crate::nn::backend::members_per_chunk;
+use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig};
+use crate::problem::{grid_tensor, ProblemConfig};
 
-/// Everything measuring needs besides the architecture.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct MeasureSettings {
+/// How networks are measured (METHOD §3). Every field has the METHOD default.
+#[derive(Config, Debug, PartialEq)]
+pub struct MeasureConfig {
     /// Landscape grid size `G` (`G × G` points).
+    #[config(default = 101)]
     pub grid: usize,
     /// C2C threshold on `RV_out`.
+    #[config(default = 1e-3)]
     pub epsilon: f64,
-    pub init: Init,
-    /// The run seed every network seed and data set derives from.
-    pub seed: u64,
-    /// The problem whose training set gives the gradient profile.
-    pub problem: Checkerboard,
-    pub train_size: usize,
-    pub loss: Loss,
-}
-
-impl Default for MeasureSettings {
-    fn default() -> Self {
-        Self {
-            grid: 101,
-            epsilon: 1e-3,
-            init: Init::Scaled,
-            seed: 0,
-            problem: Checkerboard::default(),
-            train_size: 2000,
-            loss: Loss::Bce,
-        }
-    }
 }
 
 /// The measures of one network at initialisation (METHOD §3).
@@ -48,13 +29,13 @@ impl Default for MeasureSettings {
 pub struct NetworkMeasures {
     /// Parameters of the network, counted from the module's own parameters.
     pub params: usize,
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub activation_ratio: f64,
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub activation_count: f64,
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub v3: f64,
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub rv_out: f64,
     /// `RV_l` of each hidden layer's output, input side first.
     pub rv_layers: Vec<f64>,
@@ -68,7 +49,8 @@ pub struct NetworkMeasures {
 
 /// Measures networks on one device: holds the grid and the training set.
 pub struct Measurer<B: ComputeBackend> {
-    settings: MeasureSettings,
+    config: MeasureConfig,
+    problem: ProblemConfig,
     grid_points: Tensor<B::InnerBackend, 2>,
     train_points: Tensor<B, 2>,
     train_labels: Tensor<B, 2>,
@@ -77,20 +59,21 @@ pub struct Measurer<B: ComputeBackend> {
 }
 
 impl<B: ComputeBackend> Measurer<B> {
-    pub fn new(settings: MeasureSettings, device: &B::Device) -> Self {
-        let training = settings.problem.training_set(settings.train_size, settings.seed);
-        let (train_points, train_labels) = training.tensors::<B>(device);
+    /// `run_seed` draws the training set of the gradient profile.
+    pub fn new(config: MeasureConfig, problem: ProblemConfig, run_seed: u64, device: &B::Device) -> Self {
+        let (train_points, train_labels) = problem.training_set(run_seed).tensors::<B>(device);
         Self {
-            grid_points: grid_tensor(settings.grid, device),
+            grid_points: grid_tensor(config.grid, device),
             train_points,
             train_labels,
             chunk_elements: B::CHUNK_ELEMENTS,
-            settings,
+            config,
+            problem,
             device: device.clone(),
         }
     }
 
-    /// Overrides the chunk size (see [`crate::backend::SupportedBackend::CHUNK_ELEMENTS`]).
+    /// Overrides the chunk size (see [`crate::nn::SupportedBackend::CHUNK_ELEMENTS`]).
     pub fn with_chunk_elements(mut self, chunk_elements: usize) -> Self {
         self.chunk_elements = chunk_elements.max(1);
         self
@@ -98,7 +81,7 @@ impl<B: ComputeBackend> Measurer<B> {
 
     /// How many networks of this architecture go in one chunk.
     pub fn chunk_members(&self, config: &MlpConfig) -> usize {
-        members_per_chunk(self.chunk_elements, self.settings.grid.pow(2), config.width.max(config.output_dim))
+        members_per_chunk(self.chunk_elements, self.config.grid.pow(2), config.width.max(config.output_dim))
     }
 
     /// Measures one network per seed, in chunks; results in seed order.
@@ -114,67 +97,76 @@ impl<B: ComputeBackend> Measurer<B> {
 
     /// Measures every member of a built ensemble.
     pub fn measure_ensemble(&self, model: &Mlp<B>) -> Vec<NetworkMeasures> {
-        let members = model.members();
-        let depth = model.depth();
-        let grid = self.settings.grid;
+        let (mut columns, hidden_units) = self.landscape_columns(model);
+        columns.extend(self.gradient_columns(model));
+        // One read-back for everything (one device sync on a GPU).
+        let width = columns.len();
+        let table = Tensor::stack::<2>(columns, 1).into_data().convert::<f64>().to_vec::<f64>().expect("float data");
+        let params = model.params_per_member();
+        table.chunks(width).map(|row| self.network_measures(row, model.depth(), hidden_units, params)).collect()
+    }
 
-        // Landscape measures: one traced forward pass over the grid.
+    /// One observed forward pass over the grid: per member, the active
+    /// pairs, `RV_l` of each block, `RV_out` and V3; and the hidden units.
+    fn landscape_columns(&self, model: &Mlp<B>) -> (Vec<Tensor<B::InnerBackend, 1>>, usize) {
+        let (members, grid) = (model.members(), self.config.grid);
         let valid = model.valid();
-        let trace = valid.forward_traced(valid.broadcast_input(self.grid_points.clone()));
-        let hidden_units = trace.hidden_units;
-        let mut columns = vec![trace.active];
-        columns.extend(trace.hidden.into_iter().map(relative_variation));
-        columns.push(relative_variation(trace.output.clone()));
-        let landscapes = trace.output.narrow(2, 0, 1).reshape([members, grid, grid]);
+        let mut active_units = ActiveUnits::new(&valid.activation);
+        let (hidden, output) = valid.forward_observed(valid.broadcast_input(self.grid_points.clone()), &mut active_units);
+        let (active, hidden_units) = active_units.finish(members, &output.device());
+        let mut columns = vec![active];
+        columns.extend(hidden.into_iter().map(relative_variation));
+        columns.push(relative_variation(output.clone()));
+        let landscapes = output.narrow(2, 0, 1).reshape([members, grid, grid]);
         columns.push(third_order_variability(landscapes));
+        (columns, hidden_units)
+    }
 
-        // Gradient profile: members are independent, so the gradient of the
-        // summed loss is each member's own gradient.
+    /// The gradient profile: the norm of the loss gradient with respect to
+    /// each block's weights, then the output layer's. Members are
+    /// independent, so the gradient of the summed loss is each member's own.
+    fn gradient_columns(&self, model: &Mlp<B>) -> Vec<Tensor<B::InnerBackend, 1>> {
         let logits = model.forward(model.broadcast_input(self.train_points.clone()));
-        let loss = self.settings.loss.per_member(logits, self.train_labels.clone()).sum();
+        let loss = self.problem.loss.per_member(logits, self.train_labels.clone()).sum();
         let gradients = loss.backward();
         let norm = |weight: &Param<Tensor<B, 3>>| frobenius_norm(weight.val().grad(&gradients).expect("weights take part in the loss"));
+        let mut columns = Vec::with_capacity(model.depth() + 1);
         for block in &model.hidden {
             let squares = block.params.iter().zip(&block.is_weight).filter(|(_, w)| **w).map(|(p, _)| norm(p).square());
             columns.push(squares.reduce(|a, b| a + b).expect("a block has a weight").sqrt());
         }
         columns.push(norm(&model.output.weight));
+        columns
+    }
 
-        // One read-back for everything (one device sync on a GPU).
-        let width = columns.len();
-        let table = Tensor::stack::<2>(columns, 1).into_data().convert::<f64>().to_vec::<f64>().expect("float data");
-        let grid_points = (grid * grid) as f64;
-        let params = model.params_per_member();
-        table
-            .chunks(width)
-            .map(|row| {
-                let active = row[0];
-                let rv_layers = row[1..=depth].to_vec();
-                let rv_out = row[depth + 1];
-                let collapse_layer = rv_layers.iter().position(|rv| *rv < self.settings.epsilon).map(|l| l + 1);
-                NetworkMeasures {
-                    params,
-                    activation_ratio: active / (grid_points * hidden_units as f64),
-                    activation_count: active / grid_points,
-                    v3: row[depth + 2],
-                    rv_out,
-                    rv_layers,
-                    c2c: rv_out < self.settings.epsilon,
-                    collapse_layer,
-                    grad_norms: row[depth + 3..].to_vec(),
-                }
-            })
-            .collect()
+    /// One member's measures from its row of the read-back table.
+    fn network_measures(&self, row: &[f64], depth: usize, hidden_units: usize, params: usize) -> NetworkMeasures {
+        let grid_points = (self.config.grid * self.config.grid) as f64;
+        let active = row[0];
+        let rv_layers = row[1..=depth].to_vec();
+        let rv_out = row[depth + 1];
+        let collapse_layer = rv_layers.iter().position(|rv| *rv < self.config.epsilon).map(|l| l + 1);
+        NetworkMeasures {
+            params,
+            activation_ratio: active / (grid_points * hidden_units as f64),
+            activation_count: active / grid_points,
+            v3: row[depth + 2],
+            rv_out,
+            rv_layers,
+            c2c: rv_out < self.config.epsilon,
+            collapse_layer,
+            grad_norms: row[depth + 3..].to_vec(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::ActivationRegistry;
-    use crate::model::network_seed;
+    use crate::nn::{ActivationRegistry, LayerRegistry};
+    use crate::problem::ProblemConfig;
+    use crate::seed::network_seed;
     use burn::backend::{Autodiff, NdArray};
-    use crate::layer::LayerRegistry;
 
     type B = Autodiff<NdArray>;
 
@@ -183,8 +175,8 @@ mod tests {
     }
 
     fn measurer(grid: usize) -> Measurer<B> {
-        let settings = MeasureSettings { grid, train_size: 256, ..Default::default() };
-        Measurer::new(settings, &Default::default())
+        let problem = ProblemConfig::new().with_train_size(256);
+        Measurer::new(MeasureConfig::new().with_grid(grid), problem, 0, &Default::default())
     }
 
     fn seeds(activation: &str, depth: usize, count: usize) -> Vec<u64> {

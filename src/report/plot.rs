@@ -6,13 +6,14 @@
 use std::path::Path;
 use std::sync::Once;
 
-use plotters::chart::MeshStyle;
+use plotters::chart::{ChartContext, MeshStyle};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 const FONT: &str = "sans-serif";
-const FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Registers the bundled font once, so nothing depends on system fonts.
 fn register_font() {
@@ -33,7 +34,7 @@ pub struct PlotError {
 }
 
 /// Image format of the charts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Png,
     Svg,
@@ -67,35 +68,30 @@ impl Canvas {
         (FONT, base * self.scale)
     }
 
-    /// Draws on a fresh image of `width × height` (unscaled) at `path`.
-    fn render(
-        &self,
-        path: &Path,
-        (width, height): (f64, f64),
-        draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
-        draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
-    ) -> Result<(), PlotError> {
+    /// Draws `chart` on a fresh image at `path`, in the canvas's format.
+    fn render(&self, path: &Path, chart: &impl Chart) -> Result<(), PlotError> {
         register_font();
+        let (width, height) = chart.size();
         let size = (self.px(width), self.px(height));
         let result = match self.format {
             Format::Png => {
                 let root = BitMapBackend::new(path, size).into_drawing_area();
-                draw(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+                chart.draw(self, &root).and_then(|_| root.present().map_err(|e| e.to_string()))
             }
             Format::Svg => {
                 let root = SVGBackend::new(path, size).into_drawing_area();
-                draw_svg(&root).and_then(|_| root.present().map_err(|e| e.to_string()))
+                chart.draw(self, &root).and_then(|_| root.present().map_err(|e| e.to_string()))
             }
         };
         result.map_err(|message| PlotError { path: path.display().to_string(), message })
     }
 }
 
-/// Renders one chart body generically over the backend (PNG or SVG).
-macro_rules! render {
-    ($canvas:expr, $path:expr, $size:expr, |$root:ident| $body:expr) => {
-        $canvas.render($path, $size, |$root| $body, |$root| $body)
-    };
+/// A chart body, drawn the same way on any plotters backend (PNG or SVG).
+trait Chart {
+    /// Unscaled size in pixels.
+    fn size(&self) -> (f64, f64);
+    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
 // ---------------------------------------------------------------------------
@@ -279,58 +275,86 @@ pub struct Axes<'a> {
 
 /// Lines with bands (e.g. a measure against depth, log-scaled depth).
 pub fn line_chart(path: &Path, canvas: &Canvas, axes: &Axes, lines: &[Line]) -> Result<(), PlotError> {
-    let legend: Vec<LegendEntry> = lines.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
-    // A log x axis is drawn as log2(x) on a linear axis with ticks 1, 2, 4, …:
-    // plotters' own log axis labels every minor tick and the labels collide.
-    let to_x = |x: f64| if axes.log_x { x.log2() } else { x };
-    let lines: Vec<Line> = lines
-        .iter()
-        .map(|l| Line { label: l.label.clone(), color: l.color, points: l.points.iter().map(|p| (to_x(p.0), p.1, p.2, p.3)).collect() })
-        .collect();
-    let lines = lines.as_slice();
-    let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
-    let x_ticks = (xs.1.floor() - xs.0.ceil()) as usize + 1;
-    let x_format = |v: &f64| if axes.log_x { format!("{}", 2f64.powf(*v).round()) } else { format!("{v}") };
-    let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])), axes.log_y);
-    render!(canvas, path, (800.0, 560.0), |root| {
+    canvas.render(path, &LineChart { axes, lines })
+}
+
+struct LineChart<'a> {
+    axes: &'a Axes<'a>,
+    lines: &'a [Line],
+}
+
+impl Chart for LineChart<'_> {
+    fn size(&self) -> (f64, f64) {
+        (800.0, 560.0)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let axes = self.axes;
+        let legend: Vec<LegendEntry> = self.lines.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
+        // A log x axis is drawn as log2(x) on a linear axis with ticks 1, 2, 4, …:
+        // plotters' own log axis labels every minor tick and the labels collide.
+        let to_x = |x: f64| if axes.log_x { x.log2() } else { x };
+        let lines: Vec<Line> = self
+            .lines
+            .iter()
+            .map(|l| Line { label: l.label.clone(), color: l.color, points: l.points.iter().map(|p| (to_x(p.0), p.1, p.2, p.3)).collect() })
+            .collect();
+        let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
+        let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])), axes.log_y);
         let plot = layout(canvas, root, &legend)?;
         let mut builder = chart_builder(&plot, canvas, axes.title, 20.0);
-        macro_rules! draw_lines {
-            ($chart:expr) => {{
-                let mut chart = $chart.map_err(|e| e.to_string())?;
-                let mut mesh = chart.configure_mesh();
-                style_mesh(&mut mesh, canvas, axes);
-                if axes.log_x {
-                    mesh.x_labels(x_ticks).x_label_formatter(&x_format);
-                }
-                mesh.draw().map_err(|e| e.to_string())?;
-                let floor = |v: f64| if axes.log_y { v.max(ys.0) } else { v };
-                for line in lines {
-                    let band: Vec<(f64, f64)> = line
-                        .points
-                        .iter()
-                        .map(|p| (p.0, floor(p.3)))
-                        .chain(line.points.iter().rev().map(|p| (p.0, floor(p.2))))
-                        .filter(|p| p.1.is_finite())
-                        .collect();
-                    chart.draw_series(std::iter::once(Polygon::new(band, line.color.mix(0.18)))).map_err(|e| e.to_string())?;
-                    let centre: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, floor(p.1))).filter(|p| p.1.is_finite()).collect();
-                    chart
-                        .draw_series(LineSeries::new(centre.clone(), line.color.stroke_width(canvas.px(2.5))))
-                        .map_err(|e| e.to_string())?;
-                    chart
-                        .draw_series(centre.iter().map(|p| Circle::new(*p, canvas.px(3.5), line.color.filled())))
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }};
-        }
+        let body = LineBody { canvas, axes, lines: &lines, xs, y_floor: ys.0 };
         if axes.log_y {
-            draw_lines!(builder.build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale()))
+            body.draw(builder.build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale()).map_err(|e| e.to_string())?)
         } else {
-            draw_lines!(builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1))
+            body.draw(builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1).map_err(|e| e.to_string())?)
         }
-    })
+    }
+}
+
+/// The mesh, bands, lines and markers of a line chart, on linear or log axes.
+struct LineBody<'a> {
+    canvas: &'a Canvas,
+    axes: &'a Axes<'a>,
+    lines: &'a [Line],
+    xs: (f64, f64),
+    y_floor: f64,
+}
+
+impl LineBody<'_> {
+    fn draw<DB, X, Y>(&self, mut chart: ChartContext<'_, DB, Cartesian2d<X, Y>>) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        let (canvas, axes) = (self.canvas, self.axes);
+        let x_ticks = (self.xs.1.floor() - self.xs.0.ceil()) as usize + 1;
+        let x_format = |v: &f64| if axes.log_x { format!("{}", 2f64.powf(*v).round()) } else { format!("{v}") };
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh, canvas, axes);
+        if axes.log_x {
+            mesh.x_labels(x_ticks).x_label_formatter(&x_format);
+        }
+        mesh.draw().map_err(|e| e.to_string())?;
+        let floor = |v: f64| if axes.log_y { v.max(self.y_floor) } else { v };
+        for line in self.lines {
+            let band: Vec<(f64, f64)> = line
+                .points
+                .iter()
+                .map(|p| (p.0, floor(p.3)))
+                .chain(line.points.iter().rev().map(|p| (p.0, floor(p.2))))
+                .filter(|p| p.1.is_finite())
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(band, line.color.mix(0.18)))).map_err(|e| e.to_string())?;
+            let centre: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, floor(p.1))).filter(|p| p.1.is_finite()).collect();
+            chart.draw_series(LineSeries::new(centre.clone(), line.color.stroke_width(canvas.px(2.5)))).map_err(|e| e.to_string())?;
+            chart
+                .draw_series(centre.iter().map(|p| Circle::new(*p, canvas.px(3.5), line.color.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -345,33 +369,51 @@ pub struct Scatter {
 
 /// Points coloured by group; the labels carry Spearman's ρ.
 pub fn scatter_chart(path: &Path, canvas: &Canvas, axes: &Axes, groups: &[Scatter]) -> Result<(), PlotError> {
-    let legend: Vec<LegendEntry> = groups.iter().map(|g| LegendEntry { label: g.label.clone(), color: g.color }).collect();
-    let xs = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.0)), axes.log_x);
-    let ys = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.1)), false);
-    render!(canvas, path, (800.0, 560.0), |root| {
+    canvas.render(path, &ScatterChart { axes, groups })
+}
+
+struct ScatterChart<'a> {
+    axes: &'a Axes<'a>,
+    groups: &'a [Scatter],
+}
+
+impl Chart for ScatterChart<'_> {
+    fn size(&self) -> (f64, f64) {
+        (800.0, 560.0)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (axes, groups) = (self.axes, self.groups);
+        let legend: Vec<LegendEntry> = groups.iter().map(|g| LegendEntry { label: g.label.clone(), color: g.color }).collect();
+        let xs = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.0)), axes.log_x);
+        let ys = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.1)), false);
         let plot = layout(canvas, root, &legend)?;
         let mut builder = chart_builder(&plot, canvas, axes.title, 20.0);
-        macro_rules! draw_points {
-            ($chart:expr) => {{
-                let mut chart = $chart.map_err(|e| e.to_string())?;
-                let mut mesh = chart.configure_mesh();
-                style_mesh(&mut mesh, canvas, axes);
-                mesh.draw().map_err(|e| e.to_string())?;
-                for group in groups {
-                    let points = group.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite() && (!axes.log_x || p.0 > 0.0));
-                    chart
-                        .draw_series(points.map(|p| Circle::new(*p, canvas.px(5.0), group.color.filled())))
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }};
-        }
         if axes.log_x {
-            draw_points!(builder.build_cartesian_2d((xs.0..xs.1).log_scale(), ys.0..ys.1))
+            self.draw_points(canvas, builder.build_cartesian_2d((xs.0..xs.1).log_scale(), ys.0..ys.1).map_err(|e| e.to_string())?)
         } else {
-            draw_points!(builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1))
+            self.draw_points(canvas, builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1).map_err(|e| e.to_string())?)
         }
-    })
+    }
+}
+
+impl ScatterChart<'_> {
+    /// The mesh and the points, on a linear or log x axis.
+    fn draw_points<DB, X, Y>(&self, canvas: &Canvas, mut chart: ChartContext<'_, DB, Cartesian2d<X, Y>>) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh, canvas, self.axes);
+        mesh.draw().map_err(|e| e.to_string())?;
+        for group in self.groups {
+            let points = group.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite() && (!self.axes.log_x || p.0 > 0.0));
+            chart.draw_series(points.map(|p| Circle::new(*p, canvas.px(5.0), group.color.filled()))).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -389,18 +431,41 @@ pub struct Panel {
 /// Heat maps in rows × columns, each with its own symmetric diverging scale
 /// (white is zero). `rows` labels each row; `None` panels are left blank.
 pub fn gallery(path: &Path, canvas: &Canvas, title: &str, rows: &[String], panels: &[Vec<Option<Panel>>]) -> Result<(), PlotError> {
-    let columns = panels.iter().map(Vec::len).max().unwrap_or(1).max(1);
-    let cell = 210.0;
-    // `activation/layer` labels go on two lines and need a wider margin.
-    let label_width = if rows.iter().any(|r| r.contains('/')) { 150.0 } else { 90.0 };
-    let size = (label_width + cell * columns as f64, 60.0 + cell * rows.len().max(1) as f64 + CAPTION_HEIGHT);
-    render!(canvas, path, size, |root| {
+    canvas.render(path, &Gallery { title, rows, panels })
+}
+
+struct Gallery<'a> {
+    title: &'a str,
+    rows: &'a [String],
+    panels: &'a [Vec<Option<Panel>>],
+}
+
+const GALLERY_CELL: f64 = 210.0;
+
+impl Gallery<'_> {
+    fn columns(&self) -> usize {
+        self.panels.iter().map(Vec::len).max().unwrap_or(1).max(1)
+    }
+
+    /// `activation/layer` labels go on two lines and need a wider margin.
+    fn label_width(&self) -> f64 {
+        if self.rows.iter().any(|r| r.contains('/')) { 150.0 } else { 90.0 }
+    }
+}
+
+impl Chart for Gallery<'_> {
+    fn size(&self) -> (f64, f64) {
+        (self.label_width() + GALLERY_CELL * self.columns() as f64, 60.0 + GALLERY_CELL * self.rows.len().max(1) as f64 + CAPTION_HEIGHT)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (rows, columns) = (self.rows, self.columns());
         let main = layout(canvas, root, &[])?;
         let (heading, body) = main.split_vertically(canvas.px(50.0));
         heading
-            .draw_text(title, &TextStyle::from(canvas.font(16.0)), (canvas.px(12.0) as i32, canvas.px(16.0) as i32))
+            .draw_text(self.title, &TextStyle::from(canvas.font(16.0)), (canvas.px(12.0) as i32, canvas.px(16.0) as i32))
             .map_err(|e| e.to_string())?;
-        let (labels, grid_area) = body.split_horizontally(canvas.px(label_width));
+        let (labels, grid_area) = body.split_horizontally(canvas.px(self.label_width()));
         let label_rows = labels.split_evenly((rows.len().max(1), 1));
         for (area, label) in label_rows.iter().zip(rows) {
             let (_, h) = area.dim_in_pixel();
@@ -412,11 +477,11 @@ pub fn gallery(path: &Path, canvas: &Canvas, title: &str, rows: &[String], panel
         }
         let cells = grid_area.split_evenly((rows.len().max(1), columns));
         for (index, area) in cells.iter().enumerate() {
-            let Some(Some(panel)) = panels.get(index / columns).and_then(|r| r.get(index % columns)) else { continue };
+            let Some(Some(panel)) = self.panels.get(index / columns).and_then(|r| r.get(index % columns)) else { continue };
             draw_panel(canvas, area, panel)?;
         }
         Ok(())
-    })
+    }
 }
 
 fn draw_panel<DB: DrawingBackend>(canvas: &Canvas, area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<(), String> {
@@ -458,37 +523,50 @@ pub fn twin_line_chart(
     left: (&Axes, &[Line]),
     right: (&Axes, &[Line]),
 ) -> Result<(), PlotError> {
-    let legend: Vec<LegendEntry> = left.1.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
-    render!(canvas, path, (1400.0, 600.0), |root| {
+    canvas.render(path, &TwinLineChart { title, halves: [left, right] })
+}
+
+struct TwinLineChart<'a> {
+    title: &'a str,
+    halves: [(&'a Axes<'a>, &'a [Line]); 2],
+}
+
+impl Chart for TwinLineChart<'_> {
+    fn size(&self) -> (f64, f64) {
+        (1400.0, 600.0)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let legend: Vec<LegendEntry> = self.halves[0].1.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
         let plot = layout(canvas, root, &legend)?;
         let (heading, body) = plot.split_vertically(canvas.px(40.0));
         heading
-            .draw_text(title, &TextStyle::from(canvas.font(20.0)), (canvas.px(12.0) as i32, canvas.px(10.0) as i32))
+            .draw_text(self.title, &TextStyle::from(canvas.font(20.0)), (canvas.px(12.0) as i32, canvas.px(10.0) as i32))
             .map_err(|e| e.to_string())?;
-        let halves = body.split_evenly((1, 2));
-        for (area, (axes, lines)) in halves.iter().zip([left, right]) {
-            let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
-            let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true);
-            let mut chart = chart_builder(area, canvas, axes.title, 16.0)
-                .build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale())
-                .map_err(|e| e.to_string())?;
-            let mut mesh = chart.configure_mesh();
-            style_mesh(&mut mesh, canvas, axes);
-            mesh.x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| log_tick(*v))
-                .draw()
-                .map_err(|e| e.to_string())?;
-            for line in lines {
-                let points: Vec<(f64, f64)> =
-                    line.points.iter().map(|p| (p.0, p.1.max(ys.0))).filter(|p| p.1.is_finite()).collect();
-                chart.draw_series(LineSeries::new(points.clone(), line.color.stroke_width(canvas.px(2.0)))).map_err(|e| e.to_string())?;
-                chart
-                    .draw_series(points.iter().map(|p| Circle::new(*p, canvas.px(2.5), line.color.filled())))
-                    .map_err(|e| e.to_string())?;
-            }
+        for (area, (axes, lines)) in body.split_evenly((1, 2)).iter().zip(self.halves) {
+            draw_log_y_lines(canvas, area, axes, lines)?;
         }
         Ok(())
-    })
+    }
+}
+
+/// Lines on a linear x and log y axis, without bands; values at or below
+/// the axis floor are drawn on it.
+fn draw_log_y_lines<DB: DrawingBackend>(canvas: &Canvas, area: &DrawingArea<DB, Shift>, axes: &Axes, lines: &[Line]) -> Result<(), String> {
+    let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
+    let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true);
+    let mut chart = chart_builder(area, canvas, axes.title, 16.0)
+        .build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale())
+        .map_err(|e| e.to_string())?;
+    let mut mesh = chart.configure_mesh();
+    style_mesh(&mut mesh, canvas, axes);
+    mesh.x_label_formatter(&|v| format!("{v:.0}")).y_label_formatter(&|v| log_tick(*v)).draw().map_err(|e| e.to_string())?;
+    for line in lines {
+        let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1.max(ys.0))).filter(|p| p.1.is_finite()).collect();
+        chart.draw_series(LineSeries::new(points.clone(), line.color.stroke_width(canvas.px(2.0)))).map_err(|e| e.to_string())?;
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, canvas.px(2.5), line.color.filled()))).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,10 +12,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::activation as act;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+
+use super::backend::AnyActivation;
 
 /// An activation function σ.
 ///
@@ -55,18 +56,6 @@ impl<B: Backend, A: Activation> TensorActivation<B> for A {
         self.derivative_tensor(z)
     }
 }
-
-/// A type-erased activation usable on every backend of [`crate::backend`].
-pub trait AnyActivation:
-    Activation
-    + TensorActivation<NdArray>
-    + TensorActivation<Autodiff<NdArray>>
-    + TensorActivation<Wgpu>
-    + TensorActivation<Autodiff<Wgpu>>
-{
-}
-
-impl<A: Activation> AnyActivation for A {}
 
 /// An activation with its derived constants, ready to build networks with.
 #[derive(Clone)]
@@ -456,6 +445,8 @@ impl Activation for Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::backend::SupportedBackend;
+    use burn::backend::NdArray;
 
     type TestBackend = NdArray;
 
@@ -506,7 +497,7 @@ mod tests {
         let registry = ActivationRegistry::builtin();
         for name in registry.names() {
             let spec = registry.get(name).unwrap();
-            let tensor = <TestBackend as crate::backend::SupportedBackend>::tensor_activation(
+            let tensor = <TestBackend as SupportedBackend>::tensor_activation(
                 spec.function.as_ref(),
             );
             let values = tensor.apply(z.clone()).into_data().to_vec::<f32>().unwrap();

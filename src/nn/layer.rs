@@ -14,14 +14,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use rand_pcg::Pcg64Mcg;
 
-use crate::activation::TensorActivation;
-use crate::measures::active_count;
-use crate::model::Init;
+use super::activation::TensorActivation;
+use super::backend::AnyLayer;
+use super::init::Init;
 
 /// The shape of one parameter of a block, for one network: `[rows, cols]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,43 +71,34 @@ impl HostInit<'_> {
     }
 }
 
-/// Applies σ inside a block. While measuring, it also counts the active
-/// units of each pre-activation it sees (METHOD §3), before σ overwrites it.
-pub struct Activate<'a, B: Backend> {
-    sigma: &'a dyn TensorActivation<B>,
-    counting: Option<Counting<B>>,
+/// Sees every pre-activation `z` of a forward pass, just before σ is applied.
+///
+/// This is how a measure looks inside any block type without the block (or
+/// this room) knowing about measures: the measure room implements it (e.g.
+/// counting active units) and hands it to `Mlp::forward_observed`.
+pub trait PreActivationObserver<B: Backend> {
+    /// `z`: `[members, points, units]`.
+    fn observe(&mut self, z: &Tensor<B, 3>);
 }
 
-struct Counting<B: Backend> {
-    threshold: f64,
-    active: Vec<Tensor<B, 1>>,
-    units: usize,
+/// Applies σ inside a block, showing each pre-activation to the observer
+/// (if any) first.
+pub struct Activate<'a, B: Backend> {
+    sigma: &'a dyn TensorActivation<B>,
+    observer: Option<&'a mut dyn PreActivationObserver<B>>,
 }
 
 impl<'a, B: Backend> Activate<'a, B> {
-    pub(crate) fn new(sigma: &'a dyn TensorActivation<B>) -> Self {
-        Self { sigma, counting: None }
-    }
-
-    pub(crate) fn counting(sigma: &'a dyn TensorActivation<B>, threshold: f64) -> Self {
-        Self { sigma, counting: Some(Counting { threshold, active: Vec::new(), units: 0 }) }
+    pub(crate) fn new(sigma: &'a dyn TensorActivation<B>, observer: Option<&'a mut dyn PreActivationObserver<B>>) -> Self {
+        Self { sigma, observer }
     }
 
     /// σ(z), element-wise. `z`: `[members, points, units]`.
     pub fn apply(&mut self, z: Tensor<B, 3>) -> Tensor<B, 3> {
-        if let Some(counting) = self.counting.as_mut() {
-            counting.units += z.dims()[2];
-            counting.active.push(active_count(z.clone(), self.sigma, counting.threshold));
+        if let Some(observer) = self.observer.as_mut() {
+            observer.observe(&z);
         }
         self.sigma.apply(z)
-    }
-
-    /// Active (point, unit) pairs per member, summed over every
-    /// pre-activation seen, and the number of units they came from.
-    pub(crate) fn active_units(self) -> Option<(Tensor<B, 1>, usize)> {
-        let counting = self.counting?;
-        let total = counting.active.into_iter().reduce(|a, b| a + b)?;
-        Some((total, counting.units))
     }
 }
 
@@ -147,14 +137,6 @@ impl<B: Backend, L: Layer> LayerForward<B> for L {
         self.forward(params, input, activate)
     }
 }
-
-/// A type-erased block type usable on every backend of [`crate::backend`].
-pub trait AnyLayer:
-    Layer + LayerForward<NdArray> + LayerForward<Autodiff<NdArray>> + LayerForward<Wgpu> + LayerForward<Autodiff<Wgpu>>
-{
-}
-
-impl<L: Layer> AnyLayer for L {}
 
 /// A registered block type, ready to build networks with.
 #[derive(Clone)]
@@ -355,7 +337,7 @@ impl Layer for LayerNormDense {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{width_for_params, INPUT_DIM, OUTPUT_DIM};
+    use crate::nn::mlp::{width_for_params, INPUT_DIM, OUTPUT_DIM};
 
     fn params(name: &str, depth: usize, width: usize) -> usize {
         LayerRegistry::builtin().get(name).unwrap().network_params(depth, width, INPUT_DIM, OUTPUT_DIM)

@@ -1,16 +1,11 @@
-//! Result records: one JSON object per line, appended and flushed as each
-//! network finishes, so an interrupted run loses nothing already measured.
-
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+//! Result records: one JSON object per network, as `measure --out`, `train
+//! --out` and a study's `runs.jsonl` write them.
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::BackendKind;
-use crate::measurement::{MeasureSettings, NetworkMeasures};
-use crate::sweep::Point;
-use crate::training::TrainedNetwork;
+use super::sweep::{Point, Sweep};
+use crate::measure::NetworkMeasures;
+use crate::train::TrainedNetwork;
 use crate::VERSION;
 
 /// One measured network, as written by `variability measure --out`.
@@ -53,8 +48,7 @@ impl RunRecord {
         point: &Point,
         seed: usize,
         network_seed: u64,
-        settings: &MeasureSettings,
-        backend: BackendKind,
+        sweep: &Sweep,
         measures: NetworkMeasures,
         training: Option<TrainedNetwork>,
     ) -> Self {
@@ -65,12 +59,12 @@ impl RunRecord {
             width: point.config.width,
             budget: point.budget,
             seed,
-            run_seed: settings.seed,
+            run_seed: sweep.seed,
             network_seed,
-            init: settings.init.to_string(),
-            grid: settings.grid,
-            epsilon: settings.epsilon,
-            backend: backend.to_string(),
+            init: point.config.init.to_string(),
+            grid: sweep.measure.grid,
+            epsilon: sweep.measure.epsilon,
+            backend: sweep.backend.to_string(),
             measures,
             version: VERSION.to_string(),
         };
@@ -115,56 +109,4 @@ impl NetworkKey {
 /// The block type of records and study files that do not name one.
 pub fn default_layer() -> String {
     "dense".to_string()
-}
-
-/// JSON has no NaN: `serde_json` writes non-finite floats as `null`, and this
-/// reads `null` back as NaN (a diverged run's accuracy, for instance).
-pub fn f64_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
-}
-
-/// Appends serialisable records to a file, one JSON line each.
-pub struct JsonLines {
-    path: PathBuf,
-    writer: BufWriter<File>,
-}
-
-impl JsonLines {
-    /// Opens `path` for appending (creating it, not its folder).
-    pub fn append(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { path: path.to_path_buf(), writer: BufWriter::new(file) })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Writes one record and flushes it to the file.
-    pub fn write<T: Serialize>(&mut self, record: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.writer, record)?;
-        self.writer.write_all(b"\n")?;
-        self.writer.flush()
-    }
-}
-
-/// Reads every complete record of a JSON-lines file. A last line cut short by
-/// an interruption is ignored; a malformed line elsewhere is an error.
-pub fn read_json_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Vec<T>> {
-    let text = std::fs::read_to_string(path)?;
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
-    let mut records = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(record) => records.push(record),
-            Err(_) if index + 1 == lines.len() && !text.ends_with('\n') => break,
-            Err(error) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: line {}: {error}", path.display(), index + 1),
-                ))
-            }
-        }
-    }
-    Ok(records)
 }

@@ -1,12 +1,16 @@
-//! The compute backends, listed in one place.
+//! The compute backends, listed in one place: this is the only file that
+//! names them.
 //!
 //! Every generic function of the library is instantiated only for the
 //! backends named here: `NdArray` (CPU) and `Wgpu` (GPU, or Mesa's software
 //! Vulkan device), each with and without `Autodiff`. Keeping the list short
-//! keeps compile times down.
+//! keeps compile times down. Activations and block types are type-erased
+//! here too ([`AnyActivation`], [`AnyLayer`]): a trait object carries their
+//! tensor forms for each backend of the list. Adding a backend means adding
+//! it to [`BackendKind`], [`run_on`], the two type-erasure traits and one
+//! [`SupportedBackend`] impl per backend, all below.
 
 use std::fmt;
-use std::str::FromStr;
 
 use burn::backend::ndarray::NdArrayDevice;
 use burn::backend::wgpu::WgpuDevice;
@@ -14,8 +18,28 @@ use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
-use crate::activation::{AnyActivation, TensorActivation};
-use crate::layer::{AnyLayer, LayerForward};
+use super::activation::{Activation, TensorActivation};
+use super::layer::{Layer, LayerForward};
+
+/// A type-erased activation usable on every backend of this file.
+pub trait AnyActivation:
+    Activation
+    + TensorActivation<NdArray>
+    + TensorActivation<Autodiff<NdArray>>
+    + TensorActivation<Wgpu>
+    + TensorActivation<Autodiff<Wgpu>>
+{
+}
+
+impl<A: Activation> AnyActivation for A {}
+
+/// A type-erased block type usable on every backend of this file.
+pub trait AnyLayer:
+    Layer + LayerForward<NdArray> + LayerForward<Autodiff<NdArray>> + LayerForward<Wgpu> + LayerForward<Autodiff<Wgpu>>
+{
+}
+
+impl<L: Layer> AnyLayer for L {}
 
 /// A backend the library can run on: it finds, for a type-erased activation
 /// or block type, the tensor form that works on this backend, and says how large a chunk of
@@ -92,7 +116,7 @@ pub trait ComputeBackend:
 impl<B> ComputeBackend for B where B: AutodiffBackend<InnerBackend: SupportedBackend> + SupportedBackend {}
 
 /// The backend chosen by `--backend`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// CPU, no set-up (the default).
@@ -103,12 +127,19 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 2] = [BackendKind::Ndarray, BackendKind::Wgpu];
-
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Ndarray => "ndarray",
             BackendKind::Wgpu => "wgpu",
+        }
+    }
+
+    /// Worker threads by default: one per core on the CPU, where each
+    /// network runs on one thread; one on a GPU, which is busy with one.
+    pub fn default_threads(self) -> usize {
+        match self {
+            BackendKind::Ndarray => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            BackendKind::Wgpu => 1,
         }
     }
 }
@@ -116,17 +147,6 @@ impl BackendKind {
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl FromStr for BackendKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        BackendKind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == s)
-            .ok_or_else(|| format!("unknown backend '{s}' (allowed: ndarray, wgpu)"))
     }
 }
 

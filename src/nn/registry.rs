@@ -1,9 +1,9 @@
 //! Everything the tool can build, by name: activations and block types.
 //! The binary uses [`Registry::builtin`]; a program that adds its own
-//! registers them here and passes the registry to [`crate::cli::run`].
+//! registers them here and passes the registry to `cli::run`.
 
-use crate::activation::{Activation, ActivationRegistry};
-use crate::layer::{Layer, LayerRegistry};
+use super::activation::{Activation, ActivationRegistry};
+use super::layer::{Layer, LayerRegistry};
 
 #[derive(Clone, Default)]
 pub struct Registry {

@@ -5,7 +5,8 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use crate::activation::TensorActivation;
+use crate::nn::activation::{ActivationSpec, TensorActivation};
+use crate::nn::{PreActivationObserver, SupportedBackend};
 
 /// Guards divisions whose numerator is zero whenever the denominator is.
 const TINY: f32 = f32::MIN_POSITIVE;
@@ -24,6 +25,36 @@ pub fn active_count<B: Backend>(
     let members = pre_activations.dims()[0];
     let active = sigma.slope(pre_activations).abs().greater_equal_elem(active_threshold).float();
     active.sum_dim(2).sum_dim(1).reshape([members])
+}
+
+/// Counts active (point, unit) pairs over every pre-activation of a forward
+/// pass (METHOD §3): the measure room's observer of `Mlp::forward_observed`.
+pub struct ActiveUnits<'a, B: Backend> {
+    sigma: &'a dyn TensorActivation<B>,
+    threshold: f64,
+    active: Vec<Tensor<B, 1>>,
+    units: usize,
+}
+
+impl<'a, B: SupportedBackend> ActiveUnits<'a, B> {
+    pub fn new(activation: &'a ActivationSpec) -> Self {
+        let sigma = B::tensor_activation(activation.function.as_ref());
+        Self { sigma, threshold: activation.active_threshold, active: Vec::new(), units: 0 }
+    }
+
+    /// Active pairs per member (`[members]`), summed over every
+    /// pre-activation seen, and the number of hidden units they came from.
+    pub fn finish(self, members: usize, device: &B::Device) -> (Tensor<B, 1>, usize) {
+        let total = self.active.into_iter().reduce(|a, b| a + b).unwrap_or_else(|| Tensor::zeros([members], device));
+        (total, self.units)
+    }
+}
+
+impl<B: Backend> PreActivationObserver<B> for ActiveUnits<'_, B> {
+    fn observe(&mut self, z: &Tensor<B, 3>) {
+        self.units += z.dims()[2];
+        self.active.push(active_count(z.clone(), self.sigma, self.threshold));
+    }
 }
 
 /// Relative variation `sqrt(Σ_i Var_x H_i) / sqrt(Σ_i Mean_x H_i²)` of a

@@ -6,24 +6,18 @@
 //! program. A single network is an ensemble of one. Members never mix: each
 //! one's output, loss and gradient depend on its own weights only.
 
-use std::fmt;
-use std::str::FromStr;
-
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use rand::{RngExt, SeedableRng};
-use rand_distr::StandardNormal;
-use rand_pcg::Pcg64Mcg;
-use serde::{Deserialize, Serialize};
 
-use crate::activation::ActivationSpec;
-use crate::backend::SupportedBackend;
-use crate::layer::{affine, Activate, HostInit, LayerSpec, ParamSpec};
+use super::activation::ActivationSpec;
+use super::backend::SupportedBackend;
+use super::init::Init;
+use super::layer::{affine, Activate, HostInit, LayerSpec, ParamSpec, PreActivationObserver};
+use crate::seed::host_rng;
 
-/// Input dimension of the model problem.
-pub const INPUT_DIM: usize = 2;
+pub use crate::problem::INPUT_DIM;
 /// Output dimension: one logit.
 pub const OUTPUT_DIM: usize = 1;
 
@@ -53,135 +47,6 @@ pub fn width_for_params(budget: usize, count: impl Fn(usize) -> usize) -> Option
     let over = count(width) - budget;
     let under = budget - count(width - 1);
     Some(if under <= over { width - 1 } else { width })
-}
-
-// ---------------------------------------------------------------------------
-// Seeding
-
-/// Mixes a 64-bit value (SplitMix64's finaliser).
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A stable seed from a run seed and a list of labels (FNV-1a over the
-/// labels, then mixed). Stable across platforms and crate versions, unlike
-/// `std`'s hasher.
-pub fn derive_seed(run_seed: u64, labels: &[&[u8]]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ mix(run_seed);
-    for label in labels {
-        for &byte in label.iter().chain([0xff_u8].iter()) {
-            hash ^= byte as u64;
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    mix(hash)
-}
-
-/// The seed of one network: from the run seed, its activation, its depth and
-/// its seed index, so adding a depth or an activation to a sweep leaves the
-/// other networks as they were.
-pub fn network_seed(run_seed: u64, activation: &str, depth: usize, seed_index: usize) -> u64 {
-    derive_seed(
-        run_seed,
-        &[
-            b"network",
-            activation.as_bytes(),
-            &(depth as u64).to_le_bytes(),
-            &(seed_index as u64).to_le_bytes(),
-        ],
-    )
-}
-
-/// The host random number generator all weights and data are drawn from.
-pub fn host_rng(seed: u64) -> Pcg64Mcg {
-    Pcg64Mcg::seed_from_u64(seed)
-}
-
-// ---------------------------------------------------------------------------
-// Initialisation
-
-/// How the weights of a fresh network are drawn (METHOD §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Init {
-    /// `W` and `b` i.i.d. `N(0, g²/(fan_in + 1))`: the bias is one more input.
-    #[default]
-    #[serde(rename = "scaled")]
-    Scaled,
-    /// `W ~ N(0, g²/fan_in)`, zero bias.
-    #[serde(rename = "he")]
-    He,
-    /// `W` and `b` uniform on `±1/sqrt(fan_in)` (PyTorch's `nn.Linear`).
-    #[serde(rename = "torch-default")]
-    TorchDefault,
-    /// `W ~ N(0, g²·2/(fan_in + fan_out))`, zero bias.
-    #[serde(rename = "xavier")]
-    Xavier,
-}
-
-impl Init {
-    pub const ALL: [Init; 4] = [Init::Scaled, Init::He, Init::TorchDefault, Init::Xavier];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Init::Scaled => "scaled",
-            Init::He => "he",
-            Init::TorchDefault => "torch-default",
-            Init::Xavier => "xavier",
-        }
-    }
-
-    /// Draws one layer's weights (`[fan_in, fan_out]`, row-major) and bias.
-    /// `gain` is the activation's gain for hidden layers and 1 for the output.
-    pub(crate) fn sample_layer(
-        self,
-        rng: &mut Pcg64Mcg,
-        fan_in: usize,
-        fan_out: usize,
-        gain: f64,
-    ) -> (Vec<f32>, Vec<f32>) {
-        let mut normal = |std: f64, count: usize| -> Vec<f32> {
-            (0..count).map(|_| (std * rng.sample::<f64, _>(StandardNormal)) as f32).collect()
-        };
-        let (fan_in_f, fan_out_f) = (fan_in as f64, fan_out as f64);
-        match self {
-            Init::Scaled => {
-                let std = gain / (fan_in_f + 1.0).sqrt();
-                (normal(std, fan_in * fan_out), normal(std, fan_out))
-            }
-            Init::He => (normal(gain / fan_in_f.sqrt(), fan_in * fan_out), vec![0.0; fan_out]),
-            Init::Xavier => {
-                let std = gain * (2.0 / (fan_in_f + fan_out_f)).sqrt();
-                (normal(std, fan_in * fan_out), vec![0.0; fan_out])
-            }
-            Init::TorchDefault => {
-                let bound = 1.0 / fan_in_f.sqrt();
-                let mut uniform = |count: usize| -> Vec<f32> {
-                    (0..count).map(|_| rng.random_range(-bound..bound) as f32).collect()
-                };
-                let weights = uniform(fan_in * fan_out);
-                (weights, uniform(fan_out))
-            }
-        }
-    }
-}
-
-impl fmt::Display for Init {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Init {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Init::ALL.into_iter().find(|init| init.name() == s).ok_or_else(|| {
-            let allowed: Vec<_> = Init::ALL.iter().map(|init| init.name()).collect();
-            format!("unknown init '{s}' (allowed: {})", allowed.join(", "))
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -334,18 +199,6 @@ pub struct Mlp<B: Backend> {
     pub layer: LayerSpec,
 }
 
-/// Everything one forward pass produces that the measures need.
-pub struct Trace<B: Backend> {
-    /// Active (point, unit) pairs per member, over every pre-activation.
-    pub active: Tensor<B, 1>,
-    /// Number of hidden units the pre-activations came from.
-    pub hidden_units: usize,
-    /// Output of each hidden block: `[members, points, width]`.
-    pub hidden: Vec<Tensor<B, 3>>,
-    /// The network output: `[members, points, output_dim]`.
-    pub output: Tensor<B, 3>,
-}
-
 impl<B: Backend> Mlp<B> {
     pub fn members(&self) -> usize {
         self.output.weight.dims()[0]
@@ -372,19 +225,25 @@ impl<B: SupportedBackend> Mlp<B> {
     /// - input: `[members, points, d]`
     /// - output: `[members, points, k]`
     pub fn forward(&self, input: Tensor<B, 3>) -> Tensor<B, 3> {
-        let mut activate = Activate::new(B::tensor_activation(self.activation.function.as_ref()));
+        let mut activate = Activate::new(B::tensor_activation(self.activation.function.as_ref()), None);
         let block = B::layer_forward(self.layer.function.as_ref());
         let hidden = self.hidden.iter().fold(input, |h, b| block.forward_block(&b.values(), h, &mut activate));
         self.output.forward(hidden)
     }
 
-    /// Like [`Mlp::forward`], counting active units and keeping every
-    /// block's output.
-    pub fn forward_traced(&self, input: Tensor<B, 3>) -> Trace<B> {
-        let mut activate = Activate::counting(
-            B::tensor_activation(self.activation.function.as_ref()),
-            self.activation.active_threshold,
-        );
+    /// Like [`Mlp::forward`], showing every pre-activation to `observer`
+    /// and keeping every block's output.
+    ///
+    /// # Shapes
+    /// - input: `[members, points, d]`
+    /// - output: each block's output `[members, points, width]`, input side
+    ///   first, and the network output `[members, points, k]`
+    pub fn forward_observed(
+        &self,
+        input: Tensor<B, 3>,
+        observer: &mut dyn PreActivationObserver<B>,
+    ) -> (Vec<Tensor<B, 3>>, Tensor<B, 3>) {
+        let mut activate = Activate::new(B::tensor_activation(self.activation.function.as_ref()), Some(observer));
         let block = B::layer_forward(self.layer.function.as_ref());
         let mut hidden = Vec::with_capacity(self.depth());
         let mut h = input;
@@ -392,17 +251,15 @@ impl<B: SupportedBackend> Mlp<B> {
             h = block.forward_block(&b.values(), h, &mut activate);
             hidden.push(h.clone());
         }
-        let output = self.output.forward(h);
-        let (active, hidden_units) = activate.active_units().unwrap_or_else(|| (Tensor::zeros([self.members()], &output.device()), 0));
-        Trace { active, hidden_units, hidden, output }
+        (hidden, self.output.forward(h))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::ActivationRegistry;
-    use crate::layer::LayerRegistry;
+    use crate::nn::activation::ActivationRegistry;
+    use crate::nn::layer::LayerRegistry;
     use burn::backend::NdArray;
 
     /// The fixed-budget width of a dense network, from METHOD §1's formula.
@@ -448,20 +305,6 @@ mod tests {
             let model: Mlp<NdArray> = config.init(&relu, &dense(), &[1, 2, 3], &Default::default());
             assert_eq!(model.members(), 3);
             assert_eq!(model.params_per_member(), dense_param_count(depth, width, 2, 1));
-        }
-    }
-
-    #[test]
-    fn network_seeds_differ_by_every_label() {
-        let base = network_seed(0, "relu", 8, 0);
-        assert_eq!(base, network_seed(0, "relu", 8, 0));
-        for other in [
-            network_seed(1, "relu", 8, 0),
-            network_seed(0, "abs", 8, 0),
-            network_seed(0, "relu", 9, 0),
-            network_seed(0, "relu", 8, 1),
-        ] {
-            assert_ne!(base, other);
         }
     }
 

@@ -4,72 +4,51 @@
 
 use std::time::Instant;
 
+use burn::config::Config;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ComputeBackend;
-use crate::measures::relative_variation;
-use crate::model::{derive_seed, host_rng, Mlp};
-use crate::problem::{accuracy, grid_tensor, Checkerboard, Loss};
+use crate::measure::functions::relative_variation;
+use crate::measure::MeasureConfig;
+use crate::nn::{ComputeBackend, Mlp};
+use crate::problem::{accuracy, grid_tensor, ProblemConfig};
+use crate::seed::{derive_seed, host_rng};
 
-/// How networks are trained. Every field has the METHOD default.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TrainSettings {
+/// How networks are trained (METHOD §4). Every field has the METHOD default.
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Adam steps.
+    #[config(default = 2000)]
     pub steps: usize,
+    #[config(default = 1e-3)]
     pub learning_rate: f64,
     /// Points per step; `None` is full batch.
     pub batch_size: Option<usize>,
     /// Record the loss (and training accuracy) every this many steps.
+    #[config(default = 100)]
     pub log_every: usize,
-    pub loss: Loss,
-    /// Checkerboard cells per side.
-    pub cells: usize,
-    pub train_size: usize,
-    pub test_size: usize,
-}
-
-impl Default for TrainSettings {
-    fn default() -> Self {
-        Self {
-            steps: 2000,
-            learning_rate: 1e-3,
-            batch_size: None,
-            log_every: 100,
-            loss: Loss::Bce,
-            cells: 8,
-            train_size: 2000,
-            test_size: 10000,
-        }
-    }
-}
-
-impl TrainSettings {
-    pub fn problem(&self) -> Checkerboard {
-        Checkerboard { cells: self.cells }
-    }
 }
 
 /// The outcome of training one network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainedNetwork {
     /// Training accuracy of the final network (of the last finite step if it diverged).
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub train_acc: f64,
     /// Best training accuracy over the logged steps and the end.
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub best_train_acc: f64,
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub test_acc: f64,
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub final_loss: f64,
     /// Loss at steps 0, `log_every`, 2·`log_every`, … (up to divergence).
     pub loss_curve: Vec<f64>,
     /// `RV_out` of the trained network on the landscape grid.
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub rv_out_trained: f64,
     /// The trained network is still constant: trapped by C2C.
     pub trapped: bool,
@@ -78,7 +57,7 @@ pub struct TrainedNetwork {
     /// The logged step at which the loss was first seen non-finite.
     pub diverged_at: Option<usize>,
     /// Wall time of the ensemble this network was trained in.
-    #[serde(deserialize_with = "crate::records::f64_or_nan")]
+    #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub train_seconds: f64,
     /// Networks trained together in that ensemble.
     pub ensemble_size: usize,
@@ -92,7 +71,8 @@ pub struct TrainedEnsemble<B: ComputeBackend> {
 
 /// The data of one run on one device: training and test sets, the grid.
 pub struct Trainer<B: ComputeBackend> {
-    settings: TrainSettings,
+    settings: TrainConfig,
+    problem: ProblemConfig,
     epsilon: f64,
     run_seed: u64,
     train_points: Tensor<B, 2>,
@@ -114,14 +94,16 @@ struct MemberLog {
 }
 
 impl<B: ComputeBackend> Trainer<B> {
-    pub fn new(settings: TrainSettings, grid: usize, epsilon: f64, run_seed: u64, device: &B::Device) -> Self {
-        let problem = settings.problem();
-        let (train_points, train_labels) = problem.training_set(settings.train_size, run_seed).tensors::<B>(device);
-        let (test_points, test_labels) = problem.test_set(settings.test_size, run_seed).tensors(device);
+    /// `measure` gives the grid and ε of the trained network's `RV_out`;
+    /// `run_seed` draws the data sets and the mini-batch order.
+    pub fn new(settings: TrainConfig, problem: ProblemConfig, measure: &MeasureConfig, run_seed: u64, device: &B::Device) -> Self {
+        let (train_points, train_labels) = problem.training_set(run_seed).tensors::<B>(device);
+        let (test_points, test_labels) = problem.test_set(run_seed).tensors(device);
         Self {
-            grid_points: grid_tensor(grid, device),
+            grid_points: grid_tensor(measure.grid, device),
             settings,
-            epsilon,
+            problem,
+            epsilon: measure.epsilon,
             run_seed,
             train_points,
             train_labels,
@@ -139,10 +121,11 @@ impl<B: ComputeBackend> Trainer<B> {
     /// The mini-batch order: a fresh seeded shuffle of the training set per
     /// epoch, the same for every member and every architecture.
     fn batches(&self) -> Option<Vec<Tensor<B, 1, Int>>> {
-        let size = self.settings.batch_size.filter(|&b| b < self.settings.train_size)?;
+        let train_size = self.problem.train_size;
+        let size = self.settings.batch_size.filter(|&b| b < train_size)?;
         let mut rng = host_rng(derive_seed(self.run_seed, &[b"batches"]));
-        let mut order: Vec<i64> = (0..self.settings.train_size as i64).collect();
-        let per_epoch = self.settings.train_size / size;
+        let mut order: Vec<i64> = (0..train_size as i64).collect();
+        let per_epoch = train_size / size;
         let epochs = self.settings.steps.div_ceil(per_epoch.max(1));
         let mut batches = Vec::with_capacity(epochs * per_epoch);
         for _ in 0..epochs {
@@ -155,44 +138,19 @@ impl<B: ComputeBackend> Trainer<B> {
     }
 
     /// Trains every member of `model` and reports each one.
-    pub fn train(&self, mut model: Mlp<B>) -> TrainedEnsemble<B> {
+    pub fn train(&self, model: Mlp<B>) -> TrainedEnsemble<B> {
         let started = Instant::now();
-        let members = model.members();
-        let settings = &self.settings;
-        let mut optimizer = AdamConfig::new().init::<B, Mlp<B>>();
-        let batches = self.batches();
-        let mut logs = vec![MemberLog::default(); members];
-
-        for step in 0..settings.steps {
-            let (points, labels) = match &batches {
-                Some(batches) => {
-                    let batch = batches[step % batches.len()].clone();
-                    (self.train_points.clone().select(0, batch.clone()), self.train_labels.clone().select(0, batch))
-                }
-                None => (self.train_points.clone(), self.train_labels.clone()),
-            };
-            let logits = model.forward(model.broadcast_input(points));
-            let losses = settings.loss.per_member(logits.clone(), labels.clone());
-            if self.is_logged(step) {
-                let accuracies = accuracy(logits.inner(), labels.inner());
-                record(&mut logs, step, host_values(losses.clone().inner()), host_values(accuracies));
-                if logs.iter().all(|log| log.diverged_at.is_some()) {
-                    break;
-                }
-            }
-            let gradients = GradientsParams::from_grads(losses.sum().backward(), &model);
-            model = optimizer.step(settings.learning_rate, model, gradients);
-        }
-
+        let (model, logs) = self.run_steps(model);
         let trained = model.valid();
         let (final_losses, train_accs) = self.evaluate(&trained, self.train_points.clone().inner(), self.train_labels.clone().inner());
         let (_, test_accs) = self.evaluate(&trained, self.test_points.clone(), self.test_labels.clone());
         let rv_outs = host_values(relative_variation(trained.forward(trained.broadcast_input(self.grid_points.clone()))));
         let seconds = started.elapsed().as_secs_f64();
-
-        let networks = (0..members)
-            .map(|m| {
-                let log = &logs[m];
+        let members = logs.len();
+        let networks = logs
+            .into_iter()
+            .enumerate()
+            .map(|(m, log)| {
                 let diverged = log.diverged_at.is_some() || !final_losses[m].is_finite();
                 let (final_loss, train_acc) = if diverged {
                     log.last_finite.unwrap_or((f64::NAN, f64::NAN))
@@ -204,17 +162,47 @@ impl<B: ComputeBackend> Trainer<B> {
                     best_train_acc: log.best_train_acc.max(if diverged { 0.0 } else { train_acc }),
                     test_acc: if diverged { f64::NAN } else { test_accs[m] },
                     final_loss,
-                    loss_curve: log.loss_curve.clone(),
+                    loss_curve: log.loss_curve,
                     rv_out_trained: rv_outs[m],
                     trapped: !diverged && rv_outs[m] < self.epsilon,
                     diverged,
-                    diverged_at: log.diverged_at.or(if diverged { Some(settings.steps) } else { None }),
+                    diverged_at: log.diverged_at.or(if diverged { Some(self.settings.steps) } else { None }),
                     train_seconds: seconds,
                     ensemble_size: members,
                 }
             })
             .collect();
         TrainedEnsemble { model, networks }
+    }
+
+    /// The Adam steps, logging each member's loss and accuracy on the
+    /// logged steps; stops early once every member has diverged.
+    fn run_steps(&self, mut model: Mlp<B>) -> (Mlp<B>, Vec<MemberLog>) {
+        let settings = &self.settings;
+        let mut optimizer = AdamConfig::new().init::<B, Mlp<B>>();
+        let batches = self.batches();
+        let mut logs = vec![MemberLog::default(); model.members()];
+        for step in 0..settings.steps {
+            let (points, labels) = match &batches {
+                Some(batches) => {
+                    let batch = batches[step % batches.len()].clone();
+                    (self.train_points.clone().select(0, batch.clone()), self.train_labels.clone().select(0, batch))
+                }
+                None => (self.train_points.clone(), self.train_labels.clone()),
+            };
+            let logits = model.forward(model.broadcast_input(points));
+            let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
+            if self.is_logged(step) {
+                let accuracies = accuracy(logits.inner(), labels.inner());
+                record(&mut logs, step, host_values(losses.clone().inner()), host_values(accuracies));
+                if logs.iter().all(|log| log.diverged_at.is_some()) {
+                    break;
+                }
+            }
+            let gradients = GradientsParams::from_grads(losses.sum().backward(), &model);
+            model = optimizer.step(settings.learning_rate, model, gradients);
+        }
+        (model, logs)
     }
 
     /// Per-member loss and accuracy of a trained ensemble on a data set.
@@ -225,10 +213,9 @@ impl<B: ComputeBackend> Trainer<B> {
         labels: Tensor<B::InnerBackend, 2>,
     ) -> (Vec<f64>, Vec<f64>) {
         let logits = model.forward(model.broadcast_input(points));
-        let losses = self.settings.loss.per_member(logits.clone(), labels.clone());
+        let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
         (host_values(losses), host_values(accuracy(logits, labels)))
     }
-
 }
 
 /// Adds one logged step to every member still training.
@@ -254,15 +241,18 @@ fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::ActivationRegistry;
-    use crate::layer::LayerRegistry;
-    use crate::model::MlpConfig;
+    use crate::nn::{ActivationRegistry, LayerRegistry, MlpConfig};
     use burn::backend::{Autodiff, NdArray};
 
     type B = Autodiff<NdArray>;
 
-    fn small_settings() -> TrainSettings {
-        TrainSettings { steps: 150, log_every: 25, train_size: 256, test_size: 256, cells: 2, ..Default::default() }
+    fn small_settings() -> TrainConfig {
+        TrainConfig::new().with_steps(150).with_log_every(25)
+    }
+
+    fn trainer(settings: TrainConfig) -> Trainer<B> {
+        let problem = ProblemConfig::new().with_train_size(256).with_test_size(256).with_cells(2);
+        Trainer::new(settings, problem, &MeasureConfig::new().with_grid(16), 0, &Default::default())
     }
 
     fn ensemble(activation: &str, depth: usize, width: usize, seeds: &[u64]) -> Mlp<B> {
@@ -277,7 +267,7 @@ mod tests {
 
     #[test]
     fn training_reduces_the_loss_on_a_small_problem() {
-        let trainer = Trainer::<B>::new(TrainSettings { learning_rate: 1e-2, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        let trainer = trainer(small_settings().with_learning_rate(1e-2));
         let trained = trainer.train(ensemble("relu", 2, 16, &[1, 2]));
         for network in &trained.networks {
             let first = network.loss_curve[0];
@@ -290,7 +280,7 @@ mod tests {
 
     #[test]
     fn every_shipped_block_type_trains() {
-        let trainer = Trainer::<B>::new(TrainSettings { learning_rate: 1e-2, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        let trainer = trainer(small_settings().with_learning_rate(1e-2));
         for layer in ["residual", "layernorm-dense"] {
             let trained = trainer.train(ensemble_of(layer, "relu", 3, 12, &[1, 2]));
             for network in &trained.networks {
@@ -301,7 +291,7 @@ mod tests {
 
     #[test]
     fn a_huge_learning_rate_is_recorded_as_diverged() {
-        let trainer = Trainer::<B>::new(TrainSettings { learning_rate: 1e30, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        let trainer = trainer(small_settings().with_learning_rate(1e30));
         let trained = trainer.train(ensemble("relu", 3, 8, &[1]));
         let network = &trained.networks[0];
         assert!(network.diverged, "{network:?}");
@@ -311,7 +301,7 @@ mod tests {
 
     #[test]
     fn members_train_as_they_would_alone() {
-        let trainer = Trainer::<B>::new(TrainSettings { steps: 40, ..small_settings() }, 16, 1e-3, 0, &Default::default());
+        let trainer = trainer(small_settings().with_steps(40));
         let together = trainer.train(ensemble("tanh", 2, 6, &[5, 6, 7]));
         let alone = trainer.train(ensemble("tanh", 2, 6, &[6]));
         let (a, b) = (&together.networks[1], &alone.networks[0]);
@@ -323,8 +313,7 @@ mod tests {
 
     #[test]
     fn mini_batches_cover_the_training_set_each_epoch() {
-        let settings = TrainSettings { batch_size: Some(64), steps: 8, ..small_settings() };
-        let trainer = Trainer::<B>::new(settings, 16, 1e-3, 0, &Default::default());
+        let trainer = trainer(small_settings().with_batch_size(Some(64)).with_steps(8));
         let batches = trainer.batches().unwrap();
         assert_eq!(batches.len(), 8);
         let mut first_epoch: Vec<i64> = batches[..4]

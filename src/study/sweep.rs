@@ -1,4 +1,4 @@
-//! Running networks: a sweep is split into tasks — a chunk of seeds of one
+//! Running a checked sweep: it is split into tasks — a chunk of seeds of one
 //! point, measured and maybe trained as one ensemble — that worker threads
 //! take from a shared queue. Each worker holds its own data on the device;
 //! the caller receives finished tasks in completion order and writes them.
@@ -6,17 +6,19 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use std::collections::HashSet;
+
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::ActivationSpec;
-use crate::backend::{members_per_chunk, BackendKind, ComputeBackend, SupportedBackend};
-use crate::measurement::{MeasureSettings, Measurer};
-use crate::layer::LayerSpec;
-use crate::model::{network_seed, Init, Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
-use crate::problem::grid_tensor;
-use crate::records::RunRecord;
-use crate::training::{TrainSettings, Trainer};
+use super::records::{NetworkKey, RunRecord};
+use crate::error::InputError;
+use crate::measure::{MeasureConfig, Measurer};
+use crate::nn::backend::members_per_chunk;
+use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend, INPUT_DIM, OUTPUT_DIM};
+use crate::problem::{grid_tensor, ProblemConfig};
+use crate::seed::network_seed;
+use crate::train::{TrainConfig, Trainer};
 
 /// One (layer, activation, depth, budget) point, sized to its budget.
 #[derive(Clone, Debug)]
@@ -37,7 +39,7 @@ impl Point {
         activations: &[ActivationSpec],
         depths: &[usize],
         init: Init,
-    ) -> Result<Vec<Point>, String> {
+    ) -> Result<Vec<Point>, InputError> {
         let mut points = Vec::new();
         for &budget in budgets {
             for layer in layers {
@@ -45,9 +47,12 @@ impl Point {
                     for &depth in depths {
                         let config = MlpConfig::for_budget(budget, depth, activation.name(), layer).ok_or_else(|| {
                             let minimum = layer.network_params(depth, 1, INPUT_DIM, OUTPUT_DIM);
-                            format!(
-                                "{budget} is too small for depth {depth} with {} blocks: width would be < 1 (needs at least {minimum})",
-                                layer.name()
+                            InputError::new(
+                                "budget",
+                                format!(
+                                    "{budget} is too small for depth {depth} with {} blocks: width would be < 1 (needs at least {minimum})",
+                                    layer.name()
+                                ),
                             )
                         })?;
                         points.push(Point {
@@ -76,7 +81,7 @@ pub struct Task {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Landscape {
     pub activation: String,
-    #[serde(default = "crate::records::default_layer")]
+    #[serde(default = "super::records::default_layer")]
     pub layer: String,
     pub depth: usize,
     pub budget: usize,
@@ -96,19 +101,57 @@ pub struct TaskOutput {
     pub landscape: Option<Landscape>,
 }
 
-/// Everything a sweep shares: its points, settings and backend.
+/// A checked run: its points, settings, seeds and backend (built by
+/// [`super::config::RunConfig::check`]).
 #[derive(Clone, Debug)]
 pub struct Sweep {
     pub points: Vec<Point>,
-    pub measure: MeasureSettings,
-    pub train: Option<TrainSettings>,
+    pub measure: MeasureConfig,
+    pub problem: ProblemConfig,
+    /// `None` when nothing is trained.
+    pub train: Option<TrainConfig>,
+    /// Networks measured per point.
+    pub measure_seeds: usize,
+    /// Networks trained per point: seeds `0..train_seeds`.
+    pub train_seeds: usize,
+    /// The run seed.
+    pub seed: u64,
     pub backend: BackendKind,
 }
 
 impl Sweep {
+    /// Networks per point: the trained ones are measured too.
+    pub fn networks_per_point(&self) -> usize {
+        self.measure_seeds.max(self.train_seeds)
+    }
+
+    /// The tasks still to run, given the networks already finished: the
+    /// training tasks first (the long part, so the workers finish together),
+    /// then the measuring ones.
+    pub fn tasks<B: SupportedBackend>(&self, finished: &[RunRecord]) -> Vec<Task> {
+        let done: HashSet<NetworkKey> = finished
+            .iter()
+            .filter(|r| r.training.is_some() || r.network.seed >= self.train_seeds)
+            .map(RunRecord::key)
+            .collect();
+        let mut train_tasks = Vec::new();
+        let mut measure_tasks = Vec::new();
+        for (index, point) in self.points.iter().enumerate() {
+            let todo = |range: std::ops::Range<usize>| -> Vec<usize> {
+                range.filter(|&seed| !done.contains(&NetworkKey::of(point, seed))).collect()
+            };
+            let chunk = self.chunk_members::<B>(point);
+            let train_seeds = if self.train.is_some() { self.train_seeds } else { 0 };
+            train_tasks.extend(Self::tasks_for(index, &todo(0..train_seeds), true, chunk));
+            measure_tasks.extend(Self::tasks_for(index, &todo(train_seeds..self.networks_per_point()), false, chunk));
+        }
+        train_tasks.extend(measure_tasks);
+        train_tasks
+    }
+
     /// Networks per ensemble for a point (see `SupportedBackend::CHUNK_ELEMENTS`).
     pub fn chunk_members<B: SupportedBackend>(&self, point: &Point) -> usize {
-        let train_points = self.train.as_ref().map_or(0, |t| t.train_size);
+        let train_points = self.train.as_ref().map_or(0, |_| self.problem.train_size);
         let points = self.measure.grid.pow(2).max(train_points);
         members_per_chunk(B::CHUNK_ELEMENTS, points, point.config.width)
     }
@@ -168,12 +211,11 @@ struct Worker<'a, B: ComputeBackend> {
 
 impl<'a, B: ComputeBackend> Worker<'a, B> {
     fn new(sweep: &'a Sweep, device: &B::Device) -> Self {
-        let settings = &sweep.measure;
         Self {
             sweep,
-            measurer: Measurer::new(settings.clone(), device),
-            trainer: sweep.train.clone().map(|t| Trainer::new(t, settings.grid, settings.epsilon, settings.seed, device)),
-            grid_points: grid_tensor(settings.grid, device),
+            measurer: Measurer::new(sweep.measure.clone(), sweep.problem.clone(), sweep.seed, device),
+            trainer: sweep.train.clone().map(|t| Trainer::new(t, sweep.problem.clone(), &sweep.measure, sweep.seed, device)),
+            grid_points: grid_tensor(sweep.measure.grid, device),
             device: device.clone(),
         }
     }
@@ -181,9 +223,9 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
     fn run(&self, task: Task) -> TaskOutput {
         let point = &self.sweep.points[task.point];
         let name = point.activation.name();
-        let settings = &self.sweep.measure;
+        let sweep = self.sweep;
         let network_seeds: Vec<u64> =
-            task.seeds.iter().map(|&i| network_seed(settings.seed, name, point.config.depth, i)).collect();
+            task.seeds.iter().map(|&i| network_seed(sweep.seed, name, point.config.depth, i)).collect();
         let model: Mlp<B> = point.config.init(&point.activation, &point.layer, &network_seeds, &self.device);
         let measures = self.measurer.measure_ensemble(&model);
         let seed_zero = task.seeds.iter().position(|&i| i == 0);
@@ -193,7 +235,7 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             depth: point.config.depth,
             budget: point.budget,
             seed: 0,
-            grid: settings.grid,
+            grid: sweep.measure.grid,
             v3: measures[member].v3,
             init: self.landscape(&model, member),
             trained: None,
@@ -211,15 +253,9 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
         let records = measures
             .into_iter()
             .enumerate()
-            .map(|(member, measures)| RunRecord::new(
-                point,
-                task.seeds[member],
-                network_seeds[member],
-                settings,
-                self.sweep.backend,
-                measures,
-                trained.as_ref().map(|t| t[member].clone()),
-            ))
+            .map(|(member, measures)| {
+                RunRecord::new(point, task.seeds[member], network_seeds[member], sweep, measures, trained.as_ref().map(|t| t[member].clone()))
+            })
             .collect();
         TaskOutput { task, records, landscape }
     }

@@ -1,0 +1,139 @@
+//! The command line: arguments are parsed into plain structs ([`args`]),
+//! turned into the library's nested configs and checked once into plans,
+//! then run ([`runs`]). Nothing downstream re-checks user input. Library
+//! input errors name a config key; here they are renamed to the flag the
+//! user typed and exit with status 2.
+
+pub mod args;
+pub mod runs;
+pub mod table;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{BenchArgs, ExecutionArgs, MeasureArgs, PaperArgs, ReportArgs, StudyArgs, SweepArgs, TrainArgs};
+
+use crate::error::InputError;
+use crate::nn::{run_on, BackendUnavailable, Registry};
+use crate::report::{write_report, ReportError, StudyResults};
+use crate::report::plot::{Format, PlotError};
+use crate::study::StudyError;
+
+#[derive(Parser, Debug)]
+#[command(name = "variability", version, about = "Variability of fully connected networks at a fixed parameter budget")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Measure randomly initialised networks: activation ratio, V3, collapse
+    /// profile, C2C, gradient profile.
+    Measure(MeasureArgs),
+    /// Measure, then train on the checkerboard, every network of a sweep.
+    Train(TrainArgs),
+    /// Run (or resume) a study described in a TOML file.
+    Study(StudyArgs),
+    /// Draw every figure of a study from its results directory, and summary.md.
+    Report(ReportArgs),
+    /// The paper's figures: `study experiments/paper.toml`, then `report` into plots/.
+    Paper(PaperArgs),
+    /// Speed on this machine: networks measured and training steps per
+    /// second on fixed shapes, GFLOP/s against an estimated peak, and the
+    /// wall time of a small study. Prints a table and writes JSON.
+    Bench(BenchArgs),
+}
+
+/// Errors of a command: bad input (exit status 2) or a failure while running
+/// (exit status 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Input(_) => 2,
+            CliError::Io { .. } => 1,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| CliError::Io { context, source }
+    }
+}
+
+impl From<BackendUnavailable> for CliError {
+    fn from(error: BackendUnavailable) -> Self {
+        CliError::Input(InputError::new(&format!("--backend {}", error.backend), error.reason))
+    }
+}
+
+impl From<StudyError> for CliError {
+    fn from(error: StudyError) -> Self {
+        match error {
+            StudyError::Input(input) => CliError::Input(input),
+            StudyError::Io { context, source } => CliError::Io { context, source },
+        }
+    }
+}
+
+impl From<PlotError> for CliError {
+    fn from(plot: PlotError) -> Self {
+        CliError::Io { context: plot.path, source: std::io::Error::other(plot.message) }
+    }
+}
+
+impl From<ReportError> for CliError {
+    fn from(error: ReportError) -> Self {
+        match error {
+            ReportError::Study(study) => study.into(),
+            ReportError::Plot(plot) => plot.into(),
+            ReportError::Missing(message) => CliError::Input(InputError::new("results", message)),
+        }
+    }
+}
+
+/// Runs a parsed command line with the given activations and block types.
+pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
+    match cli.command {
+        Command::Measure(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.sweep.backend, plan)?
+        }
+        Command::Train(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.sweep.backend, plan)?
+        }
+        Command::Study(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.study.sweep.backend, plan)?
+        }
+        Command::Report(args) => {
+            let (results, out) = args.plan(registry)?;
+            report(&results, &out, args.format, args.scale)
+        }
+        Command::Bench(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.backend, plan)?
+        }
+        Command::Paper(args) => {
+            let study = args.study(registry)?;
+            let results_dir = study.dir.clone();
+            run_on(study.study.sweep.backend, study)??;
+            let results = StudyResults::load(&results_dir, registry)?;
+            report(&results, &args.plots, Format::Png, args.scale)
+        }
+    }
+}
+
+fn report(results: &StudyResults, out: &std::path::Path, format: Format, scale: f64) -> Result<(), CliError> {
+    let written = write_report(results, out, format, scale)?;
+    println!("{} files in {}", written.len(), out.display());
+    Ok(())
+}

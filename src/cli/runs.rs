@@ -1,0 +1,114 @@
+//! Checked plans and how each runs on the chosen backend.
+
+use std::path::PathBuf;
+
+use super::table::{print_study_summary, TableRow};
+use super::CliError;
+use crate::bench::{bench_shapes, matmul_gflops, time_study, BenchReport, BenchSettings};
+use crate::json::JsonLines;
+use crate::nn::{ActivationSpec, BackendJob, BackendKind, ComputeBackend, LayerSpec};
+use crate::study::{run_study, Progress, ProgressMode, ResultsDir, RunRecord, StudyPlan, Sweep};
+
+/// A checked `measure` or `train` run with its output.
+pub struct SweepPlan {
+    pub sweep: Sweep,
+    pub threads: usize,
+    pub progress: ProgressMode,
+    pub out: Option<JsonLines>,
+}
+
+impl BackendJob for SweepPlan {
+    type Output = Result<(), CliError>;
+
+    /// Runs every network, appending records as chunks finish, and prints
+    /// one table row per point once all its networks are in.
+    fn run<B: ComputeBackend>(mut self, device: &B::Device) -> Self::Output {
+        let sweep = &self.sweep;
+        let train = sweep.train.is_some();
+        let networks = sweep.networks_per_point();
+        let tasks = sweep.tasks::<B>(&[]);
+        let mut per_point: Vec<Vec<RunRecord>> = vec![Vec::new(); sweep.points.len()];
+        let mut next_row = 0;
+        let mut progress = Progress::new(if train { "train" } else { "measure" }, sweep.points.len() * networks, self.progress);
+        println!("{}", TableRow::header(train));
+        let out = &mut self.out;
+        sweep.run::<B, CliError>(&tasks, self.threads, device, |output| {
+            if let Some(out) = out.as_mut() {
+                for record in &output.records {
+                    out.write(record).map_err(CliError::io(format!("writing {}", out.path().display())))?;
+                }
+            }
+            progress.advance(output.records.len());
+            per_point[output.task.point].extend(output.records);
+            while next_row < per_point.len() && per_point[next_row].len() == networks {
+                per_point[next_row].sort_by_key(|r| r.network.seed);
+                println!("{}", TableRow::of(&per_point[next_row]));
+                next_row += 1;
+            }
+            Ok(())
+        })?;
+        progress.finish();
+        Ok(())
+    }
+}
+
+/// A checked study run.
+pub struct StudyRunPlan {
+    pub study: StudyPlan,
+    pub dir: PathBuf,
+    pub fresh: bool,
+    pub threads: usize,
+    pub progress: ProgressMode,
+}
+
+impl BackendJob for StudyRunPlan {
+    type Output = Result<(), CliError>;
+
+    fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
+        let started = std::time::Instant::now();
+        let dir = ResultsDir::prepare(&self.dir, &self.study, self.fresh)?;
+        let summary = run_study::<B>(&self.study, &dir, self.threads, self.progress, device)?;
+        print_study_summary(&summary);
+        println!("results in {} ({:.0} s)", self.dir.display(), started.elapsed().as_secs_f64());
+        Ok(())
+    }
+}
+
+/// A checked benchmark.
+pub struct BenchPlan {
+    pub backend: BackendKind,
+    pub settings: BenchSettings,
+    pub activation: ActivationSpec,
+    pub layer: LayerSpec,
+    pub study: Option<(String, StudyPlan)>,
+    pub out: PathBuf,
+}
+
+impl BackendJob for BenchPlan {
+    type Output = Result<(), CliError>;
+
+    fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
+        let threads = self.settings.threads;
+        let matmul = matmul_gflops::<B::InnerBackend>(device);
+        let shapes = bench_shapes::<B>(&self.settings, &self.activation, &self.layer, self.backend, device);
+        let study = self.study.as_ref().map(|(file, plan)| time_study::<B>(file, plan, threads, device)).transpose()?;
+        let report = BenchReport {
+            version: crate::VERSION.to_string(),
+            backend: self.backend,
+            settings: self.settings,
+            matmul_gflops_one_thread: matmul,
+            // The backend runs each network on one thread; workers run side by side.
+            estimated_peak_gflops: matmul * threads as f64,
+            shapes,
+            study,
+        };
+        print!("{}", report.table());
+        let io = || CliError::io(format!("writing {}", self.out.display()));
+        if let Some(parent) = self.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io())?;
+        }
+        std::fs::write(&self.out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(io())?;
+        println!("figures in {}", self.out.display());
+        Ok(())
+    }
+}

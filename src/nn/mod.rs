@@ -1,0 +1,21 @@
+//! The networks (METHOD §1–§2): activations with their numeric gains, hidden
+//! block types, initialisation schemes, the ensemble MLP, the registry of
+//! names, and the one file that lists the compute backends.
+//!
+//! This room imports nothing of `measure`, `train`, `study`, `report` or
+//! `cli`: a measure looks inside a forward pass through
+//! [`layer::PreActivationObserver`], which the measure room implements.
+
+pub mod activation;
+pub mod backend;
+pub mod init;
+pub mod layer;
+pub mod mlp;
+pub mod registry;
+
+pub use activation::{Activation, ActivationRegistry, ActivationSpec};
+pub use backend::{run_on, BackendJob, BackendKind, BackendUnavailable, ComputeBackend, SupportedBackend};
+pub use init::Init;
+pub use layer::{affine, Activate, HostInit, Layer, LayerRegistry, LayerSpec, ParamSpec, PreActivationObserver};
+pub use mlp::{Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
+pub use registry::Registry;

@@ -1,0 +1,77 @@
+//! The checkerboard on `[-1, 1]²` (METHOD §4).
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use super::{Dataset, INPUT_DIM};
+use crate::seed::{derive_seed, host_rng};
+
+/// The checkerboard on `[-1, 1]²` with `cells × cells` cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkerboard {
+    pub cells: usize,
+}
+
+impl Default for Checkerboard {
+    fn default() -> Self {
+        Self { cells: 8 }
+    }
+}
+
+impl Checkerboard {
+    /// `(⌊(x₁+1)c/2⌋ + ⌊(x₂+1)c/2⌋) mod 2`, indices clamped to `c − 1`.
+    pub fn label(&self, x1: f32, x2: f32) -> f32 {
+        let cell = |x: f32| (((x as f64 + 1.0) * self.cells as f64 / 2.0).floor().max(0.0) as usize).min(self.cells - 1);
+        ((cell(x1) + cell(x2)) % 2) as f32
+    }
+
+    /// `n` points uniform on the domain, labelled, drawn from `seed`.
+    pub fn sample(&self, n: usize, seed: u64) -> Dataset {
+        let mut rng = host_rng(seed);
+        let mut points = Vec::with_capacity(n * INPUT_DIM);
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let x1 = rng.random_range(-1.0f32..=1.0);
+            let x2 = rng.random_range(-1.0f32..=1.0);
+            points.extend([x1, x2]);
+            labels.push(self.label(x1, x2));
+        }
+        Dataset { points, labels }
+    }
+
+    /// The training set of a run: the same for every network of the run, so
+    /// architectures are compared on the same data.
+    pub fn training_set(&self, size: usize, run_seed: u64) -> Dataset {
+        self.sample(size, derive_seed(run_seed, &[b"training-set"]))
+    }
+
+    /// The test set of a run, independent of the training set.
+    pub fn test_set(&self, size: usize, run_seed: u64) -> Dataset {
+        self.sample(size, derive_seed(run_seed, &[b"test-set"]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkerboard_labels_alternate_and_clamp_the_right_edge() {
+        let board = Checkerboard { cells: 2 };
+        assert_eq!(board.label(-0.5, -0.5), 0.0);
+        assert_eq!(board.label(0.5, -0.5), 1.0);
+        assert_eq!(board.label(0.5, 0.5), 0.0);
+        assert_eq!(board.label(1.0, -1.0), 1.0);
+        assert_eq!(board.label(1.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn datasets_are_reproducible_and_balanced() {
+        let board = Checkerboard::default();
+        let train = board.training_set(2000, 3);
+        assert_eq!(train, board.training_set(2000, 3));
+        assert_ne!(train, board.test_set(2000, 3));
+        let ones = train.labels.iter().sum::<f32>() / 2000.0;
+        assert!((ones - 0.5).abs() < 0.05, "fraction of ones {ones}");
+    }
+}

@@ -1,0 +1,125 @@
+//! A study's results directory: `study.toml` (the resolved config),
+//! `runs.jsonl` (one record per finished network, appended and flushed),
+//! `landscapes/` (seed 0's output landscapes), then the summaries. Running a
+//! study again resumes it: finished networks are kept, the rest are run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::config::{StudyConfig, StudyPlan};
+use super::progress::{Progress, ProgressMode};
+use super::records::RunRecord;
+use super::summary::StudySummary;
+use super::{io_error, StudyError};
+use crate::error::InputError;
+use crate::json::{read_json_lines, write_atomically, JsonLines};
+use crate::nn::ComputeBackend;
+
+/// A study's results directory.
+pub struct ResultsDir {
+    pub path: PathBuf,
+}
+
+impl ResultsDir {
+    pub fn runs(&self) -> PathBuf {
+        self.path.join("runs.jsonl")
+    }
+    pub fn landscapes(&self) -> PathBuf {
+        self.path.join("landscapes")
+    }
+
+    /// Makes the directory ready for `plan`: new, resumed (same resolved
+    /// config) or, with `fresh`, emptied. A different config is refused.
+    pub fn prepare(path: &Path, plan: &StudyPlan, fresh: bool) -> Result<Self, StudyError> {
+        let dir = Self { path: path.to_path_buf() };
+        let saved = path.join("study.toml");
+        if fresh && path.exists() {
+            for name in ["runs.jsonl", "study.toml", "summary.csv", "summary.json", "correlations.csv"] {
+                let _ = fs::remove_file(path.join(name));
+            }
+            let _ = fs::remove_dir_all(dir.landscapes());
+        }
+        if saved.exists() {
+            let previous = StudyConfig::load(&saved)?;
+            if previous != plan.config {
+                return Err(InputError::new(
+                    "study",
+                    format!(
+                        "'{}' holds results of a different study config; use --fresh to start over, or --out for another folder",
+                        path.display()
+                    ),
+                )
+                .into());
+            }
+        }
+        fs::create_dir_all(dir.landscapes()).map_err(io_error(format!("creating {}", path.display())))?;
+        let text = toml::to_string(&plan.config).expect("a study config serialises");
+        write_file(&saved, text.as_bytes())?;
+        Ok(dir)
+    }
+
+    /// The finished records, with any line cut short by an interruption
+    /// dropped from the file so that appending continues cleanly.
+    pub fn finished_records(&self) -> Result<Vec<RunRecord>, StudyError> {
+        let runs = self.runs();
+        if !runs.exists() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<RunRecord> = read_json_lines(&runs).map_err(io_error(format!("reading {}", runs.display())))?;
+        let mut text = String::new();
+        for record in &records {
+            text.push_str(&serde_json::to_string(record).expect("records serialise"));
+            text.push('\n');
+        }
+        write_file(&runs, text.as_bytes())?;
+        Ok(records)
+    }
+}
+
+/// [`write_atomically`], naming the file in the error.
+pub fn write_file(path: &Path, contents: &[u8]) -> Result<(), StudyError> {
+    write_atomically(path, contents).map_err(io_error(format!("writing {}", path.display())))
+}
+
+/// Runs (or resumes) a study on backend `B`, then writes its summaries.
+pub fn run_study<B: ComputeBackend>(
+    plan: &StudyPlan,
+    dir: &ResultsDir,
+    threads: usize,
+    progress: ProgressMode,
+    device: &B::Device,
+) -> Result<StudySummary, StudyError> {
+    let finished = dir.finished_records()?;
+    let tasks = plan.sweep.tasks::<B>(&finished);
+    let total: usize = tasks.iter().map(|t| t.seeds.len()).sum();
+    let mut runs = JsonLines::append(&dir.runs()).map_err(io_error(format!("opening {}", dir.runs().display())))?;
+    let mut bar = Progress::new(&plan.config.name, total, progress);
+    plan.sweep.run::<B, StudyError>(&tasks, threads, device, |output| {
+        // The landscape first: a record on disk means its landscape is too.
+        if let Some(landscape) = &output.landscape {
+            let path = dir.landscapes().join(landscape_file_name(&landscape.layer, &landscape.activation, landscape.depth, landscape.budget));
+            write_file(&path, serde_json::to_string(landscape).expect("serialises").as_bytes())?;
+        }
+        for record in &output.records {
+            runs.write(record).map_err(io_error(format!("writing {}", dir.runs().display())))?;
+        }
+        bar.advance(output.records.len());
+        Ok(())
+    })?;
+    bar.finish();
+    let records = dir.finished_records()?;
+    let summary = StudySummary::of(plan, &records);
+    summary.write(&dir.path)?;
+    Ok(summary)
+}
+
+/// File name of a point's seed-0 landscapes (dense points keep the names
+/// they had before block types existed).
+pub fn landscape_file_name(layer: &str, activation: &str, depth: usize, budget: usize) -> String {
+    if layer == "dense" {
+        format!("{activation}-d{depth}-b{budget}.json")
+    } else {
+        format!("{activation}-{layer}-d{depth}-b{budget}.json")
+    }
+}
+

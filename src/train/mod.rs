@@ -1,0 +1,7 @@
+//! Training on the model problem (METHOD §4): Adam on an ensemble, each
+//! member following the path it would follow alone, and what each trained
+//! network records.
+
+pub mod trainer;
+
+pub use trainer::{TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer};
