@@ -5,6 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -61,9 +62,13 @@ pub fn read_json_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<
 }
 
 /// Writes a file through a temporary file and a rename, so readers never
-/// see half of it.
+/// see half of it. The temporary file's name is the file's own, the
+/// process's and a counter's, so no two writes share one.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let temporary = path.with_extension("tmp");
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
+    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let unique = format!(".{name}.{}.{}.tmp", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
+    let temporary = path.with_file_name(unique);
     let mut file = File::create(&temporary)?;
     file.write_all(contents)?;
     file.sync_all()?;

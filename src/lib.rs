@@ -41,7 +41,12 @@ pub mod report;
 pub mod seed;
 pub mod stats;
 pub mod study;
+pub mod theory;
 pub mod train;
 
 /// The crate version, recorded with every result.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git revision the binary was built from (`build.rs`), recorded with
+/// every result: `unknown` outside a git checkout, `-dirty` with local edits.
+pub const REVISION: &str = env!("VARIABILITY_REVISION");

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Mean, sample standard deviation, median and quartiles of a set of values.
-/// Non-finite values are left out (a diverged run has no meaningful figure);
+/// Non-finite values are left out of the figures and counted in `missing`;
 /// `count` says how many were used.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -14,14 +14,17 @@ pub struct Summary {
     pub q25: f64,
     pub q75: f64,
     pub count: usize,
+    /// Values left out because they were not finite.
+    #[serde(default)]
+    pub missing: usize,
 }
 
 impl Summary {
     pub fn of(values: impl IntoIterator<Item = f64>) -> Self {
-        let mut finite: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
-        let count = finite.len();
+        let (mut finite, non_finite): (Vec<f64>, Vec<f64>) = values.into_iter().partition(|v| v.is_finite());
+        let (count, missing) = (finite.len(), non_finite.len());
         if count == 0 {
-            return Self { mean: f64::NAN, std: f64::NAN, median: f64::NAN, q25: f64::NAN, q75: f64::NAN, count };
+            return Self { mean: f64::NAN, std: f64::NAN, median: f64::NAN, q25: f64::NAN, q75: f64::NAN, count, missing };
         }
         let mean = finite.iter().sum::<f64>() / count as f64;
         let std = if count > 1 {
@@ -37,6 +40,7 @@ impl Summary {
             q25: quantile(&finite, 0.25),
             q75: quantile(&finite, 0.75),
             count,
+            missing,
         }
     }
 }
@@ -147,7 +151,8 @@ mod tests {
         assert_eq!(s.mean, 2.5);
         assert_eq!(s.median, 2.5);
         assert!((s.std - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
-        assert_eq!(Summary::of([3.0, f64::NAN, 1.0, 2.0]).median, 2.0);
+        let with_nan = Summary::of([3.0, f64::NAN, 1.0, 2.0]);
+        assert_eq!((with_nan.median, with_nan.count, with_nan.missing), (2.0, 3, 1));
         let quartiles = Summary::of([1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!((quartiles.q25, quartiles.q75), (2.0, 4.0));
         assert_eq!(Summary::of([f64::NAN]).count, 0);

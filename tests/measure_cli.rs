@@ -37,7 +37,7 @@ fn measure_prints_a_row_per_point_and_writes_every_key() {
         let depth = record["depth"].as_u64().unwrap() as usize;
         assert_eq!(record["rv_layers"].as_array().unwrap().len(), depth);
         assert_eq!(record["grad_norms"].as_array().unwrap().len(), depth + 1);
-        assert_eq!(record["backend"], "ndarray");
+        assert_eq!(record["backend"], "flex", "flex is the default backend");
         assert_eq!(record["grid"], 16);
     }
     let abs: Vec<_> = records.iter().filter(|r| r["activation"] == "abs").collect();
@@ -77,10 +77,14 @@ fn bad_input_is_refused_with_the_flag_named() {
         (&["--depth", "100", "--budget", "150"], "--budget", "too small for depth 100"),
         (&["--grid", "3"], "--grid", "at least 4"),
         (&["--seeds", "0"], "--seeds", "at least 1"),
-        (&["--backend", "cuda"], "--backend", "possible values: ndarray, wgpu"),
+        (&["--backend", "cuda"], "--backend", "possible values: ndarray, flex, wgpu"),
         (&["--out", "no/such/folder/runs.jsonl"], "--out", "cannot write"),
         (&["--depth", "two"], "--depth", "invalid value"),
         (&["--layer", "conv"], "--layer", "allowed: dense, residual, layernorm-dense"),
+        // Inputs that would not fit in memory are refused before anything runs.
+        (&["--grid", "100000"], "--grid", "of memory"),
+        (&["--budget", "1000000000"], "--budget", "of memory"),
+        (&["--budget", "100000000000000"], "--budget", "more than any machine holds"),
     ];
     for (extra, flag, hint) in cases {
         // Validation happens before any work, so the defaults cost nothing here.
@@ -94,6 +98,7 @@ fn bad_input_is_refused_with_the_flag_named() {
     }
 }
 
+#[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_without_an_adapter_is_one_clear_line() {
     let dir = TempDir::new("no-gpu");

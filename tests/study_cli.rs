@@ -51,7 +51,7 @@ fn a_study_writes_its_results_and_a_rerun_redoes_nothing() {
     let summary = std::fs::read_to_string(results.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 4, "{summary}");
     let correlations = std::fs::read_to_string(results.join("correlations.csv")).unwrap();
-    assert!(correlations.lines().any(|l| l.starts_with("all,v3,4,")), "{correlations}");
+    assert!(correlations.lines().any(|l| l.starts_with("all@200,v3,4,")), "{correlations}");
 
     let before = std::fs::read_to_string(results.join("runs.jsonl")).unwrap();
     let again = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
@@ -109,6 +109,64 @@ fn a_different_config_is_refused_unless_fresh() {
     assert_eq!(json_lines(&dir.join("results/tiny/runs.jsonl")).len(), 2 * 2 * 7);
 }
 
+#[test]
+fn a_second_run_into_a_directory_in_use_is_refused() {
+    let dir = TempDir::new("lock");
+    let study = TINY_STUDY.replace("depths = [1, 3]", "depths = [1, 2, 3, 4, 6, 8]").replace("steps = 40", "steps = 400");
+    std::fs::write(dir.join("tiny.toml"), study).unwrap();
+    let runs = dir.join("results/tiny/runs.jsonl");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_variability"))
+        .args(["study", "tiny.toml", "--quiet", "--threads", "1"])
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !runs.exists() {
+        assert!(started.elapsed() < Duration::from_secs(120), "the first run did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    let still_running = first.try_wait().unwrap().is_none();
+    assert!(first.wait().unwrap().success(), "the first run must finish");
+    if still_running {
+        assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+        assert!(stderr(&second).contains("in use by another run"), "{}", stderr(&second));
+    }
+    let keys = keys(&json_lines(&runs));
+    let unique: HashSet<_> = keys.iter().cloned().collect();
+    assert_eq!((keys.len(), unique.len()), (2 * 6 * 6, 2 * 6 * 6), "every network once");
+}
+
+#[test]
+fn a_directory_whose_lock_is_held_is_refused_and_then_free() {
+    let dir = TempDir::new("held");
+    std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
+    std::fs::create_dir_all(dir.join("results/tiny")).unwrap();
+    let lock = std::fs::File::create(dir.join("results/tiny/.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let refused = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("in use by another run"), "{}", stderr(&refused));
+    assert!(!dir.join("results/tiny/runs.jsonl").exists(), "nothing may run");
+    drop(lock);
+    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"]).status.success());
+}
+
+#[test]
+fn results_trained_before_adam_was_recorded_are_not_resumed() {
+    let dir = TempDir::new("old-adam");
+    std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
+    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"]).status.success());
+    let saved = dir.join("results/tiny/study.toml");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("adam_epsilon = 0.00000001"), "{text}");
+    let old: String = text.lines().filter(|l| !l.starts_with("adam_")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&saved, old).unwrap();
+    let refused = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("1e-5") && stderr(&refused).contains("--fresh"), "{}", stderr(&refused));
+}
+
 /// Each study-file mistake is refused before anything runs, naming the key.
 #[test]
 fn study_file_mistakes_are_refused_naming_the_key() {
@@ -126,6 +184,8 @@ fn study_file_mistakes_are_refused_naming_the_key() {
         ("budget = 200", "budget = 200\nbudgets = [300]", "budget"),
         ("grid = 12", "grid = 12\ninit = \"orthogonal\"", "scaled"),
         ("steps = 40", "steps = 40\nlearning_rate = -1.0", "train.learning_rate"),
+        ("steps = 40", "steps = 40\nadam_beta2 = 1.0", "train.adam_beta2"),
+        ("steps = 40", "steps = 40\nadam_epsilon = 0.0", "train.adam_epsilon"),
         ("measure_seeds = 6", "measure_seeds = 0", "measure_seeds"),
         ("name = \"tiny\"", "name = \"../escape\"", "name"),
         ("grid = 12", "grid = \"twelve\"", "grid"),
@@ -158,6 +218,9 @@ fn train_writes_the_training_keys_and_records_divergence() {
             assert!(record.get(key).is_some(), "missing {key}: {record}");
         }
         assert_eq!(record["loss_curve"].as_array().unwrap().len(), 4); // steps 0, 10, 20, 29
+        let adam = &record["optimizer"];
+        assert_eq!((adam["name"].as_str(), adam["epsilon"].as_f64()), (Some("adam"), Some(1e-8)), "{record}");
+        assert_eq!((adam["beta1"].as_f64(), adam["beta2"].as_f64(), adam["learning_rate"].as_f64()), (Some(0.9), Some(0.999), Some(1e-3)));
     }
     let huge = run_in(dir.path(), &[&base[..], &["--lr", "1e30", "--out", "huge.jsonl"]].concat());
     assert!(huge.status.success(), "a diverging run is a result, not a crash: {}", stderr(&huge));

@@ -19,7 +19,7 @@ use crate::train::TrainConfig;
 
 /// The flag of each config key the sweep flags set: the checker names keys,
 /// the user typed flags.
-const FLAGS: [(&str, &str); 14] = [
+const FLAGS: [(&str, &str); 17] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -34,6 +34,9 @@ const FLAGS: [(&str, &str); 14] = [
     ("train.learning_rate", "--lr"),
     ("train.log_every", "--log-every"),
     ("train.batch_size", "--batch-size"),
+    ("train.adam_beta1", "--adam-beta1"),
+    ("train.adam_beta2", "--adam-beta2"),
+    ("train.adam_epsilon", "--adam-epsilon"),
 ];
 
 /// Renames an error's config key to the flag that set it.
@@ -75,7 +78,7 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Compute backend.
-    #[arg(long, value_enum, default_value_t = BackendKind::Ndarray)]
+    #[arg(long, value_enum, default_value_t = BackendKind::default())]
     pub backend: BackendKind,
     /// Checkerboard cells per side.
     #[arg(long, default_value_t = 8)]
@@ -94,6 +97,20 @@ pub struct SweepArgs {
 }
 
 impl SweepArgs {
+    /// A run config with every default (for commands that set only a few keys).
+    fn defaults() -> RunConfig {
+        RunConfig {
+            model: ModelConfig { budgets: vec![2000], layers: vec!["dense".into()], activations: vec![], depths: vec![], init: Init::Scaled },
+            problem: ProblemConfig::new(),
+            measure: MeasureConfig::new(),
+            train: TrainConfig::new(),
+            measure_seeds: 1,
+            train_seeds: 0,
+            seed: 0,
+            backend: BackendKind::default(),
+        }
+    }
+
     /// The flags as the library's config; with `train`, every network is trained.
     fn run_config(&self, train: Option<(TrainConfig, usize)>) -> RunConfig {
         let (train, test_size, train_seeds) = match train {
@@ -191,11 +208,28 @@ pub struct TrainArgs {
     /// Record the loss every this many steps.
     #[arg(long, default_value_t = 100)]
     pub log_every: usize,
+    /// Adam's β₁.
+    #[arg(long, default_value_t = 0.9)]
+    pub adam_beta1: f64,
+    /// Adam's β₂.
+    #[arg(long, default_value_t = 0.999)]
+    pub adam_beta2: f64,
+    /// Adam's ε (PyTorch's default; Burn's own is 1e-5).
+    #[arg(long, default_value_t = 1e-8)]
+    pub adam_epsilon: f64,
 }
 
 impl TrainArgs {
     pub fn plan(&self, registry: &Registry) -> Result<SweepPlan, InputError> {
-        let train = TrainConfig { steps: self.steps, learning_rate: self.lr, batch_size: self.batch_size, log_every: self.log_every };
+        let train = TrainConfig {
+            steps: self.steps,
+            learning_rate: self.lr,
+            batch_size: self.batch_size,
+            log_every: self.log_every,
+            adam_beta1: self.adam_beta1,
+            adam_beta2: self.adam_beta2,
+            adam_epsilon: self.adam_epsilon,
+        };
         self.sweep.plan(registry, Some((train, self.test_size)))
     }
 }
@@ -292,7 +326,7 @@ impl PaperArgs {
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Compute backend.
-    #[arg(long, value_enum, default_value_t = BackendKind::Ndarray)]
+    #[arg(long, value_enum, default_value_t = BackendKind::default())]
     pub backend: BackendKind,
     /// Networks measured per shape.
     #[arg(long, default_value_t = 50)]
@@ -344,5 +378,48 @@ impl BenchArgs {
             study,
             out: self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(format!("bench-{}.json", self.backend))),
         })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TheoryArgs {
+    /// Activations, comma separated.
+    #[arg(long, default_value = "relu,abs,tanh", value_delimiter = ',')]
+    pub activation: Vec<String>,
+    /// Numbers of hidden layers, comma separated.
+    #[arg(long, default_value = "8", value_delimiter = ',')]
+    pub depth: Vec<usize>,
+    /// Parameter budget: each depth gets the dense width closest to it.
+    #[arg(long, default_value_t = 2000)]
+    pub budget: usize,
+    /// Landscape grid size G whose pairs the RV profile averages over.
+    #[arg(long, default_value_t = 101)]
+    pub grid: usize,
+    /// Seeded grid pairs sampled for the RV profile.
+    #[arg(long, default_value_t = 1000)]
+    pub pairs: usize,
+    /// Seed of the pair sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where the predictions go as JSON.
+    #[arg(long, default_value = "results/theory.json")]
+    pub out: PathBuf,
+}
+
+impl TheoryArgs {
+    /// The checked (activation, depth, width) triples.
+    pub fn plan(&self, registry: &Registry) -> Result<Vec<(crate::nn::ActivationSpec, usize, usize)>, InputError> {
+        InputError::at_least("--grid", self.grid, 4)?;
+        InputError::at_least("--pairs", self.pairs, 1)?;
+        let model = ModelConfig {
+            budgets: vec![self.budget],
+            layers: vec!["dense".into()],
+            activations: self.activation.clone(),
+            depths: self.depth.clone(),
+            init: Init::Scaled,
+        };
+        let run = RunConfig { model, measure_seeds: 1, train_seeds: 0, ..SweepArgs::defaults() };
+        let sweep = run.check(registry).map_err(with_flag)?;
+        Ok(sweep.points.into_iter().map(|p| (p.activation, p.config.depth, p.config.width)).collect())
     }
 }

@@ -10,7 +10,7 @@ pub mod table;
 
 use clap::{Parser, Subcommand};
 
-pub use args::{BenchArgs, ExecutionArgs, MeasureArgs, PaperArgs, ReportArgs, StudyArgs, SweepArgs, TrainArgs};
+pub use args::{BenchArgs, ExecutionArgs, MeasureArgs, PaperArgs, ReportArgs, StudyArgs, SweepArgs, TheoryArgs, TrainArgs};
 
 use crate::error::InputError;
 use crate::nn::{run_on, BackendUnavailable, Registry};
@@ -42,6 +42,10 @@ pub enum Command {
     /// second on fixed shapes, GFLOP/s against an estimated peak, and the
     /// wall time of a small study. Prints a table and writes JSON.
     Bench(BenchArgs),
+    /// Infinite-width theory of the scaled init: q*, the correlation map's
+    /// fixed point, slope χ_c and depth scale ξ, and the predicted RV_l of
+    /// each layer on the landscape grid. Prints a table and writes JSON.
+    Theory(TheoryArgs),
 }
 
 /// Errors of a command: bad input (exit status 2) or a failure while running
@@ -121,6 +125,10 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::Bench(args) => {
             let plan = args.plan(registry)?;
             run_on(plan.backend, plan)?
+        }
+        Command::Theory(args) => {
+            let points = args.plan(registry)?;
+            runs::theory(&points, &args)
         }
         Command::Paper(args) => {
             let study = args.study(registry)?;

@@ -8,6 +8,7 @@ use crate::bench::{bench_shapes, matmul_gflops, time_study, BenchReport, BenchSe
 use crate::json::JsonLines;
 use crate::nn::{ActivationSpec, BackendJob, BackendKind, ComputeBackend, LayerSpec};
 use crate::study::{run_study, Progress, ProgressMode, ResultsDir, RunRecord, StudyPlan, Sweep};
+use crate::theory::{Prediction, Theory};
 
 /// A checked `measure` or `train` run with its output.
 pub struct SweepPlan {
@@ -42,7 +43,7 @@ impl BackendJob for SweepPlan {
             per_point[output.task.point].extend(output.records);
             while next_row < per_point.len() && per_point[next_row].len() == networks {
                 per_point[next_row].sort_by_key(|r| r.network.seed);
-                println!("{}", TableRow::of(&per_point[next_row]));
+                progress.println(&TableRow::of(&per_point[next_row]).to_string());
                 next_row += 1;
             }
             Ok(())
@@ -111,4 +112,37 @@ impl BackendJob for BenchPlan {
         println!("figures in {}", self.out.display());
         Ok(())
     }
+}
+
+/// Predicts every (activation, depth) point, prints a table, writes JSON.
+pub fn theory(points: &[(ActivationSpec, usize, usize)], args: &super::TheoryArgs) -> Result<(), CliError> {
+    let predictions: Vec<Prediction> = points
+        .iter()
+        .map(|(activation, depth, width)| Theory::new(activation, *width).predict(*depth, args.grid, args.pairs, args.seed))
+        .collect();
+    println!("{:<18} {:>5} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9}  predicted RV_l, l = 1..L", "activation", "depth", "width", "q*", "c*", "χ_c", "ξ", "RV_out");
+    for p in &predictions {
+        let layers: Vec<String> = p.rv_layers.iter().map(|rv| format!("{rv:.3}")).collect();
+        let number = |x: Option<f64>, none: &str| x.map_or(none.to_string(), |x| format!("{x:.4}"));
+        let scale = p.depth_scale.map_or("∞".to_string(), |x| format!("{x:.1}"));
+        println!(
+            "{:<18} {:>5} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9.4}  {}",
+            p.activation,
+            p.depth,
+            p.width,
+            number(p.q_star, "diverges"),
+            number(p.c_star, "-"),
+            number(p.chi_c, "-"),
+            scale,
+            p.rv_out,
+            layers.join(" ")
+        );
+    }
+    let io = || CliError::io(format!("writing {}", args.out.display()));
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io())?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&predictions).expect("serialises")).map_err(io())?;
+    println!("predictions in {}", args.out.display());
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::stats::Summary;
 use crate::study::{RunRecord, StudySummary};
+use crate::train::TrainedNetwork;
 
 /// One printed line of the `measure` / `train` table.
 pub struct TableRow<'a> {
@@ -48,12 +49,12 @@ impl std::fmt::Display for TableRow<'_> {
         )?;
         let trained: Vec<_> = self.records.iter().filter_map(|r| r.training.as_ref()).collect();
         if !trained.is_empty() {
-            let ok = || trained.iter().filter(|t| !t.diverged);
+            let counted = |f: fn(&TrainedNetwork) -> f64| trained.iter().map(|t| t.counted(f(t))).collect();
             write!(
                 f,
                 "  {:>15}  {:>15}  {:>8}",
-                pm(summary(ok().map(|t| t.train_acc).collect()), 3),
-                pm(summary(ok().map(|t| t.test_acc).collect()), 3),
+                pm(summary(counted(|t| t.train_acc)), 3),
+                pm(summary(counted(|t| t.test_acc)), 3),
                 trained.iter().filter(|t| t.diverged).count()
             )?;
         }
@@ -75,7 +76,7 @@ pub fn print_study_summary(summary: &StudySummary) {
         );
     }
     println!("\nSpearman ρ against mean training accuracy:");
-    for c in summary.correlations.iter().filter(|c| c.measure == "v3" || c.scope == "all") {
+    for c in summary.correlations.iter().filter(|c| c.measure == "v3" || c.scope.starts_with("all@")) {
         println!("  {:<20} {:<17} ρ = {:>6.3}  (p = {:.4}, {} points)", c.scope, c.measure, c.spearman, c.p_value, c.points);
     }
 }

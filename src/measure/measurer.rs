@@ -1,16 +1,17 @@
 //! Measuring networks at initialisation: from an architecture and seeds to
-//! one [`NetworkMeasures`] per network, all members of a chunk in one
-//! observed forward pass over the grid and one backward pass on the training
-//! set.
+//! one [`NetworkMeasures`] per network, all members of an ensemble in one
+//! observed forward pass over the grid, streamed in chunks of points, and
+//! one backward pass on the training set.
 
 use burn::config::Config;
 use burn::module::{AutodiffModule, Param};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::functions::{frobenius_norm, relative_variation, third_order_variability, ActiveUnits};
-use crate::nn::backend::members_per_chunk;
-use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig};
+use burn::tensor::backend::Backend;
+
+use super::functions::{centred_sums, frobenius_norm, third_order_variability, ActiveUnits, UnitMoments};
+use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
 use crate::problem::{grid_tensor, ProblemConfig};
 
 /// How networks are measured (METHOD §3). Every field has the METHOD default.
@@ -55,7 +56,15 @@ pub struct Measurer<B: ComputeBackend> {
     train_points: Tensor<B, 2>,
     train_labels: Tensor<B, 2>,
     chunk_elements: usize,
+    stream_elements: usize,
     device: B::Device,
+}
+
+/// The measures of an ensemble's members, and each member's output
+/// landscape on the grid (`G × G`, rows y, columns x).
+pub struct Measured {
+    pub networks: Vec<NetworkMeasures>,
+    pub landscapes: Vec<Vec<f32>>,
 }
 
 impl<B: ComputeBackend> Measurer<B> {
@@ -67,65 +76,72 @@ impl<B: ComputeBackend> Measurer<B> {
             train_points,
             train_labels,
             chunk_elements: B::CHUNK_ELEMENTS,
+            stream_elements: B::STREAM_ELEMENTS,
             config,
             problem,
             device: device.clone(),
         }
     }
 
-    /// Overrides the chunk size (see [`crate::nn::SupportedBackend::CHUNK_ELEMENTS`]).
+    /// Overrides the ensemble and grid-chunk sizes (see
+    /// [`crate::nn::SupportedBackend::CHUNK_ELEMENTS`]).
     pub fn with_chunk_elements(mut self, chunk_elements: usize) -> Self {
         self.chunk_elements = chunk_elements.max(1);
+        self.stream_elements = chunk_elements.max(1);
         self
     }
 
-    /// How many networks of this architecture go in one chunk.
+    /// How many networks of this architecture go in one ensemble: the
+    /// gradient profile's pass over the training set bounds it (the grid is
+    /// streamed in chunks).
     pub fn chunk_members(&self, config: &MlpConfig) -> usize {
-        members_per_chunk(self.chunk_elements, self.config.grid.pow(2), config.width.max(config.output_dim))
+        B::members_per_ensemble(self.chunk_elements, self.problem.train_size, config.width.max(config.output_dim))
     }
 
-    /// Measures one network per seed, in chunks; results in seed order.
+    /// Measures one network per seed, in ensembles; results in seed order.
     pub fn measure(&self, config: &MlpConfig, activation: &ActivationSpec, layer: &LayerSpec, seeds: &[u64]) -> Vec<NetworkMeasures> {
         seeds
             .chunks(self.chunk_members(config))
             .flat_map(|chunk| {
                 let model: Mlp<B> = config.init(activation, layer, chunk, &self.device);
-                self.measure_ensemble(&model)
+                self.measure_ensemble(&model).networks
             })
             .collect()
     }
 
     /// Measures every member of a built ensemble.
-    pub fn measure_ensemble(&self, model: &Mlp<B>) -> Vec<NetworkMeasures> {
-        let (mut columns, hidden_units) = self.landscape_columns(model);
-        columns.extend(self.gradient_columns(model));
-        // One read-back for everything (one device sync on a GPU).
-        let width = columns.len();
-        let table = Tensor::stack::<2>(columns, 1).into_data().convert::<f64>().to_vec::<f64>().expect("float data");
+    pub fn measure_ensemble(&self, model: &Mlp<B>) -> Measured {
+        let pass = LandscapePass::run(&model.valid(), &self.grid_points, self.stream_elements);
+        let grad_norms = self.gradient_norms(model);
+        let grid_points = (self.config.grid * self.config.grid) as f64;
         let params = model.params_per_member();
-        table.chunks(width).map(|row| self.network_measures(row, model.depth(), hidden_units, params)).collect()
+        let networks = (0..model.members())
+            .map(|member| {
+                let rv_of = |layer: &UnitMoments| layer.relative_variation();
+                let moments = &pass.moments[member];
+                let rv_layers: Vec<f64> = moments[..model.depth()].iter().map(rv_of).collect();
+                let rv_out = rv_of(&moments[model.depth()]);
+                let active = pass.active[member];
+                NetworkMeasures {
+                    params,
+                    activation_ratio: active / (grid_points * pass.hidden_units as f64),
+                    activation_count: active / grid_points,
+                    v3: third_order_variability(&pass.landscapes[member], self.config.grid),
+                    rv_out,
+                    collapse_layer: rv_layers.iter().position(|rv| *rv < self.config.epsilon).map(|l| l + 1),
+                    rv_layers,
+                    c2c: rv_out < self.config.epsilon,
+                    grad_norms: grad_norms[member].clone(),
+                }
+            })
+            .collect();
+        Measured { networks, landscapes: pass.landscapes }
     }
 
-    /// One observed forward pass over the grid: per member, the active
-    /// pairs, `RV_l` of each block, `RV_out` and V3; and the hidden units.
-    fn landscape_columns(&self, model: &Mlp<B>) -> (Vec<Tensor<B::InnerBackend, 1>>, usize) {
-        let (members, grid) = (model.members(), self.config.grid);
-        let valid = model.valid();
-        let mut active_units = ActiveUnits::new(&valid.activation);
-        let (hidden, output) = valid.forward_observed(valid.broadcast_input(self.grid_points.clone()), &mut active_units);
-        let (active, hidden_units) = active_units.finish(members, &output.device());
-        let mut columns = vec![active];
-        columns.extend(hidden.into_iter().map(relative_variation));
-        columns.push(relative_variation(output.clone()));
-        let landscapes = output.narrow(2, 0, 1).reshape([members, grid, grid]);
-        columns.push(third_order_variability(landscapes));
-        (columns, hidden_units)
-    }
-
-    /// The gradient profile: the norm of the loss gradient with respect to
-    /// each block's weights, then the output layer's. Members are
+    /// The gradient profile, per member: the norm of the loss gradient with
+    /// respect to each block's weights, then the output layer's. Members are
     /// independent, so the gradient of the summed loss is each member's own.
-    fn gradient_columns(&self, model: &Mlp<B>) -> Vec<Tensor<B::InnerBackend, 1>> {
+    fn gradient_norms(&self, model: &Mlp<B>) -> Vec<Vec<f64>> {
         let logits = model.forward(model.broadcast_input(self.train_points.clone()));
         let loss = self.problem.loss.per_member(logits, self.train_labels.clone()).sum();
         let gradients = loss.backward();
@@ -136,28 +152,104 @@ impl<B: ComputeBackend> Measurer<B> {
             columns.push(squares.reduce(|a, b| a + b).expect("a block has a weight").sqrt());
         }
         columns.push(norm(&model.output.weight));
-        columns
+        host_rows(Tensor::stack::<2>(columns, 1))
+    }
+}
+
+/// A tensor `[members, columns]` as one host row per member (one read-back,
+/// so one device sync on a GPU).
+fn host_rows<B: Backend>(table: Tensor<B, 2>) -> Vec<Vec<f64>> {
+    let [_, columns] = table.dims();
+    let values = table.into_data().convert::<f64>().to_vec::<f64>().expect("float data");
+    values.chunks(columns).map(<[f64]>::to_vec).collect()
+}
+
+/// Grid points per chunk so that one `[members, points, width]`
+/// intermediate stays within `elements`.
+fn points_per_chunk(elements: usize, members: usize, width: usize, total: usize) -> usize {
+    (elements / (members * width).max(1)).clamp(1, total.max(1))
+}
+
+/// What one streamed pass over the grid gathers, per member: active
+/// pairs, the moments of every block's output and of the network output
+/// (last), and the output landscape.
+struct LandscapePass {
+    active: Vec<f64>,
+    hidden_units: usize,
+    moments: Vec<Vec<UnitMoments>>,
+    landscapes: Vec<Vec<f32>>,
+}
+
+impl LandscapePass {
+    /// Streams the grid through `model` in chunks of at most `elements`
+    /// per intermediate: memory stays bounded for any grid.
+    fn run<B: SupportedBackend>(model: &Mlp<B>, grid_points: &Tensor<B, 2>, elements: usize) -> Self {
+        let members = model.members();
+        let total = grid_points.dims()[0];
+        let width = model.output.weight.dims()[1];
+        let chunk = points_per_chunk(elements, members, width, total);
+        let mut pass = Self { active: vec![0.0; members], hidden_units: 0, moments: Vec::new(), landscapes: vec![Vec::with_capacity(total); members] };
+        let mut shifts: Vec<Tensor<B, 3>> = Vec::new();
+        for start in (0..total).step_by(chunk) {
+            let len = chunk.min(total - start);
+            let mut active_units = ActiveUnits::new(&model.activation);
+            let input = model.broadcast_input(grid_points.clone().narrow(0, start, len));
+            let (hidden, output) = model.forward_observed(input, &mut active_units);
+            let (counts, hidden_units) = active_units.finish();
+            let representations: Vec<Tensor<B, 3>> = hidden.into_iter().chain([output.clone()]).collect();
+            if shifts.is_empty() {
+                shifts = representations.iter().map(|h| h.clone().narrow(1, 0, 1)).collect();
+                pass.start(&shifts, hidden_units);
+            }
+            let observations = counts.len();
+            let mut columns: Vec<Tensor<B, 2>> = counts.into_iter().map(|count| count.reshape([members, 1])).collect();
+            columns.extend(representations.into_iter().zip(&shifts).map(|(h, shift)| centred_sums(h, shift.clone())));
+            columns.push(output.reshape([members, len]));
+            pass.add_chunk(&host_rows(Tensor::cat(columns, 1)), observations, len);
+        }
+        pass
     }
 
-    /// One member's measures from its row of the read-back table.
-    fn network_measures(&self, row: &[f64], depth: usize, hidden_units: usize, params: usize) -> NetworkMeasures {
-        let grid_points = (self.config.grid * self.config.grid) as f64;
-        let active = row[0];
-        let rv_layers = row[1..=depth].to_vec();
-        let rv_out = row[depth + 1];
-        let collapse_layer = rv_layers.iter().position(|rv| *rv < self.config.epsilon).map(|l| l + 1);
-        NetworkMeasures {
-            params,
-            activation_ratio: active / (grid_points * hidden_units as f64),
-            activation_count: active / grid_points,
-            v3: row[depth + 2],
-            rv_out,
-            rv_layers,
-            c2c: rv_out < self.config.epsilon,
-            collapse_layer,
-            grad_norms: row[depth + 3..].to_vec(),
+    /// The centres of the moments: every unit's value at the first grid point.
+    fn start<B: Backend>(&mut self, shifts: &[Tensor<B, 3>], hidden_units: usize) {
+        self.hidden_units = hidden_units;
+        let members = self.active.len();
+        let per_layer: Vec<Vec<Vec<f64>>> = shifts.iter().map(|s| host_rows(s.clone().reshape([members, s.dims()[2]]))).collect();
+        self.moments = (0..members).map(|m| per_layer.iter().map(|layer| UnitMoments::new(layer[m].clone())).collect()).collect();
+    }
+
+    /// Adds one chunk of `points` points: each member's row holds the active
+    /// count of each of the `observations` pre-activations, then the
+    /// centred sums of each representation, then the output values.
+    fn add_chunk(&mut self, rows: &[Vec<f64>], observations: usize, points: usize) {
+        for (member, row) in rows.iter().enumerate() {
+            self.active[member] += row[..observations].iter().sum::<f64>();
+            let mut at = observations;
+            for moments in &mut self.moments[member] {
+                let units = moments.shift.len();
+                moments.add(&row[at..at + 2 * units], points);
+                at += 2 * units;
+            }
+            self.landscapes[member].extend(row[at..].iter().map(|&v| v as f32));
         }
     }
+}
+
+/// Each member's output on the grid (`G × G` row-major), streamed in chunks
+/// of at most `elements` per intermediate.
+pub fn output_landscapes<B: SupportedBackend>(model: &Mlp<B>, grid_points: &Tensor<B, 2>, elements: usize) -> Vec<Vec<f32>> {
+    let members = model.members();
+    let total = grid_points.dims()[0];
+    let chunk = points_per_chunk(elements, members, model.output.weight.dims()[1], total);
+    let mut landscapes = vec![Vec::with_capacity(total); members];
+    for start in (0..total).step_by(chunk) {
+        let len = chunk.min(total - start);
+        let output = model.forward(model.broadcast_input(grid_points.clone().narrow(0, start, len)));
+        for (landscape, row) in landscapes.iter_mut().zip(host_rows(output.reshape([members, len]))) {
+            landscape.extend(row.iter().map(|&v| v as f32));
+        }
+    }
+    landscapes
 }
 
 #[cfg(test)]
@@ -209,7 +301,7 @@ mod tests {
         let mut model: Mlp<B> = config.init(&relu, &layer("dense"), &[1, 2], &Default::default());
         let zero = |p: &Param<Tensor<B, 3>>| Param::from_tensor(p.val().zeros_like());
         model.hidden[2].params = model.hidden[2].params.iter().map(zero).collect();
-        for m in measurer(21).measure_ensemble(&model) {
+        for m in measurer(21).measure_ensemble(&model).networks {
             assert!(m.c2c, "rv_out {}", m.rv_out);
             assert_eq!(m.collapse_layer, Some(3));
             assert!(m.rv_layers[0] > 0.01 && m.rv_layers[1] > 0.01);

@@ -24,8 +24,15 @@ use super::backend::AnyActivation;
 /// through `dyn`; the library reaches them through [`TensorActivation`],
 /// which every `Activation` implements automatically.
 pub trait Activation: fmt::Debug + Send + Sync + 'static {
-    /// The name used on the command line and in results.
+    /// The name used on the command line and in results (with its
+    /// parameters, for a parametric activation: `shifted-relu:0.5`).
     fn name(&self) -> &str;
+    /// The label a network's seed derives from (METHOD §5): the name, unless
+    /// the activation deliberately shares another's random weights (the
+    /// relu family does: along a sweep of its parameter, only σ changes).
+    fn seed_label(&self) -> &str {
+        self.name()
+    }
     /// σ(z) on the host.
     fn value(&self, z: f64) -> f64;
     /// σ'(z) on the host.
@@ -89,24 +96,41 @@ impl fmt::Debug for ActivationSpec {
     }
 }
 
-/// The activations the tool knows by name.
+/// Builds a parametric activation from the numbers written after its name
+/// (`shifted-relu:0.5` → `[0.5]`), or says what is wrong with them.
+type ParseActivation = Arc<dyn Fn(&str, &[f64]) -> Result<Arc<dyn AnyActivation>, String> + Send + Sync>;
+
+/// A family of activations with parameters in their names.
+#[derive(Clone)]
+struct Family {
+    name: String,
+    /// The allowed form, for error messages: `shifted-relu:τ (any real τ)`.
+    form: String,
+    parse: ParseActivation,
+}
+
+/// The activations the tool knows by name, and the parametric families it
+/// can build from a name with parameters.
 #[derive(Clone)]
 pub struct ActivationRegistry {
     entries: Vec<Arc<dyn AnyActivation>>,
+    families: Vec<Family>,
 }
 
-/// A name that no registered activation has.
+/// A name that no registered activation has, or a parametric name whose
+/// parameters are wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown activation '{name}' (allowed: {allowed})")]
-pub struct UnknownActivation {
-    pub name: String,
-    pub allowed: String,
+pub enum UnknownActivation {
+    #[error("unknown activation '{name}' (allowed: {allowed})")]
+    Unknown { name: String, allowed: String },
+    #[error("activation '{name}': {reason} (allowed form: {form})")]
+    BadParameters { name: String, reason: String, form: String },
 }
 
 impl ActivationRegistry {
     /// The activations shipped with the library.
     pub fn builtin() -> Self {
-        let mut registry = Self { entries: Vec::new() };
+        let mut registry = Self { entries: Vec::new(), families: Vec::new() };
         registry
             .register(Relu)
             .register(Abs)
@@ -116,8 +140,34 @@ impl ActivationRegistry {
             .register(Elu)
             .register(Gelu)
             .register(Softplus)
-            .register(Identity);
+            .register(Identity)
+            .register_family("shifted-relu", "shifted-relu:τ with any real τ", |name, p| match p {
+                [shift] => Ok(ShiftedRelu { name: name.to_string(), shift: *shift }),
+                _ => Err(format!("takes one parameter, got {}", p.len())),
+            })
+            .register_family("clipped-relu", "clipped-relu:τ:m with any real τ and m > 0", |name, p| match p {
+                [_, top] if *top <= 0.0 => Err(format!("m must be positive, got {top}")),
+                [shift, top] => Ok(ClippedRelu { name: name.to_string(), shift: *shift, top: *top }),
+                _ => Err(format!("takes two parameters, got {}", p.len())),
+            });
         registry
+    }
+
+    /// Adds a family of parametric activations, written `family:p1:p2…` on
+    /// the command line: `parse` gets the full name and the numbers and
+    /// builds the activation or says what is wrong (`form` is shown then).
+    pub fn register_family<A: Activation>(
+        &mut self,
+        family: &str,
+        form: &str,
+        parse: impl Fn(&str, &[f64]) -> Result<A, String> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.families.retain(|f| f.name != family);
+        let parse: ParseActivation = Arc::new(move |name: &str, params: &[f64]| {
+            parse(name, params).map(|activation| Arc::new(activation) as Arc<dyn AnyActivation>)
+        });
+        self.families.push(Family { name: family.to_string(), form: form.to_string(), parse });
+        self
     }
 
     /// Adds an activation; one with the same name is replaced.
@@ -127,20 +177,27 @@ impl ActivationRegistry {
         self
     }
 
+    /// The names, then the parametric families' forms.
     pub fn names(&self) -> Vec<&str> {
-        self.entries.iter().map(|entry| entry.name()).collect()
+        let families = self.families.iter().map(|f| f.form.split(' ').next().unwrap_or(&f.name));
+        self.entries.iter().map(|entry| entry.name()).chain(families).collect()
     }
 
-    /// Looks an activation up by name and computes its gain and threshold.
+    /// Looks an activation up by name (or builds a parametric one) and
+    /// computes its gain and threshold.
     pub fn get(&self, name: &str) -> Result<ActivationSpec, UnknownActivation> {
-        self.entries
-            .iter()
-            .find(|entry| entry.name() == name)
-            .map(|entry| ActivationSpec::new(entry.clone()))
-            .ok_or_else(|| UnknownActivation {
-                name: name.to_string(),
-                allowed: self.names().join(", "),
-            })
+        if let Some(entry) = self.entries.iter().find(|entry| entry.name() == name) {
+            return Ok(ActivationSpec::new(entry.clone()));
+        }
+        let unknown = || UnknownActivation::Unknown { name: name.to_string(), allowed: self.names().join(", ") };
+        let (family_name, params) = name.split_once(':').ok_or_else(unknown)?;
+        let family = self.families.iter().find(|f| f.name == family_name).ok_or_else(unknown)?;
+        let bad = |reason: String| UnknownActivation::BadParameters { name: name.to_string(), reason, form: family.form.clone() };
+        let numbers = params
+            .split(':')
+            .map(|p| p.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| bad(format!("'{p}' is not a number"))))
+            .collect::<Result<Vec<f64>, _>>()?;
+        (family.parse)(name, &numbers).map(ActivationSpec::new).map_err(bad)
     }
 }
 
@@ -442,6 +499,66 @@ impl Activation for Identity {
     }
 }
 
+/// `max(z − τ, 0)`: relu shifted right by τ (`shifted-relu:τ`). Its
+/// activation ratio is `P(z > τ)`, so τ moves the ratio continuously with
+/// everything else fixed; it draws relu's random weights.
+#[derive(Debug, Clone)]
+pub struct ShiftedRelu {
+    name: String,
+    shift: f64,
+}
+
+impl Activation for ShiftedRelu {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn seed_label(&self) -> &str {
+        "relu"
+    }
+    fn value(&self, z: f64) -> f64 {
+        (z - self.shift).max(0.0)
+    }
+    fn derivative(&self, z: f64) -> f64 {
+        if z > self.shift { 1.0 } else { 0.0 }
+    }
+    fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+        act::relu(z - self.shift)
+    }
+    fn derivative_tensor<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+        z.greater_elem(self.shift).float()
+    }
+}
+
+/// `min(max(z − τ, 0), m)`: a shifted relu clipped at `m`
+/// (`clipped-relu:τ:m`; CReLU of Dent & Tanner). Draws relu's random weights.
+#[derive(Debug, Clone)]
+pub struct ClippedRelu {
+    name: String,
+    shift: f64,
+    top: f64,
+}
+
+impl Activation for ClippedRelu {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn seed_label(&self) -> &str {
+        "relu"
+    }
+    fn value(&self, z: f64) -> f64 {
+        (z - self.shift).clamp(0.0, self.top)
+    }
+    fn derivative(&self, z: f64) -> f64 {
+        if z > self.shift && z < self.shift + self.top { 1.0 } else { 0.0 }
+    }
+    fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+        (z - self.shift).clamp(0.0, self.top)
+    }
+    fn derivative_tensor<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+        z.clone().greater_elem(self.shift).float() * z.lower_elem(self.shift + self.top).float()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,7 +612,8 @@ mod tests {
         let z = Tensor::<TestBackend, 1>::from_floats(points.as_slice(), &device)
             .reshape([1, 1, points.len()]);
         let registry = ActivationRegistry::builtin();
-        for name in registry.names() {
+        let names = registry.names().into_iter().filter(|n| !n.contains(':')).chain(["shifted-relu:0.33", "clipped-relu:-0.47:1.21"]);
+        for name in names {
             let spec = registry.get(name).unwrap();
             let tensor = <TestBackend as SupportedBackend>::tensor_activation(
                 spec.function.as_ref(),
@@ -516,6 +634,40 @@ mod tests {
                 assert!((numeric - spec.function.derivative(x)).abs() < 1e-5, "{name}'({x})");
             }
         }
+    }
+
+    #[test]
+    fn parametric_activations_are_built_from_their_names() {
+        let registry = ActivationRegistry::builtin();
+        let shifted = registry.get("shifted-relu:0.5").unwrap();
+        assert_eq!(shifted.name(), "shifted-relu:0.5");
+        assert_eq!(shifted.function.value(1.25), 0.75);
+        assert_eq!(shifted.function.value(0.4), 0.0);
+        assert!((shifted.active_threshold - 0.5).abs() < 1e-12);
+        // shifted-relu:0 is relu: the same gain, to the last bit.
+        assert_eq!(registry.get("shifted-relu:0").unwrap().gain, registry.get("relu").unwrap().gain);
+        // Shifting right lowers E[σ²], so the gain grows.
+        assert!(registry.get("shifted-relu:1").unwrap().gain > registry.get("shifted-relu:-1").unwrap().gain);
+        let clipped = registry.get("clipped-relu:-0.5:1").unwrap();
+        assert_eq!((clipped.function.value(0.0), clipped.function.value(3.0), clipped.function.value(-2.0)), (0.5, 1.0, 0.0));
+        assert_eq!(clipped.function.seed_label(), "relu");
+    }
+
+    #[test]
+    fn bad_parameters_name_the_allowed_form() {
+        let registry = ActivationRegistry::builtin();
+        for (name, hint) in [
+            ("shifted-relu:x", "'x' is not a number"),
+            ("shifted-relu:", "is not a number"),
+            ("shifted-relu:1:2", "takes one parameter"),
+            ("clipped-relu:0:-1", "m must be positive"),
+            ("clipped-relu:0", "takes two parameters"),
+        ] {
+            let message = registry.get(name).unwrap_err().to_string();
+            assert!(message.contains(hint) && message.contains("allowed form"), "{name}: {message}");
+        }
+        let message = registry.get("swish:1").unwrap_err().to_string();
+        assert!(message.contains("unknown activation") && message.contains("shifted-relu:τ"), "{message}");
     }
 
     #[test]

@@ -13,8 +13,12 @@
 use std::fmt;
 
 use burn::backend::ndarray::NdArrayDevice;
+#[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
-use burn::backend::{Autodiff, NdArray, Wgpu};
+#[cfg(feature = "wgpu")]
+use burn::backend::Wgpu;
+use burn::backend::flex::FlexDevice;
+use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
@@ -22,20 +26,50 @@ use super::activation::{Activation, TensorActivation};
 use super::layer::{Layer, LayerForward};
 
 /// A type-erased activation usable on every backend of this file.
+#[cfg(feature = "wgpu")]
 pub trait AnyActivation:
     Activation
     + TensorActivation<NdArray>
     + TensorActivation<Autodiff<NdArray>>
+    + TensorActivation<Flex>
+    + TensorActivation<Autodiff<Flex>>
     + TensorActivation<Wgpu>
     + TensorActivation<Autodiff<Wgpu>>
+{
+}
+
+/// A type-erased activation usable on every backend of this file (a
+/// CPU-only build: no `wgpu` feature).
+#[cfg(not(feature = "wgpu"))]
+pub trait AnyActivation:
+    Activation
+    + TensorActivation<NdArray>
+    + TensorActivation<Autodiff<NdArray>>
+    + TensorActivation<Flex>
+    + TensorActivation<Autodiff<Flex>>
 {
 }
 
 impl<A: Activation> AnyActivation for A {}
 
 /// A type-erased block type usable on every backend of this file.
+#[cfg(feature = "wgpu")]
 pub trait AnyLayer:
-    Layer + LayerForward<NdArray> + LayerForward<Autodiff<NdArray>> + LayerForward<Wgpu> + LayerForward<Autodiff<Wgpu>>
+    Layer
+    + LayerForward<NdArray>
+    + LayerForward<Autodiff<NdArray>>
+    + LayerForward<Flex>
+    + LayerForward<Autodiff<Flex>>
+    + LayerForward<Wgpu>
+    + LayerForward<Autodiff<Wgpu>>
+{
+}
+
+/// A type-erased block type usable on every backend of this file (a
+/// CPU-only build: no `wgpu` feature).
+#[cfg(not(feature = "wgpu"))]
+pub trait AnyLayer:
+    Layer + LayerForward<NdArray> + LayerForward<Autodiff<NdArray>> + LayerForward<Flex> + LayerForward<Autodiff<Flex>>
 {
 }
 
@@ -50,61 +84,62 @@ pub trait SupportedBackend: Backend {
     /// an ensemble gets slower than a loop; a GPU wants them large.
     const CHUNK_ELEMENTS: usize;
 
+    /// `members × points × width` of one chunk of the landscape grid as it
+    /// streams through a network: small enough to stay in cache on a CPU.
+    const STREAM_ELEMENTS: usize;
+
+    /// Whether the networks of a point run as ensembles (batched matrix
+    /// products) or one at a time, side by side on the worker threads.
+    const ENSEMBLES: bool;
+
+    /// Networks per ensemble so that one `[members, points, width]`
+    /// intermediate stays within `chunk_elements` (at least one network;
+    /// exactly one where this backend runs networks one at a time).
+    fn members_per_ensemble(chunk_elements: usize, points: usize, width: usize) -> usize {
+        if Self::ENSEMBLES { (chunk_elements / (points * width).max(1)).max(1) } else { 1 }
+    }
+
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self>;
 
     fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self>;
 }
 
-/// Networks per ensemble chunk so that one `[members, points, width]`
-/// intermediate stays within `chunk_elements` (at least one network).
-pub fn members_per_chunk(chunk_elements: usize, points: usize, width: usize) -> usize {
-    (chunk_elements / (points * width).max(1)).max(1)
-}
-
 const CPU_CHUNK_ELEMENTS: usize = 1 << 21;
+/// 2^17 floats = 512 KB: the grid chunk that measured fastest on both CPU
+/// backends (2^15–2^18 were within noise; 2^21 and 2^12 were 1.2–2× slower).
+const CPU_STREAM_ELEMENTS: usize = 1 << 17;
 /// 2^24 floats = 64 MB per intermediate: under the storage-buffer limit of
 /// Mesa's software Vulkan device (2^26 failed there with 265 MB buffers).
 const GPU_CHUNK_ELEMENTS: usize = 1 << 24;
 
-impl SupportedBackend for NdArray {
-    const CHUNK_ELEMENTS: usize = CPU_CHUNK_ELEMENTS;
-    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
-        activation
-    }
-    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
-        layer
-    }
+/// Every backend here finds the tensor forms the same way: the type-erased
+/// traits above carry them.
+macro_rules! supported_backend {
+    ($backend:ty, $chunk_elements:expr, $stream_elements:expr, $ensembles:expr) => {
+        impl SupportedBackend for $backend {
+            const CHUNK_ELEMENTS: usize = $chunk_elements;
+            const STREAM_ELEMENTS: usize = $stream_elements;
+            const ENSEMBLES: bool = $ensembles;
+            fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
+                activation
+            }
+            fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
+                layer
+            }
+        }
+    };
 }
 
-impl SupportedBackend for Autodiff<NdArray> {
-    const CHUNK_ELEMENTS: usize = CPU_CHUNK_ELEMENTS;
-    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
-        activation
-    }
-    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
-        layer
-    }
-}
-
-impl SupportedBackend for Wgpu {
-    const CHUNK_ELEMENTS: usize = GPU_CHUNK_ELEMENTS;
-    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
-        activation
-    }
-    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
-        layer
-    }
-}
-
-impl SupportedBackend for Autodiff<Wgpu> {
-    const CHUNK_ELEMENTS: usize = GPU_CHUNK_ELEMENTS;
-    fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
-        activation
-    }
-    fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self> {
-        layer
-    }
-}
+supported_backend!(NdArray, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
+supported_backend!(Autodiff<NdArray>, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
+// Flex's batched matrix product is slower than a loop of 2-D ones for these
+// shapes (README "Speed"): its networks run one at a time.
+supported_backend!(Flex, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
+supported_backend!(Autodiff<Flex>, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
+#[cfg(feature = "wgpu")]
+supported_backend!(Wgpu, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
+#[cfg(feature = "wgpu")]
+supported_backend!(Autodiff<Wgpu>, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
 
 /// An autodiff backend whose inner backend is supported too: what measuring
 /// (gradient profile) and training run on.
@@ -119,9 +154,12 @@ impl<B> ComputeBackend for B where B: AutodiffBackend<InnerBackend: SupportedBac
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// CPU, no set-up (the default).
-    #[default]
+    /// CPU: Burn's ndarray backend.
     Ndarray,
+    /// CPU: Burn's Flex backend (SIMD element-wise kernels, `gemm` matrix
+    /// products); the default, the fastest on the CPU for every shape here.
+    #[default]
+    Flex,
     /// GPU through wgpu (Vulkan, Metal, DX12), or a software Vulkan device.
     Wgpu,
 }
@@ -130,6 +168,7 @@ impl BackendKind {
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Ndarray => "ndarray",
+            BackendKind::Flex => "flex",
             BackendKind::Wgpu => "wgpu",
         }
     }
@@ -138,7 +177,7 @@ impl BackendKind {
     /// network runs on one thread; one on a GPU, which is busy with one.
     pub fn default_threads(self) -> usize {
         match self {
-            BackendKind::Ndarray => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            BackendKind::Ndarray | BackendKind::Flex => std::thread::available_parallelism().map_or(1, |n| n.get()),
             BackendKind::Wgpu => 1,
         }
     }
@@ -169,14 +208,22 @@ pub struct BackendUnavailable {
 pub fn run_on<J: BackendJob>(kind: BackendKind, job: J) -> Result<J::Output, BackendUnavailable> {
     match kind {
         BackendKind::Ndarray => Ok(job.run::<Autodiff<NdArray>>(&NdArrayDevice::Cpu)),
+        BackendKind::Flex => Ok(job.run::<Autodiff<Flex>>(&FlexDevice)),
+        #[cfg(feature = "wgpu")]
         BackendKind::Wgpu => {
             let device = WgpuDevice::default();
             check_wgpu(&device)?;
             Ok(job.run::<Autodiff<Wgpu>>(&device))
         }
+        #[cfg(not(feature = "wgpu"))]
+        BackendKind::Wgpu => Err(BackendUnavailable {
+            backend: kind,
+            reason: "this binary was built without the `wgpu` cargo feature (rebuild with default features)".into(),
+        }),
     }
 }
 
+#[cfg(feature = "wgpu")]
 /// Starts the wgpu device with one tiny operation. Without an adapter, wgpu
 /// panics (on its own thread too); that panic becomes an error here, with
 /// the panic messages kept off the terminal.

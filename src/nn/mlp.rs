@@ -36,10 +36,16 @@ pub fn width_for_params(budget: usize, count: impl Fn(usize) -> usize) -> Option
     if count(1) > budget {
         return None;
     }
-    // Walk up to the first width at or over the budget.
-    let mut width = 1;
+    // The first width at or over the budget: double, then bisect (any budget
+    // is sized in a few dozen evaluations).
+    let (mut below, mut width) = (0, 1);
     while count(width) < budget {
-        width += 1;
+        below = width;
+        width = width.checked_mul(2)?;
+    }
+    while width - below > 1 {
+        let middle = below + (width - below) / 2;
+        if count(middle) < budget { below = middle } else { width = middle }
     }
     if width == 1 {
         return Some(1);
@@ -321,6 +327,22 @@ mod tests {
         let variance = values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / values.len() as f64;
         let expected = 2.0 / 65.0;
         assert!((variance / expected - 1.0).abs() < 0.03, "variance {variance} vs {expected}");
+    }
+
+    #[test]
+    fn scaled_init_of_the_first_layer_counts_the_bias_as_an_input() {
+        // A 2 → n layer: every entry of W and b ~ N(0, g²/3), not He's g²/2
+        // (with a zero bias) nor Xavier's g²·2/(2 + n).
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let config = MlpConfig::new(1, 64, "relu".into());
+        let seeds: Vec<u64> = (0..20).collect();
+        let model: Mlp<NdArray> = config.init(&relu, &dense(), &seeds, &Default::default());
+        let values = |p: usize| model.hidden[0].params[p].val().into_data().to_vec::<f32>().unwrap();
+        let variance = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64;
+        let expected = 2.0 / 3.0;
+        let (weights, biases) = (values(0), values(1));
+        assert!((variance(&weights) / expected - 1.0).abs() < 0.08, "weights: {} vs {expected}", variance(&weights));
+        assert!((variance(&biases) / expected - 1.0).abs() < 0.12, "biases: {} vs {expected}", variance(&biases));
     }
 
     #[test]

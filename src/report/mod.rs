@@ -88,13 +88,10 @@ impl StudyResults {
 
 /// The caption line of every figure.
 fn caption(results: &StudyResults) -> String {
-    let revision = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    // The revisions that produced the results, not the one drawing them.
+    let revisions: std::collections::BTreeSet<&str> =
+        results.records.iter().map(|r| r.network.revision.as_deref().unwrap_or("unknown")).collect();
+    let revision = revisions.into_iter().collect::<Vec<_>>().join(", ");
     let c = &results.config;
     let budgets: Vec<String> = c.budgets.clone().unwrap_or_default().iter().chain(c.budget.iter()).map(|b| b.to_string()).collect();
     let layers = c.layer.names();

@@ -12,7 +12,7 @@ use super::records::default_layer;
 use super::sweep::{Point, Sweep};
 use crate::error::InputError;
 use crate::measure::MeasureConfig;
-use crate::nn::{BackendKind, Init, Registry};
+use crate::nn::{BackendKind, Init, Registry, INPUT_DIM, OUTPUT_DIM};
 use crate::problem::{Loss, ProblemConfig};
 use crate::train::TrainConfig;
 
@@ -70,8 +70,12 @@ impl RunConfig {
         if model.budgets.is_empty() {
             return Err(InputError::new("budget", "give budget = N or budgets = [N, …]"));
         }
+        if let Some(&budget) = model.budgets.iter().find(|&&b| b > MAX_BUDGET) {
+            return Err(InputError::new("budget", format!("{budget} is more than any machine holds (at most {MAX_BUDGET})")));
+        }
         self.check_numbers()?;
         let points = Point::grid(&model.budgets, &layers, &activations, &model.depths, model.init)?;
+        self.check_memory(&points)?;
         Ok(Sweep {
             points,
             measure: self.measure.clone(),
@@ -82,6 +86,31 @@ impl RunConfig {
             seed: self.seed,
             backend: self.backend,
         })
+    }
+
+    /// Refuses, before anything runs, a run whose largest network would not
+    /// fit in this machine's available memory, naming the grid or the budget
+    /// (whichever needs more), so that no input aborts the process.
+    fn check_memory(&self, points: &[Point]) -> Result<(), InputError> {
+        let Some(available) = available_memory() else { return Ok(()) };
+        let limit = available / 10 * 8;
+        let trained = self.train_seeds > 0;
+        for point in points {
+            let (grid, network) = estimated_bytes(point, &self.measure, &self.problem, trained);
+            if grid + network > limit {
+                let (key, what) = if grid > network { ("grid", "its landscapes") } else { ("budget", "one network") };
+                return Err(InputError::new(
+                    key,
+                    format!(
+                        "{what} at depth {} would need about {} of memory, more than the {} this machine has available",
+                        point.config.depth,
+                        gigabytes(grid + network),
+                        gigabytes(limit)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The ranges of the plain numbers.
@@ -101,8 +130,43 @@ impl RunConfig {
         if let Some(batch) = train.batch_size {
             InputError::at_least("train.batch_size", batch, 1)?;
         }
-        Ok(())
+        for (key, beta) in [("train.adam_beta1", train.adam_beta1), ("train.adam_beta2", train.adam_beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(InputError::new(key, format!("must be in [0, 1), got {beta}")));
+            }
+        }
+        InputError::positive("train.adam_epsilon", train.adam_epsilon)
     }
+}
+
+/// Budgets above this are refused outright (4 TB of weights).
+const MAX_BUDGET: usize = 1_000_000_000_000;
+
+/// Bytes one network of a point needs at the least (an ensemble of one):
+/// `(landscapes, network)`. The landscapes: the grid points, each landscape
+/// in memory and as JSON text. The network: its parameters with their
+/// gradients (and Adam's two moments when trained), and the activations a
+/// backward pass over the training set keeps.
+pub fn estimated_bytes(point: &Point, measure: &MeasureConfig, problem: &ProblemConfig, trained: bool) -> (u128, u128) {
+    const FLOAT: u128 = 4;
+    let grid_points = (measure.grid as u128).pow(2);
+    let landscapes = grid_points * (2 * FLOAT + 2 * FLOAT + 8 + 2 * 16);
+    let params = point.layer.network_params(point.config.depth, point.config.width, INPUT_DIM, OUTPUT_DIM) as u128;
+    let copies = if trained { 5 } else { 3 };
+    let activations = problem.train_size as u128 * point.config.width as u128 * (point.config.depth as u128 + 1) * 3 * FLOAT;
+    (landscapes, params * FLOAT * copies + activations)
+}
+
+/// Available memory in bytes (Linux's `MemAvailable`), if known.
+fn available_memory() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kilobytes: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+fn gigabytes(bytes: u128) -> String {
+    format!("{:.1} GB", bytes as f64 / 1e9)
 }
 
 /// A study file. Every key but `name`, the budget, `activations` and `depths`
@@ -150,6 +214,9 @@ pub struct TrainSection {
     /// Points per step; absent is full batch.
     pub batch_size: Option<usize>,
     pub log_every: usize,
+    pub adam_beta1: f64,
+    pub adam_beta2: f64,
+    pub adam_epsilon: f64,
     pub loss: Loss,
     /// Checkerboard cells per side.
     pub cells: usize,
@@ -170,6 +237,9 @@ impl TrainSection {
             learning_rate: train.learning_rate,
             batch_size: train.batch_size,
             log_every: train.log_every,
+            adam_beta1: train.adam_beta1,
+            adam_beta2: train.adam_beta2,
+            adam_epsilon: train.adam_epsilon,
             loss: problem.loss,
             cells: problem.cells,
             train_size: problem.train_size,
@@ -178,7 +248,15 @@ impl TrainSection {
     }
 
     pub fn train_config(&self) -> TrainConfig {
-        TrainConfig { steps: self.steps, learning_rate: self.learning_rate, batch_size: self.batch_size, log_every: self.log_every }
+        TrainConfig {
+            steps: self.steps,
+            learning_rate: self.learning_rate,
+            batch_size: self.batch_size,
+            log_every: self.log_every,
+            adam_beta1: self.adam_beta1,
+            adam_beta2: self.adam_beta2,
+            adam_epsilon: self.adam_epsilon,
+        }
     }
 
     pub fn problem_config(&self) -> ProblemConfig {
@@ -224,6 +302,13 @@ mod defaults {
     }
 }
 
+/// The shipped study files, as built into the binary.
+pub const BUILT_IN: [(&str, &str); 3] = [
+    ("experiments/paper.toml", include_str!("../../experiments/paper.toml")),
+    ("experiments/layers.toml", include_str!("../../experiments/layers.toml")),
+    ("experiments/quick.toml", include_str!("../../experiments/quick.toml")),
+];
+
 /// A validated study: the resolved file (saved as `study.toml`) and its sweep.
 #[derive(Clone, Debug)]
 pub struct StudyPlan {
@@ -233,11 +318,18 @@ pub struct StudyPlan {
 
 impl StudyConfig {
     /// Reads and parses a study file; a syntax error or unknown key names
-    /// the file, the line and the key.
+    /// the file, the line and the key. The shipped files
+    /// (`experiments/*.toml`) are built into the binary, so they load from
+    /// any directory; a file on disk of the same path comes first.
     pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputError::new("study file", format!("cannot read '{}': {e}", path.display())))?;
-        Self::parse(&text, &path.display().to_string())
+        let origin = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, &origin),
+            Err(error) => match BUILT_IN.iter().find(|(name, _)| std::path::Path::new(name) == path) {
+                Some((_, text)) => Self::parse(text, &format!("{origin} (built in)")),
+                None => Err(InputError::new("study file", format!("cannot read '{origin}': {error}"))),
+            },
+        }
     }
 
     /// Parses a study file's text; `origin` names it in errors.

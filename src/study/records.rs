@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::sweep::{Point, Sweep};
 use crate::measure::NetworkMeasures;
 use crate::train::TrainedNetwork;
-use crate::VERSION;
+use crate::{REVISION, VERSION};
 
 /// One measured network, as written by `variability measure --out`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,9 @@ pub struct MeasureRecord {
     #[serde(flatten)]
     pub measures: NetworkMeasures,
     pub version: String,
+    /// The git revision that produced the record (absent in older records).
+    #[serde(default)]
+    pub revision: Option<String>,
 }
 
 /// One network of a run: its measures at initialisation and, when it was
@@ -67,6 +70,7 @@ impl RunRecord {
             backend: sweep.backend.to_string(),
             measures,
             version: VERSION.to_string(),
+            revision: Some(REVISION.to_string()),
         };
         Self { network, training }
     }

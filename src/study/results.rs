@@ -15,10 +15,16 @@ use crate::error::InputError;
 use crate::json::{read_json_lines, write_atomically, JsonLines};
 use crate::nn::ComputeBackend;
 
-/// A study's results directory.
+/// A study's results directory, held by this process: a lock on its
+/// `.lock` file keeps a second run out until this one ends.
 pub struct ResultsDir {
     pub path: PathBuf,
+    /// Held for as long as the directory is in use; the lock goes with it.
+    _lock: fs::File,
 }
+
+/// The files of a results directory that `--fresh` removes.
+const RESULT_FILES: [&str; 5] = ["runs.jsonl", "study.toml", "summary.csv", "summary.json", "correlations.csv"];
 
 impl ResultsDir {
     pub fn runs(&self) -> PathBuf {
@@ -29,28 +35,20 @@ impl ResultsDir {
     }
 
     /// Makes the directory ready for `plan`: new, resumed (same resolved
-    /// config) or, with `fresh`, emptied. A different config is refused.
+    /// config) or, with `fresh`, emptied. A different config, or a
+    /// directory another run holds, is refused.
     pub fn prepare(path: &Path, plan: &StudyPlan, fresh: bool) -> Result<Self, StudyError> {
-        let dir = Self { path: path.to_path_buf() };
+        fs::create_dir_all(path).map_err(io_error(format!("creating {}", path.display())))?;
+        let dir = Self { path: path.to_path_buf(), _lock: lock(path)? };
         let saved = path.join("study.toml");
-        if fresh && path.exists() {
-            for name in ["runs.jsonl", "study.toml", "summary.csv", "summary.json", "correlations.csv"] {
+        if fresh {
+            for name in RESULT_FILES {
                 let _ = fs::remove_file(path.join(name));
             }
             let _ = fs::remove_dir_all(dir.landscapes());
         }
         if saved.exists() {
-            let previous = StudyConfig::load(&saved)?;
-            if previous != plan.config {
-                return Err(InputError::new(
-                    "study",
-                    format!(
-                        "'{}' holds results of a different study config; use --fresh to start over, or --out for another folder",
-                        path.display()
-                    ),
-                )
-                .into());
-            }
+            check_resumable(path, &saved, plan)?;
         }
         fs::create_dir_all(dir.landscapes()).map_err(io_error(format!("creating {}", path.display())))?;
         let text = toml::to_string(&plan.config).expect("a study config serialises");
@@ -74,6 +72,49 @@ impl ResultsDir {
         write_file(&runs, text.as_bytes())?;
         Ok(records)
     }
+}
+
+/// Takes the directory's lock, or says that another run holds it.
+fn lock(path: &Path) -> Result<fs::File, StudyError> {
+    let lock_path = path.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_error(format!("opening {}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(InputError::new(
+            "--out",
+            format!("'{}' is in use by another run (it holds {}); wait for it to finish, or use --out for another folder", path.display(), lock_path.display()),
+        )
+        .into()),
+        Err(fs::TryLockError::Error(source)) => Err(StudyError::Io { context: format!("locking {}", lock_path.display()), source }),
+    }
+}
+
+/// A saved config that differs from the plan, or that was written before
+/// Adam's settings were recorded (its networks were trained with Burn's
+/// ε = 1e-5), cannot be resumed.
+fn check_resumable(path: &Path, saved: &Path, plan: &StudyPlan) -> Result<(), StudyError> {
+    let refuse = |why: &str| -> StudyError {
+        InputError::new(
+            "study",
+            format!("'{}' holds results of {why}; use --fresh to start over, or --out for another folder", path.display()),
+        )
+        .into()
+    };
+    let text = fs::read_to_string(saved).map_err(io_error(format!("reading {}", saved.display())))?;
+    let previous = StudyConfig::parse(&text, &saved.display().to_string())?;
+    if previous != plan.config {
+        return Err(refuse("a different study config"));
+    }
+    let recorded_adam = text.parse::<toml::Table>().ok().and_then(|t| t.get("train")?.get("adam_epsilon").cloned()).is_some();
+    if plan.config.train_seeds > 0 && !recorded_adam {
+        return Err(refuse("networks trained before Adam's ε was recorded (Burn's default, 1e-5)"));
+    }
+    Ok(())
 }
 
 /// [`write_atomically`], naming the file in the error.

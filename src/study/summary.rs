@@ -81,27 +81,7 @@ impl StudySummary {
             .filter_map(|p| groups.get(&NetworkKey::of(p, 0).point()).map(|group| (p, group)))
             .map(|(p, group)| PointSummary::of(plan.config.series(p.activation.name(), p.layer.name()), group))
             .collect();
-        let mut scopes: Vec<String> = plan.config.series_names();
-        scopes.push("all".into());
-        let correlations = scopes
-            .iter()
-            .flat_map(|scope| {
-                let chosen: Vec<&PointSummary> =
-                    points.iter().filter(|p| (scope == "all" || &p.series == scope) && p.train_acc.count > 0).collect();
-                let accuracy: Vec<f64> = chosen.iter().map(|p| p.train_acc.mean).collect();
-                CORRELATED_MEASURES.iter().map(move |measure| {
-                    let values: Vec<f64> = chosen.iter().map(|p| p.measure(measure).mean).collect();
-                    Correlation {
-                        scope: scope.clone(),
-                        measure: measure.to_string(),
-                        points: values.len(),
-                        spearman: spearman(&values, &accuracy),
-                        p_value: spearman_p_value(&values, &accuracy, PERMUTATIONS, plan.config.seed),
-                    }
-                })
-                .collect::<Vec<_>>()
-            })
-            .collect();
+        let correlations = correlations(&points, &plan.config.series_names(), &plan.config.budget_list(), plan.config.seed);
         Self { name: plan.config.name.clone(), points, correlations }
     }
 
@@ -114,31 +94,70 @@ impl StudySummary {
 
     pub fn summary_csv(&self) -> String {
         let stats = ["activation_ratio", "activation_count", "v3", "rv_out", "train_acc", "best_train_acc", "test_acc", "final_loss", "rv_out_trained"];
-        let mut header = vec!["activation", "layer", "depth", "budget", "width", "params", "networks"].into_iter().map(String::from).collect::<Vec<_>>();
+        let mut header: Vec<String> = ["series", "activation", "layer", "depth", "budget", "width", "params", "networks"].map(String::from).to_vec();
         for stat in stats {
-            header.extend(["mean", "std", "median"].map(|s| format!("{stat}_{s}")));
+            header.extend(["mean", "std", "median", "missing"].map(|s| format!("{stat}_{s}")));
         }
         header.extend(["c2c_frequency", "trained", "trapped", "diverged"].map(String::from));
-        let mut csv = header.join(",") + "\n";
+        let mut rows = vec![header];
         for p in &self.points {
-            let mut row = vec![p.activation.clone(), p.layer.clone(), p.depth.to_string(), p.budget.to_string(), p.width.to_string(), p.params.to_string(), p.networks.to_string()];
+            let mut row = vec![p.series.clone(), p.activation.clone(), p.layer.clone()];
+            row.extend([p.depth, p.budget, p.width, p.params, p.networks].map(|n| n.to_string()));
             for stat in stats {
                 let s = p.measure(stat);
-                row.extend([s.mean, s.std, s.median].map(csv_number));
+                row.extend([csv_number(s.mean), csv_number(s.std), csv_number(s.median), s.missing.to_string()]);
             }
             row.extend([csv_number(p.c2c_frequency), p.trained.to_string(), p.trapped.to_string(), p.diverged.to_string()]);
-            csv += &(row.join(",") + "\n");
+            rows.push(row);
         }
-        csv
+        csv_text(&rows)
     }
 
     pub fn correlations_csv(&self) -> String {
-        let mut csv = String::from("scope,measure,points,spearman,p_value\n");
+        let mut rows = vec![["scope", "measure", "points", "spearman", "p_value"].map(String::from).to_vec()];
         for c in &self.correlations {
-            csv += &format!("{},{},{},{},{}\n", c.scope, c.measure, c.points, csv_number(c.spearman), csv_number(c.p_value));
+            rows.push(vec![c.scope.clone(), c.measure.clone(), c.points.to_string(), csv_number(c.spearman), csv_number(c.p_value)]);
         }
-        csv
+        csv_text(&rows)
     }
+}
+
+/// Spearman's ρ of each measure against trainability across the points of
+/// one budget — per series (`relu@2000`) and over all of them (`all@2000`):
+/// METHOD compares architectures of the same budget only.
+fn correlations(points: &[PointSummary], series: &[String], budgets: &[usize], seed: u64) -> Vec<Correlation> {
+    let mut correlations = Vec::new();
+    for &budget in budgets {
+        let scopes = series.iter().map(Some).chain([None]);
+        for scope in scopes {
+            let chosen: Vec<&PointSummary> = points
+                .iter()
+                .filter(|p| p.budget == budget && scope.is_none_or(|s| &p.series == s) && p.train_acc.count > 0)
+                .collect();
+            let accuracy: Vec<f64> = chosen.iter().map(|p| p.train_acc.mean).collect();
+            let name = format!("{}@{budget}", scope.map_or("all", |s| s.as_str()));
+            for measure in CORRELATED_MEASURES {
+                let values: Vec<f64> = chosen.iter().map(|p| p.measure(measure).mean).collect();
+                correlations.push(Correlation {
+                    scope: name.clone(),
+                    measure: measure.to_string(),
+                    points: values.len(),
+                    spearman: spearman(&values, &accuracy),
+                    p_value: spearman_p_value(&values, &accuracy, PERMUTATIONS, seed),
+                });
+            }
+        }
+    }
+    correlations
+}
+
+/// Rows as CSV text, quoted where a field needs it.
+fn csv_text(rows: &[Vec<String>]) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row).expect("writing to memory");
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory")).expect("UTF-8 fields")
 }
 
 /// Numbers in CSV: empty for NaN, plain otherwise.
@@ -151,9 +170,10 @@ impl PointSummary {
         let first = &group[0].network;
         let measures = |f: fn(&RunRecord) -> f64| Summary::of(group.iter().map(|r| f(r)));
         let trained: Vec<_> = group.iter().filter_map(|r| r.training.as_ref()).collect();
-        let training = |f: fn(&TrainedNetwork) -> f64| {
-            Summary::of(trained.iter().filter(|t| !t.diverged).map(|t| f(t)))
-        };
+        // Accuracies count a diverged run as a failed one (chance level);
+        // losses and RV after training leave it out (counted as missing).
+        let accuracy = |f: fn(&TrainedNetwork) -> f64| Summary::of(trained.iter().map(|t| t.counted(f(t))));
+        let training = |f: fn(&TrainedNetwork) -> f64| Summary::of(trained.iter().map(|t| if t.diverged { f64::NAN } else { f(t) }));
         Self {
             series,
             activation: first.activation.clone(),
@@ -169,9 +189,9 @@ impl PointSummary {
             rv_out: measures(|r| r.network.measures.rv_out),
             c2c_frequency: group.iter().filter(|r| r.network.measures.c2c).count() as f64 / group.len() as f64,
             trained: trained.len(),
-            train_acc: training(|t| t.train_acc),
-            best_train_acc: training(|t| t.best_train_acc),
-            test_acc: training(|t| t.test_acc),
+            train_acc: accuracy(|t| t.train_acc),
+            best_train_acc: accuracy(|t| t.best_train_acc),
+            test_acc: accuracy(|t| t.test_acc),
             final_loss: training(|t| t.final_loss),
             rv_out_trained: training(|t| t.rv_out_trained),
             trapped: trained.iter().filter(|t| t.trapped).count(),
@@ -193,5 +213,78 @@ impl PointSummary {
             "rv_out_trained" => self.rv_out_trained,
             other => panic!("no summarised figure named '{other}'"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::NetworkMeasures;
+    use crate::study::records::MeasureRecord;
+
+    fn record(seed: usize, rv_out: f64, training: Option<(f64, bool)>) -> RunRecord {
+        let measures = NetworkMeasures {
+            params: 10,
+            activation_ratio: 0.5,
+            activation_count: 1.0,
+            v3: 0.01,
+            rv_out,
+            rv_layers: vec![rv_out],
+            c2c: rv_out < 1e-3,
+            collapse_layer: None,
+            grad_norms: vec![1.0, 1.0],
+        };
+        let network = MeasureRecord {
+            activation: "relu".into(),
+            layer: "dense".into(),
+            depth: 1,
+            width: 2,
+            budget: 10,
+            seed,
+            run_seed: 0,
+            network_seed: seed as u64,
+            init: "scaled".into(),
+            grid: 8,
+            epsilon: 1e-3,
+            backend: "ndarray".into(),
+            measures,
+            version: "test".into(),
+            revision: None,
+        };
+        let training = training.map(|(train_acc, diverged)| TrainedNetwork {
+            train_acc,
+            best_train_acc: train_acc,
+            test_acc: if diverged { f64::NAN } else { train_acc },
+            final_loss: 0.1,
+            loss_curve: vec![0.7, 0.1],
+            rv_out_trained: 0.5,
+            trapped: false,
+            diverged,
+            diverged_at: diverged.then_some(10),
+            train_seconds: 1.0,
+            ensemble_size: 1,
+            optimizer: None,
+        });
+        RunRecord { network, training }
+    }
+
+    #[test]
+    fn a_diverged_run_counts_as_a_failed_one_in_trainability() {
+        // Two runs at 0.9 and one that diverged (its last finite accuracy was 0.95).
+        let group = [record(0, 0.4, Some((0.9, false))), record(1, 0.4, Some((0.9, false))), record(2, 0.4, Some((0.95, true)))];
+        let point = PointSummary::of("relu".into(), &group.iter().collect::<Vec<_>>());
+        assert_eq!(point.trained, 3);
+        assert_eq!(point.diverged, 1);
+        assert!((point.train_acc.mean - (0.9 + 0.9 + crate::train::CHANCE_ACCURACY) / 3.0).abs() < 1e-12, "{:?}", point.train_acc);
+        assert_eq!(point.train_acc.count, 3);
+        assert_eq!(point.final_loss.missing, 1, "the diverged run's loss is reported missing, not dropped silently");
+    }
+
+    #[test]
+    fn non_finite_measures_are_counted_as_missing() {
+        let group = [record(0, 0.4, None), record(1, f64::NAN, None), record(2, 1e-5, None)];
+        let point = PointSummary::of("relu".into(), &group.iter().collect::<Vec<_>>());
+        assert_eq!((point.rv_out.count, point.rv_out.missing), (2, 1));
+        assert!((point.c2c_frequency - 1.0 / 3.0).abs() < 1e-12);
     }
 }

@@ -8,15 +8,13 @@ use std::sync::mpsc;
 
 use std::collections::HashSet;
 
-use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::records::{NetworkKey, RunRecord};
 use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer};
-use crate::nn::backend::members_per_chunk;
 use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend, INPUT_DIM, OUTPUT_DIM};
-use crate::problem::{grid_tensor, ProblemConfig};
+use crate::problem::ProblemConfig;
 use crate::seed::network_seed;
 use crate::train::{TrainConfig, Trainer};
 
@@ -150,10 +148,10 @@ impl Sweep {
     }
 
     /// Networks per ensemble for a point (see `SupportedBackend::CHUNK_ELEMENTS`).
+    /// The training set (the gradient profile's, and training's) bounds it:
+    /// the grid is streamed in chunks of points.
     pub fn chunk_members<B: SupportedBackend>(&self, point: &Point) -> usize {
-        let train_points = self.train.as_ref().map_or(0, |_| self.problem.train_size);
-        let points = self.measure.grid.pow(2).max(train_points);
-        members_per_chunk(B::CHUNK_ELEMENTS, points, point.config.width)
+        B::members_per_ensemble(B::CHUNK_ELEMENTS, self.problem.train_size, point.config.width)
     }
 
     /// Splits seed indices of a point into tasks of at most `chunk` networks.
@@ -205,7 +203,6 @@ struct Worker<'a, B: ComputeBackend> {
     sweep: &'a Sweep,
     measurer: Measurer<B>,
     trainer: Option<Trainer<B>>,
-    grid_points: Tensor<B::InnerBackend, 2>,
     device: B::Device,
 }
 
@@ -215,7 +212,6 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             sweep,
             measurer: Measurer::new(sweep.measure.clone(), sweep.problem.clone(), sweep.seed, device),
             trainer: sweep.train.clone().map(|t| Trainer::new(t, sweep.problem.clone(), &sweep.measure, sweep.seed, device)),
-            grid_points: grid_tensor(sweep.measure.grid, device),
             device: device.clone(),
         }
     }
@@ -225,9 +221,9 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
         let name = point.activation.name();
         let sweep = self.sweep;
         let network_seeds: Vec<u64> =
-            task.seeds.iter().map(|&i| network_seed(sweep.seed, name, point.config.depth, i)).collect();
+            task.seeds.iter().map(|&i| network_seed(sweep.seed, point.activation.function.seed_label(), point.config.depth, i)).collect();
         let model: Mlp<B> = point.config.init(&point.activation, &point.layer, &network_seeds, &self.device);
-        let measures = self.measurer.measure_ensemble(&model);
+        let mut measured = self.measurer.measure_ensemble(&model);
         let seed_zero = task.seeds.iter().position(|&i| i == 0);
         let mut landscape = seed_zero.map(|member| Landscape {
             activation: name.to_string(),
@@ -236,21 +232,22 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             budget: point.budget,
             seed: 0,
             grid: sweep.measure.grid,
-            v3: measures[member].v3,
-            init: self.landscape(&model, member),
+            v3: measured.networks[member].v3,
+            init: std::mem::take(&mut measured.landscapes[member]),
             trained: None,
         });
         let trained = match (&self.trainer, task.train) {
             (Some(trainer), true) => {
-                let trained = trainer.train(model);
+                let mut trained = trainer.train(model);
                 if let (Some(l), Some(member)) = (landscape.as_mut(), seed_zero) {
-                    l.trained = Some(self.landscape(&trained.model, member));
+                    l.trained = Some(std::mem::take(&mut trained.landscapes[member]));
                 }
                 Some(trained.networks)
             }
             _ => None,
         };
-        let records = measures
+        let records = measured
+            .networks
             .into_iter()
             .enumerate()
             .map(|(member, measures)| {
@@ -258,13 +255,5 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             })
             .collect();
         TaskOutput { task, records, landscape }
-    }
-
-    /// One member's output on the grid, `G × G` row-major.
-    fn landscape(&self, model: &Mlp<B>, member: usize) -> Vec<f32> {
-        use burn::module::AutodiffModule;
-        let valid = model.valid();
-        let output = valid.forward(valid.broadcast_input(self.grid_points.clone()));
-        output.narrow(0, member, 1).into_data().convert::<f32>().to_vec().expect("float data")
     }
 }

@@ -4,4 +4,4 @@
 
 pub mod trainer;
 
-pub use trainer::{TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer};
+pub use trainer::{OptimizerRecord, TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer, CHANCE_ACCURACY};

@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::functions::relative_variation;
+use crate::measure::measurer::output_landscapes;
 use crate::measure::MeasureConfig;
 use crate::nn::{ComputeBackend, Mlp};
 use crate::problem::{accuracy, grid_tensor, ProblemConfig};
@@ -30,6 +31,52 @@ pub struct TrainConfig {
     /// Record the loss (and training accuracy) every this many steps.
     #[config(default = 100)]
     pub log_every: usize,
+    /// Adam's β₁ (PyTorch's default).
+    #[config(default = 0.9)]
+    pub adam_beta1: f64,
+    /// Adam's β₂ (PyTorch's default).
+    #[config(default = 0.999)]
+    pub adam_beta2: f64,
+    /// Adam's ε: PyTorch's 1e-8, not Burn's 1e-5, which slows the layers
+    /// whose gradients are tiny — the deep layers under study.
+    #[config(default = 1e-8)]
+    pub adam_epsilon: f64,
+}
+
+impl TrainConfig {
+    /// The optimiser these settings describe, as every training record
+    /// carries it.
+    pub fn optimizer(&self) -> OptimizerRecord {
+        OptimizerRecord {
+            name: "adam".into(),
+            learning_rate: self.learning_rate,
+            beta1: self.adam_beta1,
+            beta2: self.adam_beta2,
+            epsilon: self.adam_epsilon,
+            steps: self.steps,
+            batch_size: self.batch_size,
+        }
+    }
+
+    fn adam(&self) -> AdamConfig {
+        AdamConfig::new()
+            .with_beta_1(self.adam_beta1 as f32)
+            .with_beta_2(self.adam_beta2 as f32)
+            .with_epsilon(self.adam_epsilon as f32)
+    }
+}
+
+/// The optimiser a network was trained with, in every training record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerRecord {
+    pub name: String,
+    pub learning_rate: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub epsilon: f64,
+    pub steps: usize,
+    /// Points per step; `None` is full batch.
+    pub batch_size: Option<usize>,
 }
 
 /// The outcome of training one network.
@@ -61,12 +108,30 @@ pub struct TrainedNetwork {
     pub train_seconds: f64,
     /// Networks trained together in that ensemble.
     pub ensemble_size: usize,
+    /// The optimiser and its settings (absent in records written before
+    /// they were recorded, which used Burn's Adam ε = 1e-5).
+    #[serde(default)]
+    pub optimizer: Option<OptimizerRecord>,
 }
 
-/// A trained ensemble and each member's results.
+/// The accuracy a diverged run counts for in trainability: chance on the
+/// balanced binary problem. Its network predicts one class everywhere.
+pub const CHANCE_ACCURACY: f64 = 0.5;
+
+impl TrainedNetwork {
+    /// An accuracy of this run as trainability counts it: as recorded, or
+    /// [`CHANCE_ACCURACY`] when the run diverged (a failed run, never left out).
+    pub fn counted(&self, accuracy: f64) -> f64 {
+        if self.diverged { CHANCE_ACCURACY } else { accuracy }
+    }
+}
+
+/// A trained ensemble, each member's results and each member's trained
+/// output landscape on the grid (`G × G`, rows y, columns x).
 pub struct TrainedEnsemble<B: ComputeBackend> {
     pub model: Mlp<B>,
     pub networks: Vec<TrainedNetwork>,
+    pub landscapes: Vec<Vec<f32>>,
 }
 
 /// The data of one run on one device: training and test sets, the grid.
@@ -144,7 +209,8 @@ impl<B: ComputeBackend> Trainer<B> {
         let trained = model.valid();
         let (final_losses, train_accs) = self.evaluate(&trained, self.train_points.clone().inner(), self.train_labels.clone().inner());
         let (_, test_accs) = self.evaluate(&trained, self.test_points.clone(), self.test_labels.clone());
-        let rv_outs = host_values(relative_variation(trained.forward(trained.broadcast_input(self.grid_points.clone()))));
+        let landscapes = output_landscapes(&trained, &self.grid_points, B::STREAM_ELEMENTS);
+        let rv_outs: Vec<f64> = landscapes.iter().map(|landscape| relative_variation(landscape, 1)).collect();
         let seconds = started.elapsed().as_secs_f64();
         let members = logs.len();
         let networks = logs
@@ -169,17 +235,18 @@ impl<B: ComputeBackend> Trainer<B> {
                     diverged_at: log.diverged_at.or(if diverged { Some(self.settings.steps) } else { None }),
                     train_seconds: seconds,
                     ensemble_size: members,
+                    optimizer: Some(self.settings.optimizer()),
                 }
             })
             .collect();
-        TrainedEnsemble { model, networks }
+        TrainedEnsemble { model, networks, landscapes }
     }
 
     /// The Adam steps, logging each member's loss and accuracy on the
     /// logged steps; stops early once every member has diverged.
     fn run_steps(&self, mut model: Mlp<B>) -> (Mlp<B>, Vec<MemberLog>) {
         let settings = &self.settings;
-        let mut optimizer = AdamConfig::new().init::<B, Mlp<B>>();
+        let mut optimizer = settings.adam().init::<B, Mlp<B>>();
         let batches = self.batches();
         let mut logs = vec![MemberLog::default(); model.members()];
         for step in 0..settings.steps {

@@ -1,6 +1,6 @@
-//! The wgpu backend gives the same numbers as ndarray on the same networks
-//! (weights are drawn on the host, so both backends build identical ones).
-//! On a machine without a GPU this runs on Mesa's software Vulkan device.
+//! Every backend gives the same numbers as ndarray on the same networks
+//! (weights are drawn on the host, so all backends build identical ones).
+//! Without a GPU, wgpu runs on Mesa's software Vulkan device.
 
 mod common;
 
@@ -16,12 +16,15 @@ const ARGS: &[&str] = &[
 ];
 
 fn run(dir: &TempDir, backend: &str) -> Vec<Value> {
-    let out = format!("{backend}.jsonl");
-    let args: Vec<&str> = ARGS.iter().copied().chain(["--backend", backend, "--out", &out]).collect();
+    run_to(dir, backend, &format!("{backend}.jsonl"))
+}
+
+fn run_to(dir: &TempDir, backend: &str, out: &str) -> Vec<Value> {
+    let args: Vec<&str> = ARGS.iter().copied().chain(["--backend", backend, "--out", out]).collect();
     let output = run_with_env(dir.path(), &args, ENV);
     assert!(output.status.success(), "{backend}: {}", stderr(&output));
     // Workers finish in any order: compare network by network.
-    let mut records = json_lines(&dir.join(&out));
+    let mut records = json_lines(&dir.join(out));
     records.sort_by_key(|r| r["network_seed"].as_u64());
     records
 }
@@ -39,24 +42,47 @@ fn numbers(value: &Value) -> Vec<f64> {
     }
 }
 
-#[test]
-fn ndarray_and_wgpu_agree_on_the_same_networks() {
-    let dir = TempDir::new("wgpu");
+/// Runs the same command on ndarray and on `backend` and compares them
+/// network by network.
+fn agrees_with_ndarray(backend: &str) {
+    let dir = TempDir::new(backend);
     let cpu = run(&dir, "ndarray");
-    let gpu = run(&dir, "wgpu");
-    assert_eq!(cpu.len(), gpu.len());
-    for (a, b) in cpu.iter().zip(&gpu) {
+    let other = run(&dir, backend);
+    assert_eq!(cpu.len(), other.len());
+    for (a, b) in cpu.iter().zip(&other) {
         assert_eq!(a["network_seed"], b["network_seed"]);
-        assert_eq!(b["backend"], "wgpu");
+        assert_eq!(b["backend"], backend);
         // Measures at initialisation: the same network, so 1e-4 relative.
         for key in ["activation_ratio", "v3", "rv_out", "rv_layers", "grad_norms"] {
             for (x, y) in numbers(&a[key]).into_iter().zip(numbers(&b[key])) {
-                assert!(close(x, y, 1e-4), "{key}: ndarray {x} vs wgpu {y}");
+                assert!(close(x, y, 1e-4), "{key}: ndarray {x} vs {backend} {y}");
             }
         }
         // A few Adam steps: rounding differences grow, but stay small.
         for (x, y) in numbers(&a["loss_curve"]).into_iter().zip(numbers(&b["loss_curve"])) {
-            assert!(close(x, y, 1e-3), "loss: ndarray {x} vs wgpu {y}");
+            assert!(close(x, y, 1e-3), "loss: ndarray {x} vs {backend} {y}");
         }
     }
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn ndarray_and_wgpu_agree_on_the_same_networks() {
+    agrees_with_ndarray("wgpu");
+}
+
+#[test]
+fn ndarray_and_flex_agree_on_the_same_networks() {
+    agrees_with_ndarray("flex");
+}
+
+#[test]
+fn flex_gives_the_same_numbers_twice() {
+    let dir = TempDir::new("flex-twice");
+    let first = run_to(&dir, "flex", "first.jsonl");
+    let second = run_to(&dir, "flex", "second.jsonl");
+    let strip = |records: Vec<Value>| -> Vec<Value> {
+        records.into_iter().map(|mut r| { r.as_object_mut().unwrap().remove("train_seconds"); r }).collect()
+    };
+    assert_eq!(strip(first), strip(second));
 }

@@ -1,0 +1,275 @@
+//! Infinite-width theory for METHOD §2's init (METHOD §8): the mean-field
+//! recursions of signal propagation (Poole et al. 2016, "Exponential
+//! expressivity in deep neural networks through transient chaos";
+//! Schoenholz et al. 2017, "Deep information propagation"), written for the
+//! scaled init where every pre-activation is `z = Σ W h + b` with `W` and `b`
+//! drawn `N(0, g²/(fan_in + 1))`:
+//!
+//! - the variance map `q ↦ g²/(n+1)·(n·E[σ(z)²] + 1)`, `z ~ N(0, q)`, from
+//!   `q¹(x) = g²/3·(|x|² + 1)`, and its fixed point `q*`;
+//! - the covariance of two inputs, `g²/(n+1)·(n·E[σ(z)σ(z′)] + 1)` over the
+//!   jointly Gaussian pair; the correlation map `c ↦ c′` at `q*`, its fixed
+//!   point `c*`, its slope `χ_c = g²·n/(n+1)·E[σ′(z)σ′(z′)]` there, and the
+//!   depth scale `ξ = −1/ln χ_c`;
+//! - the predicted relative variation of each layer on the landscape grid,
+//!   `RV_l² = 1 − ⟨K_l(x, x′)⟩ / ⟨K_l(x, x)⟩` over a seeded sample of grid
+//!   pairs, `K_l` the post-activation kernel (and the output's covariance
+//!   for `RV_out`).
+//!
+//! Expectations are Gauss–Hermite quadratures, one- and two-dimensional, of
+//! the activation's host function, so any activation gets its theory.
+//! Checks by hand: `q* = 2` for relu and `1` for abs at any width (the bias
+//! term balances the `n/(n+1)` shrink), and the slope at `c = 1` is `n/(n+1)`.
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use crate::nn::activation::gauss_hermite;
+use crate::nn::ActivationSpec;
+use crate::problem::landscape_grid;
+use crate::seed::{derive_seed, host_rng};
+
+/// Gauss–Hermite nodes: enough for kinked activations to ~1e-5 in 2-D.
+const NODES: usize = 64;
+
+/// Nodes `√2·x_i` and weights `w_i/√π` of `E[f(u)]`, `u ~ N(0, 1)`.
+struct Quadrature {
+    nodes: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl Quadrature {
+    fn new(count: usize) -> Self {
+        let (nodes, weights) = gauss_hermite(count);
+        Self {
+            nodes: nodes.iter().map(|x| std::f64::consts::SQRT_2 * x).collect(),
+            weights: weights.iter().map(|w| w / std::f64::consts::PI.sqrt()).collect(),
+        }
+    }
+
+    /// `E[f(z)]`, `z ~ N(0, variance)`.
+    fn expect(&self, variance: f64, f: impl Fn(f64) -> f64) -> f64 {
+        let scale = variance.max(0.0).sqrt();
+        self.nodes.iter().zip(&self.weights).map(|(u, w)| w * f(scale * u)).sum()
+    }
+
+    /// `E[f(z)·f(z′)]` for `(z, z′)` jointly Gaussian with variances `a`,
+    /// `b` and covariance `c`.
+    fn expect_pair(&self, a: f64, b: f64, c: f64, f: impl Fn(f64) -> f64) -> f64 {
+        let (sa, sb) = (a.max(0.0).sqrt(), b.max(0.0).sqrt());
+        let rho = if sa * sb > 0.0 { (c / (sa * sb)).clamp(-1.0, 1.0) } else { 0.0 };
+        let rest = (1.0 - rho * rho).max(0.0).sqrt();
+        let mut total = 0.0;
+        for (u, wu) in self.nodes.iter().zip(&self.weights) {
+            let first = f(sa * u);
+            if first == 0.0 {
+                continue;
+            }
+            let inner: f64 = self.nodes.iter().zip(&self.weights).map(|(v, wv)| wv * f(sb * (rho * u + rest * v))).sum();
+            total += wu * first * inner;
+        }
+        total
+    }
+}
+
+/// What the theory predicts for one activation at one width and depth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub activation: String,
+    pub depth: usize,
+    pub width: usize,
+    pub gain: f64,
+    /// Fixed point of the variance map; `None` when the map diverges (the
+    /// gain, set at `q = 1`, then grows the signal layer after layer).
+    pub q_star: Option<f64>,
+    /// Fixed point of the correlation map (from `c = 0`), at `q*`.
+    pub c_star: Option<f64>,
+    /// Slope of the correlation map at `c*`.
+    pub chi_c: Option<f64>,
+    /// `−1/ln χ_c`; `None` (infinite) when `χ_c >= 1` or there is no `q*`.
+    pub depth_scale: Option<f64>,
+    /// Predicted `RV_l` of each hidden layer, input side first.
+    pub rv_layers: Vec<f64>,
+    pub rv_out: f64,
+}
+
+/// The theory of one activation and width.
+pub struct Theory<'a> {
+    activation: &'a ActivationSpec,
+    width: usize,
+    quadrature: Quadrature,
+}
+
+impl<'a> Theory<'a> {
+    pub fn new(activation: &'a ActivationSpec, width: usize) -> Self {
+        Self { activation, width, quadrature: Quadrature::new(NODES) }
+    }
+
+    fn sigma(&self, z: f64) -> f64 {
+        self.activation.function.value(z)
+    }
+
+    /// `g²/(n+1)·(n·k + 1)`: the next layer's pre-activation covariance from
+    /// this layer's post-activation kernel `k`.
+    fn next(&self, kernel: f64) -> f64 {
+        let n = self.width as f64;
+        self.activation.gain.powi(2) / (n + 1.0) * (n * kernel + 1.0)
+    }
+
+    /// One step of the variance map.
+    pub fn variance_map(&self, q: f64) -> f64 {
+        self.next(self.quadrature.expect(q, |z| self.sigma(z).powi(2)))
+    }
+
+    /// The fixed point `q*` of the variance map (iterated from 1).
+    pub fn q_star(&self) -> f64 {
+        fixed_point(1.0, |q| self.variance_map(q))
+    }
+
+    /// The correlation map at `q*`: `c ↦ g²/(n+1)·(n·E[σσ′] + 1)/q*`.
+    pub fn correlation_map(&self, q_star: f64, c: f64) -> f64 {
+        let kernel = self.quadrature.expect_pair(q_star, q_star, c * q_star, |z| self.sigma(z));
+        self.next(kernel) / q_star
+    }
+
+    /// The slope of the correlation map at `c`: `g²·n/(n+1)·E[σ′(z)σ′(z′)]`.
+    pub fn correlation_slope(&self, q_star: f64, c: f64) -> f64 {
+        let n = self.width as f64;
+        let slopes = self.quadrature.expect_pair(q_star, q_star, c * q_star, |z| self.activation.function.derivative(z));
+        self.activation.gain.powi(2) * n / (n + 1.0) * slopes
+    }
+
+    /// Everything at once, the RV profile from `pairs` seeded grid pairs.
+    pub fn predict(&self, depth: usize, grid: usize, pairs: usize, seed: u64) -> Prediction {
+        let q_star = Some(self.q_star()).filter(|q| q.is_finite() && *q < 1e12);
+        let c_star = q_star.map(|q| fixed_point(0.0, |c| self.correlation_map(q, c).clamp(-1.0, 1.0)));
+        let chi_c = q_star.zip(c_star).map(|(q, c)| self.correlation_slope(q, c));
+        let depth_scale = chi_c.filter(|chi| *chi > 0.0 && *chi < 1.0).map(|chi| -1.0 / chi.ln());
+        let (rv_layers, rv_out) = self.rv_profile(depth, grid, pairs, seed);
+        Prediction {
+            activation: self.activation.name().to_string(),
+            depth,
+            width: self.width,
+            gain: self.activation.gain,
+            q_star,
+            c_star,
+            chi_c,
+            depth_scale,
+            rv_layers,
+            rv_out,
+        }
+    }
+
+    /// Predicted `RV_l` per hidden layer and `RV_out`, following each pair's
+    /// covariances `(Q(x,x), Q(x′,x′), Q(x,x′))` layer by layer.
+    pub fn rv_profile(&self, depth: usize, grid: usize, pairs: usize, seed: u64) -> (Vec<f64>, f64) {
+        let points = landscape_grid(grid);
+        let mut rng = host_rng(derive_seed(seed, &[b"theory-pairs"]));
+        let total = grid * grid;
+        let first_layer = self.activation.gain.powi(2) / 3.0;
+        let input = |k: usize| (points[2 * k] as f64, points[2 * k + 1] as f64);
+        let mut covariances: Vec<[f64; 3]> = (0..pairs)
+            .map(|_| {
+                let ((x1, y1), (x2, y2)) = (input(rng.random_range(0..total)), input(rng.random_range(0..total)));
+                [first_layer * (x1 * x1 + y1 * y1 + 1.0), first_layer * (x2 * x2 + y2 * y2 + 1.0), first_layer * (x1 * x2 + y1 * y2 + 1.0)]
+            })
+            .collect();
+        let mut rv_layers = Vec::with_capacity(depth);
+        let mut kernels = Vec::new();
+        for _ in 0..depth {
+            kernels = covariances
+                .iter()
+                .map(|&[a, b, c]| {
+                    let same = |q: f64| self.quadrature.expect(q, |z| self.sigma(z).powi(2));
+                    [same(a), same(b), self.quadrature.expect_pair(a, b, c, |z| self.sigma(z))]
+                })
+                .collect();
+            rv_layers.push(relative_variation(&kernels));
+            covariances = kernels.iter().map(|k| k.map(|v| self.next(v))).collect();
+        }
+        // The output layer is linear, drawn with gain 1 (METHOD §2).
+        let n = self.width as f64;
+        let output: Vec<[f64; 3]> = kernels.iter().map(|k| k.map(|v| (n * v + 1.0) / (n + 1.0))).collect();
+        (rv_layers, relative_variation(&output))
+    }
+}
+
+/// `sqrt(1 − ⟨K(x,x′)⟩/⟨K(x,x)⟩)` over sampled pairs `[K(x,x), K(x′,x′), K(x,x′)]`.
+fn relative_variation(kernels: &[[f64; 3]]) -> f64 {
+    let cross = kernels.iter().map(|k| k[2]).sum::<f64>();
+    let diagonal = kernels.iter().map(|k| 0.5 * (k[0] + k[1])).sum::<f64>();
+    if diagonal > 0.0 { (1.0 - cross / diagonal).max(0.0).sqrt() } else { 0.0 }
+}
+
+/// Iterates `map` from `start` until it stops moving (at most 10,000 steps).
+fn fixed_point(start: f64, map: impl Fn(f64) -> f64) -> f64 {
+    let mut value = start;
+    for _ in 0..10_000 {
+        let next = map(value);
+        if (next - value).abs() <= 1e-13 * next.abs().max(1.0) {
+            return next;
+        }
+        value = next;
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::ActivationRegistry;
+
+    fn spec(name: &str) -> ActivationSpec {
+        ActivationRegistry::builtin().get(name).unwrap()
+    }
+
+    #[test]
+    fn q_star_is_two_for_relu_and_one_for_abs_at_any_width() {
+        for width in [3, 16, 500] {
+            let (relu, abs) = (spec("relu"), spec("abs"));
+            let q_relu = Theory::new(&relu, width).q_star();
+            let q_abs = Theory::new(&abs, width).q_star();
+            assert!((q_relu - 2.0).abs() < 1e-6, "relu width {width}: q* = {q_relu}");
+            assert!((q_abs - 1.0).abs() < 1e-6, "abs width {width}: q* = {q_abs}");
+        }
+    }
+
+    #[test]
+    fn the_correlation_slope_at_one_is_n_over_n_plus_one() {
+        for name in ["relu", "abs"] {
+            let activation = spec(name);
+            for width in [5, 16, 200] {
+                let theory = Theory::new(&activation, width);
+                let q = theory.q_star();
+                let slope = theory.correlation_slope(q, 1.0);
+                let expected = width as f64 / (width as f64 + 1.0);
+                assert!((slope - expected).abs() < 1e-6, "{name} width {width}: {slope} vs {expected}");
+                // c = 1 is a fixed point of the correlation map.
+                assert!((theory.correlation_map(q, 1.0) - 1.0).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn the_pair_quadrature_knows_the_arc_cosine_kernel() {
+        // E[relu(z) relu(z′)] for unit variances and correlation ρ:
+        // (sin θ + (π − θ) cos θ) / (2π), θ = arccos ρ (Cho & Saul 2009).
+        // Gauss–Hermite converges slowly across relu's kink (~1% of the
+        // kernel at ρ = 0 with 64 nodes), but what RV needs, the drop
+        // K(1) − K(ρ) for ρ near 1, it gets to ~1%.
+        let quadrature = Quadrature::new(NODES);
+        let exact = |rho: f64| {
+            let theta = rho.acos();
+            (theta.sin() + (std::f64::consts::PI - theta) * rho) / (2.0 * std::f64::consts::PI)
+        };
+        let kernel = |rho: f64| quadrature.expect_pair(1.0, 1.0, rho, |z| z.max(0.0));
+        assert!((kernel(1.0) - 0.5).abs() < 1e-12, "E[relu(z)²] = 1/2");
+        for rho in [-0.7_f64, 0.0, 0.4, 0.9, 0.99, 0.999] {
+            assert!((kernel(rho) - exact(rho)).abs() < 2.5e-3, "ρ = {rho}: {} vs {}", kernel(rho), exact(rho));
+            if rho >= 0.9 {
+                let (drop, exact_drop) = (kernel(1.0) - kernel(rho), 0.5 - exact(rho));
+                assert!((drop / exact_drop - 1.0).abs() < 0.02, "ρ = {rho}: drop {drop} vs {exact_drop}");
+            }
+        }
+    }
+}
