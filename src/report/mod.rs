@@ -15,13 +15,16 @@ use crate::json::read_json_lines;
 use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
 use crate::study::results::write_file;
-use crate::study::{landscape_file_name, Landscape, PointSummary, RunRecord, StudyConfig, StudyError, StudySummary};
+use crate::study::{landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError, StudySummary};
+use crate::theory::Theory;
 
 /// A study's results, loaded for drawing.
 pub struct StudyResults {
     pub config: StudyConfig,
     pub records: Vec<RunRecord>,
     pub summary: StudySummary,
+    /// The study's points (activation, block type, width), for the theory.
+    pub points: Vec<Point>,
     pub dir: PathBuf,
 }
 
@@ -51,7 +54,7 @@ impl StudyResults {
             return Err(ReportError::Missing(format!("{}: no finished networks yet", runs.display())));
         }
         let summary = StudySummary::of(&plan, &records);
-        Ok(Self { config, records, summary, dir: dir.to_path_buf() })
+        Ok(Self { config, records, summary, points: plan.sweep.points, dir: dir.to_path_buf() })
     }
 
     /// The seed-0 landscapes of a series' point.
@@ -118,6 +121,7 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
     let mut written = figures.against_depth()?;
     written.extend(figures.accuracy_against_depth()?);
     written.extend(figures.scatters()?);
+    written.extend(figures.ratio_curves()?);
     written.extend(figures.galleries()?);
     written.extend(figures.profiles()?);
     let markdown = summary_markdown(results, &figures.canvas.caption);
@@ -159,13 +163,12 @@ impl Figures<'_> {
         results
             .series()
             .iter()
-            .map(|a| Line {
-                label: a.clone(),
-                color: series_color(a),
-                points: results.points_of(a).iter().map(|p| {
+            .map(|a| {
+                let points = results.points_of(a).iter().map(|p| {
                     let (y, low, high) = value(p);
                     (p.depth as f64, y, low, high)
-                }).collect(),
+                }).collect();
+                Line::new(a.clone(), series_color(a), points)
             })
             .collect()
     }
@@ -195,13 +198,12 @@ impl Figures<'_> {
         for a in self.results.series() {
             let points = self.results.points_of(&a);
             let color = series_color(&a);
-            let line = |label: String, color, s: fn(&PointSummary) -> Summary| Line {
-                label,
-                color,
-                points: points.iter().filter(|p| s(p).count > 0).map(|p| {
+            let line = |label: String, color, s: fn(&PointSummary) -> Summary| {
+                let shown = points.iter().filter(|p| s(p).count > 0).map(|p| {
                     let (y, low, high) = mean_std(s(p));
                     (p.depth as f64, y, low, high)
-                }).collect(),
+                });
+                Line::new(label, color, shown.collect())
             };
             lines.push(line(format!("{a} train"), color, |p| p.train_acc));
             lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| p.test_acc));
@@ -246,6 +248,47 @@ impl Figures<'_> {
         for (name, title, x_label, y_label, x, y) in scatters {
             let axes = Axes { title, x: x_label, y: y_label, log_x: false, log_y: false };
             plot::scatter_chart(&self.file(name), &self.canvas, &axes, &self.scatter_groups(x, y))?;
+            written.push(self.file(name));
+        }
+        Ok(written)
+    }
+
+    /// V3 and training accuracy against the measured activation ratio, one
+    /// curve per depth through the study's activations in ratio order (the
+    /// shifted-relu sweep of `experiments/activation_ratio.toml` moves the
+    /// ratio with everything else fixed).
+    fn ratio_curves(&self) -> Result<Vec<PathBuf>, ReportError> {
+        type Value = fn(&PointSummary) -> (f64, f64, f64);
+        let charts: [(&str, &str, &str, Value); 2] = [
+            ("v3_vs_measured_ratio", "V3 against the measured activation ratio, one curve per depth", "V3 (median, IQR)", |p| (p.v3.median, p.v3.q25, p.v3.q75)),
+            ("accuracy_vs_activation_ratio", "Training accuracy against the activation ratio, one curve per depth", "training accuracy (mean ± std)", |p| mean_std(p.train_acc)),
+        ];
+        let budget = self.budget();
+        let mut depths = self.results.config.depths.clone();
+        depths.sort_unstable();
+        let mut written = Vec::new();
+        for (name, title, y, value) in charts {
+            let lines: Vec<Line> = depths
+                .iter()
+                .enumerate()
+                .map(|(rank, &depth)| {
+                    let mut points: Vec<(f64, f64, f64, f64)> = self
+                        .results
+                        .summary
+                        .points
+                        .iter()
+                        .filter(|p| p.depth == depth && p.budget == budget && value(p).0.is_finite())
+                        .map(|p| {
+                            let (y, low, high) = value(p);
+                            (p.activation_ratio.mean, y, low, high)
+                        })
+                        .collect();
+                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    Line::new(format!("L = {depth}"), plot::palette_color(rank), points)
+                })
+                .collect();
+            let axes = Axes { title, x: "activation ratio AR (mean over seeds)", y, log_x: false, log_y: false };
+            plot::line_chart(&self.file(name), &self.canvas, &axes, &lines)?;
             written.push(self.file(name));
         }
         Ok(written)
@@ -372,11 +415,31 @@ fn profiles(results: &StudyResults, budget: usize) -> (Vec<Line>, Vec<Line>) {
                     .collect()
             };
             let label = format!("{series} L={depth}");
-            rv_lines.push(Line { label: label.clone(), color, points: median_per_layer(|r| &r.network.measures.rv_layers) });
-            grad_lines.push(Line { label, color, points: median_per_layer(|r| &r.network.measures.grad_norms) });
+            rv_lines.push(Line::new(label.clone(), color, median_per_layer(|r| &r.network.measures.rv_layers)));
+            grad_lines.push(Line::new(label, color, median_per_layer(|r| &r.network.measures.grad_norms)));
+            rv_lines.extend(predicted_profile(results, &series, depth, budget, color));
         }
     }
     (rv_lines, grad_lines)
+}
+
+/// Grid pairs the theory overlay averages over: enough for ~1% on RV.
+const THEORY_PAIRS: usize = 400;
+
+/// The infinite-width prediction of `RV_l` (METHOD §8) for a dense point,
+/// as a dashed line (`None` for other block types: the theory is METHOD's
+/// dense family).
+fn predicted_profile(results: &StudyResults, series: &str, depth: usize, budget: usize, color: plot::RGBColor) -> Option<Line> {
+    let point = results.points.iter().find(|p| {
+        results.config.series(p.activation.name(), p.layer.name()) == series && p.config.depth == depth && p.budget == budget
+    })?;
+    if point.layer.name() != "dense" {
+        return None;
+    }
+    let theory = Theory::new(&point.activation, point.config.width);
+    let (rv_layers, _) = theory.rv_profile(depth, results.config.grid, THEORY_PAIRS, results.config.seed);
+    let points = rv_layers.iter().enumerate().map(|(l, &rv)| ((l + 1) as f64, rv, rv, rv)).collect();
+    Some(Line { dashed: true, ..Line::new(format!("{series} L={depth} theory"), color, points) })
 }
 
 /// The summary table and the correlations as Markdown.

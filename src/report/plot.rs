@@ -10,6 +10,7 @@ use plotters::chart::{ChartContext, MeshStyle};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+pub use plotters::style::RGBColor;
 use plotters::style::FontStyle;
 
 const FONT: &str = "sans-serif";
@@ -108,6 +109,11 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(120, 120, 120),
     RGBColor(0, 0, 0),
 ];
+
+/// The `index`-th colour of the palette (wrapping around).
+pub fn palette_color(index: usize) -> RGBColor {
+    PALETTE[index % PALETTE.len()]
+}
 
 /// The colour of an activation, the same in every figure of every report.
 pub fn activation_color(name: &str) -> RGBColor {
@@ -262,6 +268,42 @@ pub struct Line {
     pub label: String,
     pub color: RGBColor,
     pub points: Vec<(f64, f64, f64, f64)>,
+    /// Drawn dashed, without band or markers (a prediction beside measurements).
+    pub dashed: bool,
+}
+
+impl Line {
+    /// A solid line with bands.
+    pub fn new(label: String, color: RGBColor, points: Vec<(f64, f64, f64, f64)>) -> Self {
+        Self { label, color, points, dashed: false }
+    }
+}
+
+/// The legend of a set of lines: one entry per solid line, and one saying
+/// what the dashed lines are, if there are any.
+fn line_legend(lines: &[Line]) -> Vec<LegendEntry> {
+    let mut legend: Vec<LegendEntry> =
+        lines.iter().filter(|l| !l.dashed).map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
+    if lines.iter().any(|l| l.dashed) {
+        legend.push(LegendEntry { label: "dashed: infinite-width theory".into(), color: RGBColor(120, 120, 120) });
+    }
+    legend
+}
+
+/// A dashed line through `points` (a prediction: no markers).
+fn dashed<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    canvas: &Canvas,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let style = color.stroke_width(canvas.px(2.0));
+    chart.draw_series(DashedLineSeries::new(points, canvas.px(7.0), canvas.px(5.0), style)).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Labels of a chart.
@@ -290,14 +332,14 @@ impl Chart for LineChart<'_> {
 
     fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let axes = self.axes;
-        let legend: Vec<LegendEntry> = self.lines.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
+        let legend = line_legend(self.lines);
         // A log x axis is drawn as log2(x) on a linear axis with ticks 1, 2, 4, …:
         // plotters' own log axis labels every minor tick and the labels collide.
         let to_x = |x: f64| if axes.log_x { x.log2() } else { x };
         let lines: Vec<Line> = self
             .lines
             .iter()
-            .map(|l| Line { label: l.label.clone(), color: l.color, points: l.points.iter().map(|p| (to_x(p.0), p.1, p.2, p.3)).collect() })
+            .map(|l| Line { points: l.points.iter().map(|p| (to_x(p.0), p.1, p.2, p.3)).collect(), label: l.label.clone(), ..*l })
             .collect();
         let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
         let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])), axes.log_y);
@@ -339,6 +381,10 @@ impl LineBody<'_> {
         mesh.draw().map_err(|e| e.to_string())?;
         let floor = |v: f64| if axes.log_y { v.max(self.y_floor) } else { v };
         for line in self.lines {
+            if line.dashed {
+                dashed(&mut chart, canvas, line.points.iter().map(|p| (p.0, floor(p.1))).filter(|p| p.1.is_finite()).collect(), line.color)?;
+                continue;
+            }
             let band: Vec<(f64, f64)> = line
                 .points
                 .iter()
@@ -537,7 +583,7 @@ impl Chart for TwinLineChart<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let legend: Vec<LegendEntry> = self.halves[0].1.iter().map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
+        let legend = line_legend(self.halves[0].1);
         let plot = layout(canvas, root, &legend)?;
         let (heading, body) = plot.split_vertically(canvas.px(40.0));
         heading
@@ -563,6 +609,10 @@ fn draw_log_y_lines<DB: DrawingBackend>(canvas: &Canvas, area: &DrawingArea<DB, 
     mesh.x_label_formatter(&|v| format!("{v:.0}")).y_label_formatter(&|v| log_tick(*v)).draw().map_err(|e| e.to_string())?;
     for line in lines {
         let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1.max(ys.0))).filter(|p| p.1.is_finite()).collect();
+        if line.dashed {
+            dashed(&mut chart, canvas, points, line.color)?;
+            continue;
+        }
         chart.draw_series(LineSeries::new(points.clone(), line.color.stroke_width(canvas.px(2.0)))).map_err(|e| e.to_string())?;
         chart.draw_series(points.iter().map(|p| Circle::new(*p, canvas.px(2.5), line.color.filled()))).map_err(|e| e.to_string())?;
     }
@@ -593,6 +643,7 @@ mod tests {
 
     fn line(label: &str, shift: f64) -> Line {
         Line {
+            dashed: false,
             label: label.into(),
             color: activation_color(label),
             points: [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&d: &f64| (d, shift + d.ln(), shift + d.ln() - 0.3, shift + d.ln() + 0.3)).collect(),
