@@ -59,18 +59,23 @@ fn a_study_writes_its_results_and_a_rerun_redoes_nothing() {
     assert_eq!(before, std::fs::read_to_string(results.join("runs.jsonl")).unwrap());
 }
 
-#[test]
-fn a_killed_study_resumes_with_each_network_once() {
-    let dir = TempDir::new("resume");
-    // Enough work that the kill lands in the middle.
+/// Starts, on one thread, a study with enough work (2 × 6 × 6 networks, 400
+/// steps) that a test can act while it runs; returns it and its runs file.
+fn spawn_slow_study(dir: &TempDir) -> (std::process::Child, std::path::PathBuf) {
     let study = TINY_STUDY.replace("depths = [1, 3]", "depths = [1, 2, 3, 4, 6, 8]").replace("steps = 40", "steps = 400");
     std::fs::write(dir.join("tiny.toml"), study).unwrap();
-    let runs = dir.join("results/tiny/runs.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_variability"))
+    let child = Command::new(env!("CARGO_BIN_EXE_variability"))
         .args(["study", "tiny.toml", "--quiet", "--threads", "1"])
         .current_dir(dir.path())
         .spawn()
         .unwrap();
+    (child, dir.join("results/tiny/runs.jsonl"))
+}
+
+#[test]
+fn a_killed_study_resumes_with_each_network_once() {
+    let dir = TempDir::new("resume");
+    let (mut child, runs) = spawn_slow_study(&dir);
     let started = Instant::now();
     while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 4 {
         assert!(started.elapsed() < Duration::from_secs(120), "no results appeared");
@@ -112,14 +117,7 @@ fn a_different_config_is_refused_unless_fresh() {
 #[test]
 fn a_second_run_into_a_directory_in_use_is_refused() {
     let dir = TempDir::new("lock");
-    let study = TINY_STUDY.replace("depths = [1, 3]", "depths = [1, 2, 3, 4, 6, 8]").replace("steps = 40", "steps = 400");
-    std::fs::write(dir.join("tiny.toml"), study).unwrap();
-    let runs = dir.join("results/tiny/runs.jsonl");
-    let mut first = Command::new(env!("CARGO_BIN_EXE_variability"))
-        .args(["study", "tiny.toml", "--quiet", "--threads", "1"])
-        .current_dir(dir.path())
-        .spawn()
-        .unwrap();
+    let (mut first, runs) = spawn_slow_study(&dir);
     let started = Instant::now();
     while !runs.exists() {
         assert!(started.elapsed() < Duration::from_secs(120), "the first run did not start");

@@ -104,11 +104,7 @@ impl BackendJob for BenchPlan {
             study,
         };
         print!("{}", report.table());
-        let io = || CliError::io(format!("writing {}", self.out.display()));
-        if let Some(parent) = self.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io())?;
-        }
-        std::fs::write(&self.out, serde_json::to_string_pretty(&report).expect("serialises")).map_err(io())?;
+        write_json(&self.out, &report)?;
         println!("figures in {}", self.out.display());
         Ok(())
     }
@@ -138,11 +134,16 @@ pub fn theory(points: &[(ActivationSpec, usize, usize)], args: &super::TheoryArg
             layers.join(" ")
         );
     }
-    let io = || CliError::io(format!("writing {}", args.out.display()));
-    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io())?;
-    }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&predictions).expect("serialises")).map_err(io())?;
+    write_json(&args.out, &predictions)?;
     println!("predictions in {}", args.out.display());
     Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path`, creating its folder.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), CliError> {
+    let io = || CliError::io(format!("writing {}", path.display()));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io())?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value).expect("serialises")).map_err(io())
 }
