@@ -110,6 +110,7 @@ const CPU_CHUNK_ELEMENTS: usize = 1 << 21;
 const CPU_STREAM_ELEMENTS: usize = 1 << 17;
 /// 2^24 floats = 64 MB per intermediate: under the storage-buffer limit of
 /// Mesa's software Vulkan device (2^26 failed there with 265 MB buffers).
+#[cfg(feature = "wgpu")]
 const GPU_CHUNK_ELEMENTS: usize = 1 << 24;
 
 /// Every backend here finds the tensor forms the same way: the type-erased
