@@ -14,7 +14,9 @@
 //! - the predicted relative variation of each layer on the landscape grid,
 //!   `RV_l² = 1 − ⟨K_l(x, x′)⟩ / ⟨K_l(x, x)⟩` over a seeded sample of grid
 //!   pairs, `K_l` the post-activation kernel (and the output's covariance
-//!   for `RV_out`).
+//!   for `RV_out`);
+//! - for ReLU, the probability that a narrow network is dead at an input
+//!   (Lu, Su & Karniadakis 2018), drawn beside the measured C2C frequency.
 //!
 //! Expectations are Gauss–Hermite quadratures, one- and two-dimensional, of
 //! the activation's host function, so any activation gets its theory.
@@ -192,6 +194,27 @@ impl<'a> Theory<'a> {
         let output: Vec<[f64; 3]> = kernels.iter().map(|k| k.map(|v| (n * v + 1.0) / (n + 1.0))).collect();
         (rv_layers, relative_variation(&output))
     }
+}
+
+/// Probability that a ReLU network of `depth` hidden layers of `width`
+/// units is dead at a given input: some hidden layer outputs all zeros
+/// there, so the network's output at that input no longer depends on it.
+///
+/// This is the single-input collapse argument of Lu, Su & Karniadakis 2018,
+/// "Collapse of deep and narrow neural nets" (arXiv 1808.04947, §4), for
+/// weights and biases drawn from symmetric continuous distributions (METHOD
+/// §2's scaled normal init is one): given a live layer input `h ≠ 0`, each
+/// unit's pre-activation `w·h + b` is symmetric and continuous, so the `n`
+/// units are all `≤ 0` with probability `2⁻ⁿ`, independently of the earlier
+/// layers. Hence `P = 1 − (1 − 2⁻ⁿ)^L`, derived here from that argument
+/// and checked by Monte Carlo (`tests/theory.rs`). A network that is dead
+/// everywhere is dead at any one input, so this bounds the probability of
+/// exact collapse from above; METHOD's C2C (`RV_out < ε`) also counts
+/// networks that are nearly constant, which this does not.
+pub fn relu_death_probability(width: usize, depth: usize) -> f64 {
+    let layer_dead = 0.5f64.powi(width.min(i32::MAX as usize) as i32);
+    // 1 − (1 − p)^L without cancellation for small p.
+    -((depth as f64) * (-layer_dead).ln_1p()).exp_m1()
 }
 
 /// `sqrt(1 − ⟨K(x,x′)⟩/⟨K(x,x)⟩)` over sampled pairs `[K(x,x), K(x′,x′), K(x,x′)]`.

@@ -16,7 +16,7 @@ use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
 use crate::study::results::write_file;
 use crate::study::{landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError, StudySummary};
-use crate::theory::Theory;
+use crate::theory::{relu_death_probability, Theory};
 
 /// A study's results, loaded for drawing.
 pub struct StudyResults {
@@ -186,10 +186,33 @@ impl Figures<'_> {
         ];
         let mut written = Vec::new();
         for (name, title, y, value) in charts {
-            plot::line_chart(&self.file(name), &self.canvas, &self.depth_axes(title, y), &self.by_depth(value))?;
+            let mut lines = self.by_depth(value);
+            if name == "c2c_vs_depth" {
+                lines.extend(self.relu_death_lines());
+            }
+            plot::line_chart(&self.file(name), &self.canvas, &self.depth_axes(title, y), &lines)?;
             written.push(self.file(name));
         }
         Ok(written)
+    }
+
+    /// For each dense ReLU series, Lu, Su & Karniadakis 2018's probability
+    /// that a network of the point's width and depth is dead at an input
+    /// (`theory::relu_death_probability`), dashed beside the measured C2C.
+    fn relu_death_lines(&self) -> Vec<Line> {
+        let results = self.results;
+        let relu_series = results.series().into_iter().filter(|a| {
+            results.points_of(a).first().is_some_and(|p| p.activation == "relu" && p.layer == "dense")
+        });
+        relu_series
+            .map(|a| {
+                let points = results.points_of(&a).iter().map(|p| {
+                    let dead = relu_death_probability(p.width, p.depth);
+                    (p.depth as f64, dead, dead, dead)
+                }).collect();
+                Line { dashed: true, ..Line::new(format!("{a} dead at an input (Lu et al. 2018)"), series_color(&a), points) }
+            })
+            .collect()
     }
 
     /// Training and test accuracy against depth, one pair of lines per series.
@@ -439,7 +462,7 @@ fn predicted_profile(results: &StudyResults, series: &str, depth: usize, budget:
     let theory = Theory::new(&point.activation, point.config.width);
     let (rv_layers, _) = theory.rv_profile(depth, results.config.grid, THEORY_PAIRS, results.config.seed);
     let points = rv_layers.iter().enumerate().map(|(l, &rv)| ((l + 1) as f64, rv, rv, rv)).collect();
-    Some(Line { dashed: true, ..Line::new(format!("{series} L={depth} theory"), color, points) })
+    Some(Line { dashed: true, ..Line::new("infinite-width theory".into(), color, points) })
 }
 
 /// The summary table and the correlations as Markdown.

@@ -279,13 +279,20 @@ impl Line {
     }
 }
 
-/// The legend of a set of lines: one entry per solid line, and one saying
-/// what the dashed lines are, if there are any.
+/// The legend of a set of lines: one entry per solid line, and one per
+/// distinct label of the dashed lines (what they predict).
 fn line_legend(lines: &[Line]) -> Vec<LegendEntry> {
     let mut legend: Vec<LegendEntry> =
         lines.iter().filter(|l| !l.dashed).map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
-    if lines.iter().any(|l| l.dashed) {
-        legend.push(LegendEntry { label: "dashed: infinite-width theory".into(), color: RGBColor(120, 120, 120) });
+    // Dashed lines sharing a label (one prediction per series) share one entry.
+    let mut predictions: Vec<&str> = Vec::new();
+    for line in lines.iter().filter(|l| l.dashed) {
+        if !predictions.contains(&line.label.as_str()) {
+            predictions.push(&line.label);
+        }
+    }
+    for label in predictions {
+        legend.push(LegendEntry { label: format!("dashed: {label}"), color: RGBColor(120, 120, 120) });
     }
     legend
 }
