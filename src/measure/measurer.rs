@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use burn::tensor::backend::Backend;
 
 use super::functions::{centred_sums, frobenius_norm, third_order_variability, ActiveUnits, UnitMoments};
+use super::proxies::{self, Proxies, PROXY_BATCH};
 use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
 use crate::problem::{grid_tensor, ProblemConfig};
 
@@ -46,6 +47,9 @@ pub struct NetworkMeasures {
     /// Frobenius norm of the loss gradient with respect to the weights of
     /// each hidden block, then of the output layer, on the training set.
     pub grad_norms: Vec<f64>,
+    /// The field's zero-cost proxies (absent in records of older versions).
+    #[serde(default)]
+    pub proxies: Proxies,
 }
 
 /// Measures networks on one device: holds the grid and the training set.
@@ -55,6 +59,9 @@ pub struct Measurer<B: ComputeBackend> {
     grid_points: Tensor<B::InnerBackend, 2>,
     train_points: Tensor<B, 2>,
     train_labels: Tensor<B, 2>,
+    /// The proxies' batch: the first examples of the training set.
+    proxy_points: Tensor<B, 2>,
+    proxy_labels: Tensor<B::InnerBackend, 2>,
     chunk_elements: usize,
     stream_elements: usize,
     device: B::Device,
@@ -71,7 +78,10 @@ impl<B: ComputeBackend> Measurer<B> {
     /// `run_seed` draws the training set of the gradient profile.
     pub fn new(config: MeasureConfig, problem: ProblemConfig, run_seed: u64, device: &B::Device) -> Self {
         let (train_points, train_labels) = problem.training_set(run_seed).tensors::<B>(device);
+        let batch = PROXY_BATCH.min(problem.train_size);
         Self {
+            proxy_points: train_points.clone().narrow(0, 0, batch),
+            proxy_labels: train_labels.clone().narrow(0, 0, batch).inner(),
             grid_points: grid_tensor(config.grid, device),
             train_points,
             train_labels,
@@ -112,7 +122,8 @@ impl<B: ComputeBackend> Measurer<B> {
     /// Measures every member of a built ensemble.
     pub fn measure_ensemble(&self, model: &Mlp<B>) -> Measured {
         let pass = LandscapePass::run(&model.valid(), &self.grid_points, self.stream_elements);
-        let grad_norms = self.gradient_norms(model);
+        let (grad_norms, whole_gradient) = self.gradient_profile(model);
+        let mut proxies = proxies::proxies(model, self.proxy_points.clone(), self.proxy_labels.clone(), self.problem.loss, whole_gradient).into_iter();
         let grid_points = (self.config.grid * self.config.grid) as f64;
         let params = model.params_per_member();
         let networks = (0..model.members())
@@ -132,6 +143,7 @@ impl<B: ComputeBackend> Measurer<B> {
                     rv_layers,
                     c2c: rv_out < self.config.epsilon,
                     grad_norms: grad_norms[member].clone(),
+                    proxies: proxies.next().expect("one per member"),
                 }
             })
             .collect();
@@ -139,9 +151,11 @@ impl<B: ComputeBackend> Measurer<B> {
     }
 
     /// The gradient profile, per member: the norm of the loss gradient with
-    /// respect to each block's weights, then the output layer's. Members are
+    /// respect to each block's weights, then the output layer's; and from
+    /// the same pass the whole gradient's norm and SNIP. Members are
     /// independent, so the gradient of the summed loss is each member's own.
-    fn gradient_norms(&self, model: &Mlp<B>) -> Vec<Vec<f64>> {
+    #[allow(clippy::type_complexity)]
+    fn gradient_profile(&self, model: &Mlp<B>) -> (Vec<Vec<f64>>, (Vec<f64>, Vec<f64>)) {
         let logits = model.forward(model.broadcast_input(self.train_points.clone()));
         let loss = self.problem.loss.per_member(logits, self.train_labels.clone()).sum();
         let gradients = loss.backward();
@@ -152,7 +166,7 @@ impl<B: ComputeBackend> Measurer<B> {
             columns.push(squares.reduce(|a, b| a + b).expect("a block has a weight").sqrt());
         }
         columns.push(norm(&model.output.weight));
-        host_rows(Tensor::stack::<2>(columns, 1))
+        (host_rows(Tensor::stack::<2>(columns, 1)), proxies::gradient_proxies(model, &gradients))
     }
 }
 

@@ -1,8 +1,11 @@
 //! Measures at initialisation (METHOD §3): the measures as small tensor
 //! functions over an ensemble ([`functions`]), and the [`Measurer`] that
-//! takes them on whole ensembles of networks.
+//! takes them on whole ensembles of networks; the field's zero-cost
+//! proxies beside them ([`proxies`]).
 
 pub mod functions;
 pub mod measurer;
+pub mod proxies;
 
 pub use measurer::{MeasureConfig, Measurer, NetworkMeasures};
+pub use proxies::{Proxies, PROXY_NAMES};

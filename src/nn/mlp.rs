@@ -219,6 +219,27 @@ impl<B: Backend> Mlp<B> {
         self.num_params() / self.members()
     }
 
+    /// Every parameter, grouped by block: the hidden blocks input side
+    /// first, then the output layer (weight, bias).
+    pub fn param_groups(&self) -> Vec<Vec<&Param<Tensor<B, 3>>>> {
+        let mut groups: Vec<Vec<&Param<Tensor<B, 3>>>> = self.hidden.iter().map(|b| b.params.iter().collect()).collect();
+        groups.push(vec![&self.output.weight, &self.output.bias]);
+        groups
+    }
+
+    /// The same architecture with every parameter `[members, rows, cols]`
+    /// replaced by `map(value)` as a fresh leaf parameter: `|θ|` for
+    /// SynFlow, members repeated or narrowed for the proxies' passes.
+    pub fn map_params(&self, map: impl Fn(Tensor<B, 3>) -> Tensor<B, 3>) -> Self {
+        let fresh = |p: &Param<Tensor<B, 3>>| Param::from_tensor(map(p.val().detach()).detach());
+        Self {
+            hidden: self.hidden.iter().map(|b| Block { params: b.params.iter().map(fresh).collect(), is_weight: b.is_weight.clone() }).collect(),
+            output: EnsembleLinear { weight: fresh(&self.output.weight), bias: fresh(&self.output.bias) },
+            activation: self.activation.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+
     /// The same points for every member: `[points, d]` → `[members, points, d]`.
     pub fn broadcast_input(&self, points: Tensor<B, 2>) -> Tensor<B, 3> {
         let [n, d] = points.dims();

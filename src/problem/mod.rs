@@ -130,6 +130,20 @@ impl Loss {
         };
         pointwise.mean_dim(1).reshape([members])
     }
+
+    /// `∂ℓ/∂f` of each point's loss at its logit (not averaged).
+    ///
+    /// # Shapes
+    /// - `logits`: `[members, points, 1]`
+    /// - `labels`: `[points, 1]`
+    /// - output: `[members, points, 1]`
+    pub fn slope<B: Backend>(self, logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 3> {
+        let labels = labels.unsqueeze::<3>();
+        match self {
+            Loss::Bce => burn::tensor::activation::sigmoid(logits) - labels,
+            Loss::Mse => (logits - (labels * 2.0 - 1.0)) * 2.0,
+        }
+    }
 }
 
 impl fmt::Display for Loss {

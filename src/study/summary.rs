@@ -233,6 +233,7 @@ mod tests {
             c2c: rv_out < 1e-3,
             collapse_layer: None,
             grad_norms: vec![1.0, 1.0],
+            proxies: Default::default(),
         };
         let network = MeasureRecord {
             activation: "relu".into(),
