@@ -115,6 +115,53 @@ pub fn spearman_p_value(x: &[f64], y: &[f64], permutations: usize, seed: u64) ->
     (extreme + 1) as f64 / (permutations + 1) as f64
 }
 
+/// Kendall's τ_b: `(C − D) / sqrt((n₀ − n_x)(n₀ − n_y))` over the pairs of
+/// points (concordant, discordant, and those tied in x or y), as
+/// NAS-Bench-Suite-Zero reports beside Spearman's ρ. NaN without variation.
+pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
+    let (mut concordant, mut discordant, mut tied_x, mut tied_y, mut pairs) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            let (dx, dy) = (x[i] - x[j], y[i] - y[j]);
+            pairs += 1;
+            tied_x += i64::from(dx == 0.0);
+            tied_y += i64::from(dy == 0.0);
+            let sign = dx * dy;
+            concordant += i64::from(sign > 0.0);
+            discordant += i64::from(sign < 0.0);
+        }
+    }
+    let denominator = (((pairs - tied_x) * (pairs - tied_y)) as f64).sqrt();
+    if denominator > 0.0 { (concordant - discordant) as f64 / denominator } else { f64::NAN }
+}
+
+/// The 95% percentile bootstrap interval of Spearman's ρ: points resampled
+/// with replacement `resamples` times (seeded); resamples without variation
+/// are skipped. NaN bounds with fewer than three points.
+pub fn spearman_interval(x: &[f64], y: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
+    use rand::RngExt;
+    let n = x.len();
+    if n < 3 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut rng = crate::seed::host_rng(seed);
+    let (mut xs, mut ys) = (vec![0.0; n], vec![0.0; n]);
+    let mut rhos: Vec<f64> = (0..resamples)
+        .filter_map(|_| {
+            for k in 0..n {
+                let pick = rng.random_range(0..n);
+                (xs[k], ys[k]) = (x[pick], y[pick]);
+            }
+            Some(spearman(&xs, &ys)).filter(|r| r.is_finite())
+        })
+        .collect();
+    if rhos.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    rhos.sort_by(f64::total_cmp);
+    (quantile(&rhos, 0.025), quantile(&rhos, 0.975))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +190,28 @@ mod tests {
         assert!(spearman_p_value(&x, &strong, 2000, 1) < 0.01);
         let unrelated = [3.0, 9.0, 1.0, 7.0, 5.0, 11.0, 0.0, 8.0, 2.0, 10.0, 4.0, 6.0];
         assert!(spearman_p_value(&x, &unrelated, 2000, 1) > 0.1);
+    }
+
+    #[test]
+    fn kendall_of_hand_computed_cases() {
+        // Two discordant pairs of ten: τ = (8 − 2)/10.
+        assert!((kendall_tau(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0, 3.0, 2.0, 5.0, 4.0]) - 0.6).abs() < 1e-12);
+        // A tie in y: C = 2, D = 0, n₀ = 3, n_y = 1: τ_b = 2/√(3·2).
+        let tied = kendall_tau(&[1.0, 2.0, 3.0], &[1.0, 1.0, 2.0]);
+        assert!((tied - 2.0 / 6f64.sqrt()).abs() < 1e-12, "{tied}");
+        assert!(kendall_tau(&[1.0, 2.0], &[3.0, 3.0]).is_nan());
+    }
+
+    #[test]
+    fn bootstrap_interval_brackets_rho() {
+        let x: Vec<f64> = (0..30).map(f64::from).collect();
+        let monotone: Vec<f64> = x.iter().map(|v| v.exp()).collect();
+        assert_eq!(spearman_interval(&x, &monotone, 500, 3), (1.0, 1.0));
+        let noisy: Vec<f64> = x.iter().map(|v| v + 12.0 * ((v * 7.3).sin())).collect();
+        let rho = spearman(&x, &noisy);
+        let (low, high) = spearman_interval(&x, &noisy, 2000, 3);
+        assert!(low < rho && rho < high && high - low > 0.05, "{low} < {rho} < {high}");
+        assert!(spearman_interval(&x[..2], &noisy[..2], 100, 3).0.is_nan());
     }
 
     #[test]

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 
 pub mod plot;
 
-use plot::{lighter, series_color, Axes, Canvas, Format, Line, Panel, PlotError, Scatter};
+use plot::{lighter, series_color, Axes, BarGroup, Canvas, Format, Line, Panel, PlotError, Scatter};
 
 use crate::json::read_json_lines;
 use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
 use crate::study::results::write_file;
+use crate::study::summary::correlated_measures;
 use crate::study::{landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError, StudySummary};
 use crate::theory::{relu_death_probability, Theory};
 
@@ -122,6 +123,7 @@ pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f
     written.extend(figures.accuracy_against_depth()?);
     written.extend(figures.scatters()?);
     written.extend(figures.ratio_curves()?);
+    written.extend(figures.league()?);
     written.extend(figures.galleries()?);
     written.extend(figures.profiles()?);
     let markdown = summary_markdown(results, &figures.canvas.caption);
@@ -213,6 +215,41 @@ impl Figures<'_> {
                 Line { dashed: true, ..Line::new(format!("{a} dead at an input (Lu et al. 2018)"), series_color(&a), points) }
             })
             .collect()
+    }
+
+    /// The league of predictors: |ρ| of every measure and proxy against
+    /// training accuracy, with its bootstrap interval, per series and over
+    /// all points of the first budget (none when nothing was trained).
+    fn league(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let results = self.results;
+        let Some(budget) = results.summary.points.first().map(|p| p.budget) else { return Ok(Vec::new()) };
+        let measures = correlated_measures();
+        let scopes = results.series().into_iter().map(|s| (s.clone(), series_color(&s))).chain([("all".to_string(), RGB_GREY)]);
+        let groups: Vec<BarGroup> = scopes
+            .map(|(scope, color)| {
+                let tag = format!("{scope}@{budget}");
+                let values = measures
+                    .iter()
+                    .map(|m| {
+                        let c = results.summary.correlations.iter().find(|c| c.scope == tag && c.measure == *m)?;
+                        Some((c.spearman, c.spearman_low, c.spearman_high))
+                    })
+                    .collect();
+                BarGroup { label: scope, color, values }
+            })
+            .collect();
+        if groups.iter().all(|g| g.values.iter().all(|v| !v.is_some_and(|v| v.0.is_finite()))) {
+            return Ok(Vec::new());
+        }
+        let short = |m: &str| match m {
+            "activation_ratio" => "act. ratio".to_string(),
+            "activation_count" => "act. count".to_string(),
+            other => other.to_string(),
+        };
+        let names: Vec<String> = measures.iter().map(|m| short(m)).collect();
+        let axes = Axes { title: "Predictors of trainability: |Spearman ρ| with training accuracy (95% bootstrap interval)", x: "measure or proxy at initialisation", y: "|ρ| across depths", log_x: false, log_y: false };
+        plot::league_chart(&self.file("predictor_league"), &self.canvas, &axes, &names, &groups)?;
+        Ok(vec![self.file("predictor_league")])
     }
 
     /// Training and test accuracy against depth, one pair of lines per series.
@@ -479,10 +516,17 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
             p.test_acc.std, p.trapped, p.diverged
         );
     }
-    md += "\n## Spearman ρ of each measure at initialisation against mean training accuracy\n\n";
-    md += "| scope | measure | points | ρ | p (permutation) |\n|---|---|---:|---:|---:|\n";
+    md += "\n## Each measure and proxy at initialisation against mean training accuracy\n\n";
+    md += "Spearman's ρ with its permutation p-value and bootstrap 95% interval over points, and Kendall's τ_b; ";
+    md += "`points` counts the points where the measure is finite.\n\n";
+    md += "| scope | measure | points | ρ | p (permutation) | ρ 95% interval | τ |\n|---|---|---:|---:|---:|---:|---:|\n";
     for c in &results.summary.correlations {
-        let _ = writeln!(md, "| {} | {} | {} | {} | {} |", c.scope, c.measure, c.points, format_rho(c.spearman), format_rho(c.p_value));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | [{}, {}] | {} |",
+            c.scope, c.measure, c.points, format_rho(c.spearman), format_rho(c.p_value),
+            format_rho(c.spearman_low), format_rho(c.spearman_high), format_rho(c.kendall)
+        );
     }
     md
 }

@@ -11,6 +11,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 pub use plotters::style::RGBColor;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 const FONT: &str = "sans-serif";
@@ -464,6 +465,75 @@ impl ScatterChart<'_> {
         for group in self.groups {
             let points = group.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite() && (!self.axes.log_x || p.0 > 0.0));
             chart.draw_series(points.map(|p| Circle::new(*p, canvas.px(5.0), group.color.filled()))).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// League of predictors
+
+/// One scope's bars: per category, Spearman's ρ and its interval (`None`
+/// where it could not be computed).
+pub struct BarGroup {
+    pub label: String,
+    pub color: RGBColor,
+    pub values: Vec<Option<(f64, f64, f64)>>,
+}
+
+/// Grouped bars of |ρ| per category (x) and group, whiskers for the
+/// interval of |ρ|; a negative ρ is drawn light and marked "−".
+pub fn league_chart(path: &Path, canvas: &Canvas, axes: &Axes, categories: &[String], groups: &[BarGroup]) -> Result<(), PlotError> {
+    canvas.render(path, &LeagueChart { axes, categories, groups })
+}
+
+struct LeagueChart<'a> {
+    axes: &'a Axes<'a>,
+    categories: &'a [String],
+    groups: &'a [BarGroup],
+}
+
+impl Chart for LeagueChart<'_> {
+    fn size(&self) -> (f64, f64) {
+        (1100.0, 560.0)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let mut legend: Vec<LegendEntry> = self.groups.iter().map(|g| LegendEntry { label: g.label.clone(), color: g.color }).collect();
+        legend.push(LegendEntry { label: "light bar, −: ρ < 0".into(), color: RGBColor(200, 200, 200) });
+        let plot = layout(canvas, root, &legend)?;
+        let mut builder = chart_builder(&plot, canvas, self.axes.title, 20.0);
+        let count = self.categories.len();
+        let mut chart = builder.build_cartesian_2d(-0.5..count as f64 - 0.5, 0.0..1.1).map_err(|e| e.to_string())?;
+        let names = |x: &f64| {
+            let index = x.round();
+            let on_tick = (x - index).abs() < 1e-6 && index >= 0.0;
+            if on_tick { self.categories.get(index as usize).cloned().unwrap_or_default() } else { String::new() }
+        };
+        let mut mesh = chart.configure_mesh();
+        style_mesh(&mut mesh, canvas, self.axes);
+        mesh.x_labels(count).x_label_formatter(&names).disable_x_mesh().draw().map_err(|e| e.to_string())?;
+        let slot = 0.8 / self.groups.len().max(1) as f64;
+        let sign_style = TextStyle::from(canvas.font(16.0)).pos(Pos::new(HPos::Center, VPos::Bottom));
+        for (g, group) in self.groups.iter().enumerate() {
+            for (c, value) in group.values.iter().enumerate() {
+                let Some((rho, low, high)) = value.filter(|v| v.0.is_finite()) else { continue };
+                let left = c as f64 - 0.4 + slot * g as f64;
+                let (right, middle) = (left + slot * 0.9, left + slot * 0.45);
+                let color = if rho < 0.0 { lighter(group.color, 0.6) } else { group.color };
+                chart.draw_series([Rectangle::new([(left, 0.0), (right, rho.abs())], color.filled())]).map_err(|e| e.to_string())?;
+                // The interval of |ρ|: mirrored for a negative ρ, from 0 where it spans 0.
+                let (a, b) = if rho < 0.0 { (-high, -low) } else { (low, high) };
+                if a.is_finite() && b.is_finite() {
+                    let whisker = vec![(middle, a.max(0.0)), (middle, b.max(0.0))];
+                    let style = darker(group.color, 0.3).stroke_width(canvas.px(1.5));
+                    chart.draw_series(LineSeries::new(whisker, style)).map_err(|e| e.to_string())?;
+                }
+                if rho < 0.0 {
+                    let top = b.max(rho.abs()).max(0.0) + 0.01;
+                    chart.draw_series([Text::new("−".to_string(), (middle, top), sign_style.clone())]).map_err(|e| e.to_string())?;
+                }
+            }
         }
         Ok(())
     }

@@ -11,7 +11,8 @@ use super::config::StudyPlan;
 use super::records::{default_layer, NetworkKey, RunRecord};
 use super::results::write_file;
 use super::StudyError;
-use crate::stats::{spearman, spearman_p_value, Summary};
+use crate::measure::PROXY_NAMES;
+use crate::stats::{kendall_tau, spearman, spearman_interval, spearman_p_value, Summary};
 use crate::train::TrainedNetwork;
 
 /// The figures of one (layer, activation, depth, budget) point over its seeds.
@@ -41,10 +42,15 @@ pub struct PointSummary {
     pub rv_out_trained: Summary,
     pub trapped: usize,
     pub diverged: usize,
+    /// The zero-cost proxies by name (`PROXY_NAMES`; absent in older summaries).
+    #[serde(default)]
+    pub proxies: BTreeMap<String, Summary>,
 }
 
-/// Spearman's ρ between a measure at initialisation and training accuracy
-/// across the points of one scope (an activation, or all).
+/// Spearman's ρ (with its permutation p-value and bootstrap 95% interval)
+/// and Kendall's τ between a measure at initialisation and training
+/// accuracy across the points of one scope (an activation, or all) where
+/// the measure is finite.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Correlation {
     pub scope: String,
@@ -52,6 +58,16 @@ pub struct Correlation {
     pub points: usize,
     pub spearman: f64,
     pub p_value: f64,
+    #[serde(default = "nan", deserialize_with = "crate::json::f64_or_nan")]
+    pub spearman_low: f64,
+    #[serde(default = "nan", deserialize_with = "crate::json::f64_or_nan")]
+    pub spearman_high: f64,
+    #[serde(default = "nan", deserialize_with = "crate::json::f64_or_nan")]
+    pub kendall: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// Everything a finished study reports.
@@ -62,10 +78,14 @@ pub struct StudySummary {
     pub correlations: Vec<Correlation>,
 }
 
-/// Measures at initialisation that are correlated with trainability.
-pub const CORRELATED_MEASURES: [&str; 4] = ["v3", "activation_ratio", "activation_count", "rv_out"];
+/// Measures at initialisation that are correlated with trainability: the
+/// variability measures, then the zero-cost proxies.
+pub fn correlated_measures() -> Vec<&'static str> {
+    ["v3", "activation_ratio", "activation_count", "rv_out"].into_iter().chain(PROXY_NAMES).collect()
+}
 
 const PERMUTATIONS: usize = 10_000;
+const RESAMPLES: usize = 2_000;
 
 impl StudySummary {
     pub fn of(plan: &StudyPlan, records: &[RunRecord]) -> Self {
@@ -114,9 +134,12 @@ impl StudySummary {
     }
 
     pub fn correlations_csv(&self) -> String {
-        let mut rows = vec![["scope", "measure", "points", "spearman", "p_value"].map(String::from).to_vec()];
+        let header = ["scope", "measure", "points", "spearman", "p_value", "spearman_low", "spearman_high", "kendall"];
+        let mut rows = vec![header.map(String::from).to_vec()];
         for c in &self.correlations {
-            rows.push(vec![c.scope.clone(), c.measure.clone(), c.points.to_string(), csv_number(c.spearman), csv_number(c.p_value)]);
+            let mut row = vec![c.scope.clone(), c.measure.clone(), c.points.to_string()];
+            row.extend([c.spearman, c.p_value, c.spearman_low, c.spearman_high, c.kendall].map(csv_number));
+            rows.push(row);
         }
         csv_text(&rows)
     }
@@ -134,16 +157,20 @@ fn correlations(points: &[PointSummary], series: &[String], budgets: &[usize], s
                 .iter()
                 .filter(|p| p.budget == budget && scope.is_none_or(|s| &p.series == s) && p.train_acc.count > 0)
                 .collect();
-            let accuracy: Vec<f64> = chosen.iter().map(|p| p.train_acc.mean).collect();
             let name = format!("{}@{budget}", scope.map_or("all", |s| s.as_str()));
-            for measure in CORRELATED_MEASURES {
-                let values: Vec<f64> = chosen.iter().map(|p| p.measure(measure).mean).collect();
+            for measure in correlated_measures() {
+                let (values, accuracy): (Vec<f64>, Vec<f64>) =
+                    chosen.iter().map(|p| (p.measure(measure).mean, p.train_acc.mean)).filter(|(v, _)| v.is_finite()).unzip();
+                let (spearman_low, spearman_high) = spearman_interval(&values, &accuracy, RESAMPLES, seed);
                 correlations.push(Correlation {
                     scope: name.clone(),
                     measure: measure.to_string(),
                     points: values.len(),
                     spearman: spearman(&values, &accuracy),
                     p_value: spearman_p_value(&values, &accuracy, PERMUTATIONS, seed),
+                    spearman_low,
+                    spearman_high,
+                    kendall: kendall_tau(&values, &accuracy),
                 });
             }
         }
@@ -196,6 +223,10 @@ impl PointSummary {
             rv_out_trained: training(|t| t.rv_out_trained),
             trapped: trained.iter().filter(|t| t.trapped).count(),
             diverged: trained.iter().filter(|t| t.diverged).count(),
+            proxies: PROXY_NAMES
+                .iter()
+                .map(|&name| (name.to_string(), Summary::of(group.iter().map(|r| r.network.measures.proxies.get(name).unwrap_or(f64::NAN)))))
+                .collect(),
         }
     }
 
@@ -211,6 +242,8 @@ impl PointSummary {
             "test_acc" => self.test_acc,
             "final_loss" => self.final_loss,
             "rv_out_trained" => self.rv_out_trained,
+            // A proxy missing from an older summary has no values.
+            proxy if PROXY_NAMES.contains(&proxy) => self.proxies.get(proxy).copied().unwrap_or_else(|| Summary::of([])),
             other => panic!("no summarised figure named '{other}'"),
         }
     }
