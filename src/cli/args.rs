@@ -19,7 +19,7 @@ use crate::train::TrainConfig;
 
 /// The flag of each config key the sweep flags set: the checker names keys,
 /// the user typed flags.
-const FLAGS: [(&str, &str); 17] = [
+const FLAGS: [(&str, &str); 18] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -28,6 +28,7 @@ const FLAGS: [(&str, &str); 17] = [
     ("grid", "--grid"),
     ("epsilon", "--epsilon"),
     ("train.cells", "--cells"),
+    ("train.problem", "--problem"),
     ("train.train_size", "--train-size"),
     ("train.test_size", "--test-size"),
     ("train.steps", "--steps"),
@@ -80,7 +81,11 @@ pub struct SweepArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendKind::default())]
     pub backend: BackendKind,
-    /// Checkerboard cells per side.
+    /// The model problem, with its parameters: checkerboard, checkerboard:c,
+    /// spirals:t (two spirals, t turns), rings:k (k concentric rings).
+    #[arg(long, default_value = "checkerboard")]
+    pub problem: String,
+    /// Checkerboard cells per side (when --problem names none).
     #[arg(long, default_value_t = 8)]
     pub cells: usize,
     /// Training-set size (also the gradient profile's data).
@@ -125,7 +130,7 @@ impl SweepArgs {
                 depths: self.depth.clone(),
                 init: self.init,
             },
-            problem: ProblemConfig { cells: self.cells, train_size: self.train_size, test_size, loss: self.loss },
+            problem: ProblemConfig { problem: self.problem.clone(), cells: self.cells, train_size: self.train_size, test_size, loss: self.loss },
             measure: MeasureConfig { grid: self.grid, epsilon: self.epsilon },
             train,
             measure_seeds: self.seeds,

@@ -1,10 +1,7 @@
 //! The checkerboard on `[-1, 1]²` (METHOD §4).
 
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, INPUT_DIM};
-use crate::seed::{derive_seed, host_rng};
 
 /// The checkerboard on `[-1, 1]²` with `cells × cells` cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,31 +21,6 @@ impl Checkerboard {
         let cell = |x: f32| (((x as f64 + 1.0) * self.cells as f64 / 2.0).floor().max(0.0) as usize).min(self.cells - 1);
         ((cell(x1) + cell(x2)) % 2) as f32
     }
-
-    /// `n` points uniform on the domain, labelled, drawn from `seed`.
-    pub fn sample(&self, n: usize, seed: u64) -> Dataset {
-        let mut rng = host_rng(seed);
-        let mut points = Vec::with_capacity(n * INPUT_DIM);
-        let mut labels = Vec::with_capacity(n);
-        for _ in 0..n {
-            let x1 = rng.random_range(-1.0f32..=1.0);
-            let x2 = rng.random_range(-1.0f32..=1.0);
-            points.extend([x1, x2]);
-            labels.push(self.label(x1, x2));
-        }
-        Dataset { points, labels }
-    }
-
-    /// The training set of a run: the same for every network of the run, so
-    /// architectures are compared on the same data.
-    pub fn training_set(&self, size: usize, run_seed: u64) -> Dataset {
-        self.sample(size, derive_seed(run_seed, &[b"training-set"]))
-    }
-
-    /// The test set of a run, independent of the training set.
-    pub fn test_set(&self, size: usize, run_seed: u64) -> Dataset {
-        self.sample(size, derive_seed(run_seed, &[b"test-set"]))
-    }
 }
 
 #[cfg(test)]
@@ -67,7 +39,7 @@ mod tests {
 
     #[test]
     fn datasets_are_reproducible_and_balanced() {
-        let board = Checkerboard::default();
+        let board = super::super::Target::Checkerboard(Checkerboard::default());
         let train = board.training_set(2000, 3);
         assert_eq!(train, board.training_set(2000, 3));
         assert_ne!(train, board.test_set(2000, 3));

@@ -2,6 +2,7 @@
 //! checkerboard, losses and accuracy.
 
 mod checkerboard;
+mod target;
 
 use std::fmt;
 
@@ -11,6 +12,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 pub use checkerboard::Checkerboard;
+pub use target::{Target, PROBLEM_FORMS};
 
 /// Input dimension of the model problem's points.
 pub const INPUT_DIM: usize = 2;
@@ -64,7 +66,11 @@ impl Dataset {
 /// trained on: its data sets and its loss (METHOD §4).
 #[derive(Config, Debug, PartialEq)]
 pub struct ProblemConfig {
-    /// Checkerboard cells per side.
+    /// The target, with its parameters: `checkerboard`, `checkerboard:c`,
+    /// `spirals:t`, `rings:k` ([`PROBLEM_FORMS`]).
+    #[config(default = "String::from(\"checkerboard\")")]
+    pub problem: String,
+    /// Checkerboard cells per side (when `problem` names none).
     #[config(default = 8)]
     pub cells: usize,
     /// Training-set size (also the gradient profile's data).
@@ -77,19 +83,26 @@ pub struct ProblemConfig {
 }
 
 impl ProblemConfig {
-    pub fn checkerboard(&self) -> Checkerboard {
-        Checkerboard { cells: self.cells }
+    /// The target `problem` names, or why it names none.
+    pub fn target(&self) -> Result<Target, String> {
+        Target::parse(&self.problem, self.cells)
+    }
+
+    /// The target of a checked config (an unchecked bad name falls back to
+    /// the checkerboard rather than abort; `RunConfig::check` refuses it).
+    fn checked_target(&self) -> Target {
+        self.target().unwrap_or(Target::Checkerboard(Checkerboard { cells: self.cells.max(1) }))
     }
 
     /// The training set of a run: the same for every network of the run, so
     /// architectures are compared on the same data.
     pub fn training_set(&self, run_seed: u64) -> Dataset {
-        self.checkerboard().training_set(self.train_size, run_seed)
+        self.checked_target().training_set(self.train_size, run_seed)
     }
 
     /// The test set of a run, independent of the training set.
     pub fn test_set(&self, run_seed: u64) -> Dataset {
-        self.checkerboard().test_set(self.test_size, run_seed)
+        self.checked_target().test_set(self.test_size, run_seed)
     }
 }
 

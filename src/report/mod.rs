@@ -268,7 +268,9 @@ impl Figures<'_> {
             lines.push(line(format!("{a} train"), color, |p| p.train_acc));
             lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| p.test_acc));
         }
-        let axes = self.depth_axes("Accuracy after training against depth", "accuracy on the checkerboard (mean ± std)");
+        let problem = self.results.config.train.problem_config().target().map_or_else(|_| "the problem".to_string(), |t| t.to_string());
+        let y = format!("accuracy on {problem} (mean ± std)");
+        let axes = self.depth_axes("Accuracy after training against depth", &y);
         plot::line_chart(&self.file("accuracy_vs_depth"), &self.canvas, &axes, &lines)?;
         Ok(vec![self.file("accuracy_vs_depth")])
     }

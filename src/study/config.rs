@@ -120,6 +120,7 @@ impl RunConfig {
         InputError::at_least("measure_seeds", self.measure_seeds, 1)?;
         let (problem, train) = (&self.problem, &self.train);
         InputError::at_least("train.cells", problem.cells, 1)?;
+        problem.target().map_err(|message| InputError::new("train.problem", message))?;
         InputError::at_least("train.train_size", problem.train_size, 1)?;
         InputError::at_least("train.test_size", problem.test_size, 1)?;
         if self.train_seeds > 0 {
@@ -218,7 +219,9 @@ pub struct TrainSection {
     pub adam_beta2: f64,
     pub adam_epsilon: f64,
     pub loss: Loss,
-    /// Checkerboard cells per side.
+    /// The target: `checkerboard`, `checkerboard:c`, `spirals:t`, `rings:k`.
+    pub problem: String,
+    /// Checkerboard cells per side (when `problem` names none).
     pub cells: usize,
     pub train_size: usize,
     pub test_size: usize,
@@ -241,6 +244,7 @@ impl TrainSection {
             adam_beta2: train.adam_beta2,
             adam_epsilon: train.adam_epsilon,
             loss: problem.loss,
+            problem: problem.problem.clone(),
             cells: problem.cells,
             train_size: problem.train_size,
             test_size: problem.test_size,
@@ -260,7 +264,13 @@ impl TrainSection {
     }
 
     pub fn problem_config(&self) -> ProblemConfig {
-        ProblemConfig { cells: self.cells, train_size: self.train_size, test_size: self.test_size, loss: self.loss }
+        ProblemConfig {
+            problem: self.problem.clone(),
+            cells: self.cells,
+            train_size: self.train_size,
+            test_size: self.test_size,
+            loss: self.loss,
+        }
     }
 }
 
