@@ -20,10 +20,10 @@ train_size = 64
 test_size = 64
 "#;
 
-const FIGURES: [&str; 11] = [
+const FIGURES: [&str; 12] = [
     "v3_vs_depth", "activation_ratio_vs_depth", "activation_count_vs_depth", "c2c_vs_depth", "accuracy_vs_depth",
     "v3_vs_activation_ratio", "v3_vs_activation_count", "accuracy_vs_v3", "landscapes_init", "landscapes_trained",
-    "collapse_profile",
+    "collapse_profile", "predictor_league",
 ];
 
 #[test]
@@ -43,6 +43,15 @@ fn report_draws_every_figure_and_the_summary() {
     }
     let summary = std::fs::read_to_string(dir.join("figures/summary.md")).unwrap();
     assert!(summary.contains("| relu | dense | 4 |") && summary.contains("Spearman"), "{summary}");
+    // Every measure and proxy is correlated, with Kendall's τ and a bootstrap interval.
+    let correlations = std::fs::read_to_string(dir.join("results/tiny/correlations.csv")).unwrap();
+    let header = correlations.lines().next().unwrap();
+    assert_eq!(header, "scope,measure,points,spearman,p_value,spearman_low,spearman_high,kendall");
+    for measure in ["v3", "naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"] {
+        assert!(correlations.lines().any(|l| l.starts_with(&format!("all@200,{measure},"))), "{measure}: {correlations}");
+    }
+    let table = std::fs::read_to_string(dir.join("results/tiny/summary.csv")).unwrap();
+    assert!(table.lines().next().unwrap().contains("synflow_median"), "{table}");
 
     let svg = run_in(dir.path(), &["report", "results/tiny", "--out", "svg", "--format", "svg"]);
     assert!(svg.status.success(), "{}", stderr(&svg));

@@ -19,7 +19,7 @@ use crate::train::TrainConfig;
 
 /// The flag of each config key the sweep flags set: the checker names keys,
 /// the user typed flags.
-const FLAGS: [(&str, &str); 18] = [
+const FLAGS: [(&str, &str); 19] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -29,6 +29,7 @@ const FLAGS: [(&str, &str); 18] = [
     ("epsilon", "--epsilon"),
     ("train.cells", "--cells"),
     ("train.problem", "--problem"),
+    ("train.loss", "--loss"),
     ("train.train_size", "--train-size"),
     ("train.test_size", "--test-size"),
     ("train.steps", "--steps"),
@@ -103,7 +104,7 @@ pub struct SweepArgs {
 
 impl SweepArgs {
     /// A run config with every default (for commands that set only a few keys).
-    fn defaults() -> RunConfig {
+    pub(crate) fn defaults() -> RunConfig {
         RunConfig {
             model: ModelConfig { budgets: vec![2000], layers: vec!["dense".into()], activations: vec![], depths: vec![], init: Init::Scaled },
             problem: ProblemConfig::new(),
@@ -169,7 +170,7 @@ pub struct ExecutionArgs {
 }
 
 impl ExecutionArgs {
-    fn threads(&self, backend: BackendKind) -> Result<usize, InputError> {
+    pub(crate) fn threads(&self, backend: BackendKind) -> Result<usize, InputError> {
         match self.threads {
             Some(0) => Err(InputError::new("--threads", "must be at least 1, got 0")),
             Some(threads) => Ok(threads),
@@ -177,7 +178,7 @@ impl ExecutionArgs {
         }
     }
 
-    fn progress(&self) -> ProgressMode {
+    pub(crate) fn progress(&self) -> ProgressMode {
         if self.quiet { ProgressMode::Quiet } else { ProgressMode::Auto }
     }
 }

@@ -5,6 +5,7 @@
 //! user typed and exit with status 2.
 
 pub mod args;
+pub mod recommend;
 pub mod runs;
 pub mod table;
 
@@ -46,6 +47,10 @@ pub enum Command {
     /// fixed point, slope χ_c and depth scale ξ, and the predicted RV_l of
     /// each layer on the landscape grid. Prints a table and writes JSON.
     Theory(TheoryArgs),
+    /// Rank candidate architectures of one budget by a measure at
+    /// initialisation (default V3, the best predictor of the committed
+    /// league), without training; `--verify K` trains the top and bottom K.
+    Recommend(recommend::RecommendArgs),
 }
 
 /// Errors of a command: bad input (exit status 2) or a failure while running
@@ -129,6 +134,10 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::Theory(args) => {
             let points = args.plan(registry)?;
             runs::theory(&points, &args)
+        }
+        Command::Recommend(args) => {
+            let plan = args.plan(registry)?;
+            run_on(plan.backend(), plan)?
         }
         Command::Paper(args) => {
             let study = args.study(registry)?;

@@ -31,7 +31,7 @@ impl BackendJob for SweepPlan {
         let mut per_point: Vec<Vec<RunRecord>> = vec![Vec::new(); sweep.points.len()];
         let mut next_row = 0;
         let mut progress = Progress::new(if train { "train" } else { "measure" }, sweep.points.len() * networks, self.progress);
-        println!("{}", TableRow::header(train));
+        println!("{}", TableRow::header(train, short_score_name(&sweep.problem)));
         let out = &mut self.out;
         sweep.run::<B, CliError>(&tasks, self.threads, device, |output| {
             if let Some(out) = out.as_mut() {
@@ -69,7 +69,7 @@ impl BackendJob for StudyRunPlan {
         let started = std::time::Instant::now();
         let dir = ResultsDir::prepare(&self.dir, &self.study, self.fresh)?;
         let summary = run_study::<B>(&self.study, &dir, self.threads, self.progress, device)?;
-        print_study_summary(&summary);
+        print_study_summary(&summary, short_score_name(&self.study.sweep.problem));
         println!("results in {} ({:.0} s)", self.dir.display(), started.elapsed().as_secs_f64());
         Ok(())
     }
@@ -140,10 +140,15 @@ pub fn theory(points: &[(ActivationSpec, usize, usize)], args: &super::TheoryArg
 }
 
 /// Writes `value` as pretty JSON to `path`, creating its folder.
-fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), CliError> {
+pub(crate) fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), CliError> {
     let io = || CliError::io(format!("writing {}", path.display()));
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io())?;
     }
     std::fs::write(path, serde_json::to_string_pretty(value).expect("serialises")).map_err(io())
+}
+
+/// The training score's name in the tables: "acc", or "R²".
+fn short_score_name(problem: &crate::problem::ProblemConfig) -> &'static str {
+    if problem.is_regression() { "R²" } else { "acc" }
 }

@@ -10,13 +10,14 @@ pub struct TableRow<'a> {
 }
 
 impl<'a> TableRow<'a> {
-    pub fn header(train: bool) -> String {
+    /// `score`: what the training score is ("acc", or "R²" for a regression target).
+    pub fn header(train: bool, score: &str) -> String {
         let mut header = format!(
             "{:<10} {:<15} {:>5} {:>5} {:>6}  {:>15}  {:>15}  {:>17}  {:>5}  {:>10}",
             "activation", "layer", "depth", "width", "params", "act. ratio", "act. count", "V3", "C2C", "med RV_out"
         );
         if train {
-            header += &format!("  {:>15}  {:>15}  {:>8}", "train acc", "test acc", "diverged");
+            header += &format!("  {:>15}  {:>15}  {:>8}", format!("train {score}"), format!("test {score}"), "diverged");
         }
         header
     }
@@ -63,10 +64,10 @@ impl std::fmt::Display for TableRow<'_> {
 }
 
 /// A finished study's per-point table and its V3 correlations.
-pub fn print_study_summary(summary: &StudySummary) {
+pub fn print_study_summary(summary: &StudySummary, score: &str) {
     println!(
         "{:<10} {:<15} {:>5} {:>6} {:>5} {:>9} {:>9} {:>7} {:>10} {:>9} {:>8}",
-        "activation", "layer", "depth", "budget", "width", "act.ratio", "V3 mean", "C2C", "train acc", "test acc", "diverged"
+        "activation", "layer", "depth", "budget", "width", "act.ratio", "V3 mean", "C2C", format!("train {score}"), format!("test {score}"), "diverged"
     );
     for p in &summary.points {
         println!(
@@ -75,7 +76,7 @@ pub fn print_study_summary(summary: &StudySummary) {
             p.train_acc.mean, p.test_acc.mean, p.diverged
         );
     }
-    println!("\nSpearman ρ against mean training accuracy:");
+    println!("\nSpearman ρ against mean training {score}:");
     for c in summary.correlations.iter().filter(|c| c.measure == "v3" || c.scope.starts_with("all@")) {
         println!("  {:<20} {:<17} ρ = {:>6.3}  (p = {:.4}, {} points)", c.scope, c.measure, c.spearman, c.p_value, c.points);
     }

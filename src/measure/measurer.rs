@@ -52,6 +52,20 @@ pub struct NetworkMeasures {
     pub proxies: Proxies,
 }
 
+impl NetworkMeasures {
+    /// A measure or proxy by name (`study::summary::correlated_measures`);
+    /// `None` for a null proxy or an unknown name.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "v3" => Some(self.v3),
+            "activation_ratio" => Some(self.activation_ratio),
+            "activation_count" => Some(self.activation_count),
+            "rv_out" => Some(self.rv_out),
+            proxy => self.proxies.get(proxy),
+        }
+    }
+}
+
 /// Measures networks on one device: holds the grid and the training set.
 pub struct Measurer<B: ComputeBackend> {
     config: MeasureConfig,

@@ -94,6 +94,32 @@ impl ProblemConfig {
         self.target().unwrap_or(Target::Checkerboard(Checkerboard { cells: self.cells.max(1) }))
     }
 
+    /// Whether the target is a regression target (scored by R²).
+    pub fn is_regression(&self) -> bool {
+        self.checked_target().is_regression()
+    }
+
+    /// The score of each member on a data set: accuracy for a binary target,
+    /// `R² = 1 − Σ(f − t)²/Σ(t − t̄)²` for a regression target.
+    ///
+    /// # Shapes
+    /// - `logits`: `[members, points, 1]`, `labels`: `[points, 1]`
+    /// - output: `[members]`
+    pub fn score<B: Backend>(&self, logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 1> {
+        if self.is_regression() { r_squared(logits, labels) } else { accuracy(logits, labels) }
+    }
+
+    /// What [`ProblemConfig::score`] measures, for tables and figures.
+    pub fn score_name(&self) -> &'static str {
+        if self.is_regression() { "R²" } else { "accuracy" }
+    }
+
+    /// The score of a network that learnt nothing: chance on a balanced
+    /// binary target, and R² = 0 (the mean) for a regression target.
+    pub fn chance_score(&self) -> f64 {
+        if self.is_regression() { 0.0 } else { 0.5 }
+    }
+
     /// The training set of a run: the same for every network of the run, so
     /// architectures are compared on the same data.
     pub fn training_set(&self, run_seed: u64) -> Dataset {
@@ -177,10 +203,42 @@ pub fn accuracy<B: Backend>(logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tenso
     (wrong.neg() + 1.0).mean_dim(1).reshape([members])
 }
 
+/// `R² = 1 − Σ(f − t)²/Σ(t − t̄)²` of each member, with the targets
+/// `t = 2·label − 1` (see [`Target::Sines`]).
+///
+/// # Shapes
+/// - `logits`: `[members, points, 1]`, `labels`: `[points, 1]`
+/// - output: `[members]`
+pub fn r_squared<B: Backend>(logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 1> {
+    let members = logits.dims()[0];
+    let targets = labels * 2.0 - 1.0;
+    let total = (targets.clone() - targets.clone().mean().unsqueeze::<2>()).square().sum();
+    let residual = (logits - targets.unsqueeze::<3>()).square().sum_dim(1).reshape([members]);
+    (residual / total.clamp_min(1e-30)).neg() + 1.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::backend::NdArray;
+
+    #[test]
+    fn r_squared_is_one_for_the_target_and_zero_for_its_mean() {
+        let device = Default::default();
+        // Labels (t + 1)/2 for targets t = −1, 0, 0.5, 1 (mean 0.125).
+        let labels = Tensor::<NdArray, 2>::from_data(TensorData::new(vec![0.0f32, 0.5, 0.75, 1.0], [4, 1]), &device);
+        let logits = Tensor::<NdArray, 3>::from_data(
+            TensorData::new(vec![-1.0f32, 0.0, 0.5, 1.0, 0.125, 0.125, 0.125, 0.125, 1.0, 0.0, 0.5, -1.0], [3, 4, 1]),
+            &device,
+        );
+        let scores = r_squared(logits, labels).into_data().to_vec::<f32>().unwrap();
+        // Σ(t − t̄)² = 1.265625 + 0.015625 + 0.140625 + 0.765625 = 2.1875;
+        // the third member's residuals are (2, 0, 0, −2): 1 − 8/2.1875.
+        let expected = [1.0, 0.0, 1.0 - 8.0 / 2.1875];
+        for (score, want) in scores.iter().zip(expected) {
+            assert!((*score as f64 - want).abs() < 1e-5, "{scores:?}");
+        }
+    }
 
     #[test]
     fn grid_covers_the_domain_with_its_edges() {

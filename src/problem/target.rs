@@ -1,6 +1,8 @@
 //! The model problems' targets on `[-1, 1]²`, each named with its
 //! parameters like a parametric activation: `checkerboard:c` (METHOD §4,
-//! the default), `spirals:t` and `rings:k` (METHOD §8).
+//! the default), `spirals:t` and `rings:k` (METHOD §8), all binary; and
+//! the smooth regression target `sines:k` (METHOD §8), trained with MSE and
+//! scored by R² instead of accuracy.
 
 use std::f64::consts::{PI, SQRT_2};
 use std::fmt;
@@ -11,9 +13,9 @@ use super::{Checkerboard, Dataset, INPUT_DIM};
 use crate::seed::{derive_seed, host_rng};
 
 /// The forms `--problem` and `train.problem` accept.
-pub const PROBLEM_FORMS: &str = "checkerboard, checkerboard:c, spirals:t, rings:k";
+pub const PROBLEM_FORMS: &str = "checkerboard, checkerboard:c, spirals:t, rings:k, sines:k";
 
-/// A binary labelling of the square.
+/// A labelling of the square: binary, or a smooth regression target.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Target {
     /// `c × c` alternating cells.
@@ -25,6 +27,10 @@ pub enum Target {
     /// `count` concentric rings of width `1/count`, alternating labels
     /// (continued into the corners beyond radius 1).
     Rings { count: usize },
+    /// `t(x, y) = sin(kπx)·sin(kπy)`, a smooth target in `[−1, 1]`. Its
+    /// label is stored as `(t + 1)/2`, so MSE's target `2·label − 1` is `t`
+    /// exactly as it is `±1` for a binary label.
+    Sines { frequency: f64 },
 }
 
 impl Target {
@@ -55,11 +61,17 @@ impl Target {
             "checkerboard" => Ok(Target::Checkerboard(Checkerboard { cells: whole("the cells per side")? })),
             "spirals" => Ok(Target::Spirals { turns: number("the number of turns")? }),
             "rings" => Ok(Target::Rings { count: whole("the number of rings")? }),
+            "sines" => Ok(Target::Sines { frequency: number("the frequency")? }),
             _ => Err(format!("unknown problem '{name}'; allowed: {PROBLEM_FORMS}")),
         }
     }
 
-    /// The label (0 or 1) of a point.
+    /// A regression target (MSE, R²) rather than a binary one.
+    pub fn is_regression(&self) -> bool {
+        matches!(self, Target::Sines { .. })
+    }
+
+    /// The label of a point: 0 or 1, or `(t + 1)/2` for a regression target.
     pub fn label(&self, x1: f32, x2: f32) -> f32 {
         let (x, y) = (x1 as f64, x2 as f64);
         let radius = x.hypot(y);
@@ -68,6 +80,7 @@ impl Target {
             Target::Checkerboard(board) => board.label(x1, x2),
             Target::Spirals { turns } => parity(2.0 * (turns * radius - y.atan2(x) / (2.0 * PI))),
             Target::Rings { count } => parity((count as f64 * radius).min(count as f64 * SQRT_2)),
+            Target::Sines { frequency } => (((frequency * PI * x).sin() * (frequency * PI * y).sin() + 1.0) / 2.0) as f32,
         }
     }
 
@@ -103,6 +116,7 @@ impl fmt::Display for Target {
             Target::Checkerboard(board) => write!(f, "checkerboard:{}", board.cells),
             Target::Spirals { turns } => write!(f, "spirals:{turns}"),
             Target::Rings { count } => write!(f, "rings:{count}"),
+            Target::Sines { frequency } => write!(f, "sines:{frequency}"),
         }
     }
 }
@@ -117,7 +131,9 @@ mod tests {
         assert_eq!(Target::parse("checkerboard:4", 8), Ok(Target::Checkerboard(Checkerboard { cells: 4 })));
         assert_eq!(Target::parse("spirals:1.5", 8), Ok(Target::Spirals { turns: 1.5 }));
         assert_eq!(Target::parse("rings:4", 8), Ok(Target::Rings { count: 4 }));
-        for bad in ["spirals", "spirals:x", "rings:0", "rings:2.5", "checkerboard:-1", "moons:2"] {
+        assert_eq!(Target::parse("sines:4", 8), Ok(Target::Sines { frequency: 4.0 }));
+        assert!(Target::parse("sines:4", 8).unwrap().is_regression() && !Target::parse("rings:4", 8).unwrap().is_regression());
+        for bad in ["spirals", "spirals:x", "rings:0", "rings:2.5", "checkerboard:-1", "moons:2", "sines:nan"] {
             let error = Target::parse(bad, 8).unwrap_err();
             assert!(error.contains("spirals:t") && error.contains(bad), "{bad}: {error}");
         }
@@ -136,6 +152,14 @@ mod tests {
         assert_eq!(spirals.label(0.0, 0.7), 0.0);
         // The two arms are mirror images under a half turn (x ↦ −x): phase shifts by ½.
         assert_eq!(spirals.label(-0.2, -0.0001), 1.0);
+    }
+
+    #[test]
+    fn the_sines_label_encodes_the_target_for_mse() {
+        let sines = Target::Sines { frequency: 4.0 };
+        // sin(4π·⅛)·sin(4π·⅛) = 1; at x = ¼ the first factor is sin(π) = 0.
+        assert!((2.0 * sines.label(0.125, 0.125) - 1.0 - 1.0).abs() < 1e-6);
+        assert!((2.0 * sines.label(0.25, 0.6) - 1.0).abs() < 1e-6);
     }
 
     #[test]

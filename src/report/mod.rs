@@ -247,7 +247,8 @@ impl Figures<'_> {
             other => other.to_string(),
         };
         let names: Vec<String> = measures.iter().map(|m| short(m)).collect();
-        let axes = Axes { title: "Predictors of trainability: |Spearman ρ| with training accuracy (95% bootstrap interval)", x: "measure or proxy at initialisation", y: "|ρ| across depths", log_x: false, log_y: false };
+        let title = format!("Predictors of trainability: |Spearman ρ| with training {} (95% bootstrap interval)", score_name(results));
+        let axes = Axes { title: &title, x: "measure or proxy at initialisation", y: "|ρ| across depths", log_x: false, log_y: false };
         plot::league_chart(&self.file("predictor_league"), &self.canvas, &axes, &names, &groups)?;
         Ok(vec![self.file("predictor_league")])
     }
@@ -269,7 +270,7 @@ impl Figures<'_> {
             lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| p.test_acc));
         }
         let problem = self.results.config.train.problem_config().target().map_or_else(|_| "the problem".to_string(), |t| t.to_string());
-        let y = format!("accuracy on {problem} (mean ± std)");
+        let y = format!("{} on {problem} (mean ± std)", score_name(self.results));
         let axes = self.depth_axes("Accuracy after training against depth", &y);
         plot::line_chart(&self.file("accuracy_vs_depth"), &self.canvas, &axes, &lines)?;
         Ok(vec![self.file("accuracy_vs_depth")])
@@ -301,10 +302,12 @@ impl Figures<'_> {
     /// V3 against activation ratio and count, accuracy against V3.
     fn scatters(&self) -> Result<Vec<PathBuf>, ReportError> {
         type Value = fn(&PointSummary) -> f64;
+        let score = score_name(self.results);
+        let (score_title, score_label) = (format!("Training {score} against V3 at initialisation"), format!("training {score} (mean)"));
         let scatters: [(&str, &str, &str, &str, Value, Value); 3] = [
             ("v3_vs_activation_ratio", "V3 against activation ratio (one point per depth)", "activation ratio AR (mean)", "V3 (mean)", |p| p.activation_ratio.mean, |p| p.v3.mean),
             ("v3_vs_activation_count", "V3 against activation count (one point per depth)", "activation count AC (mean)", "V3 (mean)", |p| p.activation_count.mean, |p| p.v3.mean),
-            ("accuracy_vs_v3", "Training accuracy against V3 at initialisation", "V3 at initialisation (mean)", "training accuracy (mean)", |p| p.v3.mean, |p| p.train_acc.mean),
+            ("accuracy_vs_v3", &score_title, "V3 at initialisation (mean)", &score_label, |p| p.v3.mean, |p| p.train_acc.mean),
         ];
         let mut written = Vec::new();
         for (name, title, x_label, y_label, x, y) in scatters {
@@ -321,9 +324,11 @@ impl Figures<'_> {
     /// ratio with everything else fixed).
     fn ratio_curves(&self) -> Result<Vec<PathBuf>, ReportError> {
         type Value = fn(&PointSummary) -> (f64, f64, f64);
+        let score = score_name(self.results);
+        let (score_title, score_label) = (format!("Training {score} against the activation ratio, one curve per depth"), format!("training {score} (mean ± std)"));
         let charts: [(&str, &str, &str, Value); 2] = [
             ("v3_vs_measured_ratio", "V3 against the measured activation ratio, one curve per depth", "V3 (median, IQR)", |p| (p.v3.median, p.v3.q25, p.v3.q75)),
-            ("accuracy_vs_activation_ratio", "Training accuracy against the activation ratio, one curve per depth", "training accuracy (mean ± std)", |p| mean_std(p.train_acc)),
+            ("accuracy_vs_activation_ratio", &score_title, &score_label, |p| mean_std(p.train_acc)),
         ];
         let budget = self.budget();
         let mut depths = self.results.config.depths.clone();
@@ -374,7 +379,7 @@ impl Figures<'_> {
             let (values, title, overlay) = if trained {
                 let record = seed_zero.get(&(series.clone(), depth));
                 let accuracy = record.and_then(|r| r.training.as_ref()).map_or(f64::NAN, |t| t.train_acc);
-                (landscape.trained?, format!("L = {depth}, train acc {accuracy:.2}"), training_points.clone())
+                (landscape.trained?, format!("L = {depth}, train {} {accuracy:.2}", score_name(results)), training_points.clone())
             } else {
                 (landscape.init, format!("L = {depth}, V3 = {:.4}", landscape.v3), Vec::new())
             };
@@ -504,10 +509,17 @@ fn predicted_profile(results: &StudyResults, series: &str, depth: usize, budget:
     Some(Line { dashed: true, ..Line::new("infinite-width theory".into(), color, points) })
 }
 
+/// What the study's training score is: "accuracy", or "R²" for a
+/// regression target.
+fn score_name(results: &StudyResults) -> &'static str {
+    results.config.train.problem_config().score_name()
+}
+
 /// The summary table and the correlations as Markdown.
 pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
     let mut md = format!("# Study '{}'\n\n{caption}\n\n## Per point\n\n", results.config.name);
-    md += "| activation | layer | depth | budget | width | params | AR | AC | V3 median [IQR] | C2C | train acc | test acc | trapped | diverged |\n";
+    let score = score_name(results);
+    let _ = writeln!(md, "| activation | layer | depth | budget | width | params | AR | AC | V3 median [IQR] | C2C | train {score} | test {score} | trapped | diverged |");
     md += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for p in &results.summary.points {
         let _ = writeln!(
@@ -518,7 +530,7 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
             p.test_acc.std, p.trapped, p.diverged
         );
     }
-    md += "\n## Each measure and proxy at initialisation against mean training accuracy\n\n";
+    let _ = write!(md, "\n## Each measure and proxy at initialisation against mean training {score}\n\n");
     md += "Spearman's ρ with its permutation p-value and bootstrap 95% interval over points, and Kendall's τ_b; ";
     md += "`points` counts the points where the measure is finite.\n\n";
     md += "| scope | measure | points | ρ | p (permutation) | ρ 95% interval | τ |\n|---|---|---:|---:|---:|---:|---:|\n";

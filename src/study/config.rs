@@ -120,7 +120,10 @@ impl RunConfig {
         InputError::at_least("measure_seeds", self.measure_seeds, 1)?;
         let (problem, train) = (&self.problem, &self.train);
         InputError::at_least("train.cells", problem.cells, 1)?;
-        problem.target().map_err(|message| InputError::new("train.problem", message))?;
+        let target = problem.target().map_err(|message| InputError::new("train.problem", message))?;
+        if target.is_regression() && problem.loss != Loss::Mse {
+            return Err(InputError::new("train.loss", format!("{target} is a regression target: use loss mse (R² replaces accuracy)")));
+        }
         InputError::at_least("train.train_size", problem.train_size, 1)?;
         InputError::at_least("train.test_size", problem.test_size, 1)?;
         if self.train_seeds > 0 {

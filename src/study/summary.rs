@@ -113,9 +113,10 @@ impl StudySummary {
     }
 
     pub fn summary_csv(&self) -> String {
-        let stats = ["activation_ratio", "activation_count", "v3", "rv_out", "train_acc", "best_train_acc", "test_acc", "final_loss", "rv_out_trained"];
+        let figures = ["activation_ratio", "activation_count", "v3", "rv_out", "train_acc", "best_train_acc", "test_acc", "final_loss", "rv_out_trained"];
+        let stats: Vec<&str> = figures.into_iter().chain(PROXY_NAMES).collect();
         let mut header: Vec<String> = ["series", "activation", "layer", "depth", "budget", "width", "params", "networks"].map(String::from).to_vec();
-        for stat in stats {
+        for stat in &stats {
             header.extend(["mean", "std", "median", "missing"].map(|s| format!("{stat}_{s}")));
         }
         header.extend(["c2c_frequency", "trained", "trapped", "diverged"].map(String::from));
@@ -123,7 +124,7 @@ impl StudySummary {
         for p in &self.points {
             let mut row = vec![p.series.clone(), p.activation.clone(), p.layer.clone()];
             row.extend([p.depth, p.budget, p.width, p.params, p.networks].map(|n| n.to_string()));
-            for stat in stats {
+            for stat in &stats {
                 let s = p.measure(stat);
                 row.extend([csv_number(s.mean), csv_number(s.std), csv_number(s.median), s.missing.to_string()]);
             }
@@ -298,6 +299,7 @@ mod tests {
             train_seconds: 1.0,
             ensemble_size: 1,
             optimizer: None,
+            chance: crate::train::CHANCE_ACCURACY,
         });
         RunRecord { network, training }
     }

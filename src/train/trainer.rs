@@ -15,7 +15,7 @@ use crate::measure::functions::relative_variation;
 use crate::measure::measurer::output_landscapes;
 use crate::measure::MeasureConfig;
 use crate::nn::{ComputeBackend, Mlp};
-use crate::problem::{accuracy, grid_tensor, ProblemConfig};
+use crate::problem::{grid_tensor, ProblemConfig};
 use crate::seed::{derive_seed, host_rng};
 
 /// How networks are trained (METHOD §4). Every field has the METHOD default.
@@ -112,17 +112,26 @@ pub struct TrainedNetwork {
     /// they were recorded, which used Burn's Adam ε = 1e-5).
     #[serde(default)]
     pub optimizer: Option<OptimizerRecord>,
+    /// What a diverged run's score counts as: chance for a binary target
+    /// (0.5), R² = 0 for a regression target (where `train_acc`,
+    /// `best_train_acc` and `test_acc` hold R²).
+    #[serde(default = "binary_chance")]
+    pub chance: f64,
 }
 
 /// The accuracy a diverged run counts for in trainability: chance on the
 /// balanced binary problem. Its network predicts one class everywhere.
 pub const CHANCE_ACCURACY: f64 = 0.5;
 
+fn binary_chance() -> f64 {
+    CHANCE_ACCURACY
+}
+
 impl TrainedNetwork {
-    /// An accuracy of this run as trainability counts it: as recorded, or
-    /// [`CHANCE_ACCURACY`] when the run diverged (a failed run, never left out).
-    pub fn counted(&self, accuracy: f64) -> f64 {
-        if self.diverged { CHANCE_ACCURACY } else { accuracy }
+    /// A score of this run as trainability counts it: as recorded, or
+    /// chance when the run diverged (a failed run, never left out).
+    pub fn counted(&self, score: f64) -> f64 {
+        if self.diverged { self.chance } else { score }
     }
 }
 
@@ -236,6 +245,7 @@ impl<B: ComputeBackend> Trainer<B> {
                     train_seconds: seconds,
                     ensemble_size: members,
                     optimizer: Some(self.settings.optimizer()),
+                    chance: self.problem.chance_score(),
                 }
             })
             .collect();
@@ -260,7 +270,7 @@ impl<B: ComputeBackend> Trainer<B> {
             let logits = model.forward(model.broadcast_input(points));
             let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
             if self.is_logged(step) {
-                let accuracies = accuracy(logits.inner(), labels.inner());
+                let accuracies = self.problem.score(logits.inner(), labels.inner());
                 record(&mut logs, step, host_values(losses.clone().inner()), host_values(accuracies));
                 if logs.iter().all(|log| log.diverged_at.is_some()) {
                     break;
@@ -281,7 +291,7 @@ impl<B: ComputeBackend> Trainer<B> {
     ) -> (Vec<f64>, Vec<f64>) {
         let logits = model.forward(model.broadcast_input(points));
         let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
-        (host_values(losses), host_values(accuracy(logits, labels)))
+        (host_values(losses), host_values(self.problem.score(logits, labels)))
     }
 }
 
