@@ -130,6 +130,7 @@ fn bench_shape<B: ComputeBackend>(name: &str, point: Point, settings: &BenchSett
         measure_seeds: networks,
         seed: 0,
         backend,
+        shard: None,
     };
 
     // Measuring: the study's grid and gradient profile.

@@ -14,7 +14,7 @@ use crate::nn::{BackendKind, Init, Registry};
 use crate::problem::{Loss, ProblemConfig};
 use crate::report::plot::Format;
 use crate::report::StudyResults;
-use crate::study::{ModelConfig, ProgressMode, RunConfig, StudyConfig};
+use crate::study::{ModelConfig, ProgressMode, RunConfig, Shard, StudyConfig};
 use crate::train::TrainConfig;
 
 /// The flag of each config key the sweep flags set: the checker names keys,
@@ -253,14 +253,28 @@ pub struct StudyArgs {
     /// Compute backend, overriding the file's.
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
+    /// Run one shard of the study's networks: i/n (0 ≤ i < n), or slurm
+    /// (the job array task). Results go to OUT/shards/i-of-n; `variability
+    /// merge OUT` joins them.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// With --backend wgpu: the GPU adapter to run on (the N-th discrete
+    /// GPU), so a node with several GPUs runs one shard per GPU.
+    #[arg(long)]
+    pub device: Option<usize>,
     #[command(flatten)]
     pub execution: ExecutionArgs,
 }
 
 impl StudyArgs {
     pub fn plan(&self, registry: &Registry) -> Result<StudyRunPlan, InputError> {
-        let study = StudyConfig::load(&self.file)?.plan(registry, self.backend)?;
-        let dir = self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&study.config.name));
+        let mut study = StudyConfig::load(&self.file)?.plan(registry, self.backend)?;
+        let mut dir = self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&study.config.name));
+        if let Some(text) = &self.shard {
+            let shard = Shard::parse(text, |name| std::env::var(name).ok())?;
+            dir = shard.dir(&dir);
+            study.sweep.shard = Some(shard);
+        }
         Ok(StudyRunPlan {
             threads: self.execution.threads(study.sweep.backend)?,
             progress: self.execution.progress(),
@@ -324,7 +338,7 @@ pub struct PaperArgs {
 impl PaperArgs {
     pub fn study(&self, registry: &Registry) -> Result<StudyRunPlan, InputError> {
         check_scale(self.scale)?;
-        StudyArgs { file: self.study.clone(), out: None, fresh: false, backend: self.backend, execution: self.execution.clone() }
+        StudyArgs { file: self.study.clone(), out: None, fresh: false, backend: self.backend, shard: None, device: None, execution: self.execution.clone() }
             .plan(registry)
     }
 }
@@ -428,4 +442,11 @@ impl TheoryArgs {
         let sweep = run.check(registry).map_err(with_flag)?;
         Ok(sweep.points.into_iter().map(|p| (p.activation, p.config.depth, p.config.width)).collect())
     }
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The study's results directory the shards were given (`--out`), e.g.
+    /// results/quick: its shards/i-of-n directories are merged into it.
+    pub dir: PathBuf,
 }

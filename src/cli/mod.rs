@@ -11,13 +11,13 @@ pub mod table;
 
 use clap::{Parser, Subcommand};
 
-pub use args::{BenchArgs, ExecutionArgs, MeasureArgs, PaperArgs, ReportArgs, StudyArgs, SweepArgs, TheoryArgs, TrainArgs};
+pub use args::{BenchArgs, ExecutionArgs, MeasureArgs, MergeArgs, PaperArgs, ReportArgs, StudyArgs, SweepArgs, TheoryArgs, TrainArgs};
 
 use crate::error::InputError;
-use crate::nn::{run_on, BackendUnavailable, Registry};
+use crate::nn::{run_on, run_on_device, BackendUnavailable, Registry};
 use crate::report::{write_report, ReportError, StudyResults};
 use crate::report::plot::{Format, PlotError};
-use crate::study::StudyError;
+use crate::study::{merge_shards, MergeError, StudyError};
 
 #[derive(Parser, Debug)]
 #[command(name = "variability", version, about = "Variability of fully connected networks at a fixed parameter budget")]
@@ -33,8 +33,12 @@ pub enum Command {
     Measure(MeasureArgs),
     /// Measure, then train on the checkerboard, every network of a sweep.
     Train(TrainArgs),
-    /// Run (or resume) a study described in a TOML file.
+    /// Run (or resume) a study described in a TOML file, or one shard of it.
     Study(StudyArgs),
+    /// Merge the shards of a study (DIR/shards/i-of-n) into DIR, as one run
+    /// would have written it; refuses a shard with a different config and
+    /// says what is missing.
+    Merge(MergeArgs),
     /// Draw every figure of a study from its results directory, and summary.md.
     Report(ReportArgs),
     /// The paper's figures: `study experiments/paper.toml`, then `report` into plots/.
@@ -61,13 +65,16 @@ pub enum CliError {
     Input(#[from] InputError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    /// The work is not finished (shards still missing networks): exit 1.
+    #[error("{0}")]
+    Incomplete(String),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Input(_) => 2,
-            CliError::Io { .. } => 1,
+            CliError::Io { .. } | CliError::Incomplete(_) => 1,
         }
     }
 
@@ -88,6 +95,15 @@ impl From<StudyError> for CliError {
         match error {
             StudyError::Input(input) => CliError::Input(input),
             StudyError::Io { context, source } => CliError::Io { context, source },
+        }
+    }
+}
+
+impl From<MergeError> for CliError {
+    fn from(error: MergeError) -> Self {
+        match error {
+            MergeError::Study(study) => study.into(),
+            MergeError::Incomplete(message) => CliError::Incomplete(message),
         }
     }
 }
@@ -121,7 +137,12 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         }
         Command::Study(args) => {
             let plan = args.plan(registry)?;
-            run_on(plan.study.sweep.backend, plan)?
+            run_on_device(plan.study.sweep.backend, args.device, plan)?
+        }
+        Command::Merge(args) => {
+            let merged = merge_shards(&args.dir, registry)?;
+            println!("merged {} shards: {} networks into {}", merged.shards, merged.networks, args.dir.display());
+            Ok(())
         }
         Command::Report(args) => {
             let (results, out) = args.plan(registry)?;

@@ -207,12 +207,21 @@ pub struct BackendUnavailable {
 
 /// Runs `job` on the chosen backend's default device.
 pub fn run_on<J: BackendJob>(kind: BackendKind, job: J) -> Result<J::Output, BackendUnavailable> {
+    run_on_device(kind, None, job)
+}
+
+/// [`run_on`] on GPU adapter `gpu` (the `gpu`-th discrete GPU wgpu finds;
+/// `None`: wgpu's default adapter). Only the wgpu backend has adapters.
+pub fn run_on_device<J: BackendJob>(kind: BackendKind, gpu: Option<usize>, job: J) -> Result<J::Output, BackendUnavailable> {
+    if gpu.is_some() && kind != BackendKind::Wgpu {
+        return Err(BackendUnavailable { backend: kind, reason: "--device picks a GPU adapter: it needs --backend wgpu".into() });
+    }
     match kind {
         BackendKind::Ndarray => Ok(job.run::<Autodiff<NdArray>>(&NdArrayDevice::Cpu)),
         BackendKind::Flex => Ok(job.run::<Autodiff<Flex>>(&FlexDevice)),
         #[cfg(feature = "wgpu")]
         BackendKind::Wgpu => {
-            let device = WgpuDevice::default();
+            let device = gpu.map_or_else(WgpuDevice::default, WgpuDevice::DiscreteGpu);
             check_wgpu(&device)?;
             Ok(job.run::<Autodiff<Wgpu>>(&device))
         }

@@ -85,6 +85,7 @@ impl RunConfig {
             train_seeds: self.train_seeds,
             seed: self.seed,
             backend: self.backend,
+            shard: None,
         })
     }
 

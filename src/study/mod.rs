@@ -1,11 +1,12 @@
 //! Studies (METHOD §5): configuration and its one checker, the sweep over
-//! worker threads, result records, the resumable results directory and the
-//! summaries.
+//! worker threads, result records, the resumable results directory, the
+//! summaries, and shards of a study merged back into one.
 
 pub mod config;
 pub mod progress;
 pub mod records;
 pub mod results;
+pub mod shard;
 pub mod summary;
 pub mod sweep;
 
@@ -13,6 +14,7 @@ pub use config::{ModelConfig, RunConfig, StudyConfig, StudyPlan};
 pub use progress::{Progress, ProgressMode};
 pub use records::{MeasureRecord, NetworkKey, RunRecord};
 pub use results::{landscape_file_name, run_study, ResultsDir};
+pub use shard::{merge_shards, MergeError, MergeReport, Shard};
 pub use summary::{Correlation, PointSummary, StudySummary};
 pub use sweep::{Landscape, Point, Sweep, Task, TaskOutput};
 

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::records::{NetworkKey, RunRecord};
+use super::shard::{partition, Shard};
 use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer};
 use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend, INPUT_DIM, OUTPUT_DIM};
@@ -115,6 +116,8 @@ pub struct Sweep {
     /// The run seed.
     pub seed: u64,
     pub backend: BackendKind,
+    /// Run only this shard's networks (see [`super::shard::partition`]).
+    pub shard: Option<Shard>,
 }
 
 impl Sweep {
@@ -132,11 +135,13 @@ impl Sweep {
             .filter(|r| r.training.is_some() || r.network.seed >= self.train_seeds)
             .map(RunRecord::key)
             .collect();
+        let owners = self.shard.map(|shard| (shard.index, partition(self, shard.count)));
+        let mine = |point: usize, seed: usize| owners.as_ref().is_none_or(|(index, owners)| owners[point][seed] == *index);
         let mut train_tasks = Vec::new();
         let mut measure_tasks = Vec::new();
         for (index, point) in self.points.iter().enumerate() {
             let todo = |range: std::ops::Range<usize>| -> Vec<usize> {
-                range.filter(|&seed| !done.contains(&NetworkKey::of(point, seed))).collect()
+                range.filter(|&seed| mine(index, seed) && !done.contains(&NetworkKey::of(point, seed))).collect()
             };
             let chunk = self.chunk_members::<B>(point);
             let train_seeds = if self.train.is_some() { self.train_seeds } else { 0 };

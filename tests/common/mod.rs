@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,5 +69,19 @@ pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
         .expect("read results")
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON record per line"))
+        .collect()
+}
+
+/// Records as a set of canonical JSON texts, without the timing fields
+/// (wall time and the size of the ensemble a network was trained in).
+pub fn record_set(path: &std::path::Path) -> BTreeSet<String> {
+    json_lines(path)
+        .into_iter()
+        .map(|mut record| {
+            let object = record.as_object_mut().unwrap();
+            object.remove("train_seconds");
+            object.remove("ensemble_size");
+            serde_json::to_string(&record).unwrap()
+        })
         .collect()
 }
