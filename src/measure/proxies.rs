@@ -14,7 +14,7 @@
 //! - `synflow` — Tanaka et al. 2020, "Pruning neural networks without any
 //!   data by iteratively conserving synaptic flow" (NeurIPS), as a proxy in
 //!   Abdelfattah et al.: parameters replaced by `|θ|`, an all-ones input,
-//!   `R` the sum of the output, score `Σ θ ⊙ ∂R/∂θ`. Data-free.
+//!   `R` the sum of the output, score `Σ θ ⊙ ∂R/∂θ`. Data-free; in `f64`.
 //! - `ntk_cond` — Chen, Gong & Wang 2021, "Neural Architecture Search on
 //!   ImageNet in Four GPU Hours" (TE-NAS, ICLR): the condition number
 //!   `λ_max/λ_min` of the empirical NTK `J Jᵀ` on a batch, `J = ∂f/∂θ`.
@@ -29,11 +29,11 @@ use std::collections::BTreeMap;
 
 use burn::module::{AutodiffModule, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor, TensorCreationOptions};
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{ComputeBackend, Mlp, PreActivationObserver, SupportedBackend};
+use crate::nn::{f64_device, ComputeBackend, F64Backend, Mlp, PreActivationObserver, SupportedBackend};
 use crate::problem::{Loss, INPUT_DIM};
 
 /// Examples in the batch of NASWOT, the NTK and ZiCo (Mellor et al. use 128).
@@ -119,12 +119,14 @@ pub fn gradient_proxies<B: ComputeBackend>(model: &Mlp<B>, gradients: &B::Gradie
     (total(squares).into_iter().map(f64::sqrt).collect(), total(saliences))
 }
 
-/// SynFlow of each member: `|θ|`, all-ones input, `Σ θ ⊙ ∂R/∂θ` (in `f32`
-/// on the device; a member whose flow overflows is recorded as null).
-pub fn synflow<B: ComputeBackend>(model: &Mlp<B>) -> Vec<f64> {
-    let positive = model.map_params(|t| t.abs());
+/// SynFlow of each member: `|θ|`, all-ones input, `Σ θ ⊙ ∂R/∂θ`, in `f64`
+/// (on [`F64Backend`]): the flow multiplies |θ| over every layer, about
+/// `(n·E|w|)^L`, which overflows `f32` for deep networks at larger budgets
+/// (~1e49 at depth 64 and budget 50,000) but not `f64`.
+pub fn synflow<B: Backend>(model: &Mlp<B>) -> Vec<f64> {
+    let positive = model.to_backend::<F64Backend>(&f64_device()).map_params(|t| t.abs());
     let members = positive.members();
-    let ones = Tensor::<B, 3>::ones([members, 1, INPUT_DIM], &model.output.weight.device());
+    let ones = Tensor::<F64Backend, 3>::ones([members, 1, INPUT_DIM], TensorCreationOptions::new(f64_device()).with_dtype(DType::F64));
     let gradients = positive.forward(ones).sum().backward();
     let flows = positive
         .param_groups()
@@ -395,6 +397,17 @@ mod tests {
         // It depends on |θ| only: flipping every sign changes nothing.
         let flipped = tiny(1.0).map_params(|t| t.neg());
         assert!((synflow(&flipped)[0] - flow).abs() < 1e-5);
+    }
+
+    #[test]
+    fn synflow_of_a_deep_wide_network_does_not_overflow() {
+        // Depth 64 at budget 50,000 (width 28): the flow is ~1e49, past f32's
+        // 3.4e38, so an f32 computation would give infinity (a null proxy).
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let dense = LayerRegistry::builtin().get("dense").unwrap();
+        let model: Mlp<B> = crate::nn::MlpConfig::new(64, 28, "relu".into()).init(&relu, &dense, &[3], &Default::default());
+        let flow = synflow(&model)[0];
+        assert!(flow.is_finite() && flow > f32::MAX as f64, "{flow:e}");
     }
 
     #[test]

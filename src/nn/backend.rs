@@ -2,8 +2,9 @@
 //! names them.
 //!
 //! Every generic function of the library is instantiated only for the
-//! backends named here: `NdArray` (CPU) and `Wgpu` (GPU, or Mesa's software
-//! Vulkan device), each with and without `Autodiff`. Keeping the list short
+//! backends named here: `NdArray` and `Flex` (CPU) and `Wgpu` (GPU, or
+//! Mesa's software Vulkan device), each with and without `Autodiff`, and
+//! [`F64Backend`] for the one computation that needs `f64`. Keeping the list short
 //! keeps compile times down. Activations and block types are type-erased
 //! here too ([`AnyActivation`], [`AnyLayer`]): a trait object carries their
 //! tensor forms for each backend of the list. Adding a backend means adding
@@ -33,6 +34,7 @@ pub trait AnyActivation:
     + TensorActivation<Autodiff<NdArray>>
     + TensorActivation<Flex>
     + TensorActivation<Autodiff<Flex>>
+    + TensorActivation<F64Backend>
     + TensorActivation<Wgpu>
     + TensorActivation<Autodiff<Wgpu>>
 {
@@ -47,10 +49,21 @@ pub trait AnyActivation:
     + TensorActivation<Autodiff<NdArray>>
     + TensorActivation<Flex>
     + TensorActivation<Autodiff<Flex>>
+    + TensorActivation<F64Backend>
 {
 }
 
 impl<A: Activation> AnyActivation for A {}
+
+/// Where a computation needs `f64` rather than the backends' `f32`
+/// (SynFlow's products of |θ| over depth overflow `f32` for deep, wide
+/// networks): ndarray in `f64` on the CPU, with autodiff.
+pub type F64Backend = Autodiff<NdArray<f64>>;
+
+/// The device of [`F64Backend`].
+pub fn f64_device() -> NdArrayDevice {
+    NdArrayDevice::Cpu
+}
 
 /// A type-erased block type usable on every backend of this file.
 #[cfg(feature = "wgpu")]
@@ -60,6 +73,7 @@ pub trait AnyLayer:
     + LayerForward<Autodiff<NdArray>>
     + LayerForward<Flex>
     + LayerForward<Autodiff<Flex>>
+    + LayerForward<F64Backend>
     + LayerForward<Wgpu>
     + LayerForward<Autodiff<Wgpu>>
 {
@@ -69,7 +83,12 @@ pub trait AnyLayer:
 /// CPU-only build: no `wgpu` feature).
 #[cfg(not(feature = "wgpu"))]
 pub trait AnyLayer:
-    Layer + LayerForward<NdArray> + LayerForward<Autodiff<NdArray>> + LayerForward<Flex> + LayerForward<Autodiff<Flex>>
+    Layer
+    + LayerForward<NdArray>
+    + LayerForward<Autodiff<NdArray>>
+    + LayerForward<Flex>
+    + LayerForward<Autodiff<Flex>>
+    + LayerForward<F64Backend>
 {
 }
 
@@ -137,6 +156,7 @@ supported_backend!(Autodiff<NdArray>, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, t
 // shapes (README "Speed"): its networks run one at a time.
 supported_backend!(Flex, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
 supported_backend!(Autodiff<Flex>, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
+supported_backend!(F64Backend, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
 #[cfg(feature = "wgpu")]
 supported_backend!(Wgpu, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
 #[cfg(feature = "wgpu")]

@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorCreationOptions};
 use rand_pcg::Pcg64Mcg;
 
 use super::activation::TensorActivation;
@@ -229,7 +229,8 @@ pub fn affine<B: Backend>(input: Tensor<B, 3>, weight: &Tensor<B, 3>, bias: &Ten
         return input.matmul(weight.clone()) + bias.clone();
     }
     let [members, points, _] = input.dims();
-    let ones = Tensor::ones([members, points, 1], &device);
+    // In the input's float type (the device's default may be another's).
+    let ones = Tensor::ones([members, points, 1], TensorCreationOptions::new(device).with_dtype(input.dtype()));
     input.matmul(weight.clone()) + ones.matmul(bias.clone())
 }
 

@@ -9,7 +9,7 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Element, Tensor, TensorCreationOptions, TensorData};
 
 use super::activation::ActivationSpec;
 use super::backend::SupportedBackend;
@@ -235,6 +235,21 @@ impl<B: Backend> Mlp<B> {
         Self {
             hidden: self.hidden.iter().map(|b| Block { params: b.params.iter().map(fresh).collect(), is_weight: b.is_weight.clone() }).collect(),
             output: EnsembleLinear { weight: fresh(&self.output.weight), bias: fresh(&self.output.bias) },
+            activation: self.activation.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+
+    /// The same networks on another backend (parameters copied through the
+    /// host, converted to its float type).
+    pub fn to_backend<B2: Backend>(&self, device: &B2::Device) -> Mlp<B2> {
+        // The target's float type explicitly: the device's default dtype
+        // may be another backend's (ndarray's CPU device serves f32 and f64).
+        let options = || TensorCreationOptions::<B2>::new(device.clone()).with_dtype(<B2::FloatElem as Element>::dtype());
+        let copy = |p: &Param<Tensor<B, 3>>| Param::from_tensor(Tensor::from_data(p.val().into_data().convert::<B2::FloatElem>(), options()));
+        Mlp {
+            hidden: self.hidden.iter().map(|b| Block { params: b.params.iter().map(copy).collect(), is_weight: b.is_weight.clone() }).collect(),
+            output: EnsembleLinear { weight: copy(&self.output.weight), bias: copy(&self.output.bias) },
             activation: self.activation.clone(),
             layer: self.layer.clone(),
         }

@@ -14,7 +14,7 @@ pub mod mlp;
 pub mod registry;
 
 pub use activation::{Activation, ActivationRegistry, ActivationSpec};
-pub use backend::{run_on, run_on_device, BackendJob, BackendKind, BackendUnavailable, ComputeBackend, SupportedBackend};
+pub use backend::{f64_device, run_on, run_on_device, F64Backend, BackendJob, BackendKind, BackendUnavailable, ComputeBackend, SupportedBackend};
 pub use init::Init;
 pub use layer::{affine, Activate, HostInit, Layer, LayerRegistry, LayerSpec, ParamSpec, PreActivationObserver};
 pub use mlp::{Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
