@@ -31,7 +31,8 @@ pub enum Command {
     /// Measure randomly initialised networks: activation ratio, V3, collapse
     /// profile, C2C, gradient profile.
     Measure(MeasureArgs),
-    /// Measure, then train on the checkerboard, every network of a sweep.
+    /// Measure, then train on the problem (--problem, default the
+    /// checkerboard), every network of a sweep.
     Train(TrainArgs),
     /// Run (or resume) a study described in a TOML file, or one shard of it.
     Study(StudyArgs),
