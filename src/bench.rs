@@ -11,7 +11,7 @@ use burn::tensor::{Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::MeasureConfig;
-use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, INPUT_DIM, OUTPUT_DIM};
+use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec};
 use crate::problem::ProblemConfig;
 use crate::study::{run_study, ProgressMode, ResultsDir, StudyError, StudyPlan, Point, Sweep};
 use crate::train::TrainConfig;
@@ -119,7 +119,7 @@ pub fn bench_shapes<B: ComputeBackend>(
 /// Measures, then trains, networks of one shape, as ensembles and one at a time.
 fn bench_shape<B: ComputeBackend>(name: &str, point: Point, settings: &BenchSettings, backend: BackendKind, device: &B::Device) -> ShapeBench {
     let (depth, width) = (point.config.depth, point.config.width);
-    let params = point.layer.network_params(depth, width, INPUT_DIM, OUTPUT_DIM);
+    let params = point.params();
     let problem = ProblemConfig::new();
     let sweep_of = |measure: MeasureConfig, train: Option<TrainConfig>, networks: usize| Sweep {
         points: vec![point.clone()],

@@ -15,7 +15,7 @@ use crate::nn::{BackendJob, BackendKind, ComputeBackend, Registry};
 use crate::problem::ProblemConfig;
 use crate::stats::Summary;
 use crate::study::summary::correlated_measures;
-use crate::study::{Progress, ProgressMode, RunRecord, Sweep};
+use crate::study::{NetworkKey, Point, Progress, ProgressMode, RunRecord, Sweep};
 use crate::train::TrainConfig;
 
 /// The measure `--by` defaults to: the best predictor of trainability in
@@ -198,9 +198,9 @@ impl BackendJob for RecommendPlan {
             let chosen: Vec<usize> = (0..count).chain(candidates.len().saturating_sub(count)..candidates.len()).collect();
             verify.points = chosen.iter().map(|&c| self.measure.points[candidates[c].point].clone()).collect();
             let trained = collect::<B>(&verify, self.threads, self.progress, device)?;
-            for (slot, &c) in chosen.iter().enumerate() {
-                let scores: Vec<f64> =
-                    trained.iter().filter(|r| r_point(&verify, r) == Some(slot)).filter_map(|r| r.training.as_ref().map(|t| t.counted(t.train_acc))).collect();
+            for &c in &chosen {
+                let point = &self.measure.points[candidates[c].point];
+                let scores: Vec<f64> = records_of(&trained, point).filter_map(|r| r.training.as_ref().map(|t| t.counted(t.train_acc))).collect();
                 let summary = Summary::of(scores);
                 candidates[c].verified = Some((summary.mean, summary.std));
             }
@@ -238,10 +238,10 @@ fn collect<B: ComputeBackend>(sweep: &Sweep, threads: usize, mode: ProgressMode,
     Ok(records)
 }
 
-/// Which point of `sweep` a record belongs to.
-fn r_point(sweep: &Sweep, record: &RunRecord) -> Option<usize> {
-    let n = &record.network;
-    sweep.points.iter().position(|p| p.activation.name() == n.activation && p.layer.name() == n.layer && p.config.depth == n.depth)
+/// The records of one point (matched by their network keys).
+fn records_of<'a>(records: &'a [RunRecord], point: &Point) -> impl Iterator<Item = &'a RunRecord> {
+    let key = NetworkKey::of(point, 0).point();
+    records.iter().filter(move |r| r.key().point() == key)
 }
 
 /// The candidates ranked by the median of `by` over their seeds (best first;
@@ -252,7 +252,7 @@ fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
         .iter()
         .enumerate()
         .map(|(index, point)| {
-            let values = records.iter().filter(|r| r_point(sweep, r) == Some(index)).map(|r| r.network.measures.get(by).unwrap_or(f64::NAN));
+            let values = records_of(records, point).map(|r| r.network.measures.get(by).unwrap_or(f64::NAN));
             let summary = Summary::of(values);
             Candidate {
                 rank: 0,
@@ -261,7 +261,7 @@ fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
                 layer: point.layer.name().to_string(),
                 depth: point.config.depth,
                 width: point.config.width,
-                params: point.layer.network_params(point.config.depth, point.config.width, crate::nn::INPUT_DIM, crate::nn::OUTPUT_DIM),
+                params: point.params(),
                 measure: by.to_string(),
                 median: summary.median,
                 q25: summary.q25,

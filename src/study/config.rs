@@ -12,7 +12,7 @@ use super::records::default_layer;
 use super::sweep::{Point, Sweep};
 use crate::error::InputError;
 use crate::measure::MeasureConfig;
-use crate::nn::{BackendKind, Init, Registry, INPUT_DIM, OUTPUT_DIM};
+use crate::nn::{BackendKind, Init, Registry};
 use crate::problem::{Loss, ProblemConfig};
 use crate::train::TrainConfig;
 
@@ -156,7 +156,7 @@ pub fn estimated_bytes(point: &Point, measure: &MeasureConfig, problem: &Problem
     const FLOAT: u128 = 4;
     let grid_points = (measure.grid as u128).pow(2);
     let landscapes = grid_points * (2 * FLOAT + 2 * FLOAT + 8 + 2 * 16);
-    let params = point.layer.network_params(point.config.depth, point.config.width, INPUT_DIM, OUTPUT_DIM) as u128;
+    let params = point.params() as u128;
     let copies = if trained { 5 } else { 3 };
     let activations = problem.train_size as u128 * point.config.width as u128 * (point.config.depth as u128 + 1) * 3 * FLOAT;
     (landscapes, params * FLOAT * copies + activations)

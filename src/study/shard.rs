@@ -71,12 +71,7 @@ impl fmt::Display for Shard {
 /// training set to measure it, and `steps` forward and backward passes
 /// (~3 passes each) over the training set to train it — all ∝ parameters.
 fn estimated_cost(sweep: &Sweep, point: usize, trained: bool) -> f64 {
-    let params = sweep.points[point].layer.network_params(
-        sweep.points[point].config.depth,
-        sweep.points[point].config.width,
-        crate::nn::INPUT_DIM,
-        crate::nn::OUTPUT_DIM,
-    ) as f64;
+    let params = sweep.points[point].params() as f64;
     let grid = (sweep.measure.grid * sweep.measure.grid) as f64;
     let data = sweep.problem.train_size as f64;
     let steps = sweep.train.as_ref().map_or(0, |t| t.steps) as f64;

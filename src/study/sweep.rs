@@ -29,6 +29,11 @@ pub struct Point {
 }
 
 impl Point {
+    /// Parameters of one network of the point, from its block type's count.
+    pub fn params(&self) -> usize {
+        self.layer.network_params(self.config.depth, self.config.width, INPUT_DIM, OUTPUT_DIM)
+    }
+
     /// Every (budget, layer, activation, depth) point, in that nesting
     /// order, each sized to its budget; the error says which budget is too
     /// small.
