@@ -16,7 +16,8 @@ use burn::tensor::activation as act;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::backend::AnyActivation;
+use super::backend::{AnyActivation, SupportedBackend};
+use super::tanh::fast_tanh;
 
 /// An activation function σ.
 ///
@@ -38,11 +39,11 @@ pub trait Activation: fmt::Debug + Send + Sync + 'static {
     /// σ'(z) on the host.
     fn derivative(&self, z: f64) -> f64;
     /// σ applied element-wise to a tensor.
-    fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D>
+    fn forward<B: SupportedBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D>
     where
         Self: Sized;
     /// σ' applied element-wise to a tensor (used for the active-unit rule).
-    fn derivative_tensor<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D>
+    fn derivative_tensor<B: SupportedBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D>
     where
         Self: Sized;
 }
@@ -55,7 +56,7 @@ pub trait TensorActivation<B: Backend>: Send + Sync {
     fn slope(&self, z: Tensor<B, 3>) -> Tensor<B, 3>;
 }
 
-impl<B: Backend, A: Activation> TensorActivation<B> for A {
+impl<B: SupportedBackend, A: Activation> TensorActivation<B> for A {
     fn apply(&self, z: Tensor<B, 3>) -> Tensor<B, 3> {
         self.forward(z)
     }
@@ -375,11 +376,11 @@ impl Activation for Tanh {
     fn derivative(&self, z: f64) -> f64 {
         1.0 - z.tanh().powi(2)
     }
-    fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
-        z.tanh()
+    fn forward<B: SupportedBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+        fast_tanh(z)
     }
-    fn derivative_tensor<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
-        z.tanh().square().neg() + 1.0
+    fn derivative_tensor<B: SupportedBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+        fast_tanh(z).square().neg() + 1.0
     }
 }
 

@@ -20,11 +20,12 @@ use burn::backend::wgpu::WgpuDevice;
 use burn::backend::Wgpu;
 use burn::backend::flex::FlexDevice;
 use burn::backend::{Autodiff, Flex, NdArray};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::activation::{Activation, TensorActivation};
 use super::layer::{Layer, LayerForward};
+use super::tanh::FastTanh;
 
 /// A type-erased activation usable on every backend of this file.
 #[cfg(feature = "wgpu")]
@@ -97,7 +98,7 @@ impl<L: Layer> AnyLayer for L {}
 /// A backend the library can run on: it finds, for a type-erased activation
 /// or block type, the tensor form that works on this backend, and says how large a chunk of
 /// an ensemble it handles well.
-pub trait SupportedBackend: Backend {
+pub trait SupportedBackend: FastTanh {
     /// Largest `members × points × width` of one ensemble chunk. On the CPU,
     /// intermediates above a few MB page-fault on every fresh allocation and
     /// an ensemble gets slower than a loop; a GPU wants them large.

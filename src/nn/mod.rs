@@ -12,6 +12,7 @@ pub mod init;
 pub mod layer;
 pub mod mlp;
 pub mod registry;
+pub mod tanh;
 
 pub use activation::{Activation, ActivationRegistry, ActivationSpec};
 pub use backend::{f64_device, run_on, run_on_device, F64Backend, BackendJob, BackendKind, BackendUnavailable, ComputeBackend, SupportedBackend};
@@ -19,3 +20,4 @@ pub use init::Init;
 pub use layer::{affine, Activate, HostInit, Layer, LayerRegistry, LayerSpec, ParamSpec, PreActivationObserver};
 pub use mlp::{Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
 pub use registry::Registry;
+pub use tanh::FastTanh;
