@@ -11,6 +11,7 @@
 //! it to [`BackendKind`], [`run_on`], the two type-erasure traits and one
 //! [`SupportedBackend`] impl per backend, all below.
 
+use std::any::TypeId;
 use std::fmt;
 
 use burn::backend::ndarray::NdArrayDevice;
@@ -20,7 +21,7 @@ use burn::backend::wgpu::WgpuDevice;
 use burn::backend::Wgpu;
 use burn::backend::flex::FlexDevice;
 use burn::backend::{Autodiff, Flex, NdArray};
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use super::activation::{Activation, TensorActivation};
@@ -162,6 +163,14 @@ supported_backend!(F64Backend, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
 supported_backend!(Wgpu, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
 #[cfg(feature = "wgpu")]
 supported_backend!(Autodiff<Wgpu>, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
+
+/// Whether [`affine`](super::affine) adds the bias as a matrix product with
+/// a column of ones: on burn-ndarray with autodiff only, whose backward of a
+/// broadcast sum reduces over the points one point at a time.
+pub(crate) fn bias_by_product<B: Backend>() -> bool {
+    let backend = TypeId::of::<B>();
+    backend == TypeId::of::<Autodiff<NdArray>>() || backend == TypeId::of::<F64Backend>()
+}
 
 /// An autodiff backend whose inner backend is supported too: what measuring
 /// (gradient profile) and training run on.
