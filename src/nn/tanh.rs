@@ -24,10 +24,10 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 
-/// Beyond this, tanh rounds to ±1 in `f32` (1 − tanh(9.1) = 2.5e-8 is below
-/// half an ulp under 1, 3.0e-8); clamping here keeps the fraction below
-/// within its accuracy.
-const SATURATION: f32 = 9.1;
+/// From atanh(1 − 2⁻²⁵) ≈ 9.0109 on, tanh rounds to ±1 in `f32` (within half
+/// an ulp under 1), and this returns ±1 exactly, as `tanhf` does: a saturated
+/// network's output is then exactly constant with both.
+const SATURATION: f32 = 9.0109;
 
 /// Numerator `p(t)` and denominator `q(t)`, `t = x²`, of the convergent of
 /// Lambert's continued fraction `tanh x = x/(1 + x²/(3 + x²/(5 + …)))` cut
