@@ -45,6 +45,33 @@ fn measure_prints_a_row_per_point_and_writes_every_key() {
 }
 
 #[test]
+fn no_proxies_leaves_every_other_measure_as_it_was() {
+    let dir = TempDir::new("no-proxies");
+    for (file, extra) in [("with.jsonl", None), ("without.jsonl", Some("--no-proxies"))] {
+        let output = run(&dir, &with(&["--activation", "relu", "--out", file].into_iter().chain(extra).collect::<Vec<_>>()));
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    // Workers append in completion order: compare network by network.
+    let sorted = |file: &str| {
+        let mut records = json_lines(&dir.join(file));
+        records.sort_by_key(|r| (r["depth"].as_u64(), r["seed"].as_u64()));
+        records
+    };
+    let (with_proxies, without) = (sorted("with.jsonl"), sorted("without.jsonl"));
+    assert_eq!(with_proxies.len(), without.len());
+    for (a, b) in with_proxies.iter().zip(&without) {
+        assert!(a["proxies"]["grad_norm"].is_f64(), "{a}");
+        for name in ["naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"] {
+            assert!(b["proxies"][name].is_null(), "{b}");
+            assert_eq!(b["proxies"]["missing"][name], "not computed (proxies = false)");
+        }
+        for key in ["seed", "depth", "v3", "rv_out", "activation_ratio", "grad_norms"] {
+            assert_eq!(a[key], b[key], "{key}");
+        }
+    }
+}
+
+#[test]
 fn the_same_seed_gives_identical_records() {
     let dir = TempDir::new("repeat");
     for file in ["a.jsonl", "b.jsonl"] {

@@ -76,6 +76,10 @@ pub struct SweepArgs {
     /// C2C threshold on RV_out.
     #[arg(long, default_value_t = 1e-3)]
     pub epsilon: f64,
+    /// Skip the zero-cost proxies (about 40% of measuring time); records
+    /// then carry them as null, "not computed".
+    #[arg(long)]
+    pub no_proxies: bool,
     /// Run seed every network and data set derives from.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -132,7 +136,7 @@ impl SweepArgs {
                 init: self.init,
             },
             problem: ProblemConfig { problem: self.problem.clone(), cells: self.cells, train_size: self.train_size, test_size, loss: self.loss },
-            measure: MeasureConfig { grid: self.grid, epsilon: self.epsilon },
+            measure: MeasureConfig { grid: self.grid, epsilon: self.epsilon, proxies: !self.no_proxies },
             train,
             measure_seeds: self.seeds,
             train_seeds,

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use burn::module::{AutodiffModule, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorCreationOptions};
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 use crate::nn::{f64_device, ComputeBackend, F64Backend, Mlp, PreActivationObserver, SupportedBackend};
@@ -69,6 +69,15 @@ impl Proxies {
             "zico" => self.zico,
             _ => None,
         }
+    }
+
+    /// Every proxy null, with the reason: the run was told not to compute them.
+    pub fn not_computed() -> Self {
+        let mut proxies = Self::default();
+        for name in PROXY_NAMES {
+            proxies.set(name, Err("not computed (proxies = false)"));
+        }
+        proxies
     }
 
     fn set(&mut self, name: &str, value: Result<f64, &str>) {
@@ -173,7 +182,7 @@ pub fn log_determinant(kernel: DMatrix<f64>) -> Result<f64, &'static str> {
 
 /// `λ_max / λ_min` of a symmetric positive semi-definite matrix.
 pub fn condition_number(kernel: DMatrix<f64>) -> Result<f64, &'static str> {
-    let eigenvalues = SymmetricEigen::new(kernel).eigenvalues;
+    let eigenvalues = kernel.symmetric_eigenvalues();
     let (low, high) = eigenvalues.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     // The Jacobian is f32 (~1e-7 relative): below 1e-12·λ_max, that is
     // σ_min below 1e-6·σ_max, an eigenvalue is indistinguishable from zero.

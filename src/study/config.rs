@@ -197,6 +197,9 @@ pub struct StudyConfig {
     pub grid: usize,
     #[serde(default = "defaults::epsilon")]
     pub epsilon: f64,
+    /// Compute the zero-cost proxies (default true).
+    #[serde(default = "defaults::proxies")]
+    pub proxies: bool,
     #[serde(default = "defaults::measure_seeds")]
     pub measure_seeds: usize,
     #[serde(default = "defaults::train_seeds")]
@@ -308,6 +311,9 @@ mod defaults {
     pub fn epsilon() -> f64 {
         crate::measure::MeasureConfig::new().epsilon
     }
+    pub fn proxies() -> bool {
+        crate::measure::MeasureConfig::new().proxies
+    }
     pub fn measure_seeds() -> usize {
         50
     }
@@ -396,7 +402,7 @@ impl StudyConfig {
                 init: self.init,
             },
             problem: self.train.problem_config(),
-            measure: MeasureConfig { grid: self.grid, epsilon: self.epsilon },
+            measure: MeasureConfig { grid: self.grid, epsilon: self.epsilon, proxies: self.proxies },
             train: self.train.train_config(),
             measure_seeds: self.measure_seeds,
             train_seeds: self.train_seeds,
