@@ -28,7 +28,9 @@ run() { # name tool command...
 
 # 1. Measures: relu and abs at depths 1..32, 50 seeds, budget 2000, grid 101.
 run measure torch "$python" "$peer" measure --act relu,abs --depths 1,2,4,8,16,32 --params 2000 --seeds 50
-run measure variability "$ours" measure --activation relu,abs --depth 1,2,4,8,16,32 --budget 2000 --seeds 50 --quiet
+# --no-proxies: the peer computes the paper's measures only (ours add the
+# gradient profile, which the peer skips, and would add the six proxies).
+run measure variability "$ours" measure --activation relu,abs --depth 1,2,4,8,16,32 --budget 2000 --seeds 50 --quiet --no-proxies
 # 2. Training: relu at depths 1, 4, 16, 3 seeds, 2000 full-batch Adam steps.
 run train torch "$python" "$peer" train --act relu --depths 1,4,16 --params 2000 --seeds 3 --steps 2000
 run train variability "$ours" train --activation relu --depth 1,4,16 --seeds 3 --steps 2000 --quiet
@@ -38,7 +40,7 @@ paper_depths=1,2,3,4,6,8,12,16,24,32,48,64
 run paper-train torch "$python" "$peer" train --act relu --depths $paper_depths --params 2000 --seeds 5 --steps 200
 run paper-train variability "$ours" train --activation relu --depth $paper_depths --seeds 5 --steps 200 --quiet
 run paper-measure torch "$python" "$peer" measure --act relu --depths $paper_depths --params 2000 --seeds 45
-run paper-measure variability "$ours" measure --activation relu --depth $paper_depths --seeds 45 --quiet
+run paper-measure variability "$ours" measure --activation relu --depth $paper_depths --seeds 45 --quiet --no-proxies
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # The paper study: 3 activations × (45 more networks measured per point +
