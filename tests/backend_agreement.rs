@@ -11,7 +11,7 @@ use serde_json::Value;
 const ENV: &[(&str, &str)] = &[("CUBECL_AUTOTUNE_LEVEL", "minimal")];
 
 const ARGS: &[&str] = &[
-    "train", "--activation", "relu,abs", "--depth", "1,3", "--budget", "120", "--seeds", "3", "--grid", "12",
+    "train", "--activation", "relu,abs,tanh", "--depth", "1,3", "--budget", "120", "--seeds", "3", "--grid", "12",
     "--train-size", "64", "--test-size", "64", "--steps", "10", "--log-every", "5", "--quiet",
 ];
 

@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activation::{Activation, TensorActivation};
 use super::layer::{Layer, LayerForward};
-use super::tanh::FastTanh;
+use super::tanh::{self, FastTanh};
+use burn::tensor::ops::FloatTensor;
 
 /// A type-erased activation usable on every backend of this file.
 #[cfg(feature = "wgpu")]
@@ -163,6 +164,21 @@ supported_backend!(F64Backend, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
 supported_backend!(Wgpu, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
 #[cfg(feature = "wgpu")]
 supported_backend!(Autodiff<Wgpu>, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
+
+// tanh: Flex runs the vectorised kernel of `nn/tanh.rs`; the others keep
+// Burn's op (ndarray as Burn ships it; a GPU's tanh is already fast).
+impl FastTanh for NdArray {}
+impl FastTanh for NdArray<f64> {}
+#[cfg(feature = "wgpu")]
+impl FastTanh for Wgpu {}
+impl FastTanh for Flex {
+    fn fast_tanh(z: FloatTensor<Self>) -> FloatTensor<Self> {
+        tanh::flex_tanh(z)
+    }
+    fn tanh_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        tanh::flex_tanh_backward(output, grad)
+    }
+}
 
 /// Whether [`affine`](super::affine) adds the bias as a matrix product with
 /// a column of ones: on burn-ndarray with autodiff only, whose backward of a

@@ -10,16 +10,15 @@
 //! per element), within 3 ulp. [`FastTanh`] runs it on Flex, and
 //! its autodiff op keeps the output, so the backward pass is one fused pass
 //! `grad · (1 − y²)` with no second tanh. The other backends keep Burn's own
-//! `tanh` (ndarray is kept as Burn ships it; a GPU's tanh is already fast).
+//! `tanh` (ndarray is kept as Burn ships it; a GPU's tanh is already fast);
+//! which backend runs which is said in `nn/backend.rs`, with the backends.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-#[cfg(feature = "wgpu")]
-use burn::backend::Wgpu;
-use burn::backend::{Autodiff, Flex, NdArray};
+use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorPrimitive};
@@ -87,37 +86,33 @@ pub trait FastTanh: Backend {
     }
 }
 
-impl FastTanh for NdArray {}
-impl FastTanh for NdArray<f64> {}
-#[cfg(feature = "wgpu")]
-impl FastTanh for Wgpu {}
-
-impl FastTanh for Flex {
-    fn fast_tanh(z: FloatTensor<Self>) -> FloatTensor<Self> {
-        if z.dtype() != DType::F32 {
-            return Self::float_tanh(z);
-        }
-        let mut y = owned_contiguous(z);
-        let n = y.layout().num_elements();
-        for value in &mut y.storage_mut::<f32>()[..n] {
-            *value = tanh_f32(*value);
-        }
-        y
+/// [`FastTanh::fast_tanh`] on Flex: [`tanh_f32`] in place where the tensor
+/// is its own, in one pass.
+pub(crate) fn flex_tanh(z: FlexTensor) -> FlexTensor {
+    if z.dtype() != DType::F32 {
+        return Flex::float_tanh(z);
     }
-
-    fn tanh_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        if output.dtype() != DType::F32 || grad.dtype() != DType::F32 || output.layout().shape() != grad.layout().shape() {
-            return tanh_backward_by_ops::<Self>(output, grad);
-        }
-        let output = output.to_contiguous();
-        let mut grad = owned_contiguous(grad);
-        let n = grad.layout().num_elements();
-        let y = &output.storage::<f32>()[..n];
-        for (g, &y) in grad.storage_mut::<f32>()[..n].iter_mut().zip(y) {
-            *g *= 1.0 - y * y;
-        }
-        grad
+    let mut y = owned_contiguous(z);
+    let n = y.layout().num_elements();
+    for value in &mut y.storage_mut::<f32>()[..n] {
+        *value = tanh_f32(*value);
     }
+    y
+}
+
+/// [`FastTanh::tanh_backward`] on Flex: one pass, in place in the gradient.
+pub(crate) fn flex_tanh_backward(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
+    if output.dtype() != DType::F32 || grad.dtype() != DType::F32 || output.layout().shape() != grad.layout().shape() {
+        return tanh_backward_by_ops::<Flex>(output, grad);
+    }
+    let output = output.to_contiguous();
+    let mut grad = owned_contiguous(grad);
+    let n = grad.layout().num_elements();
+    let y = &output.storage::<f32>()[..n];
+    for (g, &y) in grad.storage_mut::<f32>()[..n].iter_mut().zip(y) {
+        *g *= 1.0 - y * y;
+    }
+    grad
 }
 
 /// `grad · (1 − y²)` in Burn's element-wise ops: three passes.
