@@ -7,7 +7,7 @@ use variability::nn::Registry;
 
 /// mimalloc, not the system allocator: glibc hands each freed multi-MB
 /// tensor back to the kernel and page-faults the next one in, which made a
-/// wide network's training step 4–5× slower (README "Speed").
+/// wide network's training step up to 6× slower (README "Speed").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

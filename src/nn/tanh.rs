@@ -24,8 +24,7 @@ use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 
 /// From atanh(1 − 2⁻²⁵) ≈ 9.0109 on, tanh rounds to ±1 in `f32` (within half
-/// an ulp under 1), and this returns ±1 exactly, as `tanhf` does: a saturated
-/// network's output is then exactly constant with both.
+/// an ulp under 1): from there this returns ±1 exactly, as `tanhf` does.
 const SATURATION: f32 = 9.0109;
 
 /// Numerator `p(t)` and denominator `q(t)`, `t = x²`, of the convergent of
