@@ -8,8 +8,8 @@
 //! keeps compile times down. Activations and block types are type-erased
 //! here too ([`AnyActivation`], [`AnyLayer`]): a trait object carries their
 //! tensor forms for each backend of the list. Adding a backend means adding
-//! it to [`BackendKind`], [`run_on`], the two type-erasure traits and one
-//! [`SupportedBackend`] impl per backend, all below.
+//! it to [`BackendKind`], [`run_on`], the list in `type_erased!`, and one
+//! [`SupportedBackend`] and one [`FastTanh`] impl per backend, all below.
 
 use std::any::TypeId;
 use std::fmt;
@@ -29,35 +29,6 @@ use super::layer::{Layer, LayerForward};
 use super::tanh::{self, FastTanh};
 use burn::tensor::ops::FloatTensor;
 
-/// A type-erased activation usable on every backend of this file.
-#[cfg(feature = "wgpu")]
-pub trait AnyActivation:
-    Activation
-    + TensorActivation<NdArray>
-    + TensorActivation<Autodiff<NdArray>>
-    + TensorActivation<Flex>
-    + TensorActivation<Autodiff<Flex>>
-    + TensorActivation<F64Backend>
-    + TensorActivation<Wgpu>
-    + TensorActivation<Autodiff<Wgpu>>
-{
-}
-
-/// A type-erased activation usable on every backend of this file (a
-/// CPU-only build: no `wgpu` feature).
-#[cfg(not(feature = "wgpu"))]
-pub trait AnyActivation:
-    Activation
-    + TensorActivation<NdArray>
-    + TensorActivation<Autodiff<NdArray>>
-    + TensorActivation<Flex>
-    + TensorActivation<Autodiff<Flex>>
-    + TensorActivation<F64Backend>
-{
-}
-
-impl<A: Activation> AnyActivation for A {}
-
 /// Where a computation needs `f64` rather than the backends' `f32`
 /// (SynFlow's products of |θ| over depth overflow `f32` for deep, wide
 /// networks): ndarray in `f64` on the CPU, with autodiff.
@@ -68,34 +39,51 @@ pub fn f64_device() -> NdArrayDevice {
     NdArrayDevice::Cpu
 }
 
-/// A type-erased block type usable on every backend of this file.
-#[cfg(feature = "wgpu")]
-pub trait AnyLayer:
-    Layer
-    + LayerForward<NdArray>
-    + LayerForward<Autodiff<NdArray>>
-    + LayerForward<Flex>
-    + LayerForward<Autodiff<Flex>>
-    + LayerForward<F64Backend>
-    + LayerForward<Wgpu>
-    + LayerForward<Autodiff<Wgpu>>
-{
+/// Declares a type-erased trait: `$base` and its tensor form `$form<B>` on
+/// every backend of this file, implemented for every `$base`. The backend
+/// list lives here only, in two versions, with and without the `wgpu`
+/// feature: a supertrait list cannot carry a `cfg`.
+macro_rules! type_erased {
+    ($(#[$doc:meta])* $name:ident: $base:ident + $form:ident) => {
+        $(#[$doc])*
+        #[cfg(feature = "wgpu")]
+        pub trait $name:
+            $base
+            + $form<NdArray>
+            + $form<Autodiff<NdArray>>
+            + $form<Flex>
+            + $form<Autodiff<Flex>>
+            + $form<F64Backend>
+            + $form<Wgpu>
+            + $form<Autodiff<Wgpu>>
+        {
+        }
+
+        $(#[$doc])*
+        #[cfg(not(feature = "wgpu"))]
+        pub trait $name:
+            $base
+            + $form<NdArray>
+            + $form<Autodiff<NdArray>>
+            + $form<Flex>
+            + $form<Autodiff<Flex>>
+            + $form<F64Backend>
+        {
+        }
+
+        impl<T: $base> $name for T {}
+    };
 }
 
-/// A type-erased block type usable on every backend of this file (a
-/// CPU-only build: no `wgpu` feature).
-#[cfg(not(feature = "wgpu"))]
-pub trait AnyLayer:
-    Layer
-    + LayerForward<NdArray>
-    + LayerForward<Autodiff<NdArray>>
-    + LayerForward<Flex>
-    + LayerForward<Autodiff<Flex>>
-    + LayerForward<F64Backend>
-{
-}
+type_erased!(
+    /// A type-erased activation usable on every backend of this file.
+    AnyActivation: Activation + TensorActivation
+);
 
-impl<L: Layer> AnyLayer for L {}
+type_erased!(
+    /// A type-erased block type usable on every backend of this file.
+    AnyLayer: Layer + LayerForward
+);
 
 /// A backend the library can run on: it finds, for a type-erased activation
 /// or block type, the tensor form that works on this backend, and says how large a chunk of
