@@ -73,6 +73,11 @@ impl Layer for Gated {
     }
 }
 
+// The allocator the `variability` binary uses: glibc's would page-fault
+// every large intermediate in again (README "Speed").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let registry = Registry::builtin().with_activation(Swish).with_layer(Gated);
     if let Err(error) = run(Cli::parse(), &registry) {
