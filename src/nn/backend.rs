@@ -9,9 +9,9 @@
 //! here too ([`AnyActivation`], [`AnyLayer`]): a trait object carries their
 //! tensor forms for each backend of the list. Adding a backend means adding
 //! it to [`BackendKind`], [`run_on`], the list in `type_erased!`, and one
-//! [`SupportedBackend`] and one [`FastTanh`] impl per backend, all below.
+//! [`SupportedBackend`], one [`FastTanh`] and one [`FastAffine`] impl per
+//! backend, all below.
 
-use std::any::TypeId;
 use std::fmt;
 
 use burn::backend::ndarray::NdArrayDevice;
@@ -21,11 +21,12 @@ use burn::backend::wgpu::WgpuDevice;
 use burn::backend::Wgpu;
 use burn::backend::flex::FlexDevice;
 use burn::backend::{Autodiff, Flex, NdArray};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::activation::{Activation, TensorActivation};
 use super::layer::{Layer, LayerForward};
+use super::affine::{self, AffineGradients, FastAffine};
 use super::tanh::{self, FastTanh};
 use burn::tensor::ops::FloatTensor;
 
@@ -88,7 +89,7 @@ type_erased!(
 /// A backend the library can run on: it finds, for a type-erased activation
 /// or block type, the tensor form that works on this backend, and says how large a chunk of
 /// an ensemble it handles well.
-pub trait SupportedBackend: FastTanh {
+pub trait SupportedBackend: FastTanh + FastAffine {
     /// Largest `members × points × width` of one ensemble chunk. On the CPU,
     /// intermediates above a few MB page-fault on every fresh allocation and
     /// an ensemble gets slower than a loop; a GPU wants them large.
@@ -168,12 +169,24 @@ impl FastTanh for Flex {
     }
 }
 
-/// Whether [`affine`](super::affine) adds the bias as a matrix product with
-/// a column of ones: on burn-ndarray with autodiff only, whose backward of a
-/// broadcast sum reduces over the points one point at a time.
-pub(crate) fn bias_by_product<B: Backend>() -> bool {
-    let backend = TypeId::of::<B>();
-    backend == TypeId::of::<Autodiff<NdArray>>() || backend == TypeId::of::<F64Backend>()
+// The affine map of a dense layer: Flex runs the `gemm` kernels of
+// `nn/affine.rs`; the others Burn's ops.
+impl FastAffine for NdArray {}
+impl FastAffine for NdArray<f64> {}
+#[cfg(feature = "wgpu")]
+impl FastAffine for Wgpu {}
+impl FastAffine for Flex {
+    fn affine(input: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        affine::flex_affine(input, weight, bias)
+    }
+    fn affine_backward(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        needed: [bool; 3],
+    ) -> AffineGradients<Self> {
+        affine::flex_affine_backward(input, weight, grad, needed)
+    }
 }
 
 /// An autodiff backend whose inner backend is supported too: what measuring

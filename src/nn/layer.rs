@@ -15,11 +15,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorCreationOptions};
+use burn::tensor::Tensor;
 use rand_pcg::Pcg64Mcg;
 
 use super::activation::TensorActivation;
-use super::backend::{bias_by_product, AnyLayer};
+use super::affine::fast_affine;
+#[cfg(doc)]
+use super::affine::FastAffine;
+use super::backend::{AnyLayer, SupportedBackend};
 use super::init::Init;
 
 /// The shape of one parameter of a block, for one network: `[rows, cols]`.
@@ -122,7 +125,7 @@ pub trait Layer: fmt::Debug + Send + Sync + 'static {
 
     /// The block over an ensemble: `input` is `[members, points, fan_in]`,
     /// `params[i]` is `[members, rows, cols]`; returns `[members, points, width]`.
-    fn forward<B: Backend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3>
+    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3>
     where
         Self: Sized;
 }
@@ -132,7 +135,7 @@ pub trait LayerForward<B: Backend>: Send + Sync {
     fn forward_block(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3>;
 }
 
-impl<B: Backend, L: Layer> LayerForward<B> for L {
+impl<B: SupportedBackend, L: Layer> LayerForward<B> for L {
     fn forward_block(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
         self.forward(params, input, activate)
     }
@@ -216,22 +219,11 @@ impl Default for LayerRegistry {
 // The shipped block types.
 
 /// `h·W + b` per member: `input` `[members, points, d_in]`, `weight`
-/// `[members, d_in, d_out]`, `bias` `[members, 1, d_out]`.
-///
-/// On burn-ndarray with gradients tracked, the bias enters as the product
-/// `1·b` of a column of ones and the bias row rather than as a broadcast sum:
-/// its gradient is then a batched matrix product, whereas burn-ndarray
-/// reduces a broadcast sum's gradient over the points axis one point at a
-/// time (training deep, narrow networks was 3× slower that way). On Flex the
-/// broadcast sum is faster (a SIMD row sum; 15–20% per training step).
-pub fn affine<B: Backend>(input: Tensor<B, 3>, weight: &Tensor<B, 3>, bias: &Tensor<B, 3>) -> Tensor<B, 3> {
-    if !bias_by_product::<B>() {
-        return input.matmul(weight.clone()) + bias.clone();
-    }
-    let [members, points, _] = input.dims();
-    // In the input's float type (the device's default may be another's).
-    let ones = Tensor::ones([members, points, 1], TensorCreationOptions::new(input.device()).with_dtype(input.dtype()));
-    input.matmul(weight.clone()) + ones.matmul(bias.clone())
+/// `[members, d_in, d_out]`, `bias` `[members, 1, d_out]`. One operation
+/// with its own backward pass ([`FastAffine`]), which every dense layer of
+/// the shipped blocks uses, and a custom block can.
+pub fn affine<B: SupportedBackend>(input: Tensor<B, 3>, weight: &Tensor<B, 3>, bias: &Tensor<B, 3>) -> Tensor<B, 3> {
+    fast_affine(input, weight, bias)
 }
 
 /// `σ(h·W + b)`: the dense layer of METHOD §1.
@@ -252,7 +244,7 @@ impl Layer for Dense {
         vec![weight, bias]
     }
 
-    fn forward<B: Backend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
         activate.apply(affine(input, &params[0], &params[1]))
     }
 }
@@ -291,7 +283,7 @@ impl Layer for Residual {
         vec![w1, b1, w2, b2]
     }
 
-    fn forward<B: Backend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
         if params.len() == 2 {
             return Dense.forward(params, input, activate);
         }
@@ -326,7 +318,7 @@ impl Layer for LayerNormDense {
         params
     }
 
-    fn forward<B: Backend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
         let z = affine(input, &params[0], &params[1]);
         let centred = z.clone() - z.mean_dim(2);
         let variance = centred.clone().square().mean_dim(2);

@@ -81,7 +81,9 @@ impl<B: Backend> EnsembleLinear<B> {
             bias: Param::from_data(TensorData::new(biases, [members, 1, d_out]), device),
         }
     }
+}
 
+impl<B: SupportedBackend> EnsembleLinear<B> {
     /// # Shapes
     /// - input: `[members, points, d_in]`
     /// - output: `[members, points, d_out]`

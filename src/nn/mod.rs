@@ -7,13 +7,16 @@
 //! [`layer::PreActivationObserver`], which the measure room implements.
 
 pub mod activation;
+pub mod affine;
 pub mod backend;
 pub mod init;
 pub mod layer;
 pub mod mlp;
+mod narrow;
 pub mod registry;
 pub mod tanh;
 
+pub use affine::FastAffine;
 pub use activation::{Activation, ActivationRegistry, ActivationSpec};
 pub use backend::{f64_device, run_on, run_on_device, F64Backend, BackendJob, BackendKind, BackendUnavailable, ComputeBackend, SupportedBackend};
 pub use init::Init;

@@ -1,0 +1,406 @@
+//! The affine map `h·W + b` of every dense layer, as one operation.
+//!
+//! Written in Burn's tensor ops, a layer's affine map is a matrix product and
+//! a broadcast sum: two autodiff nodes, an intermediate tensor, and in the
+//! backward pass a reduction over the points for the bias. For the deep,
+//! narrow networks of a fixed budget (width 5–8 at depths 24–64) each of
+//! those costs more than the arithmetic (a 2000×5×5 product is 50k
+//! multiply-adds), and Burn's autodiff merges graphs per node, so they were
+//! most of a training step. [`FastAffine`] makes the map one node with one
+//! backward pass; on Flex it calls `gemm` (the crate Flex itself uses) on
+//! the tensors' own strides: the product accumulates onto the bias, and the
+//! backward pass computes the three gradients without copies. The other
+//! backends run the same formula in Burn's ops (which backend runs which is
+//! said in `nn/backend.rs`, with the backends).
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::Autodiff;
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Bytes, DType, Shape, Tensor, TensorCreationOptions, TensorPrimitive};
+
+use super::narrow;
+
+/// `input·weight + bias` per member, through [`FastAffine`].
+///
+/// # Shapes
+/// - input: `[members, points, fan_in]`
+/// - weight: `[members, fan_in, fan_out]`
+/// - bias: `[members, 1, fan_out]`
+/// - output: `[members, points, fan_out]`
+pub fn fast_affine<B: FastAffine>(input: Tensor<B, 3>, weight: &Tensor<B, 3>, bias: &Tensor<B, 3>) -> Tensor<B, 3> {
+    let output = B::affine(
+        input.into_primitive().tensor(),
+        weight.clone().into_primitive().tensor(),
+        bias.clone().into_primitive().tensor(),
+    );
+    Tensor::from_primitive(TensorPrimitive::Float(output))
+}
+
+/// The gradients of an affine map with respect to its input, weight and
+/// bias, each computed only where asked for.
+pub type AffineGradients<B> = [Option<FloatTensor<B>>; 3];
+
+/// The affine map and its backward pass, as fast as a backend allows. The
+/// defaults are Burn's ops.
+pub trait FastAffine: Backend {
+    /// `input·weight + bias` (shapes as in [`fast_affine`]).
+    fn affine(input: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        affine_by_ops::<Self>(input, weight, bias)
+    }
+
+    /// From the output's gradient `grad`: `grad·weightᵀ`, `inputᵀ·grad` and
+    /// the sum of `grad` over the points, where `needed` asks for them.
+    fn affine_backward(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        needed: [bool; 3],
+    ) -> AffineGradients<Self> {
+        affine_backward_by_ops::<Self>(input, weight, grad, needed)
+    }
+}
+
+fn tensor<B: Backend>(primitive: FloatTensor<B>) -> Tensor<B, 3> {
+    Tensor::from_primitive(TensorPrimitive::Float(primitive))
+}
+
+fn affine_by_ops<B: Backend>(input: FloatTensor<B>, weight: FloatTensor<B>, bias: FloatTensor<B>) -> FloatTensor<B> {
+    (tensor::<B>(input).matmul(tensor(weight)) + tensor(bias)).into_primitive().tensor()
+}
+
+/// The bias gradient is the product of a row of ones with `grad`: a matrix
+/// product, which burn-ndarray runs 3× faster than its sum over the points
+/// axis (measured on deep, narrow networks).
+fn affine_backward_by_ops<B: Backend>(
+    input: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    [input_needed, weight_needed, bias_needed]: [bool; 3],
+) -> AffineGradients<B> {
+    let grad = tensor::<B>(grad);
+    let input_grad = input_needed.then(|| grad.clone().matmul(tensor(weight).swap_dims(1, 2)));
+    let weight_grad = weight_needed.then(|| tensor::<B>(input).swap_dims(1, 2).matmul(grad.clone()));
+    let bias_grad = bias_needed.then(|| {
+        let [members, points, _] = grad.dims();
+        let options = TensorCreationOptions::new(grad.device()).with_dtype(grad.dtype());
+        Tensor::<B, 3>::ones([members, 1, points], options).matmul(grad)
+    });
+    [input_grad, weight_grad, bias_grad].map(|grad| grad.map(|grad| grad.into_primitive().tensor()))
+}
+
+// ---------------------------------------------------------------------------
+// Flex: `gemm` on the tensors' strides.
+
+/// One `[members, rows, cols]` operand of `gemm`: its buffer and strides in
+/// elements (the member stride is 0 for an input broadcast over members).
+struct Operand<'a> {
+    data: &'a [f32],
+    offset: isize,
+    strides: [isize; 3],
+}
+
+impl<'a> Operand<'a> {
+    fn of(tensor: &'a FlexTensor) -> Self {
+        let layout = tensor.layout();
+        let strides = layout.strides();
+        Self { data: tensor.storage::<f32>(), offset: layout.start_offset() as isize, strides: [strides[0], strides[1], strides[2]] }
+    }
+
+    /// The first element of `member`'s matrix.
+    fn member(&self, member: usize) -> *const f32 {
+        // SAFETY: the offset is inside the buffer, which the layout covers.
+        unsafe { self.data.as_ptr().offset(self.offset + member as isize * self.strides[0]) }
+    }
+
+    /// `member`'s matrix as one row-major slice, where it is stored so.
+    fn rows(&self, member: usize, rows: usize, cols: usize) -> Option<&'a [f32]> {
+        let start = self.offset + member as isize * self.strides[0];
+        (self.strides[1] == cols as isize && self.strides[2] == 1 && start >= 0).then(|| &self.data[start as usize..][..rows * cols])
+    }
+
+    fn at(&self, member: usize, row: usize, col: usize) -> f32 {
+        let index = self.offset + member as isize * self.strides[0] + row as isize * self.strides[1] + col as isize * self.strides[2];
+        self.data[index as usize]
+    }
+}
+
+/// `[members, points, fan_in, fan_out]` where the three tensors are `f32`
+/// with matching shapes and no empty axis; `None` sends them to Burn's ops.
+fn affine_dims(input: &FlexTensor, weight: &FlexTensor, other: &FlexTensor) -> Option<[usize; 4]> {
+    let (x, w) = (input.layout().shape(), weight.layout().shape());
+    let all_f32 = [input, weight, other].iter().all(|t| t.dtype() == DType::F32 && t.layout().num_dims() == 3);
+    let dims = all_f32.then(|| [x[0], x[1], x[2], w[2]])?;
+    (x[0] == w[0] && x[2] == w[1] && dims.iter().all(|&d| d > 0)).then_some(dims)
+}
+
+/// `dst[p×n] (+)= lhs[p×k]·rhs[k×n]`, all strided (`(row, col)` strides);
+/// `accumulate` adds to what `dst` holds.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into(dst: &mut [f32], accumulate: bool, [p, k, n]: [usize; 3], lhs: *const f32, lhs_strides: [isize; 2], rhs: *const f32, rhs_strides: [isize; 2]) {
+    assert_eq!(dst.len(), p * n);
+    // SAFETY: `dst` holds p×n row-major elements (asserted); the operands'
+    // pointers and strides come from layouts that cover their buffers.
+    // Sequential: the workers already run networks side by side, as Flex's
+    // own matmul does without its rayon feature.
+    unsafe {
+        gemm::gemm(
+            p,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs,
+            lhs_strides[1],
+            lhs_strides[0],
+            rhs,
+            rhs_strides[1],
+            rhs_strides[0],
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Each member's matrix of `operand` as row-major rows, where the product
+/// is narrow enough for `nn/narrow.rs` and the rows are stored so.
+fn narrow_rows<'a>(operand: &'a Operand<'a>, members: usize, rows: usize, cols: usize, other: usize) -> Option<impl Fn(usize) -> &'a [f32] + 'a> {
+    let stored = (0..members).all(|member| operand.rows(member, rows, cols).is_some());
+    (narrow::fits(cols, other) && stored).then(|| move |member| operand.rows(member, rows, cols).expect("checked above"))
+}
+
+/// Each member's values in turn (one member's own vector where there is one).
+fn per_member_concat(members: usize, values: impl Fn(usize) -> Vec<f32>) -> Vec<f32> {
+    if members == 1 {
+        return values(0);
+    }
+    let mut all = Vec::new();
+    (0..members).for_each(|member| all.extend_from_slice(&values(member)));
+    all
+}
+
+fn flex_f32(data: Vec<f32>, dims: [usize; 3]) -> FlexTensor {
+    // A `Vec<f32>`'s own buffer: Flex's `empty` zero-fills and then copies
+    // into an aligned one.
+    FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(dims.to_vec())), DType::F32)
+}
+
+/// [`FastAffine::affine`] on Flex: each output row starts as the bias, and
+/// `gemm` accumulates the product onto it.
+pub(crate) fn flex_affine(input: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+    let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &bias) else {
+        return affine_by_ops::<burn::backend::Flex>(input, weight, bias);
+    };
+    let (x, w, b) = (Operand::of(&input), Operand::of(&weight), Operand::of(&bias));
+    if let Some(x_rows) = narrow_rows(&x, members, points, fan_in, fan_out) {
+        let output = per_member_concat(members, |member| narrow::product(x_rows(member), fan_in, fan_out, |i, j| w.at(member, i, j), |j| b.at(member, 0, j)));
+        return flex_f32(output, [members, points, fan_out]);
+    }
+    let mut output = Vec::with_capacity(members * points * fan_out);
+    for member in 0..members {
+        let bias_row: Vec<f32> = (0..fan_out).map(|unit| b.at(member, 0, unit)).collect();
+        for _ in 0..points {
+            output.extend_from_slice(&bias_row);
+        }
+    }
+    for (member, dst) in output.chunks_exact_mut(points * fan_out).enumerate() {
+        let (x_strides, w_strides) = ([x.strides[1], x.strides[2]], [w.strides[1], w.strides[2]]);
+        gemm_into(dst, true, [points, fan_in, fan_out], x.member(member), x_strides, w.member(member), w_strides);
+    }
+    flex_f32(output, [members, points, fan_out])
+}
+
+/// [`FastAffine::affine_backward`] on Flex: two strided `gemm` calls (the
+/// transposes are strides, not copies) and a sum of rows.
+pub(crate) fn flex_affine_backward(
+    input: FlexTensor,
+    weight: FlexTensor,
+    grad: FlexTensor,
+    needed: [bool; 3],
+) -> AffineGradients<burn::backend::Flex> {
+    let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &grad) else {
+        return affine_backward_by_ops::<burn::backend::Flex>(input, weight, grad, needed);
+    };
+    let (x, w, g) = (Operand::of(&input), Operand::of(&weight), Operand::of(&grad));
+    let narrow_operands = narrow_rows(&x, members, points, fan_in, fan_out).zip(narrow_rows(&g, members, points, fan_out, fan_in));
+    if let Some((x_rows, g_rows)) = narrow_operands {
+        let input_grad = needed[0].then(|| {
+            let data = per_member_concat(members, |member| narrow::product(g_rows(member), fan_out, fan_in, |j, i| w.at(member, i, j), |_| 0.0));
+            flex_f32(data, [members, points, fan_in])
+        });
+        let (mut weight_grad, mut bias_grad) = (Vec::new(), Vec::new());
+        if needed[1] || needed[2] {
+            for member in 0..members {
+                let (product, sums) = narrow::transposed_product_and_sum(x_rows(member), fan_in, g_rows(member), fan_out);
+                weight_grad.extend(product);
+                bias_grad.extend(sums);
+            }
+        }
+        let weight_grad = needed[1].then(|| flex_f32(weight_grad, [members, fan_in, fan_out]));
+        let bias_grad = needed[2].then(|| flex_f32(bias_grad, [members, 1, fan_out]));
+        return [input_grad, weight_grad, bias_grad];
+    }
+    let g_strides = [g.strides[1], g.strides[2]];
+    let per_member = |rows: usize, cols: usize, fill: &dyn Fn(usize, &mut [f32])| {
+        let mut data = vec![0.0f32; members * rows * cols];
+        data.chunks_exact_mut(rows * cols).enumerate().for_each(|(member, dst)| fill(member, dst));
+        flex_f32(data, [members, rows, cols])
+    };
+    let input_grad = needed[0].then(|| {
+        // grad·Wᵀ: Wᵀ is W read with its strides swapped.
+        per_member(points, fan_in, &|member, dst| {
+            let w_transposed = [w.strides[2], w.strides[1]];
+            gemm_into(dst, false, [points, fan_out, fan_in], g.member(member), g_strides, w.member(member), w_transposed);
+        })
+    });
+    let weight_grad = needed[1].then(|| {
+        per_member(fan_in, fan_out, &|member, dst| {
+            let x_transposed = [x.strides[2], x.strides[1]];
+            gemm_into(dst, false, [fan_in, points, fan_out], x.member(member), x_transposed, g.member(member), g_strides);
+        })
+    });
+    let bias_grad = needed[2].then(|| {
+        // Row by row, in the order of a reduction over the points axis.
+        per_member(1, fan_out, &|member, dst| match g.rows(member, points, fan_out) {
+            Some(rows) => sum_rows(rows, dst),
+            None => (0..points).for_each(|point| dst.iter_mut().enumerate().for_each(|(unit, sum)| *sum += g.at(member, point, unit))),
+        })
+    });
+    [input_grad, weight_grad, bias_grad]
+}
+
+/// Adds the rows of the row-major `rows` (each `sums.len()` long) to `sums`.
+///
+/// A narrow row (5 units) is too short to vectorise, so blocks of
+/// `ROWS_PER_BLOCK` rows are summed as long rows first, then folded.
+fn sum_rows(rows: &[f32], sums: &mut [f32]) {
+    const ROWS_PER_BLOCK: usize = 16;
+    let width = sums.len();
+    let block = ROWS_PER_BLOCK * width;
+    let mut partial = vec![0.0f32; block];
+    let mut blocks = rows.chunks_exact(block);
+    for chunk in &mut blocks {
+        partial.iter_mut().zip(chunk).for_each(|(sum, value)| *sum += value);
+    }
+    for row in partial.chunks_exact(width).chain(blocks.remainder().chunks_exact(width)) {
+        sums.iter_mut().zip(row).for_each(|(sum, value)| *sum += value);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Autodiff: one node, whose backward pass is `affine_backward`.
+
+/// The autodiff op: the input and weight are the backward pass's state.
+#[derive(Debug)]
+struct AffineBackward;
+
+impl<B: FastAffine> Backward<B, 3> for AffineBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let (input, weight) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let needed = ops.parents.each_ref().map(Option::is_some);
+        let computed = B::affine_backward(input, weight, grad, needed);
+        for (parent, grad) in ops.parents.into_iter().zip(computed) {
+            if let (Some(parent), Some(grad)) = (parent, grad) {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: FastAffine, C: CheckpointStrategy> FastAffine for Autodiff<B, C> {
+    fn affine(input: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [input.node.clone(), weight.node.clone(), bias.node.clone()];
+        match AffineBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = (input.primitive.clone(), weight.primitive.clone());
+                prep.finish(state, B::affine(input.primitive, weight.primitive, bias.primitive))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::affine(input.primitive, weight.primitive, bias.primitive)),
+        }
+    }
+    // `affine_backward` keeps the default (Burn's ops): only differentiating
+    // twice would reach it here, which nothing does.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Flex, NdArray};
+    use burn::tensor::TensorData;
+
+    fn values(members: usize, rows: usize, cols: usize, salt: usize) -> TensorData {
+        let data: Vec<f32> = (0..members * rows * cols).map(|i| (((i * 37 + salt * 11) % 23) as f32 - 11.0) * 0.13).collect();
+        TensorData::new(data, [members, rows, cols])
+    }
+
+    fn assert_close<Bk: Backend>(actual: Tensor<Bk, 3>, expected: Tensor<Bk, 3>, what: &str) {
+        assert_eq!(actual.dims(), expected.dims(), "{what}");
+        let (actual, expected) = (actual.into_data().to_vec::<f32>().unwrap(), expected.into_data().to_vec::<f32>().unwrap());
+        for (a, e) in actual.iter().zip(&expected) {
+            assert!((a - e).abs() <= 1e-5 * e.abs().max(1.0), "{what}: {a} vs {e}");
+        }
+    }
+
+    /// The fused op and Burn's ops give the same output and the same three
+    /// gradients, for an input broadcast over members (stride 0, as the
+    /// network's input is) and a transposed one.
+    fn the_op_and_its_gradients_match_burns_ops<Inner: FastAffine>() {
+        let device = Default::default();
+        let (members, points, fan_in, fan_out) = (3, 17, 4, 6);
+        let broadcast = Tensor::<Autodiff<Inner>, 3>::from_data(values(1, points, fan_in, 1), &device).expand([members, points, fan_in]);
+        let transposed = Tensor::<Autodiff<Inner>, 3>::from_data(values(members, fan_in, points, 2), &device).swap_dims(1, 2);
+        for (case, input) in [("broadcast", broadcast), ("transposed", transposed)] {
+            let input = input.require_grad();
+            let weight: Tensor<Autodiff<Inner>, 3> = Tensor::from_data(values(members, fan_in, fan_out, 3), &device).require_grad();
+            let bias: Tensor<Autodiff<Inner>, 3> = Tensor::from_data(values(members, 1, fan_out, 4), &device).require_grad();
+            // A weighting, so that every output element has its own gradient.
+            let weighting: Tensor<Autodiff<Inner>, 3> = Tensor::from_data(values(members, points, fan_out, 5), &device);
+            let fast = fast_affine(input.clone(), &weight, &bias);
+            let plain = input.clone().matmul(weight.clone()) + bias.clone();
+            assert_close(fast.clone().inner(), plain.clone().inner(), case);
+            let fast_grads = (fast * weighting.clone()).sum().backward();
+            let plain_grads = (plain * weighting).sum().backward();
+            for (name, parameter) in [("input", &input), ("weight", &weight), ("bias", &bias)] {
+                let what = format!("{case}: gradient of the {name}");
+                assert_close(parameter.grad(&fast_grads).unwrap(), parameter.grad(&plain_grads).unwrap(), &what);
+            }
+        }
+    }
+
+    #[test]
+    fn flex_affine_and_its_gradients_match_burns_ops() {
+        the_op_and_its_gradients_match_burns_ops::<Flex>();
+    }
+
+    #[test]
+    fn the_default_affine_and_its_gradients_match_burns_ops() {
+        the_op_and_its_gradients_match_burns_ops::<NdArray>();
+    }
+
+    #[test]
+    fn an_untracked_input_gets_no_gradient() {
+        type A = Autodiff<Flex>;
+        let device = Default::default();
+        let input: Tensor<A, 3> = Tensor::from_data(values(2, 5, 3, 1), &device);
+        let weight: Tensor<A, 3> = Tensor::from_data(values(2, 3, 4, 2), &device).require_grad();
+        let bias: Tensor<A, 3> = Tensor::from_data(values(2, 1, 4, 3), &device).require_grad();
+        let grads = fast_affine(input.clone(), &weight, &bias).sum().backward();
+        assert!(input.grad(&grads).is_none());
+        // Each bias entry is added to 5 points.
+        let bias_grad = bias.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+        assert!(bias_grad.iter().all(|&g| g == 5.0), "{bias_grad:?}");
+    }
+}
