@@ -176,7 +176,7 @@ fn gemm_into(dst: &mut [f32], accumulate: bool, [p, k, n]: [usize; 3], lhs: *con
 /// is narrow enough for `nn/narrow.rs` and the rows are stored so.
 fn narrow_rows<'a>(operand: &'a Operand<'a>, members: usize, rows: usize, cols: usize, other: usize) -> Option<impl Fn(usize) -> &'a [f32] + 'a> {
     let stored = (0..members).all(|member| operand.rows(member, rows, cols).is_some());
-    (narrow::fits(cols, other) && stored).then(|| move |member| operand.rows(member, rows, cols).expect("checked above"))
+    (narrow::fits(cols, other) && stored).then_some(move |member: usize| operand.rows(member, rows, cols).expect("checked above"))
 }
 
 /// Each member's values in turn (one member's own vector where there is one).

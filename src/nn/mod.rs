@@ -14,6 +14,7 @@ pub mod layer;
 pub mod mlp;
 mod narrow;
 pub mod registry;
+mod simd;
 pub mod tanh;
 
 pub use affine::FastAffine;

@@ -1,40 +1,18 @@
 //! Matrix products for narrow layers (at most [`MAX_WIDTH`] units wide).
 //!
-//! A fixed budget makes deep networks narrow: width 5–16 at depths 8–64.
+//! A fixed budget makes deep networks narrow: width 5–8 at depths 24–64.
 //! Their products are `[points × 5]·[5 × 5]`, where `gemm`'s blocking and
-//! packing cost more than the 25 multiply-adds per point (it reached 2–5% of
-//! the machine's peak there). These kernels keep the small matrix in
-//! registers, one row of it per vector of `LANES` (8 or 16) floats, and run
-//! one pass over the points. They are plain Rust, compiled once for the
+//! packing cost more than the 25 multiply-adds per point (2–5% of the
+//! machine's peak). These kernels hold each row of the small matrix in one
+//! vector of 8 floats and make one pass over the points: 1.3–1.5× faster
+//! training steps at depths 32–64 than `gemm`. At width 16 `gemm` was as
+//! fast or faster, so wider layers keep it. They are plain Rust, compiled once for the
 //! baseline CPU and once with AVX2 (chosen at run time), with no fused
 //! multiply-add: every CPU gets the same numbers, only at another speed.
 //! `nn/affine.rs` uses them on Flex; unit tests below check them against
 //! the naive loops.
 
-/// Runs a kernel call compiled for AVX2 where the CPU has it, else for the
-/// baseline: the kernels are `#[inline(always)]`, so they are compiled into
-/// the AVX2 wrapper too.
-macro_rules! simd_dispatch {
-    ($kernel:ident::<$lanes:ident>($($arg:expr),* $(,)?)) => {{
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx2")]
-            fn avx2(kernel: impl FnOnce()) {
-                kernel()
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 (checked just above).
-                unsafe { avx2(|| $kernel::<$lanes>($($arg),*)) }
-            } else {
-                $kernel::<$lanes>($($arg),*)
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            $kernel::<$lanes>($($arg),*)
-        }
-    }};
-}
+use super::simd::simd_dispatch;
 
 /// The widest fan-in and fan-out these kernels take.
 pub(crate) const MAX_WIDTH: usize = 8;
@@ -48,7 +26,7 @@ pub(crate) fn fits(inner: usize, outer: usize) -> bool {
 /// row-major `a` (rows of `inner` values), `j < outer`: `points × outer`
 /// values, row-major.
 pub(crate) fn product(a: &[f32], inner: usize, outer: usize, m: impl Fn(usize, usize) -> f32, start: impl Fn(usize) -> f32) -> Vec<f32> {
-    debug_assert!(fits(inner, outer) && a.len() % inner == 0);
+    debug_assert!(fits(inner, outer) && a.len().is_multiple_of(inner));
     product_with::<MAX_WIDTH>(a, inner, outer, m, start)
 }
 

@@ -23,6 +23,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 
+use super::simd::simd_dispatch;
+
 /// From atanh(1 − 2⁻²⁵) ≈ 9.0109 on, tanh rounds to ±1 in `f32` (within half
 /// an ulp under 1): from there this returns ±1 exactly, as `tanhf` does.
 const SATURATION: f32 = 9.0109;
@@ -93,9 +95,8 @@ pub(crate) fn flex_tanh(z: FlexTensor) -> FlexTensor {
     }
     let mut y = owned_contiguous(z);
     let n = y.layout().num_elements();
-    for value in &mut y.storage_mut::<f32>()[..n] {
-        *value = tanh_f32(*value);
-    }
+    let values = &mut y.storage_mut::<f32>()[..n];
+    simd_dispatch!(values.iter_mut().for_each(|value| *value = tanh_f32(*value)));
     y
 }
 
@@ -108,9 +109,8 @@ pub(crate) fn flex_tanh_backward(output: FlexTensor, grad: FlexTensor) -> FlexTe
     let mut grad = owned_contiguous(grad);
     let n = grad.layout().num_elements();
     let y = &output.storage::<f32>()[..n];
-    for (g, &y) in grad.storage_mut::<f32>()[..n].iter_mut().zip(y) {
-        *g *= 1.0 - y * y;
-    }
+    let grad_values = &mut grad.storage_mut::<f32>()[..n];
+    simd_dispatch!(grad_values.iter_mut().zip(y).for_each(|(g, &y)| *g *= 1.0 - y * y));
     grad
 }
 
