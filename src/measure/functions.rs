@@ -13,6 +13,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 use crate::nn::activation::{ActivationSpec, TensorActivation};
+pub use crate::nn::moments::centred_sums;
 use crate::nn::{PreActivationObserver, SupportedBackend};
 
 /// Number of active (point, unit) pairs of one layer, per member: a unit is
@@ -26,9 +27,10 @@ pub fn active_count<B: Backend>(
     sigma: &dyn TensorActivation<B>,
     active_threshold: f64,
 ) -> Tensor<B, 1> {
-    let members = pre_activations.dims()[0];
+    let [members, points, units] = pre_activations.dims();
     let active = sigma.slope(pre_activations).abs().greater_equal_elem(active_threshold).float();
-    active.sum_dim(2).sum_dim(1).reshape([members])
+    // One reduction along contiguous memory, not one per axis.
+    active.reshape([members, points * units]).sum_dim(1).reshape([members])
 }
 
 /// Counts active (point, unit) pairs of every pre-activation of a forward
@@ -59,21 +61,6 @@ impl<B: Backend> PreActivationObserver<B> for ActiveUnits<'_, B> {
         self.units += z.dims()[2];
         self.counts.push(active_count(z.clone(), self.sigma, self.threshold));
     }
-}
-
-/// Per member and unit, `Σ_x d` then `Σ_x d²` of `d = H − shift` over a
-/// chunk of points.
-///
-/// # Shapes
-/// - `representation`: `[members, points, units]`
-/// - `shift`: `[members, 1, units]`
-/// - output: `[members, 2·units]`
-pub fn centred_sums<B: Backend>(representation: Tensor<B, 3>, shift: Tensor<B, 3>) -> Tensor<B, 2> {
-    let [members, _, units] = representation.dims();
-    let centred = representation - shift;
-    let sum = centred.clone().sum_dim(1).reshape([members, units]);
-    let sum_of_squares = centred.square().sum_dim(1).reshape([members, units]);
-    Tensor::cat(vec![sum, sum_of_squares], 1)
 }
 
 /// Frobenius norm of a gradient per member.

@@ -98,14 +98,14 @@ fn affine_backward_by_ops<B: Backend>(
 
 /// One `[members, rows, cols]` operand of `gemm`: its buffer and strides in
 /// elements (the member stride is 0 for an input broadcast over members).
-struct Operand<'a> {
+pub(crate) struct Operand<'a> {
     data: &'a [f32],
     offset: isize,
     strides: [isize; 3],
 }
 
 impl<'a> Operand<'a> {
-    fn of(tensor: &'a FlexTensor) -> Self {
+    pub(crate) fn of(tensor: &'a FlexTensor) -> Self {
         let layout = tensor.layout();
         let strides = layout.strides();
         Self { data: tensor.storage::<f32>(), offset: layout.start_offset() as isize, strides: [strides[0], strides[1], strides[2]] }
@@ -118,12 +118,12 @@ impl<'a> Operand<'a> {
     }
 
     /// `member`'s matrix as one row-major slice, where it is stored so.
-    fn rows(&self, member: usize, rows: usize, cols: usize) -> Option<&'a [f32]> {
+    pub(crate) fn rows(&self, member: usize, rows: usize, cols: usize) -> Option<&'a [f32]> {
         let start = self.offset + member as isize * self.strides[0];
         (self.strides[1] == cols as isize && self.strides[2] == 1 && start >= 0).then(|| &self.data[start as usize..][..rows * cols])
     }
 
-    fn at(&self, member: usize, row: usize, col: usize) -> f32 {
+    pub(crate) fn at(&self, member: usize, row: usize, col: usize) -> f32 {
         let index = self.offset + member as isize * self.strides[0] + row as isize * self.strides[1] + col as isize * self.strides[2];
         self.data[index as usize]
     }
@@ -189,7 +189,7 @@ fn per_member_concat(members: usize, values: impl Fn(usize) -> Vec<f32>) -> Vec<
     all
 }
 
-fn flex_f32(data: Vec<f32>, dims: [usize; 3]) -> FlexTensor {
+pub(crate) fn flex_f32<const D: usize>(data: Vec<f32>, dims: [usize; D]) -> FlexTensor {
     // A `Vec<f32>`'s own buffer: Flex's `empty` zero-fills and then copies
     // into an aligned one.
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(dims.to_vec())), DType::F32)

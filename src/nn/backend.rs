@@ -9,8 +9,8 @@
 //! here too ([`AnyActivation`], [`AnyLayer`]): a trait object carries their
 //! tensor forms for each backend of the list. Adding a backend means adding
 //! it to [`BackendKind`], [`run_on`], the list in `type_erased!`, and one
-//! [`SupportedBackend`], one [`FastTanh`] and one [`FastAffine`] impl per
-//! backend, all below.
+//! [`SupportedBackend`] and one [`FastTanh`], [`FastAffine`] and
+//! [`FastMoments`] impl per backend, all below.
 
 use std::fmt;
 
@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::activation::{Activation, TensorActivation};
 use super::layer::{Layer, LayerForward};
 use super::affine::{self, AffineGradients, FastAffine};
+use super::moments::{self, FastMoments};
 use super::tanh::{self, FastTanh};
 use burn::tensor::ops::FloatTensor;
 
@@ -89,7 +90,7 @@ type_erased!(
 /// A backend the library can run on: it finds, for a type-erased activation
 /// or block type, the tensor form that works on this backend, and says how large a chunk of
 /// an ensemble it handles well.
-pub trait SupportedBackend: FastTanh + FastAffine {
+pub trait SupportedBackend: FastTanh + FastAffine + FastMoments {
     /// Largest `members × points × width` of one ensemble chunk. On the CPU,
     /// intermediates above a few MB page-fault on every fresh allocation and
     /// an ensemble gets slower than a loop; a GPU wants them large.
@@ -168,6 +169,19 @@ impl FastTanh for Flex {
         tanh::flex_tanh_backward(output, grad)
     }
 }
+
+// The measures' per-unit sums: Flex runs the one-pass kernel of
+// `nn/moments.rs`; the others Burn's ops.
+impl FastMoments for NdArray {}
+impl FastMoments for NdArray<f64> {}
+#[cfg(feature = "wgpu")]
+impl FastMoments for Wgpu {}
+impl FastMoments for Flex {
+    fn centred_sums(representation: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
+        moments::flex_centred_sums(representation, shift)
+    }
+}
+impl<B: FastMoments, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastMoments for Autodiff<B, C> {}
 
 // The affine map of a dense layer: Flex runs the `gemm` kernels of
 // `nn/affine.rs`; the others Burn's ops.

@@ -12,12 +12,14 @@ pub mod backend;
 pub mod init;
 pub mod layer;
 pub mod mlp;
+pub mod moments;
 mod narrow;
 pub mod registry;
 mod simd;
 pub mod tanh;
 
 pub use affine::FastAffine;
+pub use moments::FastMoments;
 pub use activation::{Activation, ActivationRegistry, ActivationSpec};
 pub use backend::{f64_device, run_on, run_on_device, F64Backend, BackendJob, BackendKind, BackendUnavailable, ComputeBackend, SupportedBackend};
 pub use init::Init;

@@ -1,0 +1,142 @@
+//! Per-unit sums over the points of a representation: what the measures
+//! take of every layer, for every chunk of the landscape grid.
+//!
+//! In Burn's ops this is a broadcast difference, a square and two sums over
+//! the points axis, each a pass with its own intermediate; on Flex, whose
+//! reduction over a middle axis runs along rows of 5–16 units one element
+//! at a time, they were 40% of measuring a network. [`FastMoments`] makes it
+//! one op; on Flex one vectorised pass (which backend runs which is said in
+//! `nn/backend.rs`).
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{DType, Tensor, TensorPrimitive};
+
+use super::affine::{flex_f32, Operand};
+use super::simd::simd_dispatch;
+
+/// Per member and unit, `Σₓ d` then `Σₓ d²` of `d = H − shift` over the
+/// points, through [`FastMoments`].
+///
+/// # Shapes
+/// - `representation`: `[members, points, units]`
+/// - `shift`: `[members, 1, units]`
+/// - output: `[members, 2·units]`
+pub fn centred_sums<B: FastMoments>(representation: Tensor<B, 3>, shift: Tensor<B, 3>) -> Tensor<B, 2> {
+    let sums = B::centred_sums(representation.into_primitive().tensor(), shift.into_primitive().tensor());
+    Tensor::from_primitive(TensorPrimitive::Float(sums))
+}
+
+/// The centred sums, as fast as a backend allows. The default is Burn's ops.
+pub trait FastMoments: Backend {
+    /// See [`centred_sums`].
+    fn centred_sums(representation: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
+        centred_sums_by_ops::<Self>(representation, shift)
+    }
+}
+
+fn centred_sums_by_ops<B: Backend>(representation: FloatTensor<B>, shift: FloatTensor<B>) -> FloatTensor<B> {
+    let representation = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(representation));
+    let shift = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(shift));
+    let [members, _, units] = representation.dims();
+    let centred = representation - shift;
+    let sum = centred.clone().sum_dim(1).reshape([members, units]);
+    let sum_of_squares = centred.square().sum_dim(1).reshape([members, units]);
+    Tensor::cat(vec![sum, sum_of_squares], 1).into_primitive().tensor()
+}
+
+/// [`FastMoments::centred_sums`] on Flex: one pass over each member's rows.
+pub(crate) fn flex_centred_sums(representation: FlexTensor, shift: FlexTensor) -> FlexTensor {
+    let dims = representation.layout().shape().to_vec();
+    let shapes_fit = dims.len() == 3 && shift.layout().shape().to_vec() == [dims[0], 1, dims[2]];
+    let f32s = representation.dtype() == DType::F32 && shift.dtype() == DType::F32;
+    if !(shapes_fit && f32s) || dims.contains(&0) {
+        return centred_sums_by_ops::<burn::backend::Flex>(representation, shift);
+    }
+    let [members, points, units] = [dims[0], dims[1], dims[2]];
+    let (h, centre) = (Operand::of(&representation), Operand::of(&shift));
+    if (0..members).any(|member| h.rows(member, points, units).is_none()) {
+        return flex_centred_sums(representation.to_contiguous(), shift);
+    }
+    let mut sums = Vec::with_capacity(members * 2 * units);
+    for member in 0..members {
+        let shift_row: Vec<f32> = (0..units).map(|unit| centre.at(member, 0, unit)).collect();
+        let (sum, sum_of_squares) = centred_row_sums(h.rows(member, points, units).expect("checked above"), &shift_row);
+        sums.extend(sum);
+        sums.extend(sum_of_squares);
+    }
+    flex_f32(sums, [members, 2 * units])
+}
+
+/// `(Σ d, Σ d²)` per column of the row-major `rows`, `d = value − shift`.
+///
+/// A narrow row (5 units) is too short to vectorise, so blocks of
+/// `ROWS_PER_BLOCK` rows are taken as one long row (the shift repeated),
+/// summed element-wise, then folded into the columns.
+fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    const ROWS_PER_BLOCK: usize = 16;
+    let units = shift.len();
+    let block = ROWS_PER_BLOCK * units;
+    let shifts: Vec<f32> = shift.iter().cycle().take(block).copied().collect();
+    let (mut sums, mut squares) = (vec![0.0f32; block], vec![0.0f32; block]);
+    let add = |chunk: &[f32], sums: &mut [f32], squares: &mut [f32]| {
+        for (((value, shift), sum), square) in chunk.iter().zip(&shifts).zip(sums.iter_mut()).zip(squares.iter_mut()) {
+            let d = value - shift;
+            *sum += d;
+            *square += d * d;
+        }
+    };
+    let mut chunks = rows.chunks_exact(block);
+    simd_dispatch!((&mut chunks).for_each(|chunk| add(chunk, &mut sums, &mut squares)));
+    // The last rows (fewer than a block) line up with the block's start.
+    add(chunks.remainder(), &mut sums, &mut squares);
+    let fold = |partial: Vec<f32>| {
+        let mut columns = vec![0.0f32; units];
+        partial.chunks_exact(units).for_each(|row| columns.iter_mut().zip(row).for_each(|(column, value)| *column += value));
+        columns
+    };
+    (fold(sums), fold(squares))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Flex, NdArray};
+    use burn::tensor::TensorData;
+
+    fn tensor<Bk: Backend>(members: usize, points: usize, units: usize, salt: usize) -> Tensor<Bk, 3> {
+        let data: Vec<f32> = (0..members * points * units).map(|i| (((i * 31 + salt * 13) % 17) as f32 - 8.0) * 0.21).collect();
+        Tensor::from_data(TensorData::new(data, [members, points, units]), &Default::default())
+    }
+
+    #[test]
+    fn flex_centred_sums_match_burns_ops() {
+        // Narrow and wide rows, a point count that is not a whole number of
+        // blocks, and a transposed (non-contiguous) representation.
+        for (members, points, units) in [(3, 37, 5), (1, 1, 1), (2, 200, 40)] {
+            let (h, shift) = (tensor::<Flex>(members, points, units, 1), tensor::<Flex>(members, 1, units, 2));
+            let transposed = tensor::<Flex>(members, units, points, 3).swap_dims(1, 2);
+            for (case, h) in [("contiguous", h), ("transposed", transposed)] {
+                let expected = centred_sums_by_ops::<Flex>(h.clone().into_primitive().tensor(), shift.clone().into_primitive().tensor());
+                let expected = Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(expected)).into_data().to_vec::<f32>().unwrap();
+                let actual = centred_sums(h, shift.clone()).into_data().to_vec::<f32>().unwrap();
+                assert_eq!(actual.len(), members * 2 * units);
+                for (a, e) in actual.iter().zip(&expected) {
+                    assert!((a - e).abs() <= 1e-5 * e.abs().max(1.0), "{case} {members}×{points}×{units}: {a} vs {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn centred_sums_are_sums_of_differences_and_their_squares() {
+        // One member, one unit: values 1, 2, 4 about the shift 1.
+        let h = Tensor::<NdArray, 3>::from_data(TensorData::new(vec![1.0f32, 2.0, 4.0], [1, 3, 1]), &Default::default());
+        let shift = h.clone().narrow(1, 0, 1);
+        assert_eq!(centred_sums(h.clone(), shift.clone()).into_data().to_vec::<f32>().unwrap(), vec![4.0, 10.0]);
+        let flex = Tensor::<Flex, 3>::from_data(TensorData::new(vec![1.0f32, 2.0, 4.0], [1, 3, 1]), &Default::default());
+        let flex_shift = flex.clone().narrow(1, 0, 1);
+        assert_eq!(centred_sums(flex, flex_shift).into_data().to_vec::<f32>().unwrap(), vec![4.0, 10.0]);
+    }
+}
