@@ -14,6 +14,7 @@ use burn::tensor::Tensor;
 
 use crate::nn::activation::{ActivationSpec, TensorActivation};
 pub use crate::nn::moments::centred_sums;
+use crate::nn::moments::active_counts;
 use crate::nn::{PreActivationObserver, SupportedBackend};
 
 /// Number of active (point, unit) pairs of one layer, per member: a unit is
@@ -22,15 +23,12 @@ use crate::nn::{PreActivationObserver, SupportedBackend};
 /// # Shapes
 /// - `pre_activations`: `[members, points, units]`
 /// - output: `[members]`
-pub fn active_count<B: Backend>(
+pub fn active_count<B: SupportedBackend>(
     pre_activations: Tensor<B, 3>,
     sigma: &dyn TensorActivation<B>,
     active_threshold: f64,
 ) -> Tensor<B, 1> {
-    let [members, points, units] = pre_activations.dims();
-    let active = sigma.slope(pre_activations).abs().greater_equal_elem(active_threshold).float();
-    // One reduction along contiguous memory, not one per axis.
-    active.reshape([members, points * units]).sum_dim(1).reshape([members])
+    active_counts(sigma.slope(pre_activations), active_threshold)
 }
 
 /// Counts active (point, unit) pairs of every pre-activation of a forward
@@ -56,7 +54,7 @@ impl<'a, B: SupportedBackend> ActiveUnits<'a, B> {
     }
 }
 
-impl<B: Backend> PreActivationObserver<B> for ActiveUnits<'_, B> {
+impl<B: SupportedBackend> PreActivationObserver<B> for ActiveUnits<'_, B> {
     fn observe(&mut self, z: &Tensor<B, 3>) {
         self.units += z.dims()[2];
         self.counts.push(active_count(z.clone(), self.sigma, self.threshold));

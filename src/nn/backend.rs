@@ -170,8 +170,8 @@ impl FastTanh for Flex {
     }
 }
 
-// The measures' per-unit sums: Flex runs the one-pass kernel of
-// `nn/moments.rs`; the others Burn's ops.
+// The measures' per-unit sums and active counts: Flex runs the one-pass
+// kernels of `nn/moments.rs`; the others Burn's ops.
 impl FastMoments for NdArray {}
 impl FastMoments for NdArray<f64> {}
 #[cfg(feature = "wgpu")]
@@ -179,6 +179,9 @@ impl FastMoments for Wgpu {}
 impl FastMoments for Flex {
     fn centred_sums(representation: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
         moments::flex_centred_sums(representation, shift)
+    }
+    fn active_counts(slope: FloatTensor<Self>, threshold: f64) -> FloatTensor<Self> {
+        moments::flex_active_counts(slope, threshold)
     }
 }
 impl<B: FastMoments, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastMoments for Autodiff<B, C> {}

@@ -28,12 +28,59 @@ pub fn centred_sums<B: FastMoments>(representation: Tensor<B, 3>, shift: Tensor<
     Tensor::from_primitive(TensorPrimitive::Float(sums))
 }
 
-/// The centred sums, as fast as a backend allows. The default is Burn's ops.
+/// Per member, how many elements of `slope` have `|s| ≥ threshold`: the
+/// active (point, unit) pairs of a layer (METHOD §3), through
+/// [`FastMoments`]. Exact in `f32` below 2²⁴ pairs.
+///
+/// # Shapes
+/// - `slope`: `[members, points, units]`
+/// - output: `[members]`
+pub fn active_counts<B: FastMoments>(slope: Tensor<B, 3>, threshold: f64) -> Tensor<B, 1> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::active_counts(slope.into_primitive().tensor(), threshold)))
+}
+
+/// The centred sums and active counts, as fast as a backend allows. The
+/// defaults are Burn's ops.
 pub trait FastMoments: Backend {
     /// See [`centred_sums`].
     fn centred_sums(representation: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
         centred_sums_by_ops::<Self>(representation, shift)
     }
+
+    /// See [`active_counts`].
+    fn active_counts(slope: FloatTensor<Self>, threshold: f64) -> FloatTensor<Self> {
+        active_counts_by_ops::<Self>(slope, threshold)
+    }
+}
+
+fn active_counts_by_ops<B: Backend>(slope: FloatTensor<B>, threshold: f64) -> FloatTensor<B> {
+    let slope = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(slope));
+    let [members, points, units] = slope.dims();
+    let active = slope.abs().greater_equal_elem(threshold).float();
+    // One reduction along contiguous memory, not one per axis.
+    active.reshape([members, points * units]).sum_dim(1).reshape([members]).into_primitive().tensor()
+}
+
+/// [`FastMoments::active_counts`] on Flex: one pass, no intermediates.
+pub(crate) fn flex_active_counts(slope: FlexTensor, threshold: f64) -> FlexTensor {
+    let dims = slope.layout().shape().to_vec();
+    if slope.dtype() != DType::F32 || dims.len() != 3 {
+        return active_counts_by_ops::<burn::backend::Flex>(slope, threshold);
+    }
+    let [members, points, units] = [dims[0], dims[1], dims[2]];
+    let values = Operand::of(&slope);
+    if (0..members).any(|member| values.rows(member, points, units).is_none()) {
+        return flex_active_counts(slope.to_contiguous(), threshold);
+    }
+    // The comparison Burn's `greater_equal_elem` makes: in the tensor's f32.
+    let threshold = threshold as f32;
+    let counts = (0..members)
+        .map(|member| {
+            let rows = values.rows(member, points, units).expect("checked above");
+            simd_dispatch!(rows.iter().map(|s| u32::from(s.abs() >= threshold)).sum::<u32>()) as f32
+        })
+        .collect();
+    flex_f32(counts, [members])
 }
 
 fn centred_sums_by_ops<B: Backend>(representation: FloatTensor<B>, shift: FloatTensor<B>) -> FloatTensor<B> {
@@ -124,6 +171,23 @@ mod tests {
                 assert_eq!(actual.len(), members * 2 * units);
                 for (a, e) in actual.iter().zip(&expected) {
                     assert!((a - e).abs() <= 1e-5 * e.abs().max(1.0), "{case} {members}×{points}×{units}: {a} vs {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn flex_active_counts_match_burns_ops() {
+        for (members, points, units) in [(3, 37, 5), (1, 1, 1), (2, 200, 40)] {
+            let slope = tensor::<Flex>(members, points, units, 4);
+            let transposed = tensor::<Flex>(members, units, points, 5).swap_dims(1, 2);
+            for (case, slope) in [("contiguous", slope), ("transposed", transposed)] {
+                // A threshold equal to some values: `≥` must count them.
+                for threshold in [0.0, 0.84, 5.0] {
+                    let expected = active_counts_by_ops::<Flex>(slope.clone().into_primitive().tensor(), threshold);
+                    let expected = Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(expected)).into_data().to_vec::<f32>().unwrap();
+                    let actual = active_counts(slope.clone(), threshold).into_data().to_vec::<f32>().unwrap();
+                    assert_eq!(actual, expected, "{case} {members}×{points}×{units} at {threshold}");
                 }
             }
         }
