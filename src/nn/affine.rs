@@ -17,12 +17,13 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Bytes, DType, Shape, Tensor, TensorCreationOptions, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorCreationOptions, TensorPrimitive};
 
+use super::flex::{flex_f32, Operand};
 use super::narrow;
 
 /// `input·weight + bias` per member, through [`FastAffine`].
@@ -96,39 +97,6 @@ fn affine_backward_by_ops<B: Backend>(
 // ---------------------------------------------------------------------------
 // Flex: `gemm` on the tensors' strides.
 
-/// One `[members, rows, cols]` operand of `gemm`: its buffer and strides in
-/// elements (the member stride is 0 for an input broadcast over members).
-pub(crate) struct Operand<'a> {
-    data: &'a [f32],
-    offset: isize,
-    strides: [isize; 3],
-}
-
-impl<'a> Operand<'a> {
-    pub(crate) fn of(tensor: &'a FlexTensor) -> Self {
-        let layout = tensor.layout();
-        let strides = layout.strides();
-        Self { data: tensor.storage::<f32>(), offset: layout.start_offset() as isize, strides: [strides[0], strides[1], strides[2]] }
-    }
-
-    /// The first element of `member`'s matrix.
-    fn member(&self, member: usize) -> *const f32 {
-        // SAFETY: the offset is inside the buffer, which the layout covers.
-        unsafe { self.data.as_ptr().offset(self.offset + member as isize * self.strides[0]) }
-    }
-
-    /// `member`'s matrix as one row-major slice, where it is stored so.
-    pub(crate) fn rows(&self, member: usize, rows: usize, cols: usize) -> Option<&'a [f32]> {
-        let start = self.offset + member as isize * self.strides[0];
-        (self.strides[1] == cols as isize && self.strides[2] == 1 && start >= 0).then(|| &self.data[start as usize..][..rows * cols])
-    }
-
-    pub(crate) fn at(&self, member: usize, row: usize, col: usize) -> f32 {
-        let index = self.offset + member as isize * self.strides[0] + row as isize * self.strides[1] + col as isize * self.strides[2];
-        self.data[index as usize]
-    }
-}
-
 /// `[members, points, fan_in, fan_out]` where the three tensors are `f32`
 /// with matching shapes and no empty axis; `None` sends them to Burn's ops.
 fn affine_dims(input: &FlexTensor, weight: &FlexTensor, other: &FlexTensor) -> Option<[usize; 4]> {
@@ -187,12 +155,6 @@ fn per_member_concat(members: usize, values: impl Fn(usize) -> Vec<f32>) -> Vec<
     let mut all = Vec::new();
     (0..members).for_each(|member| all.extend_from_slice(&values(member)));
     all
-}
-
-pub(crate) fn flex_f32<const D: usize>(data: Vec<f32>, dims: [usize; D]) -> FlexTensor {
-    // A `Vec<f32>`'s own buffer: Flex's `empty` zero-fills and then copies
-    // into an aligned one.
-    FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(dims.to_vec())), DType::F32)
 }
 
 /// [`FastAffine::affine`] on Flex: each output row starts as the bias, and

@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod affine;
 pub mod backend;
+mod flex;
 pub mod init;
 pub mod layer;
 pub mod mlp;

@@ -13,7 +13,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 
-use super::affine::{flex_f32, Operand};
+use super::flex::{flex_f32, Operand};
 use super::simd::simd_dispatch;
 
 /// Per member and unit, `Σₓ d` then `Σₓ d²` of `d = H − shift` over the
