@@ -13,7 +13,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use clap::Parser;
 use variability::cli::{run, Cli};
-use variability::nn::{affine, Activate, Activation, HostInit, Layer, ParamSpec, Registry, SupportedBackend};
+use variability::nn::{
+    affine, Activate, Activation, HostInit, Layer, ParamSpec, Registry, SupportedBackend,
+};
 
 /// Swish, `σ(z) = z · sigmoid(z)`: a value and a derivative, on the host and
 /// on tensors. Its gain and active-unit threshold are computed by the
@@ -67,7 +69,12 @@ impl Layer for Gated {
         vec![weight, bias, gate_weight, gate_bias]
     }
 
-    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward<B: SupportedBackend>(
+        &self,
+        params: &[Tensor<B, 3>],
+        input: Tensor<B, 3>,
+        activate: &mut Activate<B>,
+    ) -> Tensor<B, 3> {
         let gate = sigmoid(affine(input.clone(), &params[2], &params[3]));
         activate.apply(affine(input, &params[0], &params[1])) * gate
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::measure::MeasureConfig;
 use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec};
 use crate::problem::ProblemConfig;
-use crate::study::{run_study, ProgressMode, ResultsDir, StudyError, StudyPlan, Point, Sweep};
+use crate::study::{run_study, Point, ProgressMode, ResultsDir, StudyError, StudyPlan, Sweep};
 use crate::train::TrainConfig;
 
 /// The fixed shapes: the paper's budget at three depths.
@@ -111,13 +111,29 @@ pub fn bench_shapes<B: ComputeBackend>(
     device: &B::Device,
 ) -> Vec<ShapeBench> {
     let depths: Vec<usize> = SHAPES.iter().map(|(_, depth)| *depth).collect();
-    let points = Point::grid(&[BUDGET], std::slice::from_ref(layer), std::slice::from_ref(activation), &depths, Init::default())
-        .expect("the bench budget fits every bench depth");
-    SHAPES.iter().zip(points).map(|(&(name, _), point)| bench_shape::<B>(name, point, settings, backend, device)).collect()
+    let points = Point::grid(
+        &[BUDGET],
+        std::slice::from_ref(layer),
+        std::slice::from_ref(activation),
+        &depths,
+        Init::default(),
+    )
+    .expect("the bench budget fits every bench depth");
+    SHAPES
+        .iter()
+        .zip(points)
+        .map(|(&(name, _), point)| bench_shape::<B>(name, point, settings, backend, device))
+        .collect()
 }
 
 /// Measures, then trains, networks of one shape, as ensembles and one at a time.
-fn bench_shape<B: ComputeBackend>(name: &str, point: Point, settings: &BenchSettings, backend: BackendKind, device: &B::Device) -> ShapeBench {
+fn bench_shape<B: ComputeBackend>(
+    name: &str,
+    point: Point,
+    settings: &BenchSettings,
+    backend: BackendKind,
+    device: &B::Device,
+) -> ShapeBench {
     let (depth, width) = (point.config.depth, point.config.width);
     let params = point.params();
     let problem = ProblemConfig::new();
@@ -138,11 +154,17 @@ fn bench_shape<B: ComputeBackend>(name: &str, point: Point, settings: &BenchSett
     let sweep = sweep_of(measure.clone(), None, settings.measure_networks);
     let measure_seconds = time_sweep::<B>(&sweep, settings.threads, None, device);
     let measure_seconds_one = time_sweep::<B>(&sweep, settings.threads, Some(1), device);
-    let measure_flops = forward_flops(params, measure.grid.pow(2)) + train_step_flops(params, problem.train_size);
+    let measure_flops =
+        forward_flops(params, measure.grid.pow(2)) + train_step_flops(params, problem.train_size);
 
     // Training: a 4×4 grid keeps the measuring around it negligible.
-    let train = TrainConfig::new().with_steps(settings.train_steps).with_log_every(settings.train_steps);
-    let sweep = Sweep { problem: problem.clone().with_test_size(1000), ..sweep_of(measure.with_grid(4), Some(train), settings.train_networks) };
+    let train = TrainConfig::new()
+        .with_steps(settings.train_steps)
+        .with_log_every(settings.train_steps);
+    let sweep = Sweep {
+        problem: problem.clone().with_test_size(1000),
+        ..sweep_of(measure.with_grid(4), Some(train), settings.train_networks)
+    };
     let train_seconds = time_sweep::<B>(&sweep, settings.threads, None, device);
     let train_seconds_one = time_sweep::<B>(&sweep, settings.threads, Some(1), device);
     let steps = (settings.train_networks * settings.train_steps) as f64;
@@ -165,7 +187,12 @@ fn bench_shape<B: ComputeBackend>(name: &str, point: Point, settings: &BenchSett
 
 /// Wall time of a study run from scratch in a temporary directory, with
 /// `threads` workers and with one.
-pub fn time_study<B: ComputeBackend>(file: &str, plan: &StudyPlan, threads: usize, device: &B::Device) -> Result<StudyBench, StudyError> {
+pub fn time_study<B: ComputeBackend>(
+    file: &str,
+    plan: &StudyPlan,
+    threads: usize,
+    device: &B::Device,
+) -> Result<StudyBench, StudyError> {
     let mut seconds = Vec::new();
     for threads in [threads, 1] {
         let dir = std::env::temp_dir().join(format!("variability-bench-{}", std::process::id()));
@@ -175,20 +202,36 @@ pub fn time_study<B: ComputeBackend>(file: &str, plan: &StudyPlan, threads: usiz
         seconds.push(started.elapsed().as_secs_f64());
         let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(StudyBench { file: file.to_string(), seconds: seconds[0], seconds_one_thread: seconds[1] })
+    Ok(StudyBench {
+        file: file.to_string(),
+        seconds: seconds[0],
+        seconds_one_thread: seconds[1],
+    })
 }
 
 /// Wall time of running every network of the sweep's one point, in
 /// ensembles of `chunk` networks (default: as a study would, with every
 /// thread given work).
-fn time_sweep<B: ComputeBackend>(sweep: &Sweep, threads: usize, chunk: Option<usize>, device: &B::Device) -> f64 {
+fn time_sweep<B: ComputeBackend>(
+    sweep: &Sweep,
+    threads: usize,
+    chunk: Option<usize>,
+    device: &B::Device,
+) -> f64 {
     let networks = sweep.networks_per_point();
     let seeds: Vec<usize> = (0..networks).collect();
     let train = sweep.train.is_some();
-    let chunk = chunk.unwrap_or_else(|| sweep.chunk_members::<B>(&sweep.points[0]).min(networks.div_ceil(threads)).max(1));
+    let chunk = chunk.unwrap_or_else(|| {
+        sweep
+            .chunk_members::<B>(&sweep.points[0])
+            .min(networks.div_ceil(threads))
+            .max(1)
+    });
     let tasks = Sweep::tasks_for(0, &seeds, train, chunk);
     let started = Instant::now();
-    sweep.run::<B, ()>(&tasks, threads, device, |_| Ok(())).expect("the bench keeps no results");
+    sweep
+        .run::<B, ()>(&tasks, threads, device, |_| Ok(()))
+        .expect("the bench keeps no results");
     started.elapsed().as_secs_f64()
 }
 
@@ -201,7 +244,18 @@ impl BenchReport {
         );
         text += &format!(
             "{:<13} {:>5} {:>5} {:>6}  {:>10} {:>8} {:>7} {:>9}  {:>8} {:>8} {:>7} {:>9}\n",
-            "shape", "depth", "width", "params", "networks/s", "GFLOP/s", "% peak", "1-at-a-time", "steps/s", "GFLOP/s", "% peak", "1-at-a-time"
+            "shape",
+            "depth",
+            "width",
+            "params",
+            "networks/s",
+            "GFLOP/s",
+            "% peak",
+            "1-at-a-time",
+            "steps/s",
+            "GFLOP/s",
+            "% peak",
+            "1-at-a-time"
         );
         for s in &self.shapes {
             let percent = |gflops: f64| 100.0 * gflops / self.estimated_peak_gflops;
@@ -219,7 +273,11 @@ impl BenchReport {
         if let Some(study) = &self.study {
             text += &format!(
                 "study {}: {:.1} s with {} thread(s), {:.1} s with one ({:.2}×)\n",
-                study.file, study.seconds, self.settings.threads, study.seconds_one_thread, study.seconds_one_thread / study.seconds
+                study.file,
+                study.seconds,
+                self.settings.threads,
+                study.seconds_one_thread,
+                study.seconds_one_thread / study.seconds
             );
         }
         text

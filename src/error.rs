@@ -13,13 +13,19 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        Self { field: field.to_string(), message: message.into() }
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
     }
 
     /// Checks a count against its minimum.
     pub fn at_least(field: &str, value: usize, minimum: usize) -> Result<(), Self> {
         if value < minimum {
-            return Err(Self::new(field, format!("must be at least {minimum}, got {value}")));
+            return Err(Self::new(
+                field,
+                format!("must be at least {minimum}, got {value}"),
+            ));
         }
         Ok(())
     }
@@ -27,7 +33,10 @@ impl InputError {
     /// Checks that a number is finite and positive.
     pub fn positive(field: &str, value: f64) -> Result<(), Self> {
         if !(value.is_finite() && value > 0.0) {
-            return Err(Self::new(field, format!("must be a positive number, got {value}")));
+            return Err(Self::new(
+                field,
+                format!("must be a positive number, got {value}"),
+            ));
         }
         Ok(())
     }

@@ -25,7 +25,10 @@ impl JsonLines {
     /// Opens `path` for appending (creating it, not its folder).
     pub fn append(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { path: path.to_path_buf(), writer: BufWriter::new(file) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: BufWriter::new(file),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -44,7 +47,10 @@ impl JsonLines {
 /// an interruption is ignored; a malformed line elsewhere is an error.
 pub fn read_json_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Vec<T>> {
     let text = fs::read_to_string(path)?;
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     let mut records = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
         match serde_json::from_str(line) {
@@ -66,8 +72,14 @@ pub fn read_json_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<
 /// process's and a counter's, so no two writes share one.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     static WRITES: AtomicUsize = AtomicUsize::new(0);
-    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let unique = format!(".{name}.{}.{}.tmp", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let unique = format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    );
     let temporary = path.with_file_name(unique);
     let mut file = File::create(&temporary)?;
     file.write_all(contents)?;

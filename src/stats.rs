@@ -21,10 +21,19 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(values: impl IntoIterator<Item = f64>) -> Self {
-        let (mut finite, non_finite): (Vec<f64>, Vec<f64>) = values.into_iter().partition(|v| v.is_finite());
+        let (mut finite, non_finite): (Vec<f64>, Vec<f64>) =
+            values.into_iter().partition(|v| v.is_finite());
         let (count, missing) = (finite.len(), non_finite.len());
         if count == 0 {
-            return Self { mean: f64::NAN, std: f64::NAN, median: f64::NAN, q25: f64::NAN, q75: f64::NAN, count, missing };
+            return Self {
+                mean: f64::NAN,
+                std: f64::NAN,
+                median: f64::NAN,
+                q25: f64::NAN,
+                q75: f64::NAN,
+                count,
+                missing,
+            };
         }
         let mean = finite.iter().sum::<f64>() / count as f64;
         let std = if count > 1 {
@@ -119,7 +128,8 @@ pub fn spearman_p_value(x: &[f64], y: &[f64], permutations: usize, seed: u64) ->
 /// points (concordant, discordant, and those tied in x or y), as
 /// NAS-Bench-Suite-Zero reports beside Spearman's ρ. NaN without variation.
 pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
-    let (mut concordant, mut discordant, mut tied_x, mut tied_y, mut pairs) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let (mut concordant, mut discordant, mut tied_x, mut tied_y, mut pairs) =
+        (0i64, 0i64, 0i64, 0i64, 0i64);
     for i in 0..x.len() {
         for j in i + 1..x.len() {
             let (dx, dy) = (x[i] - x[j], y[i] - y[j]);
@@ -132,7 +142,11 @@ pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
         }
     }
     let denominator = (((pairs - tied_x) * (pairs - tied_y)) as f64).sqrt();
-    if denominator > 0.0 { (concordant - discordant) as f64 / denominator } else { f64::NAN }
+    if denominator > 0.0 {
+        (concordant - discordant) as f64 / denominator
+    } else {
+        f64::NAN
+    }
 }
 
 /// The 95% percentile bootstrap interval of Spearman's ρ: points resampled
@@ -195,7 +209,10 @@ mod tests {
     #[test]
     fn kendall_of_hand_computed_cases() {
         // Two discordant pairs of ten: τ = (8 − 2)/10.
-        assert!((kendall_tau(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0, 3.0, 2.0, 5.0, 4.0]) - 0.6).abs() < 1e-12);
+        assert!(
+            (kendall_tau(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0, 3.0, 2.0, 5.0, 4.0]) - 0.6).abs()
+                < 1e-12
+        );
         // A tie in y: C = 2, D = 0, n₀ = 3, n_y = 1: τ_b = 2/√(3·2).
         let tied = kendall_tau(&[1.0, 2.0, 3.0], &[1.0, 1.0, 2.0]);
         assert!((tied - 2.0 / 6f64.sqrt()).abs() < 1e-12, "{tied}");
@@ -210,7 +227,10 @@ mod tests {
         let noisy: Vec<f64> = x.iter().map(|v| v + 12.0 * ((v * 7.3).sin())).collect();
         let rho = spearman(&x, &noisy);
         let (low, high) = spearman_interval(&x, &noisy, 2000, 3);
-        assert!(low < rho && rho < high && high - low > 0.05, "{low} < {rho} < {high}");
+        assert!(
+            low < rho && rho < high && high - low > 0.05,
+            "{low} < {rho} < {high}"
+        );
         assert!(spearman_interval(&x[..2], &noisy[..2], 100, 3).0.is_nan());
     }
 
@@ -221,7 +241,10 @@ mod tests {
         assert_eq!(s.median, 2.5);
         assert!((s.std - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
         let with_nan = Summary::of([3.0, f64::NAN, 1.0, 2.0]);
-        assert_eq!((with_nan.median, with_nan.count, with_nan.missing), (2.0, 3, 1));
+        assert_eq!(
+            (with_nan.median, with_nan.count, with_nan.missing),
+            (2.0, 3, 1)
+        );
         let quartiles = Summary::of([1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!((quartiles.q25, quartiles.q75), (2.0, 4.0));
         assert_eq!(Summary::of([f64::NAN]).count, 0);

@@ -45,21 +45,32 @@ impl Quadrature {
         let (nodes, weights) = gauss_hermite(count);
         Self {
             nodes: nodes.iter().map(|x| std::f64::consts::SQRT_2 * x).collect(),
-            weights: weights.iter().map(|w| w / std::f64::consts::PI.sqrt()).collect(),
+            weights: weights
+                .iter()
+                .map(|w| w / std::f64::consts::PI.sqrt())
+                .collect(),
         }
     }
 
     /// `E[f(z)]`, `z ~ N(0, variance)`.
     fn expect(&self, variance: f64, f: impl Fn(f64) -> f64) -> f64 {
         let scale = variance.max(0.0).sqrt();
-        self.nodes.iter().zip(&self.weights).map(|(u, w)| w * f(scale * u)).sum()
+        self.nodes
+            .iter()
+            .zip(&self.weights)
+            .map(|(u, w)| w * f(scale * u))
+            .sum()
     }
 
     /// `E[f(z)·f(z′)]` for `(z, z′)` jointly Gaussian with variances `a`,
     /// `b` and covariance `c`.
     fn expect_pair(&self, a: f64, b: f64, c: f64, f: impl Fn(f64) -> f64) -> f64 {
         let (sa, sb) = (a.max(0.0).sqrt(), b.max(0.0).sqrt());
-        let rho = if sa * sb > 0.0 { (c / (sa * sb)).clamp(-1.0, 1.0) } else { 0.0 };
+        let rho = if sa * sb > 0.0 {
+            (c / (sa * sb)).clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
         let rest = (1.0 - rho * rho).max(0.0).sqrt();
         let mut total = 0.0;
         for (u, wu) in self.nodes.iter().zip(&self.weights) {
@@ -67,7 +78,12 @@ impl Quadrature {
             if first == 0.0 {
                 continue;
             }
-            let inner: f64 = self.nodes.iter().zip(&self.weights).map(|(v, wv)| wv * f(sb * (rho * u + rest * v))).sum();
+            let inner: f64 = self
+                .nodes
+                .iter()
+                .zip(&self.weights)
+                .map(|(v, wv)| wv * f(sb * (rho * u + rest * v)))
+                .sum();
             total += wu * first * inner;
         }
         total
@@ -104,7 +120,11 @@ pub struct Theory<'a> {
 
 impl<'a> Theory<'a> {
     pub fn new(activation: &'a ActivationSpec, width: usize) -> Self {
-        Self { activation, width, quadrature: Quadrature::new(NODES) }
+        Self {
+            activation,
+            width,
+            quadrature: Quadrature::new(NODES),
+        }
     }
 
     fn sigma(&self, z: f64) -> f64 {
@@ -130,23 +150,34 @@ impl<'a> Theory<'a> {
 
     /// The correlation map at `q*`: `c ↦ g²/(n+1)·(n·E[σσ′] + 1)/q*`.
     pub fn correlation_map(&self, q_star: f64, c: f64) -> f64 {
-        let kernel = self.quadrature.expect_pair(q_star, q_star, c * q_star, |z| self.sigma(z));
+        let kernel = self
+            .quadrature
+            .expect_pair(q_star, q_star, c * q_star, |z| self.sigma(z));
         self.next(kernel) / q_star
     }
 
     /// The slope of the correlation map at `c`: `g²·n/(n+1)·E[σ′(z)σ′(z′)]`.
     pub fn correlation_slope(&self, q_star: f64, c: f64) -> f64 {
         let n = self.width as f64;
-        let slopes = self.quadrature.expect_pair(q_star, q_star, c * q_star, |z| self.activation.function.derivative(z));
+        let slopes = self
+            .quadrature
+            .expect_pair(q_star, q_star, c * q_star, |z| {
+                self.activation.function.derivative(z)
+            });
         self.activation.gain.powi(2) * n / (n + 1.0) * slopes
     }
 
     /// Everything at once, the RV profile from `pairs` seeded grid pairs.
     pub fn predict(&self, depth: usize, grid: usize, pairs: usize, seed: u64) -> Prediction {
         let q_star = Some(self.q_star()).filter(|q| q.is_finite() && *q < 1e12);
-        let c_star = q_star.map(|q| fixed_point(0.0, |c| self.correlation_map(q, c).clamp(-1.0, 1.0)));
-        let chi_c = q_star.zip(c_star).map(|(q, c)| self.correlation_slope(q, c));
-        let depth_scale = chi_c.filter(|chi| *chi > 0.0 && *chi < 1.0).map(|chi| -1.0 / chi.ln());
+        let c_star =
+            q_star.map(|q| fixed_point(0.0, |c| self.correlation_map(q, c).clamp(-1.0, 1.0)));
+        let chi_c = q_star
+            .zip(c_star)
+            .map(|(q, c)| self.correlation_slope(q, c));
+        let depth_scale = chi_c
+            .filter(|chi| *chi > 0.0 && *chi < 1.0)
+            .map(|chi| -1.0 / chi.ln());
         let (rv_layers, rv_out) = self.rv_profile(depth, grid, pairs, seed);
         Prediction {
             activation: self.activation.name().to_string(),
@@ -164,7 +195,13 @@ impl<'a> Theory<'a> {
 
     /// Predicted `RV_l` per hidden layer and `RV_out`, following each pair's
     /// covariances `(Q(x,x), Q(x′,x′), Q(x,x′))` layer by layer.
-    pub fn rv_profile(&self, depth: usize, grid: usize, pairs: usize, seed: u64) -> (Vec<f64>, f64) {
+    pub fn rv_profile(
+        &self,
+        depth: usize,
+        grid: usize,
+        pairs: usize,
+        seed: u64,
+    ) -> (Vec<f64>, f64) {
         let points = landscape_grid(grid);
         let mut rng = host_rng(derive_seed(seed, &[b"theory-pairs"]));
         let total = grid * grid;
@@ -172,8 +209,15 @@ impl<'a> Theory<'a> {
         let input = |k: usize| (points[2 * k] as f64, points[2 * k + 1] as f64);
         let mut covariances: Vec<[f64; 3]> = (0..pairs)
             .map(|_| {
-                let ((x1, y1), (x2, y2)) = (input(rng.random_range(0..total)), input(rng.random_range(0..total)));
-                [first_layer * (x1 * x1 + y1 * y1 + 1.0), first_layer * (x2 * x2 + y2 * y2 + 1.0), first_layer * (x1 * x2 + y1 * y2 + 1.0)]
+                let ((x1, y1), (x2, y2)) = (
+                    input(rng.random_range(0..total)),
+                    input(rng.random_range(0..total)),
+                );
+                [
+                    first_layer * (x1 * x1 + y1 * y1 + 1.0),
+                    first_layer * (x2 * x2 + y2 * y2 + 1.0),
+                    first_layer * (x1 * x2 + y1 * y2 + 1.0),
+                ]
             })
             .collect();
         let mut rv_layers = Vec::with_capacity(depth);
@@ -183,7 +227,11 @@ impl<'a> Theory<'a> {
                 .iter()
                 .map(|&[a, b, c]| {
                     let same = |q: f64| self.quadrature.expect(q, |z| self.sigma(z).powi(2));
-                    [same(a), same(b), self.quadrature.expect_pair(a, b, c, |z| self.sigma(z))]
+                    [
+                        same(a),
+                        same(b),
+                        self.quadrature.expect_pair(a, b, c, |z| self.sigma(z)),
+                    ]
                 })
                 .collect();
             rv_layers.push(relative_variation(&kernels));
@@ -191,7 +239,10 @@ impl<'a> Theory<'a> {
         }
         // The output layer is linear, drawn with gain 1 (METHOD §2).
         let n = self.width as f64;
-        let output: Vec<[f64; 3]> = kernels.iter().map(|k| k.map(|v| (n * v + 1.0) / (n + 1.0))).collect();
+        let output: Vec<[f64; 3]> = kernels
+            .iter()
+            .map(|k| k.map(|v| (n * v + 1.0) / (n + 1.0)))
+            .collect();
         (rv_layers, relative_variation(&output))
     }
 }
@@ -221,7 +272,11 @@ pub fn relu_death_probability(width: usize, depth: usize) -> f64 {
 fn relative_variation(kernels: &[[f64; 3]]) -> f64 {
     let cross = kernels.iter().map(|k| k[2]).sum::<f64>();
     let diagonal = kernels.iter().map(|k| 0.5 * (k[0] + k[1])).sum::<f64>();
-    if diagonal > 0.0 { (1.0 - cross / diagonal).max(0.0).sqrt() } else { 0.0 }
+    if diagonal > 0.0 {
+        (1.0 - cross / diagonal).max(0.0).sqrt()
+    } else {
+        0.0
+    }
 }
 
 /// Iterates `map` from `start` until it stops moving (at most 10,000 steps).
@@ -252,8 +307,14 @@ mod tests {
             let (relu, abs) = (spec("relu"), spec("abs"));
             let q_relu = Theory::new(&relu, width).q_star();
             let q_abs = Theory::new(&abs, width).q_star();
-            assert!((q_relu - 2.0).abs() < 1e-6, "relu width {width}: q* = {q_relu}");
-            assert!((q_abs - 1.0).abs() < 1e-6, "abs width {width}: q* = {q_abs}");
+            assert!(
+                (q_relu - 2.0).abs() < 1e-6,
+                "relu width {width}: q* = {q_relu}"
+            );
+            assert!(
+                (q_abs - 1.0).abs() < 1e-6,
+                "abs width {width}: q* = {q_abs}"
+            );
         }
     }
 
@@ -266,7 +327,10 @@ mod tests {
                 let q = theory.q_star();
                 let slope = theory.correlation_slope(q, 1.0);
                 let expected = width as f64 / (width as f64 + 1.0);
-                assert!((slope - expected).abs() < 1e-6, "{name} width {width}: {slope} vs {expected}");
+                assert!(
+                    (slope - expected).abs() < 1e-6,
+                    "{name} width {width}: {slope} vs {expected}"
+                );
                 // c = 1 is a fixed point of the correlation map.
                 assert!((theory.correlation_map(q, 1.0) - 1.0).abs() < 1e-6);
             }
@@ -288,10 +352,18 @@ mod tests {
         let kernel = |rho: f64| quadrature.expect_pair(1.0, 1.0, rho, |z| z.max(0.0));
         assert!((kernel(1.0) - 0.5).abs() < 1e-12, "E[relu(z)²] = 1/2");
         for rho in [-0.7_f64, 0.0, 0.4, 0.9, 0.99, 0.999] {
-            assert!((kernel(rho) - exact(rho)).abs() < 2.5e-3, "ρ = {rho}: {} vs {}", kernel(rho), exact(rho));
+            assert!(
+                (kernel(rho) - exact(rho)).abs() < 2.5e-3,
+                "ρ = {rho}: {} vs {}",
+                kernel(rho),
+                exact(rho)
+            );
             if rho >= 0.9 {
                 let (drop, exact_drop) = (kernel(1.0) - kernel(rho), 0.5 - exact(rho));
-                assert!((drop / exact_drop - 1.0).abs() < 0.02, "ρ = {rho}: drop {drop} vs {exact_drop}");
+                assert!(
+                    (drop / exact_drop - 1.0).abs() < 0.02,
+                    "ρ = {rho}: drop {drop} vs {exact_drop}"
+                );
             }
         }
     }

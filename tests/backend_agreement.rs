@@ -11,8 +11,26 @@ use serde_json::Value;
 const ENV: &[(&str, &str)] = &[("CUBECL_AUTOTUNE_LEVEL", "minimal")];
 
 const ARGS: &[&str] = &[
-    "train", "--activation", "relu,abs,tanh", "--depth", "1,3", "--budget", "120", "--seeds", "3", "--grid", "12",
-    "--train-size", "64", "--test-size", "64", "--steps", "10", "--log-every", "5", "--quiet",
+    "train",
+    "--activation",
+    "relu,abs,tanh",
+    "--depth",
+    "1,3",
+    "--budget",
+    "120",
+    "--seeds",
+    "3",
+    "--grid",
+    "12",
+    "--train-size",
+    "64",
+    "--test-size",
+    "64",
+    "--steps",
+    "10",
+    "--log-every",
+    "5",
+    "--quiet",
 ];
 
 fn run(dir: &TempDir, backend: &str) -> Vec<Value> {
@@ -20,7 +38,11 @@ fn run(dir: &TempDir, backend: &str) -> Vec<Value> {
 }
 
 fn run_to(dir: &TempDir, backend: &str, out: &str) -> Vec<Value> {
-    let args: Vec<&str> = ARGS.iter().copied().chain(["--backend", backend, "--out", out]).collect();
+    let args: Vec<&str> = ARGS
+        .iter()
+        .copied()
+        .chain(["--backend", backend, "--out", out])
+        .collect();
     let output = run_with_env(dir.path(), &args, ENV);
     assert!(output.status.success(), "{backend}: {}", stderr(&output));
     // Workers finish in any order: compare network by network.
@@ -53,13 +75,22 @@ fn agrees_with_ndarray(backend: &str) {
         assert_eq!(a["network_seed"], b["network_seed"]);
         assert_eq!(b["backend"], backend);
         // Measures at initialisation: the same network, so 1e-4 relative.
-        for key in ["activation_ratio", "v3", "rv_out", "rv_layers", "grad_norms"] {
+        for key in [
+            "activation_ratio",
+            "v3",
+            "rv_out",
+            "rv_layers",
+            "grad_norms",
+        ] {
             for (x, y) in numbers(&a[key]).into_iter().zip(numbers(&b[key])) {
                 assert!(close(x, y, 1e-4), "{key}: ndarray {x} vs {backend} {y}");
             }
         }
         // A few Adam steps: rounding differences grow, but stay small.
-        for (x, y) in numbers(&a["loss_curve"]).into_iter().zip(numbers(&b["loss_curve"])) {
+        for (x, y) in numbers(&a["loss_curve"])
+            .into_iter()
+            .zip(numbers(&b["loss_curve"]))
+        {
             assert!(close(x, y, 1e-3), "loss: ndarray {x} vs {backend} {y}");
         }
     }
@@ -82,7 +113,13 @@ fn flex_gives_the_same_numbers_twice() {
     let first = run_to(&dir, "flex", "first.jsonl");
     let second = run_to(&dir, "flex", "second.jsonl");
     let strip = |records: Vec<Value>| -> Vec<Value> {
-        records.into_iter().map(|mut r| { r.as_object_mut().unwrap().remove("train_seconds"); r }).collect()
+        records
+            .into_iter()
+            .map(|mut r| {
+                r.as_object_mut().unwrap().remove("train_seconds");
+                r
+            })
+            .collect()
     };
     assert_eq!(strip(first), strip(second));
 }

@@ -4,7 +4,19 @@ mod common;
 
 use common::{json_lines, run_in, stderr, stdout, TempDir};
 
-const SMALL: &[&str] = &["measure", "--depth", "1,3", "--budget", "200", "--seeds", "4", "--grid", "16", "--train-size", "64"];
+const SMALL: &[&str] = &[
+    "measure",
+    "--depth",
+    "1,3",
+    "--budget",
+    "200",
+    "--seeds",
+    "4",
+    "--grid",
+    "16",
+    "--train-size",
+    "64",
+];
 
 fn with(extra: &[&str]) -> Vec<String> {
     SMALL.iter().chain(extra).map(|s| s.to_string()).collect()
@@ -18,17 +30,43 @@ fn run(dir: &TempDir, args: &[String]) -> std::process::Output {
 #[test]
 fn measure_prints_a_row_per_point_and_writes_every_key() {
     let dir = TempDir::new("measure");
-    let output = run(&dir, &with(&["--activation", "relu,abs", "--out", "runs.jsonl"]));
+    let output = run(
+        &dir,
+        &with(&["--activation", "relu,abs", "--out", "runs.jsonl"]),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let table = stdout(&output);
-    assert_eq!(table.lines().filter(|l| l.starts_with("relu") || l.starts_with("abs")).count(), 4, "{table}");
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.starts_with("relu") || l.starts_with("abs"))
+            .count(),
+        4,
+        "{table}"
+    );
 
     let records = json_lines(&dir.join("runs.jsonl"));
     assert_eq!(records.len(), 2 * 2 * 4);
     let keys = [
-        "activation", "depth", "width", "params", "budget", "seed", "init", "grid", "epsilon", "backend",
-        "activation_ratio", "activation_count", "v3", "rv_out", "rv_layers", "c2c", "collapse_layer",
-        "grad_norms", "version",
+        "activation",
+        "depth",
+        "width",
+        "params",
+        "budget",
+        "seed",
+        "init",
+        "grid",
+        "epsilon",
+        "backend",
+        "activation_ratio",
+        "activation_count",
+        "v3",
+        "rv_out",
+        "rv_layers",
+        "c2c",
+        "collapse_layer",
+        "grad_norms",
+        "version",
     ];
     for record in &records {
         for key in keys {
@@ -40,15 +78,31 @@ fn measure_prints_a_row_per_point_and_writes_every_key() {
         assert_eq!(record["backend"], "flex", "flex is the default backend");
         assert_eq!(record["grid"], 16);
     }
-    let abs: Vec<_> = records.iter().filter(|r| r["activation"] == "abs").collect();
-    assert!(abs.iter().all(|r| r["activation_ratio"].as_f64() == Some(1.0)));
+    let abs: Vec<_> = records
+        .iter()
+        .filter(|r| r["activation"] == "abs")
+        .collect();
+    assert!(abs
+        .iter()
+        .all(|r| r["activation_ratio"].as_f64() == Some(1.0)));
 }
 
 #[test]
 fn no_proxies_leaves_every_other_measure_as_it_was() {
     let dir = TempDir::new("no-proxies");
-    for (file, extra) in [("with.jsonl", None), ("without.jsonl", Some("--no-proxies"))] {
-        let output = run(&dir, &with(&["--activation", "relu", "--out", file].into_iter().chain(extra).collect::<Vec<_>>()));
+    for (file, extra) in [
+        ("with.jsonl", None),
+        ("without.jsonl", Some("--no-proxies")),
+    ] {
+        let output = run(
+            &dir,
+            &with(
+                &["--activation", "relu", "--out", file]
+                    .into_iter()
+                    .chain(extra)
+                    .collect::<Vec<_>>(),
+            ),
+        );
         assert!(output.status.success(), "{}", stderr(&output));
     }
     // Workers append in completion order: compare network by network.
@@ -63,9 +117,19 @@ fn no_proxies_leaves_every_other_measure_as_it_was() {
         assert!(a["proxies"]["grad_norm"].is_f64(), "{a}");
         for name in ["naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"] {
             assert!(b["proxies"][name].is_null(), "{b}");
-            assert_eq!(b["proxies"]["missing"][name], "not computed (proxies = false)");
+            assert_eq!(
+                b["proxies"]["missing"][name],
+                "not computed (proxies = false)"
+            );
         }
-        for key in ["seed", "depth", "v3", "rv_out", "activation_ratio", "grad_norms"] {
+        for key in [
+            "seed",
+            "depth",
+            "v3",
+            "rv_out",
+            "activation_ratio",
+            "grad_norms",
+        ] {
             assert_eq!(a[key], b[key], "{key}");
         }
     }
@@ -75,20 +139,30 @@ fn no_proxies_leaves_every_other_measure_as_it_was() {
 fn the_same_seed_gives_identical_records() {
     let dir = TempDir::new("repeat");
     for file in ["a.jsonl", "b.jsonl"] {
-        let output = run(&dir, &with(&["--activation", "tanh", "--seed", "7", "--out", file]));
+        let output = run(
+            &dir,
+            &with(&["--activation", "tanh", "--seed", "7", "--out", file]),
+        );
         assert!(output.status.success(), "{}", stderr(&output));
     }
     // Worker threads append records as their chunks finish, so the order of
     // lines may differ between runs; the records themselves may not.
     let sorted_lines = |file: &str| {
-        let mut lines: Vec<String> = std::fs::read_to_string(dir.join(file)).unwrap().lines().map(String::from).collect();
+        let mut lines: Vec<String> = std::fs::read_to_string(dir.join(file))
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
         lines.sort();
         lines
     };
     let a = sorted_lines("a.jsonl");
     assert_eq!(a.len(), 8);
     assert_eq!(a, sorted_lines("b.jsonl"));
-    let other = run(&dir, &with(&["--activation", "tanh", "--seed", "8", "--out", "c.jsonl"]));
+    let other = run(
+        &dir,
+        &with(&["--activation", "tanh", "--seed", "8", "--out", "c.jsonl"]),
+    );
     assert!(other.status.success());
     assert_ne!(a, sorted_lines("c.jsonl"));
 }
@@ -98,20 +172,48 @@ fn the_same_seed_gives_identical_records() {
 fn bad_input_is_refused_with_the_flag_named() {
     let dir = TempDir::new("bad");
     let cases: &[(&[&str], &str, &str)] = &[
-        (&["--activation", "swish"], "--activation", "allowed: relu, abs"),
-        (&["--init", "orthogonal"], "--init", "possible values: scaled, he, torch-default, xavier"),
+        (
+            &["--activation", "swish"],
+            "--activation",
+            "allowed: relu, abs",
+        ),
+        (
+            &["--init", "orthogonal"],
+            "--init",
+            "possible values: scaled, he, torch-default, xavier",
+        ),
         (&["--depth", "0"], "--depth", "1 or more"),
-        (&["--depth", "100", "--budget", "150"], "--budget", "too small for depth 100"),
+        (
+            &["--depth", "100", "--budget", "150"],
+            "--budget",
+            "too small for depth 100",
+        ),
         (&["--grid", "3"], "--grid", "at least 4"),
         (&["--seeds", "0"], "--seeds", "at least 1"),
-        (&["--backend", "cuda"], "--backend", "possible values: ndarray, flex, wgpu"),
-        (&["--out", "no/such/folder/runs.jsonl"], "--out", "cannot write"),
+        (
+            &["--backend", "cuda"],
+            "--backend",
+            "possible values: ndarray, flex, wgpu",
+        ),
+        (
+            &["--out", "no/such/folder/runs.jsonl"],
+            "--out",
+            "cannot write",
+        ),
         (&["--depth", "two"], "--depth", "invalid value"),
-        (&["--layer", "conv"], "--layer", "allowed: dense, residual, layernorm-dense"),
+        (
+            &["--layer", "conv"],
+            "--layer",
+            "allowed: dense, residual, layernorm-dense",
+        ),
         // Inputs that would not fit in memory are refused before anything runs.
         (&["--grid", "100000"], "--grid", "of memory"),
         (&["--budget", "1000000000"], "--budget", "of memory"),
-        (&["--budget", "100000000000000"], "--budget", "more than any machine holds"),
+        (
+            &["--budget", "100000000000000"],
+            "--budget",
+            "more than any machine holds",
+        ),
     ];
     for (extra, flag, hint) in cases {
         // Validation happens before any work, so the defaults cost nothing here.
@@ -119,9 +221,18 @@ fn bad_input_is_refused_with_the_flag_named() {
         let output = run_in(dir.path(), &args);
         let message = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "{extra:?}: {message}");
-        assert!(message.contains(flag) && message.contains(hint), "{extra:?}: {message}");
-        assert!(!message.contains("panicked") && !message.contains("backtrace"), "{message}");
-        assert!(message.lines().next().unwrap().starts_with("error"), "{message}");
+        assert!(
+            message.contains(flag) && message.contains(hint),
+            "{extra:?}: {message}"
+        );
+        assert!(
+            !message.contains("panicked") && !message.contains("backtrace"),
+            "{message}"
+        );
+        assert!(
+            message.lines().next().unwrap().starts_with("error"),
+            "{message}"
+        );
     }
 }
 
@@ -130,18 +241,48 @@ fn bad_input_is_refused_with_the_flag_named() {
 fn wgpu_without_an_adapter_is_one_clear_line() {
     let dir = TempDir::new("no-gpu");
     // Point the Vulkan loader at no driver at all.
-    let hide_drivers = [("VK_ICD_FILENAMES", "/nonexistent.json"), ("VK_DRIVER_FILES", "/nonexistent.json")];
-    let output = common::run_with_env(dir.path(), &["measure", "--depth", "1", "--seeds", "1", "--grid", "8", "--backend", "wgpu"], &hide_drivers);
+    let hide_drivers = [
+        ("VK_ICD_FILENAMES", "/nonexistent.json"),
+        ("VK_DRIVER_FILES", "/nonexistent.json"),
+    ];
+    let output = common::run_with_env(
+        dir.path(),
+        &[
+            "measure",
+            "--depth",
+            "1",
+            "--seeds",
+            "1",
+            "--grid",
+            "8",
+            "--backend",
+            "wgpu",
+        ],
+        &hide_drivers,
+    );
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(message.starts_with("error: --backend wgpu: no GPU adapter found"), "{message}");
+    assert!(
+        message.starts_with("error: --backend wgpu: no GPU adapter found"),
+        "{message}"
+    );
     assert!(!message.contains("panicked"), "{message}");
 }
 
 #[test]
 fn every_shipped_block_type_is_measured_with_its_own_width() {
     let dir = TempDir::new("layers");
-    let output = run(&dir, &with(&["--activation", "relu", "--layer", "dense,residual,layernorm-dense", "--out", "runs.jsonl"]));
+    let output = run(
+        &dir,
+        &with(&[
+            "--activation",
+            "relu",
+            "--layer",
+            "dense,residual,layernorm-dense",
+            "--out",
+            "runs.jsonl",
+        ]),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let records = common::json_lines(&dir.join("runs.jsonl"));
     assert_eq!(records.len(), 3 * 2 * 4);
@@ -152,11 +293,21 @@ fn every_shipped_block_type_is_measured_with_its_own_width() {
             // Sized to the budget from the block's own parameters.
             let params = r["params"].as_u64().unwrap() as i64;
             assert!((params - 200).abs() < 60, "{layer}: {params} parameters");
-            assert!(r["v3"].as_f64().unwrap().is_finite() && r["rv_out"].as_f64().unwrap() > 0.0, "{r}");
+            assert!(
+                r["v3"].as_f64().unwrap().is_finite() && r["rv_out"].as_f64().unwrap() > 0.0,
+                "{r}"
+            );
         }
     }
     // depth 3 at budget 200: dense width 9 (199 parameters), residual width 6 (3·6 + 2·2·6·7 + 7 = 193).
-    let width = |layer: &str| records.iter().find(|r| r["layer"] == layer && r["depth"] == 3).unwrap()["width"].as_u64().unwrap();
+    let width = |layer: &str| {
+        records
+            .iter()
+            .find(|r| r["layer"] == layer && r["depth"] == 3)
+            .unwrap()["width"]
+            .as_u64()
+            .unwrap()
+    };
     assert_eq!(width("dense"), 9);
     assert_eq!(width("residual"), 6);
 }

@@ -21,9 +21,18 @@ test_size = 64
 "#;
 
 const FIGURES: [&str; 12] = [
-    "v3_vs_depth", "activation_ratio_vs_depth", "activation_count_vs_depth", "c2c_vs_depth", "accuracy_vs_depth",
-    "v3_vs_activation_ratio", "v3_vs_activation_count", "accuracy_vs_v3", "landscapes_init", "landscapes_trained",
-    "collapse_profile", "predictor_league",
+    "v3_vs_depth",
+    "activation_ratio_vs_depth",
+    "activation_count_vs_depth",
+    "c2c_vs_depth",
+    "accuracy_vs_depth",
+    "v3_vs_activation_ratio",
+    "v3_vs_activation_count",
+    "accuracy_vs_v3",
+    "landscapes_init",
+    "landscapes_trained",
+    "collapse_profile",
+    "predictor_league",
 ];
 
 #[test]
@@ -32,28 +41,62 @@ fn report_draws_every_figure_and_the_summary() {
     std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
     let study = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
     assert!(study.status.success(), "{}", stderr(&study));
-    let report = run_in(dir.path(), &["report", "results/tiny", "--out", "figures", "--scale", "1"]);
+    let report = run_in(
+        dir.path(),
+        &["report", "results/tiny", "--out", "figures", "--scale", "1"],
+    );
     assert!(report.status.success(), "{}", stderr(&report));
     for name in FIGURES {
         let path = dir.join("figures").join(format!("{name}.png"));
-        let image = image::open(&path).unwrap_or_else(|e| panic!("{name}: {e}")).to_rgb8();
-        assert!(image.width() >= 500 && image.height() >= 400, "{name}: {:?}", image.dimensions());
+        let image = image::open(&path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .to_rgb8();
+        assert!(
+            image.width() >= 500 && image.height() >= 400,
+            "{name}: {:?}",
+            image.dimensions()
+        );
         let colours: std::collections::HashSet<_> = image.pixels().map(|p| p.0).collect();
         assert!(colours.len() > 10, "{name} is nearly blank");
     }
     let summary = std::fs::read_to_string(dir.join("figures/summary.md")).unwrap();
-    assert!(summary.contains("| relu | dense | 4 |") && summary.contains("Spearman"), "{summary}");
+    assert!(
+        summary.contains("| relu | dense | 4 |") && summary.contains("Spearman"),
+        "{summary}"
+    );
     // Every measure and proxy is correlated, with Kendall's τ and a bootstrap interval.
     let correlations = std::fs::read_to_string(dir.join("results/tiny/correlations.csv")).unwrap();
     let header = correlations.lines().next().unwrap();
-    assert_eq!(header, "scope,measure,points,spearman,p_value,spearman_low,spearman_high,kendall");
-    for measure in ["v3", "naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"] {
-        assert!(correlations.lines().any(|l| l.starts_with(&format!("all@200,{measure},"))), "{measure}: {correlations}");
+    assert_eq!(
+        header,
+        "scope,measure,points,spearman,p_value,spearman_low,spearman_high,kendall"
+    );
+    for measure in [
+        "v3",
+        "naswot",
+        "grad_norm",
+        "snip",
+        "synflow",
+        "ntk_cond",
+        "zico",
+    ] {
+        assert!(
+            correlations
+                .lines()
+                .any(|l| l.starts_with(&format!("all@200,{measure},"))),
+            "{measure}: {correlations}"
+        );
     }
     let table = std::fs::read_to_string(dir.join("results/tiny/summary.csv")).unwrap();
-    assert!(table.lines().next().unwrap().contains("synflow_median"), "{table}");
+    assert!(
+        table.lines().next().unwrap().contains("synflow_median"),
+        "{table}"
+    );
 
-    let svg = run_in(dir.path(), &["report", "results/tiny", "--out", "svg", "--format", "svg"]);
+    let svg = run_in(
+        dir.path(),
+        &["report", "results/tiny", "--out", "svg", "--format", "svg"],
+    );
     assert!(svg.status.success(), "{}", stderr(&svg));
     assert!(dir.join("svg/v3_vs_depth.svg").exists());
 }
@@ -63,8 +106,16 @@ fn report_refuses_bad_input_clearly() {
     let dir = TempDir::new("report-bad");
     let missing = run_in(dir.path(), &["report", "no-such-results"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("study.toml"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("study.toml"),
+        "{}",
+        stderr(&missing)
+    );
     let format = run_in(dir.path(), &["report", ".", "--format", "gif"]);
     assert_eq!(format.status.code(), Some(2));
-    assert!(stderr(&format).contains("--format") && stderr(&format).contains("png, svg"), "{}", stderr(&format));
+    assert!(
+        stderr(&format).contains("--format") && stderr(&format).contains("png, svg"),
+        "{}",
+        stderr(&format)
+    );
 }

@@ -29,20 +29,39 @@ fn three_shards_merge_into_what_one_run_writes() {
     let dir = TempDir::new("shards");
     std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
     for shard in ["0/3", "1/3", "2/3"] {
-        let output = run_in(dir.path(), &["study", "tiny.toml", "--shard", shard, "--out", "sharded", "--quiet"]);
+        let output = run_in(
+            dir.path(),
+            &[
+                "study",
+                "tiny.toml",
+                "--shard",
+                shard,
+                "--out",
+                "sharded",
+                "--quiet",
+            ],
+        );
         assert!(output.status.success(), "{shard}: {}", stderr(&output));
     }
     // Every shard holds part of the study, none all of it.
-    let sizes: Vec<usize> = (0..3).map(|i| json_lines(&dir.join(&format!("sharded/shards/{i}-of-3/runs.jsonl"))).len()).collect();
+    let sizes: Vec<usize> = (0..3)
+        .map(|i| json_lines(&dir.join(&format!("sharded/shards/{i}-of-3/runs.jsonl"))).len())
+        .collect();
     assert_eq!(sizes.iter().sum::<usize>(), 2 * 3 * 5, "{sizes:?}");
     assert!(sizes.iter().all(|&n| n > 0 && n < 30), "{sizes:?}");
 
     let merge = run_in(dir.path(), &["merge", "sharded"]);
     assert!(merge.status.success(), "{}", stderr(&merge));
     assert!(stdout(&merge).contains("30 networks"), "{}", stdout(&merge));
-    let single = run_in(dir.path(), &["study", "tiny.toml", "--out", "single", "--quiet"]);
+    let single = run_in(
+        dir.path(),
+        &["study", "tiny.toml", "--out", "single", "--quiet"],
+    );
     assert!(single.status.success(), "{}", stderr(&single));
-    assert_eq!(record_set(&dir.join("sharded/runs.jsonl")), record_set(&dir.join("single/runs.jsonl")));
+    assert_eq!(
+        record_set(&dir.join("sharded/runs.jsonl")),
+        record_set(&dir.join("single/runs.jsonl"))
+    );
     for file in ["summary.csv", "correlations.csv", "study.toml"] {
         let read = |d: &str| std::fs::read_to_string(dir.join(d).join(file)).unwrap();
         assert_eq!(read("sharded"), read("single"), "{file}");
@@ -57,39 +76,106 @@ fn merge_says_what_is_missing_and_refuses_a_different_config() {
     let dir = TempDir::new("merge-refuse");
     std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
     for shard in ["0/3", "1/3"] {
-        assert!(run_in(dir.path(), &["study", "tiny.toml", "--shard", shard, "--out", "out", "--quiet"]).status.success());
+        assert!(run_in(
+            dir.path(),
+            &[
+                "study",
+                "tiny.toml",
+                "--shard",
+                shard,
+                "--out",
+                "out",
+                "--quiet"
+            ]
+        )
+        .status
+        .success());
     }
     let incomplete = run_in(dir.path(), &["merge", "out"]);
     assert_eq!(incomplete.status.code(), Some(1), "{}", stderr(&incomplete));
-    assert!(stderr(&incomplete).contains("shard 2/3 is missing"), "{}", stderr(&incomplete));
-    assert!(!dir.join("out/runs.jsonl").exists() && !dir.join("out/summary.csv").exists(), "nothing partial is written");
+    assert!(
+        stderr(&incomplete).contains("shard 2/3 is missing"),
+        "{}",
+        stderr(&incomplete)
+    );
+    assert!(
+        !dir.join("out/runs.jsonl").exists() && !dir.join("out/summary.csv").exists(),
+        "nothing partial is written"
+    );
 
-    std::fs::write(dir.join("other.toml"), TINY_STUDY.replace("grid = 12", "grid = 13")).unwrap();
-    assert!(run_in(dir.path(), &["study", "other.toml", "--shard", "2/3", "--out", "out", "--quiet"]).status.success());
+    std::fs::write(
+        dir.join("other.toml"),
+        TINY_STUDY.replace("grid = 12", "grid = 13"),
+    )
+    .unwrap();
+    assert!(run_in(
+        dir.path(),
+        &[
+            "study",
+            "other.toml",
+            "--shard",
+            "2/3",
+            "--out",
+            "out",
+            "--quiet"
+        ]
+    )
+    .status
+    .success());
     let refused = run_in(dir.path(), &["merge", "out"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("shard 2/3") && stderr(&refused).contains("different study config"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("shard 2/3")
+            && stderr(&refused).contains("different study config"),
+        "{}",
+        stderr(&refused)
+    );
 
-    let bad = run_in(dir.path(), &["study", "tiny.toml", "--shard", "3/3", "--out", "out"]);
+    let bad = run_in(
+        dir.path(),
+        &["study", "tiny.toml", "--shard", "3/3", "--out", "out"],
+    );
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("--shard") && stderr(&bad).contains("i/n"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--shard") && stderr(&bad).contains("i/n"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
 fn a_killed_shard_resumes_and_the_merge_completes() {
     let dir = TempDir::new("shard-resume");
-    let slow = TINY_STUDY.replace("depths = [1, 2, 4]", "depths = [1, 2, 3, 4, 6, 8]").replace("steps = 40", "steps = 400");
+    let slow = TINY_STUDY
+        .replace("depths = [1, 2, 4]", "depths = [1, 2, 3, 4, 6, 8]")
+        .replace("steps = 40", "steps = 400");
     std::fs::write(dir.join("tiny.toml"), &slow).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_variability"))
-        .args(["study", "tiny.toml", "--shard", "0/2", "--out", "out", "--quiet", "--threads", "1"])
+        .args([
+            "study",
+            "tiny.toml",
+            "--shard",
+            "0/2",
+            "--out",
+            "out",
+            "--quiet",
+            "--threads",
+            "1",
+        ])
         .current_dir(dir.path())
         .spawn()
         .unwrap();
     let runs = dir.join("out/shards/0-of-2/runs.jsonl");
     let started = Instant::now();
     while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 2 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no results appeared");
-        assert!(child.try_wait().unwrap().is_none(), "the shard finished before it could be killed");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no results appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the shard finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -97,13 +183,31 @@ fn a_killed_shard_resumes_and_the_merge_completes() {
     let partial = std::fs::read_to_string(&runs).unwrap();
 
     for shard in ["0/2", "1/2"] {
-        let output = run_in(dir.path(), &["study", "tiny.toml", "--shard", shard, "--out", "out", "--quiet"]);
+        let output = run_in(
+            dir.path(),
+            &[
+                "study",
+                "tiny.toml",
+                "--shard",
+                shard,
+                "--out",
+                "out",
+                "--quiet",
+            ],
+        );
         assert!(output.status.success(), "{shard}: {}", stderr(&output));
     }
     let resumed = std::fs::read_to_string(&runs).unwrap();
     let kept: Vec<&str> = partial.lines().filter(|l| l.ends_with('}')).collect();
-    assert!(kept.iter().all(|line| resumed.contains(line)), "the resumed shard kept what it had");
+    assert!(
+        kept.iter().all(|line| resumed.contains(line)),
+        "the resumed shard kept what it had"
+    );
     let merge = run_in(dir.path(), &["merge", "out"]);
     assert!(merge.status.success(), "{}", stderr(&merge));
-    assert_eq!(json_lines(&dir.join("out/runs.jsonl")).len(), 2 * 6 * 5, "every network once");
+    assert_eq!(
+        json_lines(&dir.join("out/runs.jsonl")).len(),
+        2 * 6 * 5,
+        "every network once"
+    );
 }

@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use common::{json_lines, record_set, run_in, stderr, TempDir};
 
 fn slurm_available() -> bool {
-    Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success())
+    Command::new("sinfo")
+        .arg("-h")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[test]
@@ -39,12 +42,19 @@ fn a_study_runs_as_a_slurm_job_array_and_merges() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(submitted.status.success(), "submit.sh: {}", String::from_utf8_lossy(&submitted.stderr));
+    assert!(
+        submitted.status.success(),
+        "submit.sh: {}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
     let text = String::from_utf8_lossy(&submitted.stdout).into_owned();
     println!("{text}");
     // "array job 8 (3 shards), merge job 9; results in sharded"
     let job_after = |label: &str| -> String {
-        let rest = text.split(label).nth(1).unwrap_or_else(|| panic!("no '{label}' in: {text}"));
+        let rest = text
+            .split(label)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no '{label}' in: {text}"));
         rest.chars().take_while(char::is_ascii_digit).collect()
     };
     let (array, merge) = (job_after("array job "), job_after("merge job "));
@@ -52,26 +62,65 @@ fn a_study_runs_as_a_slurm_job_array_and_merges() {
     // Wait, bounded, until neither job is queued or running.
     let started = Instant::now();
     loop {
-        let queue = Command::new("squeue").args(["-h", "-j", &format!("{array},{merge}")]).output().unwrap();
+        let queue = Command::new("squeue")
+            .args(["-h", "-j", &format!("{array},{merge}")])
+            .output()
+            .unwrap();
         if String::from_utf8_lossy(&queue.stdout).trim().is_empty() {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "the Slurm jobs did not finish in 10 minutes:\n{}", String::from_utf8_lossy(&queue.stdout));
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the Slurm jobs did not finish in 10 minutes:\n{}",
+            String::from_utf8_lossy(&queue.stdout)
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
-    let log = |name: &str| std::fs::read_to_string(dir.join("sharded/logs").join(name)).unwrap_or_default();
+    let log = |name: &str| {
+        std::fs::read_to_string(dir.join("sharded/logs").join(name)).unwrap_or_default()
+    };
     let merged = dir.join("sharded/runs.jsonl");
-    assert!(merged.exists(), "no merged results; merge log:\n{}\nshard 0 log:\n{}", log("merge.out"), log("shard-0.out"));
+    assert!(
+        merged.exists(),
+        "no merged results; merge log:\n{}\nshard 0 log:\n{}",
+        log("merge.out"),
+        log("shard-0.out")
+    );
     for shard in 0..3 {
-        assert!(dir.join(&format!("sharded/shards/{shard}-of-3/runs.jsonl")).exists(), "shard {shard} wrote nothing");
+        assert!(
+            dir.join(&format!("sharded/shards/{shard}-of-3/runs.jsonl"))
+                .exists(),
+            "shard {shard} wrote nothing"
+        );
     }
-    assert!(dir.join("sharded/report/summary.md").exists(), "the merge job draws the report");
+    assert!(
+        dir.join("sharded/report/summary.md").exists(),
+        "the merge job draws the report"
+    );
 
-    let single = run_in(dir.path(), &["study", study.to_str().unwrap(), "--out", "single", "--quiet"]);
+    let single = run_in(
+        dir.path(),
+        &[
+            "study",
+            study.to_str().unwrap(),
+            "--out",
+            "single",
+            "--quiet",
+        ],
+    );
     assert!(single.status.success(), "{}", stderr(&single));
-    assert_eq!(json_lines(&merged).len(), json_lines(&dir.join("single/runs.jsonl")).len());
-    assert_eq!(record_set(&merged), record_set(&dir.join("single/runs.jsonl")));
+    assert_eq!(
+        json_lines(&merged).len(),
+        json_lines(&dir.join("single/runs.jsonl")).len()
+    );
+    assert_eq!(
+        record_set(&merged),
+        record_set(&dir.join("single/runs.jsonl"))
+    );
     let read = |d: &str| std::fs::read_to_string(dir.join(d).join("summary.csv")).unwrap();
     assert_eq!(read("sharded"), read("single"));
-    println!("Slurm: 3 shards and the merge ran in {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "Slurm: 3 shards and the merge ran in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 }

@@ -27,7 +27,13 @@ test_size = 64
 fn keys(records: &[serde_json::Value]) -> Vec<(String, u64, u64)> {
     records
         .iter()
-        .map(|r| (r["activation"].as_str().unwrap().to_string(), r["depth"].as_u64().unwrap(), r["seed"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["activation"].as_str().unwrap().to_string(),
+                r["depth"].as_u64().unwrap(),
+                r["seed"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -38,31 +44,56 @@ fn a_study_writes_its_results_and_a_rerun_redoes_nothing() {
     let output = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let results = dir.join("results/tiny");
-    for file in ["study.toml", "runs.jsonl", "summary.csv", "summary.json", "correlations.csv"] {
+    for file in [
+        "study.toml",
+        "runs.jsonl",
+        "summary.csv",
+        "summary.json",
+        "correlations.csv",
+    ] {
         assert!(results.join(file).exists(), "missing {file}");
     }
-    for landscape in ["relu-d1-b200.json", "relu-d3-b200.json", "abs-d1-b200.json", "abs-d3-b200.json"] {
-        assert!(results.join("landscapes").join(landscape).exists(), "missing {landscape}");
+    for landscape in [
+        "relu-d1-b200.json",
+        "relu-d3-b200.json",
+        "abs-d1-b200.json",
+        "abs-d3-b200.json",
+    ] {
+        assert!(
+            results.join("landscapes").join(landscape).exists(),
+            "missing {landscape}"
+        );
     }
     let records = json_lines(&results.join("runs.jsonl"));
     assert_eq!(records.len(), 2 * 2 * 6);
-    let trained = records.iter().filter(|r| r.get("train_acc").is_some()).count();
+    let trained = records
+        .iter()
+        .filter(|r| r.get("train_acc").is_some())
+        .count();
     assert_eq!(trained, 2 * 2 * 2);
     let summary = std::fs::read_to_string(results.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 1 + 4, "{summary}");
     let correlations = std::fs::read_to_string(results.join("correlations.csv")).unwrap();
-    assert!(correlations.lines().any(|l| l.starts_with("all@200,v3,4,")), "{correlations}");
+    assert!(
+        correlations.lines().any(|l| l.starts_with("all@200,v3,4,")),
+        "{correlations}"
+    );
 
     let before = std::fs::read_to_string(results.join("runs.jsonl")).unwrap();
     let again = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert_eq!(before, std::fs::read_to_string(results.join("runs.jsonl")).unwrap());
+    assert_eq!(
+        before,
+        std::fs::read_to_string(results.join("runs.jsonl")).unwrap()
+    );
 }
 
 /// Starts, on one thread, a study with enough work (2 × 6 × 6 networks, 400
 /// steps) that a test can act while it runs; returns it and its runs file.
 fn spawn_slow_study(dir: &TempDir) -> (std::process::Child, std::path::PathBuf) {
-    let study = TINY_STUDY.replace("depths = [1, 3]", "depths = [1, 2, 3, 4, 6, 8]").replace("steps = 40", "steps = 400");
+    let study = TINY_STUDY
+        .replace("depths = [1, 3]", "depths = [1, 2, 3, 4, 6, 8]")
+        .replace("steps = 40", "steps = 400");
     std::fs::write(dir.join("tiny.toml"), study).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_variability"))
         .args(["study", "tiny.toml", "--quiet", "--threads", "1"])
@@ -78,8 +109,14 @@ fn a_killed_study_resumes_with_each_network_once() {
     let (mut child, runs) = spawn_slow_study(&dir);
     let started = Instant::now();
     while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 4 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no results appeared");
-        assert!(child.try_wait().unwrap().is_none(), "the study finished before it could be killed");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no results appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the study finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL: no clean-up runs
@@ -104,14 +141,23 @@ fn a_killed_study_resumes_with_each_network_once() {
 fn a_different_config_is_refused_unless_fresh() {
     let dir = TempDir::new("refuse");
     std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
-    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"]).status.success());
-    std::fs::write(dir.join("tiny.toml"), TINY_STUDY.replace("measure_seeds = 6", "measure_seeds = 7")).unwrap();
+    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"])
+        .status
+        .success());
+    std::fs::write(
+        dir.join("tiny.toml"),
+        TINY_STUDY.replace("measure_seeds = 6", "measure_seeds = 7"),
+    )
+    .unwrap();
     let refused = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(stderr(&refused).contains("--fresh"), "{}", stderr(&refused));
     let fresh = run_in(dir.path(), &["study", "tiny.toml", "--quiet", "--fresh"]);
     assert!(fresh.status.success(), "{}", stderr(&fresh));
-    assert_eq!(json_lines(&dir.join("results/tiny/runs.jsonl")).len(), 2 * 2 * 7);
+    assert_eq!(
+        json_lines(&dir.join("results/tiny/runs.jsonl")).len(),
+        2 * 2 * 7
+    );
 }
 
 #[test]
@@ -120,7 +166,10 @@ fn a_second_run_into_a_directory_in_use_is_refused() {
     let (mut first, runs) = spawn_slow_study(&dir);
     let started = Instant::now();
     while !runs.exists() {
-        assert!(started.elapsed() < Duration::from_secs(120), "the first run did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first run did not start"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let second = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
@@ -128,11 +177,19 @@ fn a_second_run_into_a_directory_in_use_is_refused() {
     assert!(first.wait().unwrap().success(), "the first run must finish");
     if still_running {
         assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
-        assert!(stderr(&second).contains("in use by another run"), "{}", stderr(&second));
+        assert!(
+            stderr(&second).contains("in use by another run"),
+            "{}",
+            stderr(&second)
+        );
     }
     let keys = keys(&json_lines(&runs));
     let unique: HashSet<_> = keys.iter().cloned().collect();
-    assert_eq!((keys.len(), unique.len()), (2 * 6 * 6, 2 * 6 * 6), "every network once");
+    assert_eq!(
+        (keys.len(), unique.len()),
+        (2 * 6 * 6, 2 * 6 * 6),
+        "every network once"
+    );
 }
 
 #[test]
@@ -144,25 +201,44 @@ fn a_directory_whose_lock_is_held_is_refused_and_then_free() {
     lock.try_lock().unwrap();
     let refused = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("in use by another run"), "{}", stderr(&refused));
-    assert!(!dir.join("results/tiny/runs.jsonl").exists(), "nothing may run");
+    assert!(
+        stderr(&refused).contains("in use by another run"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !dir.join("results/tiny/runs.jsonl").exists(),
+        "nothing may run"
+    );
     drop(lock);
-    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"]).status.success());
+    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"])
+        .status
+        .success());
 }
 
 #[test]
 fn results_trained_before_adam_was_recorded_are_not_resumed() {
     let dir = TempDir::new("old-adam");
     std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
-    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"]).status.success());
+    assert!(run_in(dir.path(), &["study", "tiny.toml", "--quiet"])
+        .status
+        .success());
     let saved = dir.join("results/tiny/study.toml");
     let text = std::fs::read_to_string(&saved).unwrap();
     assert!(text.contains("adam_epsilon = 0.00000001"), "{text}");
-    let old: String = text.lines().filter(|l| !l.starts_with("adam_")).map(|l| format!("{l}\n")).collect();
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("adam_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(&saved, old).unwrap();
     let refused = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("1e-5") && stderr(&refused).contains("--fresh"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("1e-5") && stderr(&refused).contains("--fresh"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 /// Each study-file mistake is refused before anything runs, naming the key.
@@ -172,18 +248,38 @@ fn study_file_mistakes_are_refused_naming_the_key() {
     let cases: &[(&str, &str, &str)] = &[
         ("measure_seeds = 6", "measure_sedes = 6", "measure_sedes"),
         ("steps = 40", "stepz = 40", "stepz"),
-        ("activations = [\"relu\", \"abs\"]", "activations = [\"relu\", \"swish\"]", "allowed: relu, abs"),
+        (
+            "activations = [\"relu\", \"abs\"]",
+            "activations = [\"relu\", \"swish\"]",
+            "allowed: relu, abs",
+        ),
         ("depths = [1, 3]", "depths = [0, 3]", "depths"),
         ("depths = [1, 3]", "depths = []", "depths"),
-        ("depths = [1, 3]", "depths = [1, 3]\nlayer = \"conv\"", "allowed: dense, residual, layernorm-dense"),
+        (
+            "depths = [1, 3]",
+            "depths = [1, 3]\nlayer = \"conv\"",
+            "allowed: dense, residual, layernorm-dense",
+        ),
         ("depths = [1, 3]", "depths = [1, 3]\nlayer = []", "layer"),
         ("grid = 12", "grid = 3", "grid"),
         ("budget = 200", "budget = 5", "budget"),
         ("budget = 200", "budget = 200\nbudgets = [300]", "budget"),
         ("grid = 12", "grid = 12\ninit = \"orthogonal\"", "scaled"),
-        ("steps = 40", "steps = 40\nlearning_rate = -1.0", "train.learning_rate"),
-        ("steps = 40", "steps = 40\nadam_beta2 = 1.0", "train.adam_beta2"),
-        ("steps = 40", "steps = 40\nadam_epsilon = 0.0", "train.adam_epsilon"),
+        (
+            "steps = 40",
+            "steps = 40\nlearning_rate = -1.0",
+            "train.learning_rate",
+        ),
+        (
+            "steps = 40",
+            "steps = 40\nadam_beta2 = 1.0",
+            "train.adam_beta2",
+        ),
+        (
+            "steps = 40",
+            "steps = 40\nadam_epsilon = 0.0",
+            "train.adam_epsilon",
+        ),
         ("measure_seeds = 6", "measure_seeds = 0", "measure_seeds"),
         ("name = \"tiny\"", "name = \"../escape\"", "name"),
         ("grid = 12", "grid = \"twelve\"", "grid"),
@@ -206,22 +302,71 @@ fn study_file_mistakes_are_refused_naming_the_key() {
 #[test]
 fn train_writes_the_training_keys_and_records_divergence() {
     let dir = TempDir::new("train");
-    let base = ["train", "--activation", "relu", "--depth", "3", "--budget", "150", "--seeds", "2", "--grid", "12",
-        "--train-size", "64", "--test-size", "64", "--steps", "30", "--log-every", "10", "--quiet"];
+    let base = [
+        "train",
+        "--activation",
+        "relu",
+        "--depth",
+        "3",
+        "--budget",
+        "150",
+        "--seeds",
+        "2",
+        "--grid",
+        "12",
+        "--train-size",
+        "64",
+        "--test-size",
+        "64",
+        "--steps",
+        "30",
+        "--log-every",
+        "10",
+        "--quiet",
+    ];
     let ok = run_in(dir.path(), &[&base[..], &["--out", "ok.jsonl"]].concat());
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("train acc"));
     for record in json_lines(&dir.join("ok.jsonl")) {
-        for key in ["train_acc", "best_train_acc", "test_acc", "final_loss", "loss_curve", "trapped", "diverged", "train_seconds", "v3", "grad_norms"] {
+        for key in [
+            "train_acc",
+            "best_train_acc",
+            "test_acc",
+            "final_loss",
+            "loss_curve",
+            "trapped",
+            "diverged",
+            "train_seconds",
+            "v3",
+            "grad_norms",
+        ] {
             assert!(record.get(key).is_some(), "missing {key}: {record}");
         }
         assert_eq!(record["loss_curve"].as_array().unwrap().len(), 4); // steps 0, 10, 20, 29
         let adam = &record["optimizer"];
-        assert_eq!((adam["name"].as_str(), adam["epsilon"].as_f64()), (Some("adam"), Some(1e-8)), "{record}");
-        assert_eq!((adam["beta1"].as_f64(), adam["beta2"].as_f64(), adam["learning_rate"].as_f64()), (Some(0.9), Some(0.999), Some(1e-3)));
+        assert_eq!(
+            (adam["name"].as_str(), adam["epsilon"].as_f64()),
+            (Some("adam"), Some(1e-8)),
+            "{record}"
+        );
+        assert_eq!(
+            (
+                adam["beta1"].as_f64(),
+                adam["beta2"].as_f64(),
+                adam["learning_rate"].as_f64()
+            ),
+            (Some(0.9), Some(0.999), Some(1e-3))
+        );
     }
-    let huge = run_in(dir.path(), &[&base[..], &["--lr", "1e30", "--out", "huge.jsonl"]].concat());
-    assert!(huge.status.success(), "a diverging run is a result, not a crash: {}", stderr(&huge));
+    let huge = run_in(
+        dir.path(),
+        &[&base[..], &["--lr", "1e30", "--out", "huge.jsonl"]].concat(),
+    );
+    assert!(
+        huge.status.success(),
+        "a diverging run is a result, not a crash: {}",
+        stderr(&huge)
+    );
     for record in json_lines(&dir.join("huge.jsonl")) {
         assert_eq!(record["diverged"], true, "{record}");
     }

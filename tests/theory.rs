@@ -11,14 +11,29 @@ use variability::theory::Theory;
 type B = Autodiff<Flex>;
 
 /// Mean measured RV_l of `seeds` networks, and the predicted RV_l.
-fn measured_and_predicted(name: &str, width: usize, depth: usize, grid: usize, seeds: usize) -> (Vec<f64>, Vec<f64>) {
+fn measured_and_predicted(
+    name: &str,
+    width: usize,
+    depth: usize,
+    grid: usize,
+    seeds: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let activation = ActivationRegistry::builtin().get(name).unwrap();
     let dense = LayerRegistry::builtin().get("dense").unwrap();
     let config = MlpConfig::new(depth, width, name.into());
-    let measurer = Measurer::<B>::new(MeasureConfig::new().with_grid(grid), ProblemConfig::new().with_train_size(16), 0, &Default::default());
-    let seeds: Vec<u64> = (0..seeds).map(|i| network_seed(7, name, depth, i)).collect();
+    let measurer = Measurer::<B>::new(
+        MeasureConfig::new().with_grid(grid),
+        ProblemConfig::new().with_train_size(16),
+        0,
+        &Default::default(),
+    );
+    let seeds: Vec<u64> = (0..seeds)
+        .map(|i| network_seed(7, name, depth, i))
+        .collect();
     let measures = measurer.measure(&config, &activation, &dense, &seeds);
-    let measured = (0..depth).map(|l| measures.iter().map(|m| m.rv_layers[l]).sum::<f64>() / measures.len() as f64).collect();
+    let measured = (0..depth)
+        .map(|l| measures.iter().map(|m| m.rv_layers[l]).sum::<f64>() / measures.len() as f64)
+        .collect();
     let (predicted, _) = Theory::new(&activation, width).rv_profile(depth, grid, 4000, 0);
     (measured, predicted)
 }
@@ -30,7 +45,11 @@ fn predicted_rv_matches_wide_networks_at_depths_one_to_eight() {
         for (layer, (m, p)) in measured.iter().zip(&predicted).enumerate() {
             // Finite width (1/n) and the pair sample (4000 pairs) both stay
             // well inside this tolerance.
-            assert!((m - p).abs() < TOLERANCE * p.max(0.05), "{name} layer {}: measured {m:.4}, predicted {p:.4}", layer + 1);
+            assert!(
+                (m - p).abs() < TOLERANCE * p.max(0.05),
+                "{name} layer {}: measured {m:.4}, predicted {p:.4}",
+                layer + 1
+            );
         }
         println!("{name}: measured {measured:.3?}\n{name}: predicted {predicted:.3?}");
     }
@@ -64,7 +83,9 @@ fn relu_death_probability_matches_monte_carlo() {
                 let mut next = Vec::with_capacity(width);
                 for _ in 0..width {
                     let bias: f64 = std * rng.sample::<f64, _>(StandardNormal);
-                    let z = h.iter().fold(bias, |acc, v| acc + v * std * rng.sample::<f64, _>(StandardNormal));
+                    let z = h.iter().fold(bias, |acc, v| {
+                        acc + v * std * rng.sample::<f64, _>(StandardNormal)
+                    });
                     next.push(z.max(0.0));
                 }
                 died |= next.iter().all(|&v| v == 0.0);
@@ -77,6 +98,9 @@ fn relu_death_probability_matches_monte_carlo() {
         let standard_error = (predicted * (1.0 - predicted) / networks as f64).sqrt();
         // Four standard errors: a wrong exponent (2⁻⁽ⁿ⁻¹⁾, or L − 1 layers)
         // is off by tens of them at these sizes.
-        assert!((measured - predicted).abs() < 4.0 * standard_error, "width {width}, depth {depth}: Monte Carlo {measured:.4}, formula {predicted:.4}");
+        assert!(
+            (measured - predicted).abs() < 4.0 * standard_error,
+            "width {width}, depth {depth}: Monte Carlo {measured:.4}, formula {predicted:.4}"
+        );
     }
 }

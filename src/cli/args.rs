@@ -110,7 +110,13 @@ impl SweepArgs {
     /// A run config with every default (for commands that set only a few keys).
     pub(crate) fn defaults() -> RunConfig {
         RunConfig {
-            model: ModelConfig { budgets: vec![2000], layers: vec!["dense".into()], activations: vec![], depths: vec![], init: Init::Scaled },
+            model: ModelConfig {
+                budgets: vec![2000],
+                layers: vec!["dense".into()],
+                activations: vec![],
+                depths: vec![],
+                init: Init::Scaled,
+            },
             problem: ProblemConfig::new(),
             measure: MeasureConfig::new(),
             train: TrainConfig::new(),
@@ -135,8 +141,18 @@ impl SweepArgs {
                 depths: self.depth.clone(),
                 init: self.init,
             },
-            problem: ProblemConfig { problem: self.problem.clone(), cells: self.cells, train_size: self.train_size, test_size, loss: self.loss },
-            measure: MeasureConfig { grid: self.grid, epsilon: self.epsilon, proxies: !self.no_proxies },
+            problem: ProblemConfig {
+                problem: self.problem.clone(),
+                cells: self.cells,
+                train_size: self.train_size,
+                test_size,
+                loss: self.loss,
+            },
+            measure: MeasureConfig {
+                grid: self.grid,
+                epsilon: self.epsilon,
+                proxies: !self.no_proxies,
+            },
             train,
             measure_seeds: self.seeds,
             train_seeds,
@@ -145,12 +161,20 @@ impl SweepArgs {
         }
     }
 
-    fn plan(&self, registry: &Registry, train: Option<(TrainConfig, usize)>) -> Result<SweepPlan, InputError> {
+    fn plan(
+        &self,
+        registry: &Registry,
+        train: Option<(TrainConfig, usize)>,
+    ) -> Result<SweepPlan, InputError> {
         let sweep = self.run_config(train).check(registry).map_err(with_flag)?;
         let out = self
             .out
             .as_ref()
-            .map(|path| JsonLines::append(path).map_err(|e| InputError::new("--out", format!("cannot write '{}': {e}", path.display()))))
+            .map(|path| {
+                JsonLines::append(path).map_err(|e| {
+                    InputError::new("--out", format!("cannot write '{}': {e}", path.display()))
+                })
+            })
             .transpose()?;
         Ok(SweepPlan {
             threads: self.execution.threads(sweep.backend)?,
@@ -183,7 +207,11 @@ impl ExecutionArgs {
     }
 
     pub(crate) fn progress(&self) -> ProgressMode {
-        if self.quiet { ProgressMode::Quiet } else { ProgressMode::Auto }
+        if self.quiet {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::Auto
+        }
     }
 }
 
@@ -273,7 +301,10 @@ pub struct StudyArgs {
 impl StudyArgs {
     pub fn plan(&self, registry: &Registry) -> Result<StudyRunPlan, InputError> {
         let mut study = StudyConfig::load(&self.file)?.plan(registry, self.backend)?;
-        let mut dir = self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&study.config.name));
+        let mut dir = self
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results").join(&study.config.name));
         if let Some(text) = &self.shard {
             let shard = Shard::parse(text, |name| std::env::var(name).ok())?;
             dir = shard.dir(&dir);
@@ -309,14 +340,20 @@ impl ReportArgs {
     pub fn plan(&self, registry: &Registry) -> Result<(StudyResults, PathBuf), CliError> {
         check_scale(self.scale)?;
         let results = StudyResults::load(&self.results, registry)?;
-        let out = self.out.clone().unwrap_or_else(|| self.results.join("report"));
+        let out = self
+            .out
+            .clone()
+            .unwrap_or_else(|| self.results.join("report"));
         Ok((results, out))
     }
 }
 
 fn check_scale(scale: f64) -> Result<(), InputError> {
     if !(scale.is_finite() && (0.25..=8.0).contains(&scale)) {
-        return Err(InputError::new("--scale", format!("must be between 0.25 and 8, got {scale}")));
+        return Err(InputError::new(
+            "--scale",
+            format!("must be between 0.25 and 8, got {scale}"),
+        ));
     }
     Ok(())
 }
@@ -342,8 +379,16 @@ pub struct PaperArgs {
 impl PaperArgs {
     pub fn study(&self, registry: &Registry) -> Result<StudyRunPlan, InputError> {
         check_scale(self.scale)?;
-        StudyArgs { file: self.study.clone(), out: None, fresh: false, backend: self.backend, shard: None, device: None, execution: self.execution.clone() }
-            .plan(registry)
+        StudyArgs {
+            file: self.study.clone(),
+            out: None,
+            fresh: false,
+            backend: self.backend,
+            shard: None,
+            device: None,
+            execution: self.execution.clone(),
+        }
+        .plan(registry)
     }
 }
 
@@ -383,11 +428,20 @@ impl BenchArgs {
         InputError::at_least("--measure-networks", self.measure_networks, 1)?;
         InputError::at_least("--train-networks", self.train_networks, 1)?;
         InputError::at_least("--steps", self.steps, 1)?;
-        let activation = registry.activations.get(&self.activation).map_err(|e| InputError::new("--activation", e.to_string()))?;
-        let layer = registry.layers.get(&self.layer).map_err(|e| InputError::new("--layer", e.to_string()))?;
+        let activation = registry
+            .activations
+            .get(&self.activation)
+            .map_err(|e| InputError::new("--activation", e.to_string()))?;
+        let layer = registry
+            .layers
+            .get(&self.layer)
+            .map_err(|e| InputError::new("--layer", e.to_string()))?;
         let study = match self.study.as_str() {
             "none" => None,
-            file => Some((file.to_string(), StudyConfig::load(Path::new(file))?.plan(registry, Some(self.backend))?)),
+            file => Some((
+                file.to_string(),
+                StudyConfig::load(Path::new(file))?.plan(registry, Some(self.backend))?,
+            )),
         };
         Ok(BenchPlan {
             backend: self.backend,
@@ -400,7 +454,9 @@ impl BenchArgs {
             activation,
             layer,
             study,
-            out: self.out.clone().unwrap_or_else(|| PathBuf::from("results").join(format!("bench-{}.json", self.backend))),
+            out: self.out.clone().unwrap_or_else(|| {
+                PathBuf::from("results").join(format!("bench-{}.json", self.backend))
+            }),
         })
     }
 }
@@ -432,7 +488,10 @@ pub struct TheoryArgs {
 
 impl TheoryArgs {
     /// The checked (activation, depth, width) triples.
-    pub fn plan(&self, registry: &Registry) -> Result<Vec<(crate::nn::ActivationSpec, usize, usize)>, InputError> {
+    pub fn plan(
+        &self,
+        registry: &Registry,
+    ) -> Result<Vec<(crate::nn::ActivationSpec, usize, usize)>, InputError> {
         InputError::at_least("--grid", self.grid, 4)?;
         InputError::at_least("--pairs", self.pairs, 1)?;
         let model = ModelConfig {
@@ -442,9 +501,18 @@ impl TheoryArgs {
             depths: self.depth.clone(),
             init: Init::Scaled,
         };
-        let run = RunConfig { model, measure_seeds: 1, train_seeds: 0, ..SweepArgs::defaults() };
+        let run = RunConfig {
+            model,
+            measure_seeds: 1,
+            train_seeds: 0,
+            ..SweepArgs::defaults()
+        };
         let sweep = run.check(registry).map_err(with_flag)?;
-        Ok(sweep.points.into_iter().map(|p| (p.activation, p.config.depth, p.config.width)).collect())
+        Ok(sweep
+            .points
+            .into_iter()
+            .map(|p| (p.activation, p.config.depth, p.config.width))
+            .collect())
     }
 }
 

@@ -11,16 +11,23 @@ pub mod table;
 
 use clap::{Parser, Subcommand};
 
-pub use args::{BenchArgs, ExecutionArgs, MeasureArgs, MergeArgs, PaperArgs, ReportArgs, StudyArgs, SweepArgs, TheoryArgs, TrainArgs};
+pub use args::{
+    BenchArgs, ExecutionArgs, MeasureArgs, MergeArgs, PaperArgs, ReportArgs, StudyArgs, SweepArgs,
+    TheoryArgs, TrainArgs,
+};
 
 use crate::error::InputError;
 use crate::nn::{run_on, run_on_device, BackendUnavailable, Registry};
-use crate::report::{write_report, ReportError, StudyResults};
 use crate::report::plot::{Format, PlotError};
+use crate::report::{write_report, ReportError, StudyResults};
 use crate::study::{merge_shards, MergeError, StudyError};
 
 #[derive(Parser, Debug)]
-#[command(name = "variability", version, about = "Variability of fully connected networks at a fixed parameter budget")]
+#[command(
+    name = "variability",
+    version,
+    about = "Variability of fully connected networks at a fixed parameter budget"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -65,7 +72,10 @@ pub enum CliError {
     #[error(transparent)]
     Input(#[from] InputError),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     /// The work is not finished (shards still missing networks): exit 1.
     #[error("{0}")]
     Incomplete(String),
@@ -87,7 +97,10 @@ impl CliError {
 
 impl From<BackendUnavailable> for CliError {
     fn from(error: BackendUnavailable) -> Self {
-        CliError::Input(InputError::new(&format!("--backend {}", error.backend), error.reason))
+        CliError::Input(InputError::new(
+            &format!("--backend {}", error.backend),
+            error.reason,
+        ))
     }
 }
 
@@ -111,7 +124,10 @@ impl From<MergeError> for CliError {
 
 impl From<PlotError> for CliError {
     fn from(plot: PlotError) -> Self {
-        CliError::Io { context: plot.path, source: std::io::Error::other(plot.message) }
+        CliError::Io {
+            context: plot.path,
+            source: std::io::Error::other(plot.message),
+        }
     }
 }
 
@@ -142,7 +158,12 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         }
         Command::Merge(args) => {
             let merged = merge_shards(&args.dir, registry)?;
-            println!("merged {} shards: {} networks into {}", merged.shards, merged.networks, args.dir.display());
+            println!(
+                "merged {} shards: {} networks into {}",
+                merged.shards,
+                merged.networks,
+                args.dir.display()
+            );
             Ok(())
         }
         Command::Report(args) => {
@@ -171,7 +192,12 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
     }
 }
 
-fn report(results: &StudyResults, out: &std::path::Path, format: Format, scale: f64) -> Result<(), CliError> {
+fn report(
+    results: &StudyResults,
+    out: &std::path::Path,
+    format: Format,
+    scale: f64,
+) -> Result<(), CliError> {
     let written = write_report(results, out, format, scale)?;
     println!("{} files in {}", written.len(), out.display());
     Ok(())

@@ -88,10 +88,28 @@ impl RecommendArgs {
     pub fn plan(&self, registry: &Registry) -> Result<RecommendPlan, InputError> {
         let measures = correlated_measures();
         if !measures.contains(&self.by.as_str()) {
-            return Err(InputError::new("--by", format!("unknown measure '{}'; allowed: {}", self.by, measures.join(", "))));
+            return Err(InputError::new(
+                "--by",
+                format!(
+                    "unknown measure '{}'; allowed: {}",
+                    self.by,
+                    measures.join(", ")
+                ),
+            ));
         }
-        let shipped_activations = registry.activations.names().into_iter().filter(|n| !n.contains(':')).map(String::from).collect();
-        let shipped_layers = registry.layers.names().into_iter().map(String::from).collect();
+        let shipped_activations = registry
+            .activations
+            .names()
+            .into_iter()
+            .filter(|n| !n.contains(':'))
+            .map(String::from)
+            .collect();
+        let shipped_layers = registry
+            .layers
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect();
         let mut config = SweepArgs::defaults();
         config.model.budgets = vec![self.budget];
         config.model.activations = self.activation.clone().unwrap_or(shipped_activations);
@@ -101,7 +119,10 @@ impl RecommendArgs {
         config.measure_seeds = self.seeds;
         config.seed = self.seed;
         config.backend = self.backend;
-        config.problem = ProblemConfig { problem: self.problem.clone(), ..ProblemConfig::new() };
+        config.problem = ProblemConfig {
+            problem: self.problem.clone(),
+            ..ProblemConfig::new()
+        };
         if config.problem.target().is_ok_and(|t| t.is_regression()) {
             config.problem.loss = crate::problem::Loss::Mse;
         }
@@ -195,12 +216,19 @@ impl BackendJob for RecommendPlan {
         print_ranking(&candidates, &self.by);
         if let Some(mut verify) = self.verify {
             let count = self.verify_count.min(candidates.len() / 2).max(1);
-            let chosen: Vec<usize> = (0..count).chain(candidates.len().saturating_sub(count)..candidates.len()).collect();
-            verify.points = chosen.iter().map(|&c| self.measure.points[candidates[c].point].clone()).collect();
+            let chosen: Vec<usize> = (0..count)
+                .chain(candidates.len().saturating_sub(count)..candidates.len())
+                .collect();
+            verify.points = chosen
+                .iter()
+                .map(|&c| self.measure.points[candidates[c].point].clone())
+                .collect();
             let trained = collect::<B>(&verify, self.threads, self.progress, device)?;
             for &c in &chosen {
                 let point = &self.measure.points[candidates[c].point];
-                let scores: Vec<f64> = records_of(&trained, point).filter_map(|r| r.training.as_ref().map(|t| t.counted(t.train_acc))).collect();
+                let scores: Vec<f64> = records_of(&trained, point)
+                    .filter_map(|r| r.training.as_ref().map(|t| t.counted(t.train_acc)))
+                    .collect();
                 let summary = Summary::of(scores);
                 candidates[c].verified = Some((summary.mean, summary.std));
             }
@@ -224,9 +252,18 @@ impl BackendJob for RecommendPlan {
 }
 
 /// Runs a sweep to the end and returns its records.
-fn collect<B: ComputeBackend>(sweep: &Sweep, threads: usize, mode: ProgressMode, device: &B::Device) -> Result<Vec<RunRecord>, CliError> {
+fn collect<B: ComputeBackend>(
+    sweep: &Sweep,
+    threads: usize,
+    mode: ProgressMode,
+    device: &B::Device,
+) -> Result<Vec<RunRecord>, CliError> {
     let tasks = sweep.tasks::<B>(&[]);
-    let label = if sweep.train.is_some() { "verify" } else { "measure" };
+    let label = if sweep.train.is_some() {
+        "verify"
+    } else {
+        "measure"
+    };
     let mut progress = Progress::new(label, sweep.points.len() * sweep.networks_per_point(), mode);
     let mut records = Vec::new();
     sweep.run::<B, CliError>(&tasks, threads, device, |output| {
@@ -252,7 +289,8 @@ fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
         .iter()
         .enumerate()
         .map(|(index, point)| {
-            let values = records_of(records, point).map(|r| r.network.measures.get(by).unwrap_or(f64::NAN));
+            let values =
+                records_of(records, point).map(|r| r.network.measures.get(by).unwrap_or(f64::NAN));
             let summary = Summary::of(values);
             Candidate {
                 rank: 0,
@@ -272,7 +310,13 @@ fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
         })
         .collect();
     let sign = if higher_is_better(by) { -1.0 } else { 1.0 };
-    let key = |c: &Candidate| if c.median.is_finite() { sign * c.median } else { f64::INFINITY };
+    let key = |c: &Candidate| {
+        if c.median.is_finite() {
+            sign * c.median
+        } else {
+            f64::INFINITY
+        }
+    };
     candidates.sort_by(|a, b| key(a).total_cmp(&key(b)));
     for (rank, candidate) in candidates.iter_mut().enumerate() {
         candidate.rank = rank + 1;
@@ -281,13 +325,29 @@ fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
 }
 
 fn print_ranking(candidates: &[Candidate], by: &str) {
-    let order = if higher_is_better(by) { "higher" } else { "lower" };
+    let order = if higher_is_better(by) {
+        "higher"
+    } else {
+        "lower"
+    };
     println!("Candidates ranked by {by} at initialisation ({order} is predicted more trainable):");
-    println!("{:>4}  {:<14} {:<16} {:>5} {:>5} {:>6}  {:>12}  {:>27}  {:>7}", "rank", "activation", "layer", "depth", "width", "params", "median", "IQR", "missing");
+    println!(
+        "{:>4}  {:<14} {:<16} {:>5} {:>5} {:>6}  {:>12}  {:>27}  {:>7}",
+        "rank", "activation", "layer", "depth", "width", "params", "median", "IQR", "missing"
+    );
     for c in candidates {
         println!(
             "{:>4}  {:<14} {:<16} {:>5} {:>5} {:>6}  {:>12.4e}  [{:>11.4e}, {:>11.4e}]  {:>7}",
-            c.rank, c.activation, c.layer, c.depth, c.width, c.params, c.median, c.q25, c.q75, c.missing
+            c.rank,
+            c.activation,
+            c.layer,
+            c.depth,
+            c.width,
+            c.params,
+            c.median,
+            c.q25,
+            c.q75,
+            c.missing
         );
     }
 }
@@ -300,11 +360,17 @@ fn print_verification(candidates: &[Candidate], top: &[usize], bottom: &[usize],
             let c = &candidates[c];
             let (mean, std) = c.verified.unwrap_or((f64::NAN, f64::NAN));
             means.push(mean);
-            println!("{:>4}  {:<14} {:<16} {:>5}   {:.3} ± {:.3}", c.rank, c.activation, c.layer, c.depth, mean, std);
+            println!(
+                "{:>4}  {:<14} {:<16} {:>5}   {:.3} ± {:.3}",
+                c.rank, c.activation, c.layer, c.depth, mean, std
+            );
         }
         means.iter().sum::<f64>() / means.len().max(1) as f64
     };
-    let (best, worst) = (group("Top of the ranking", top), group("Bottom of the ranking", bottom));
+    let (best, worst) = (
+        group("Top of the ranking", top),
+        group("Bottom of the ranking", bottom),
+    );
     let verdict = if best > worst { "held" } else { "did not hold" };
     println!("\nThe recommendation {verdict}: top mean {best:.3} against bottom mean {worst:.3}.");
 }

@@ -30,13 +30,21 @@ impl BackendJob for SweepPlan {
         let tasks = sweep.tasks::<B>(&[]);
         let mut per_point: Vec<Vec<RunRecord>> = vec![Vec::new(); sweep.points.len()];
         let mut next_row = 0;
-        let mut progress = Progress::new(if train { "train" } else { "measure" }, sweep.points.len() * networks, self.progress);
-        println!("{}", TableRow::header(train, short_score_name(&sweep.problem)));
+        let mut progress = Progress::new(
+            if train { "train" } else { "measure" },
+            sweep.points.len() * networks,
+            self.progress,
+        );
+        println!(
+            "{}",
+            TableRow::header(train, short_score_name(&sweep.problem))
+        );
         let out = &mut self.out;
         sweep.run::<B, CliError>(&tasks, self.threads, device, |output| {
             if let Some(out) = out.as_mut() {
                 for record in &output.records {
-                    out.write(record).map_err(CliError::io(format!("writing {}", out.path().display())))?;
+                    out.write(record)
+                        .map_err(CliError::io(format!("writing {}", out.path().display())))?;
                 }
             }
             progress.advance(output.records.len());
@@ -70,7 +78,11 @@ impl BackendJob for StudyRunPlan {
         let dir = ResultsDir::prepare(&self.dir, &self.study, self.fresh)?;
         let summary = run_study::<B>(&self.study, &dir, self.threads, self.progress, device)?;
         print_study_summary(&summary, short_score_name(&self.study.sweep.problem));
-        println!("results in {} ({:.0} s)", self.dir.display(), started.elapsed().as_secs_f64());
+        println!(
+            "results in {} ({:.0} s)",
+            self.dir.display(),
+            started.elapsed().as_secs_f64()
+        );
         Ok(())
     }
 }
@@ -91,8 +103,18 @@ impl BackendJob for BenchPlan {
     fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
         let threads = self.settings.threads;
         let matmul = matmul_gflops::<B::InnerBackend>(device);
-        let shapes = bench_shapes::<B>(&self.settings, &self.activation, &self.layer, self.backend, device);
-        let study = self.study.as_ref().map(|(file, plan)| time_study::<B>(file, plan, threads, device)).transpose()?;
+        let shapes = bench_shapes::<B>(
+            &self.settings,
+            &self.activation,
+            &self.layer,
+            self.backend,
+            device,
+        );
+        let study = self
+            .study
+            .as_ref()
+            .map(|(file, plan)| time_study::<B>(file, plan, threads, device))
+            .transpose()?;
         let report = BenchReport {
             version: crate::VERSION.to_string(),
             backend: self.backend,
@@ -111,12 +133,20 @@ impl BackendJob for BenchPlan {
 }
 
 /// Predicts every (activation, depth) point, prints a table, writes JSON.
-pub fn theory(points: &[(ActivationSpec, usize, usize)], args: &super::TheoryArgs) -> Result<(), CliError> {
+pub fn theory(
+    points: &[(ActivationSpec, usize, usize)],
+    args: &super::TheoryArgs,
+) -> Result<(), CliError> {
     let predictions: Vec<Prediction> = points
         .iter()
-        .map(|(activation, depth, width)| Theory::new(activation, *width).predict(*depth, args.grid, args.pairs, args.seed))
+        .map(|(activation, depth, width)| {
+            Theory::new(activation, *width).predict(*depth, args.grid, args.pairs, args.seed)
+        })
         .collect();
-    println!("{:<18} {:>5} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9}  predicted RV_l, l = 1..L", "activation", "depth", "width", "q*", "c*", "χ_c", "ξ", "RV_out");
+    println!(
+        "{:<18} {:>5} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9}  predicted RV_l, l = 1..L",
+        "activation", "depth", "width", "q*", "c*", "χ_c", "ξ", "RV_out"
+    );
     for p in &predictions {
         let layers: Vec<String> = p.rv_layers.iter().map(|rv| format!("{rv:.3}")).collect();
         let number = |x: Option<f64>, none: &str| x.map_or(none.to_string(), |x| format!("{x:.4}"));
@@ -140,15 +170,26 @@ pub fn theory(points: &[(ActivationSpec, usize, usize)], args: &super::TheoryArg
 }
 
 /// Writes `value` as pretty JSON to `path`, creating its folder.
-pub(crate) fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), CliError> {
+pub(crate) fn write_json(
+    path: &std::path::Path,
+    value: &impl serde::Serialize,
+) -> Result<(), CliError> {
     let io = || CliError::io(format!("writing {}", path.display()));
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io())?;
     }
-    std::fs::write(path, serde_json::to_string_pretty(value).expect("serialises")).map_err(io())
+    std::fs::write(
+        path,
+        serde_json::to_string_pretty(value).expect("serialises"),
+    )
+    .map_err(io())
 }
 
 /// The training score's name in the tables: "acc", or "R²".
 fn short_score_name(problem: &crate::problem::ProblemConfig) -> &'static str {
-    if problem.is_regression() { "R²" } else { "acc" }
+    if problem.is_regression() {
+        "R²"
+    } else {
+        "acc"
+    }
 }

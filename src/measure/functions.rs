@@ -13,8 +13,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 use crate::nn::activation::{ActivationSpec, TensorActivation};
-pub use crate::nn::moments::centred_sums;
 use crate::nn::moments::active_counts;
+pub use crate::nn::moments::centred_sums;
 use crate::nn::{PreActivationObserver, SupportedBackend};
 
 /// Number of active (point, unit) pairs of one layer, per member: a unit is
@@ -43,7 +43,12 @@ pub struct ActiveUnits<'a, B: Backend> {
 impl<'a, B: SupportedBackend> ActiveUnits<'a, B> {
     pub fn new(activation: &'a ActivationSpec) -> Self {
         let sigma = B::tensor_activation(activation.function.as_ref());
-        Self { sigma, threshold: activation.active_threshold, counts: Vec::new(), units: 0 }
+        Self {
+            sigma,
+            threshold: activation.active_threshold,
+            counts: Vec::new(),
+            units: 0,
+        }
     }
 
     /// One `[members]` count per pre-activation seen (each exact in `f32`
@@ -57,7 +62,8 @@ impl<'a, B: SupportedBackend> ActiveUnits<'a, B> {
 impl<B: SupportedBackend> PreActivationObserver<B> for ActiveUnits<'_, B> {
     fn observe(&mut self, z: &Tensor<B, 3>) {
         self.units += z.dims()[2];
-        self.counts.push(active_count(z.clone(), self.sigma, self.threshold));
+        self.counts
+            .push(active_count(z.clone(), self.sigma, self.threshold));
     }
 }
 
@@ -68,7 +74,12 @@ impl<B: SupportedBackend> PreActivationObserver<B> for ActiveUnits<'_, B> {
 /// - output: `[members]`
 pub fn frobenius_norm<B: Backend>(gradient: Tensor<B, 3>) -> Tensor<B, 1> {
     let members = gradient.dims()[0];
-    gradient.square().sum_dim(2).sum_dim(1).sqrt().reshape([members])
+    gradient
+        .square()
+        .sum_dim(2)
+        .sum_dim(1)
+        .sqrt()
+        .reshape([members])
 }
 
 /// One member's running moments of one representation (a layer's units),
@@ -85,7 +96,12 @@ pub struct UnitMoments {
 impl UnitMoments {
     pub fn new(shift: Vec<f64>) -> Self {
         let units = shift.len();
-        Self { shift, sum: vec![0.0; units], sum_of_squares: vec![0.0; units], points: 0 }
+        Self {
+            shift,
+            sum: vec![0.0; units],
+            sum_of_squares: vec![0.0; units],
+            points: 0,
+        }
     }
 
     /// Adds a chunk of `points` points: `sums` is one member's row of
@@ -106,12 +122,17 @@ impl UnitMoments {
         let (mut variance, mut mean_square) = (0.0, 0.0);
         for unit in 0..self.shift.len() {
             let mean_centred = self.sum[unit] / n;
-            let unit_variance = (self.sum_of_squares[unit] / n - mean_centred * mean_centred).max(0.0);
+            let unit_variance =
+                (self.sum_of_squares[unit] / n - mean_centred * mean_centred).max(0.0);
             let mean = self.shift[unit] + mean_centred;
             variance += unit_variance;
             mean_square += unit_variance + mean * mean;
         }
-        if mean_square > 0.0 { (variance / mean_square).sqrt() } else { 0.0 }
+        if mean_square > 0.0 {
+            (variance / mean_square).sqrt()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -144,13 +165,28 @@ pub fn third_order_variability<T: Copy + Into<f64>>(landscape: &[T], size: usize
     let (mut along_x, mut along_y) = (0.0, 0.0);
     for row in 0..size {
         for column in 0..size - 3 {
-            along_x += third(f(row, column), f(row, column + 1), f(row, column + 2), f(row, column + 3));
-            along_y += third(f(column, row), f(column + 1, row), f(column + 2, row), f(column + 3, row));
+            along_x += third(
+                f(row, column),
+                f(row, column + 1),
+                f(row, column + 2),
+                f(row, column + 3),
+            );
+            along_y += third(
+                f(column, row),
+                f(column + 1, row),
+                f(column + 2, row),
+                f(column + 3, row),
+            );
         }
     }
     let positions = (size * (size - 3)) as f64;
-    let rms = (landscape.iter().map(|&v| v.into().powi(2)).sum::<f64>() / landscape.len() as f64).sqrt();
-    if rms > 0.0 { (along_x / positions + along_y / positions) / 2.0 / rms } else { 0.0 }
+    let rms =
+        (landscape.iter().map(|&v| v.into().powi(2)).sum::<f64>() / landscape.len() as f64).sqrt();
+    if rms > 0.0 {
+        (along_x / positions + along_y / positions) / 2.0 / rms
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
@@ -163,13 +199,17 @@ mod tests {
 
     fn landscape(size: usize, f: impl Fn(f64, f64) -> f64) -> Vec<f32> {
         let grid = crate::problem::landscape_grid(size);
-        grid.chunks(2).map(|p| f(p[0] as f64, p[1] as f64) as f32).collect()
+        grid.chunks(2)
+            .map(|p| f(p[0] as f64, p[1] as f64) as f32)
+            .collect()
     }
 
     /// `f` on the G × G grid in f64 (exact grid coordinates).
     fn exact_landscape(size: usize, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
         let coordinate = |k: usize| -1.0 + 2.0 * k as f64 / (size - 1) as f64;
-        (0..size * size).map(|k| f(coordinate(k % size), coordinate(k / size))).collect()
+        (0..size * size)
+            .map(|k| f(coordinate(k % size), coordinate(k / size)))
+            .collect()
     }
 
     #[test]
@@ -188,7 +228,10 @@ mod tests {
         let lifted = exact_landscape(101, |x, _| x.powi(3) + 2.0);
         let lifted_rms = (lifted.iter().map(|v| v * v).sum::<f64>() / lifted.len() as f64).sqrt();
         let v3_lifted = third_order_variability(&lifted, 101);
-        assert!((v3_lifted - 3.0 * h.powi(3) / lifted_rms).abs() < 1e-12, "{v3_lifted}");
+        assert!(
+            (v3_lifted - 3.0 * h.powi(3) / lifted_rms).abs() < 1e-12,
+            "{v3_lifted}"
+        );
         assert!(v3_lifted < 0.25 * v3, "{v3_lifted} vs {v3}");
         // Network landscapes are f32: the same value to f32's precision.
         let single = third_order_variability(&landscape(101, |x, _| x.powi(3)), 101);
@@ -197,7 +240,8 @@ mod tests {
 
     #[test]
     fn v3_of_a_quadratic_is_zero() {
-        let quadratic = |x: f64, y: f64| 0.3 - 1.2 * x + 0.7 * y + 0.9 * x * x - 0.4 * x * y + 1.1 * y * y;
+        let quadratic =
+            |x: f64, y: f64| 0.3 - 1.2 * x + 0.7 * y + 0.9 * x * x - 0.4 * x * y + 1.1 * y * y;
         let v3 = third_order_variability(&landscape(101, quadratic), 101);
         assert!(v3.abs() < 1e-5, "V3 of a quadratic: {v3}");
     }
@@ -208,7 +252,10 @@ mod tests {
         let v3 = third_order_variability(&landscape(101, f), 101);
         let v3_scaled = third_order_variability(&landscape(101, |x, y| 7.0 * f(x, y)), 101);
         assert!(v3 > 1e-3, "V3 {v3}");
-        assert!((v3 - v3_scaled).abs() < 1e-5 * v3.max(1.0), "{v3} vs {v3_scaled}");
+        assert!(
+            (v3 - v3_scaled).abs() < 1e-5 * v3.max(1.0),
+            "{v3} vs {v3_scaled}"
+        );
     }
 
     #[test]
@@ -217,7 +264,10 @@ mod tests {
             .iter()
             .map(|&k| third_order_variability(&landscape(101, |x, _| (k * x).sin()), 101))
             .collect();
-        assert!(v3s.windows(2).all(|w| w[1] > w[0]), "V3 of sin(kx): {v3s:?}");
+        assert!(
+            v3s.windows(2).all(|w| w[1] > w[0]),
+            "V3 of sin(kx): {v3s:?}"
+        );
     }
 
     #[test]
@@ -229,7 +279,9 @@ mod tests {
     fn relative_variation_of_a_constant_is_zero_and_of_a_centred_signal_one() {
         assert_eq!(relative_variation(&[4.0; 150], 3), 0.0);
         assert_eq!(relative_variation(&[0.0; 150], 3), 0.0);
-        let alternating: Vec<f32> = (0..100).map(|k| if k % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let alternating: Vec<f32> = (0..100)
+            .map(|k| if k % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
         assert!((relative_variation(&alternating, 1) - 1.0).abs() < 1e-12);
     }
 
@@ -246,7 +298,9 @@ mod tests {
                 _ => 0.02 * (13.0 * t).cos(),
             }
         };
-        let values: Vec<f32> = (0..points).flat_map(|k| (0..3).map(move |i| unit(i, k) as f32)).collect();
+        let values: Vec<f32> = (0..points)
+            .flat_map(|k| (0..3).map(move |i| unit(i, k) as f32))
+            .collect();
         let (mut variance, mut mean_square) = (0.0, 0.0);
         for i in 0..3 {
             let column: Vec<f64> = (0..points).map(|k| values[3 * k + i] as f64).collect();
@@ -256,7 +310,10 @@ mod tests {
         }
         let expected = (variance / mean_square).sqrt();
         let rv = relative_variation(&values, 3);
-        assert!((rv - expected).abs() < 1e-12 * expected.max(1.0), "{rv} vs {expected}");
+        assert!(
+            (rv - expected).abs() < 1e-12 * expected.max(1.0),
+            "{rv} vs {expected}"
+        );
         // The mean of per-unit ratios would be far from it.
         assert!(expected < 0.3, "{expected}");
     }
@@ -264,13 +321,19 @@ mod tests {
     /// RV of one unit from device chunks of 512 points, as the measurer takes it.
     fn chunked_relative_variation(values: &[f32]) -> f64 {
         let device = Default::default();
-        let tensor = Tensor::<B, 3>::from_data(TensorData::new(values.to_vec(), [1, values.len(), 1]), &device);
+        let tensor = Tensor::<B, 3>::from_data(
+            TensorData::new(values.to_vec(), [1, values.len(), 1]),
+            &device,
+        );
         let shift = tensor.clone().narrow(1, 0, 1);
         let mut moments = UnitMoments::new(vec![values[0] as f64]);
         for start in (0..values.len()).step_by(512) {
             let len = 512.min(values.len() - start);
             let sums = centred_sums(tensor.clone().narrow(1, start, len), shift.clone());
-            moments.add(&sums.into_data().convert::<f64>().to_vec::<f64>().unwrap(), len);
+            moments.add(
+                &sums.into_data().convert::<f64>().to_vec::<f64>().unwrap(),
+                len,
+            );
         }
         moments.relative_variation()
     }
@@ -279,35 +342,56 @@ mod tests {
     fn a_constant_layer_with_tiny_noise_reads_tiny() {
         // A unit at 3.7 plus 1e-7 relative noise over the 10,201 grid points:
         // its RV is ~1e-7, not the ~1e-4 floor of a running f32 mean.
-        let values: Vec<f32> =
-            (0..10_201).map(|k| (3.7 * (1.0 + 1e-7 * ((k * 7919 % 1000) as f64 / 500.0 - 1.0))) as f32).collect();
+        let values: Vec<f32> = (0..10_201)
+            .map(|k| (3.7 * (1.0 + 1e-7 * ((k * 7919 % 1000) as f64 / 500.0 - 1.0))) as f32)
+            .collect();
         let rv = chunked_relative_variation(&values);
         assert!(rv <= 1e-6, "RV of a constant plus 1e-7 noise: {rv}");
         assert!(relative_variation(&values, 1) <= 1e-6);
         // A unit that does vary is read right by the same path.
-        let varying: Vec<f32> = (0..10_201).map(|k| 3.7 + ((k % 101) as f32 / 50.0 - 1.0)).collect();
-        assert!((chunked_relative_variation(&varying) - relative_variation(&varying, 1)).abs() < 1e-6);
+        let varying: Vec<f32> = (0..10_201)
+            .map(|k| 3.7 + ((k % 101) as f32 / 50.0 - 1.0))
+            .collect();
+        assert!(
+            (chunked_relative_variation(&varying) - relative_variation(&varying, 1)).abs() < 1e-6
+        );
     }
 
     #[test]
     fn centred_sums_over_chunks_give_the_host_relative_variation() {
         let device = Default::default();
-        let values: Vec<f32> = (0..60).map(|k| ((k * 37 % 11) as f32 - 4.0) * 0.3 + (k % 3) as f32).collect();
-        let tensor = Tensor::<B, 3>::from_data(TensorData::new(values.clone(), [1, 20, 3]), &device);
+        let values: Vec<f32> = (0..60)
+            .map(|k| ((k * 37 % 11) as f32 - 4.0) * 0.3 + (k % 3) as f32)
+            .collect();
+        let tensor =
+            Tensor::<B, 3>::from_data(TensorData::new(values.clone(), [1, 20, 3]), &device);
         let shift = tensor.clone().narrow(1, 0, 1);
         let mut moments = UnitMoments::new(values[..3].iter().map(|&v| v as f64).collect());
         for (start, len) in [(0, 7), (7, 13)] {
             let sums = centred_sums(tensor.clone().narrow(1, start, len), shift.clone());
-            moments.add(&sums.into_data().convert::<f64>().to_vec::<f64>().unwrap(), len);
+            moments.add(
+                &sums.into_data().convert::<f64>().to_vec::<f64>().unwrap(),
+                len,
+            );
         }
         let whole = relative_variation(&values, 3);
-        assert!((moments.relative_variation() - whole).abs() < 1e-6, "{} vs {whole}", moments.relative_variation());
+        assert!(
+            (moments.relative_variation() - whole).abs() < 1e-6,
+            "{} vs {whole}",
+            moments.relative_variation()
+        );
     }
 
     #[test]
     fn frobenius_norm_per_member() {
         let device = Default::default();
-        let g = Tensor::<B, 3>::from_data(TensorData::new(vec![3.0f32, 4.0, 0.0, 0.0, 1.0, 0.0], [2, 1, 3]), &device);
-        assert_eq!(frobenius_norm(g).into_data().to_vec::<f32>().unwrap(), vec![5.0, 1.0]);
+        let g = Tensor::<B, 3>::from_data(
+            TensorData::new(vec![3.0f32, 4.0, 0.0, 0.0, 1.0, 0.0], [2, 1, 3]),
+            &device,
+        );
+        assert_eq!(
+            frobenius_norm(g).into_data().to_vec::<f32>().unwrap(),
+            vec![5.0, 1.0]
+        );
     }
 }

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use burn::tensor::backend::Backend;
 
-use super::functions::{centred_sums, frobenius_norm, third_order_variability, ActiveUnits, UnitMoments};
+use super::functions::{
+    centred_sums, frobenius_norm, third_order_variability, ActiveUnits, UnitMoments,
+};
 use super::proxies::{self, Proxies, PROXY_BATCH};
 use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
 use crate::problem::{grid_tensor, ProblemConfig};
@@ -94,7 +96,12 @@ pub struct Measured {
 
 impl<B: ComputeBackend> Measurer<B> {
     /// `run_seed` draws the training set of the gradient profile.
-    pub fn new(config: MeasureConfig, problem: ProblemConfig, run_seed: u64, device: &B::Device) -> Self {
+    pub fn new(
+        config: MeasureConfig,
+        problem: ProblemConfig,
+        run_seed: u64,
+        device: &B::Device,
+    ) -> Self {
         let (train_points, train_labels) = problem.training_set(run_seed).tensors::<B>(device);
         let batch = PROXY_BATCH.min(problem.train_size);
         Self {
@@ -123,11 +130,21 @@ impl<B: ComputeBackend> Measurer<B> {
     /// gradient profile's pass over the training set bounds it (the grid is
     /// streamed in chunks).
     pub fn chunk_members(&self, config: &MlpConfig) -> usize {
-        B::members_per_ensemble(self.chunk_elements, self.problem.train_size, config.width.max(config.output_dim))
+        B::members_per_ensemble(
+            self.chunk_elements,
+            self.problem.train_size,
+            config.width.max(config.output_dim),
+        )
     }
 
     /// Measures one network per seed, in ensembles; results in seed order.
-    pub fn measure(&self, config: &MlpConfig, activation: &ActivationSpec, layer: &LayerSpec, seeds: &[u64]) -> Vec<NetworkMeasures> {
+    pub fn measure(
+        &self,
+        config: &MlpConfig,
+        activation: &ActivationSpec,
+        layer: &LayerSpec,
+        seeds: &[u64],
+    ) -> Vec<NetworkMeasures> {
         seeds
             .chunks(self.chunk_members(config))
             .flat_map(|chunk| {
@@ -142,7 +159,13 @@ impl<B: ComputeBackend> Measurer<B> {
         let pass = LandscapePass::run(&model.valid(), &self.grid_points, self.stream_elements);
         let (grad_norms, whole_gradient) = self.gradient_profile(model);
         let mut proxies = if self.config.proxies {
-            proxies::proxies(model, self.proxy_points.clone(), self.proxy_labels.clone(), self.problem.loss, whole_gradient)
+            proxies::proxies(
+                model,
+                self.proxy_points.clone(),
+                self.proxy_labels.clone(),
+                self.problem.loss,
+                whole_gradient,
+            )
         } else {
             vec![Proxies::not_computed(); model.members()]
         }
@@ -162,7 +185,10 @@ impl<B: ComputeBackend> Measurer<B> {
                     activation_count: active / grid_points,
                     v3: third_order_variability(&pass.landscapes[member], self.config.grid),
                     rv_out,
-                    collapse_layer: rv_layers.iter().position(|rv| *rv < self.config.epsilon).map(|l| l + 1),
+                    collapse_layer: rv_layers
+                        .iter()
+                        .position(|rv| *rv < self.config.epsilon)
+                        .map(|l| l + 1),
                     rv_layers,
                     c2c: rv_out < self.config.epsilon,
                     grad_norms: grad_norms[member].clone(),
@@ -170,7 +196,10 @@ impl<B: ComputeBackend> Measurer<B> {
                 }
             })
             .collect();
-        Measured { networks, landscapes: pass.landscapes }
+        Measured {
+            networks,
+            landscapes: pass.landscapes,
+        }
     }
 
     /// The gradient profile, per member: the norm of the loss gradient with
@@ -180,16 +209,40 @@ impl<B: ComputeBackend> Measurer<B> {
     #[allow(clippy::type_complexity)]
     fn gradient_profile(&self, model: &Mlp<B>) -> (Vec<Vec<f64>>, (Vec<f64>, Vec<f64>)) {
         let logits = model.forward(model.broadcast_input(self.train_points.clone()));
-        let loss = self.problem.loss.per_member(logits, self.train_labels.clone()).sum();
+        let loss = self
+            .problem
+            .loss
+            .per_member(logits, self.train_labels.clone())
+            .sum();
         let gradients = loss.backward();
-        let norm = |weight: &Param<Tensor<B, 3>>| frobenius_norm(weight.val().grad(&gradients).expect("weights take part in the loss"));
+        let norm = |weight: &Param<Tensor<B, 3>>| {
+            frobenius_norm(
+                weight
+                    .val()
+                    .grad(&gradients)
+                    .expect("weights take part in the loss"),
+            )
+        };
         let mut columns = Vec::with_capacity(model.depth() + 1);
         for block in &model.hidden {
-            let squares = block.params.iter().zip(&block.is_weight).filter(|(_, w)| **w).map(|(p, _)| norm(p).square());
-            columns.push(squares.reduce(|a, b| a + b).expect("a block has a weight").sqrt());
+            let squares = block
+                .params
+                .iter()
+                .zip(&block.is_weight)
+                .filter(|(_, w)| **w)
+                .map(|(p, _)| norm(p).square());
+            columns.push(
+                squares
+                    .reduce(|a, b| a + b)
+                    .expect("a block has a weight")
+                    .sqrt(),
+            );
         }
         columns.push(norm(&model.output.weight));
-        (host_rows(Tensor::stack::<2>(columns, 1)), proxies::gradient_proxies(model, &gradients))
+        (
+            host_rows(Tensor::stack::<2>(columns, 1)),
+            proxies::gradient_proxies(model, &gradients),
+        )
     }
 }
 
@@ -197,7 +250,11 @@ impl<B: ComputeBackend> Measurer<B> {
 /// so one device sync on a GPU).
 fn host_rows<B: Backend>(table: Tensor<B, 2>) -> Vec<Vec<f64>> {
     let [_, columns] = table.dims();
-    let values = table.into_data().convert::<f64>().to_vec::<f64>().expect("float data");
+    let values = table
+        .into_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .expect("float data");
     values.chunks(columns).map(<[f64]>::to_vec).collect()
 }
 
@@ -220,12 +277,21 @@ struct LandscapePass {
 impl LandscapePass {
     /// Streams the grid through `model` in chunks of at most `elements`
     /// per intermediate: memory stays bounded for any grid.
-    fn run<B: SupportedBackend>(model: &Mlp<B>, grid_points: &Tensor<B, 2>, elements: usize) -> Self {
+    fn run<B: SupportedBackend>(
+        model: &Mlp<B>,
+        grid_points: &Tensor<B, 2>,
+        elements: usize,
+    ) -> Self {
         let members = model.members();
         let total = grid_points.dims()[0];
         let width = model.output.weight.dims()[1];
         let chunk = points_per_chunk(elements, members, width, total);
-        let mut pass = Self { active: vec![0.0; members], hidden_units: 0, moments: Vec::new(), landscapes: vec![Vec::with_capacity(total); members] };
+        let mut pass = Self {
+            active: vec![0.0; members],
+            hidden_units: 0,
+            moments: Vec::new(),
+            landscapes: vec![Vec::with_capacity(total); members],
+        };
         let mut shifts: Vec<Tensor<B, 3>> = Vec::new();
         for start in (0..total).step_by(chunk) {
             let len = chunk.min(total - start);
@@ -233,14 +299,26 @@ impl LandscapePass {
             let input = model.broadcast_input(grid_points.clone().narrow(0, start, len));
             let (hidden, output) = model.forward_observed(input, &mut active_units);
             let (counts, hidden_units) = active_units.finish();
-            let representations: Vec<Tensor<B, 3>> = hidden.into_iter().chain([output.clone()]).collect();
+            let representations: Vec<Tensor<B, 3>> =
+                hidden.into_iter().chain([output.clone()]).collect();
             if shifts.is_empty() {
-                shifts = representations.iter().map(|h| h.clone().narrow(1, 0, 1)).collect();
+                shifts = representations
+                    .iter()
+                    .map(|h| h.clone().narrow(1, 0, 1))
+                    .collect();
                 pass.start(&shifts, hidden_units);
             }
             let observations = counts.len();
-            let mut columns: Vec<Tensor<B, 2>> = counts.into_iter().map(|count| count.reshape([members, 1])).collect();
-            columns.extend(representations.into_iter().zip(&shifts).map(|(h, shift)| centred_sums(h, shift.clone())));
+            let mut columns: Vec<Tensor<B, 2>> = counts
+                .into_iter()
+                .map(|count| count.reshape([members, 1]))
+                .collect();
+            columns.extend(
+                representations
+                    .into_iter()
+                    .zip(&shifts)
+                    .map(|(h, shift)| centred_sums(h, shift.clone())),
+            );
             columns.push(output.reshape([members, len]));
             pass.add_chunk(&host_rows(Tensor::cat(columns, 1)), observations, len);
         }
@@ -251,8 +329,18 @@ impl LandscapePass {
     fn start<B: Backend>(&mut self, shifts: &[Tensor<B, 3>], hidden_units: usize) {
         self.hidden_units = hidden_units;
         let members = self.active.len();
-        let per_layer: Vec<Vec<Vec<f64>>> = shifts.iter().map(|s| host_rows(s.clone().reshape([members, s.dims()[2]]))).collect();
-        self.moments = (0..members).map(|m| per_layer.iter().map(|layer| UnitMoments::new(layer[m].clone())).collect()).collect();
+        let per_layer: Vec<Vec<Vec<f64>>> = shifts
+            .iter()
+            .map(|s| host_rows(s.clone().reshape([members, s.dims()[2]])))
+            .collect();
+        self.moments = (0..members)
+            .map(|m| {
+                per_layer
+                    .iter()
+                    .map(|layer| UnitMoments::new(layer[m].clone()))
+                    .collect()
+            })
+            .collect();
     }
 
     /// Adds one chunk of `points` points: each member's row holds the active
@@ -274,15 +362,23 @@ impl LandscapePass {
 
 /// Each member's output on the grid (`G × G` row-major), streamed in chunks
 /// of at most `elements` per intermediate.
-pub fn output_landscapes<B: SupportedBackend>(model: &Mlp<B>, grid_points: &Tensor<B, 2>, elements: usize) -> Vec<Vec<f32>> {
+pub fn output_landscapes<B: SupportedBackend>(
+    model: &Mlp<B>,
+    grid_points: &Tensor<B, 2>,
+    elements: usize,
+) -> Vec<Vec<f32>> {
     let members = model.members();
     let total = grid_points.dims()[0];
     let chunk = points_per_chunk(elements, members, model.output.weight.dims()[1], total);
     let mut landscapes = vec![Vec::with_capacity(total); members];
     for start in (0..total).step_by(chunk) {
         let len = chunk.min(total - start);
-        let output = model.forward(model.broadcast_input(grid_points.clone().narrow(0, start, len)));
-        for (landscape, row) in landscapes.iter_mut().zip(host_rows(output.reshape([members, len]))) {
+        let output =
+            model.forward(model.broadcast_input(grid_points.clone().narrow(0, start, len)));
+        for (landscape, row) in landscapes
+            .iter_mut()
+            .zip(host_rows(output.reshape([members, len])))
+        {
             landscape.extend(row.iter().map(|&v| v as f32));
         }
     }
@@ -305,11 +401,18 @@ mod tests {
 
     fn measurer(grid: usize) -> Measurer<B> {
         let problem = ProblemConfig::new().with_train_size(256);
-        Measurer::new(MeasureConfig::new().with_grid(grid), problem, 0, &Default::default())
+        Measurer::new(
+            MeasureConfig::new().with_grid(grid),
+            problem,
+            0,
+            &Default::default(),
+        )
     }
 
     fn seeds(activation: &str, depth: usize, count: usize) -> Vec<u64> {
-        (0..count).map(|i| network_seed(0, activation, depth, i)).collect()
+        (0..count)
+            .map(|i| network_seed(0, activation, depth, i))
+            .collect()
     }
 
     #[test]
@@ -328,7 +431,10 @@ mod tests {
         let config = MlpConfig::for_budget(2000, 2, "relu", &layer("dense")).unwrap();
         let measures = measurer(31).measure(&config, &relu, &layer("dense"), &seeds("relu", 2, 50));
         let mean = measures.iter().map(|m| m.activation_ratio).sum::<f64>() / 50.0;
-        assert!((mean - 0.5).abs() < 0.02, "mean relu activation ratio {mean}");
+        assert!(
+            (mean - 0.5).abs() < 0.02,
+            "mean relu activation ratio {mean}"
+        );
     }
 
     #[test]
@@ -353,7 +459,11 @@ mod tests {
         let config = MlpConfig::for_budget(2000, 64, "relu", &residual).unwrap();
         let measures = measurer(21).measure(&config, &relu, &residual, &seeds("relu", 64, 3));
         for m in measures {
-            let finite = [m.activation_ratio, m.v3, m.rv_out].iter().chain(&m.rv_layers).chain(&m.grad_norms).all(|v| v.is_finite());
+            let finite = [m.activation_ratio, m.v3, m.rv_out]
+                .iter()
+                .chain(&m.rv_layers)
+                .chain(&m.grad_norms)
+                .all(|v| v.is_finite());
             assert!(finite, "{m:?}");
             assert_eq!(m.rv_layers.len(), 64);
             assert_eq!(m.grad_norms.len(), 65);
@@ -378,9 +488,17 @@ mod tests {
         let config = MlpConfig::for_budget(300, 3, "tanh", &layer("dense")).unwrap();
         let seeds = seeds("tanh", 3, 5);
         let whole = measurer(21).measure(&config, &tanh, &layer("dense"), &seeds);
-        let chunked = measurer(21).with_chunk_elements(1).measure(&config, &tanh, &layer("dense"), &seeds);
+        let chunked =
+            measurer(21)
+                .with_chunk_elements(1)
+                .measure(&config, &tanh, &layer("dense"), &seeds);
         for (a, b) in whole.iter().zip(&chunked) {
-            assert!((a.v3 - b.v3).abs() <= 1e-5 * a.v3.abs().max(1e-3), "{} vs {}", a.v3, b.v3);
+            assert!(
+                (a.v3 - b.v3).abs() <= 1e-5 * a.v3.abs().max(1e-3),
+                "{} vs {}",
+                a.v3,
+                b.v3
+            );
             assert!((a.rv_out - b.rv_out).abs() < 1e-5);
             assert_eq!(a.activation_ratio, b.activation_ratio);
             for (x, y) in a.grad_norms.iter().zip(&b.grad_norms) {

@@ -33,7 +33,9 @@ use burn::tensor::{DType, Tensor, TensorCreationOptions};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{f64_device, ComputeBackend, F64Backend, Mlp, PreActivationObserver, SupportedBackend};
+use crate::nn::{
+    f64_device, ComputeBackend, F64Backend, Mlp, PreActivationObserver, SupportedBackend,
+};
 use crate::problem::{Loss, INPUT_DIM};
 
 /// Examples in the batch of NASWOT, the NTK and ZiCo (Mellor et al. use 128).
@@ -107,25 +109,42 @@ impl Proxies {
 /// Sum over everything but the member dimension: `[members, …]` → `[members]`.
 fn per_member_sum<B: Backend>(values: Tensor<B, 3>) -> Tensor<B, 1> {
     let members = values.dims()[0];
-    values.reshape([members as i32, -1]).sum_dim(1).reshape([members])
+    values
+        .reshape([members as i32, -1])
+        .sum_dim(1)
+        .reshape([members])
 }
 
 fn host<B: Backend, const D: usize>(values: Tensor<B, D>) -> Vec<f64> {
-    values.into_data().convert::<f64>().to_vec::<f64>().expect("float data")
+    values
+        .into_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .expect("float data")
 }
 
 /// `‖∂L/∂θ‖` and SNIP's `Σ|θ ⊙ ∂L/∂θ|` of each member, over every parameter,
 /// from a backward pass the caller has run.
-pub fn gradient_proxies<B: ComputeBackend>(model: &Mlp<B>, gradients: &B::Gradients) -> (Vec<f64>, Vec<f64>) {
+pub fn gradient_proxies<B: ComputeBackend>(
+    model: &Mlp<B>,
+    gradients: &B::Gradients,
+) -> (Vec<f64>, Vec<f64>) {
     let mut squares: Vec<Tensor<B::InnerBackend, 1>> = Vec::new();
     let mut saliences = Vec::new();
     for param in model.param_groups().into_iter().flatten() {
-        let gradient = param.val().grad(gradients).expect("every parameter takes part in the loss");
+        let gradient = param
+            .val()
+            .grad(gradients)
+            .expect("every parameter takes part in the loss");
         squares.push(per_member_sum(gradient.clone().square()));
         saliences.push(per_member_sum((param.val().inner() * gradient).abs()));
     }
-    let total = |columns: Vec<Tensor<B::InnerBackend, 1>>| host(Tensor::stack::<2>(columns, 1).sum_dim(1));
-    (total(squares).into_iter().map(f64::sqrt).collect(), total(saliences))
+    let total =
+        |columns: Vec<Tensor<B::InnerBackend, 1>>| host(Tensor::stack::<2>(columns, 1).sum_dim(1));
+    (
+        total(squares).into_iter().map(f64::sqrt).collect(),
+        total(saliences),
+    )
 }
 
 /// SynFlow of each member: `|θ|`, all-ones input, `Σ θ ⊙ ∂R/∂θ`, in `f64`
@@ -133,15 +152,27 @@ pub fn gradient_proxies<B: ComputeBackend>(model: &Mlp<B>, gradients: &B::Gradie
 /// `(n·E|w|)^L`, which overflows `f32` for deep networks at larger budgets
 /// (~1e49 at depth 64 and budget 50,000) but not `f64`.
 pub fn synflow<B: Backend>(model: &Mlp<B>) -> Vec<f64> {
-    let positive = model.to_backend::<F64Backend>(&f64_device()).map_params(|t| t.abs());
+    let positive = model
+        .to_backend::<F64Backend>(&f64_device())
+        .map_params(|t| t.abs());
     let members = positive.members();
-    let ones = Tensor::<F64Backend, 3>::ones([members, 1, INPUT_DIM], TensorCreationOptions::new(f64_device()).with_dtype(DType::F64));
+    let ones = Tensor::<F64Backend, 3>::ones(
+        [members, 1, INPUT_DIM],
+        TensorCreationOptions::new(f64_device()).with_dtype(DType::F64),
+    );
     let gradients = positive.forward(ones).sum().backward();
     let flows = positive
         .param_groups()
         .into_iter()
         .flatten()
-        .map(|p| per_member_sum(p.val().inner() * p.val().grad(&gradients).expect("every parameter takes part")))
+        .map(|p| {
+            per_member_sum(
+                p.val().inner()
+                    * p.val()
+                        .grad(&gradients)
+                        .expect("every parameter takes part"),
+            )
+        })
         .collect();
     host(Tensor::stack::<2>(flows, 1).sum_dim(1))
 }
@@ -171,7 +202,8 @@ pub fn naswot_kernel<B: SupportedBackend>(model: &Mlp<B>, points: Tensor<B, 2>) 
 /// why there is none (`K` singular to working precision).
 pub fn log_determinant(kernel: DMatrix<f64>) -> Result<f64, &'static str> {
     let scale = kernel.diagonal().max().max(f64::MIN_POSITIVE);
-    let cholesky = nalgebra::Cholesky::new(kernel).ok_or("the kernel is singular (points share a code)")?;
+    let cholesky =
+        nalgebra::Cholesky::new(kernel).ok_or("the kernel is singular (points share a code)")?;
     let diagonal = cholesky.l_dirty().diagonal();
     // A pivot this small relative to the kernel is a rounding error around zero.
     if diagonal.iter().any(|&d| d * d <= 1e-10 * scale) {
@@ -183,7 +215,11 @@ pub fn log_determinant(kernel: DMatrix<f64>) -> Result<f64, &'static str> {
 /// `λ_max / λ_min` of a symmetric positive semi-definite matrix.
 pub fn condition_number(kernel: DMatrix<f64>) -> Result<f64, &'static str> {
     let eigenvalues = kernel.symmetric_eigenvalues();
-    let (low, high) = eigenvalues.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (low, high) = eigenvalues
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     // The Jacobian is f32 (~1e-7 relative): below 1e-12·λ_max, that is
     // σ_min below 1e-6·σ_max, an eigenvalue is indistinguishable from zero.
     if high <= 0.0 || low <= 1e-12 * high {
@@ -195,7 +231,10 @@ pub fn condition_number(kernel: DMatrix<f64>) -> Result<f64, &'static str> {
 /// The `[members, B, B]` host matrices of a `[members, B, B]` tensor.
 fn host_matrices<B: Backend>(kernels: Tensor<B, 3>) -> Vec<DMatrix<f64>> {
     let [_, rows, cols] = kernels.dims();
-    host(kernels).chunks(rows * cols).map(|m| DMatrix::from_row_slice(rows, cols, m)).collect()
+    host(kernels)
+        .chunks(rows * cols)
+        .map(|m| DMatrix::from_row_slice(rows, cols, m))
+        .collect()
 }
 
 /// The per-example Jacobian `J = ∂f(x_i)/∂θ` of each member, per parameter
@@ -211,9 +250,14 @@ fn jacobian<B: ComputeBackend>(
     let [batch, dim] = points.dims();
     let copies = model.map_params(|t| {
         let [m, rows, cols] = t.dims();
-        t.unsqueeze_dim::<4>(1).expand([m, batch, rows, cols]).reshape([m * batch, rows, cols])
+        t.unsqueeze_dim::<4>(1)
+            .expand([m, batch, rows, cols])
+            .reshape([m * batch, rows, cols])
     });
-    let input = points.unsqueeze::<3>().expand([members, batch, dim]).reshape([members * batch, 1, dim]);
+    let input = points
+        .unsqueeze::<3>()
+        .expand([members, batch, dim])
+        .reshape([members * batch, 1, dim]);
     let output = copies.forward(input);
     let gradients = output.clone().sum().backward();
     let groups = copies
@@ -221,7 +265,10 @@ fn jacobian<B: ComputeBackend>(
         .into_iter()
         .map(|group| {
             let rows = group.iter().map(|p: &&Param<Tensor<B, 3>>| {
-                let gradient = p.val().grad(&gradients).expect("every parameter takes part");
+                let gradient = p
+                    .val()
+                    .grad(&gradients)
+                    .expect("every parameter takes part");
                 gradient.reshape([members as i32, batch as i32, -1])
             });
             Tensor::cat(rows.collect(), 2)
@@ -242,11 +289,17 @@ pub fn jacobian_proxies<B: ComputeBackend>(
     loss: Loss,
 ) -> Vec<(Result<f64, &'static str>, Result<f64, &'static str>)> {
     let members = model.members();
-    let per_pass = (JACOBIAN_ELEMENTS / (points.dims()[0] * model.params_per_member()).max(1)).clamp(1, members);
+    let per_pass = (JACOBIAN_ELEMENTS / (points.dims()[0] * model.params_per_member()).max(1))
+        .clamp(1, members);
     let mut proxies = Vec::with_capacity(members);
     for start in (0..members).step_by(per_pass) {
         let group = model.map_params(|t| t.narrow(0, start, per_pass.min(members - start)));
-        proxies.extend(jacobian_proxies_of_group(&group, points.clone(), labels.clone(), loss));
+        proxies.extend(jacobian_proxies_of_group(
+            &group,
+            points.clone(),
+            labels.clone(),
+            loss,
+        ));
     }
     proxies
 }
@@ -269,7 +322,8 @@ fn jacobian_proxies_of_group<B: ComputeBackend>(
         let variance = (g.square().mean_dim(1) - mean.square()).clamp_min(0.0);
         let spread = variance.clone().sqrt();
         // Parameters whose gradient does not vary over the batch carry no signal.
-        let ratio = (mean_abs / spread.clamp_min(1e-30)).mask_fill(variance.lower_equal_elem(0.0), 0.0);
+        let ratio =
+            (mean_abs / spread.clamp_min(1e-30)).mask_fill(variance.lower_equal_elem(0.0), 0.0);
         zico_terms.push(per_member_sum(ratio));
     }
     let zico_sums = host(Tensor::stack::<2>(zico_terms, 1));
@@ -340,10 +394,15 @@ mod tests {
     /// `w₂ = [1, −2, ½]`, `b₂ = 0.1`; `scale` multiplies the hidden layer.
     fn tiny(scale: f32) -> Mlp<B> {
         let device = Default::default();
-        let param = |values: Vec<f32>, shape: [usize; 3]| Param::from_data(TensorData::new(values, shape), &device);
+        let param = |values: Vec<f32>, shape: [usize; 3]| {
+            Param::from_data(TensorData::new(values, shape), &device)
+        };
         let hidden = Block {
             params: vec![
-                param([1.0, -1.0, 0.5, 0.5, 1.0, -1.0].map(|v| v * scale).to_vec(), [1, 2, 3]),
+                param(
+                    [1.0, -1.0, 0.5, 0.5, 1.0, -1.0].map(|v| v * scale).to_vec(),
+                    [1, 2, 3],
+                ),
                 param([0.0, 0.5, -0.5].map(|v| v * scale).to_vec(), [1, 1, 3]),
             ],
             is_weight: vec![true, false],
@@ -357,7 +416,10 @@ mod tests {
     }
 
     fn points(values: &[f32]) -> Tensor<B, 2> {
-        Tensor::from_data(TensorData::new(values.to_vec(), [values.len() / 2, 2]), &Default::default())
+        Tensor::from_data(
+            TensorData::new(values.to_vec(), [values.len() / 2, 2]),
+            &Default::default(),
+        )
     }
 
     fn sigmoid(x: f64) -> f64 {
@@ -374,10 +436,19 @@ mod tests {
         assert!((score - 8f64.ln()).abs() < 1e-9, "{score}");
         // NASWOT sees only the activation pattern: rescaling the hidden
         // layer by a positive factor keeps every sign, so the score.
-        let rescaled = log_determinant(host_matrices(naswot_kernel(&tiny(3.0).valid(), points(&batch).inner())).remove(0)).unwrap();
+        let rescaled = log_determinant(
+            host_matrices(naswot_kernel(&tiny(3.0).valid(), points(&batch).inner())).remove(0),
+        )
+        .unwrap();
         assert_eq!(score, rescaled);
         // Two points in one linear region share a code: K is singular.
-        let same_region = log_determinant(host_matrices(naswot_kernel(&tiny(1.0).valid(), points(&[1.0, 0.2, 1.0, 0.25]).inner())).remove(0));
+        let same_region = log_determinant(
+            host_matrices(naswot_kernel(
+                &tiny(1.0).valid(),
+                points(&[1.0, 0.2, 1.0, 0.25]).inner(),
+            ))
+            .remove(0),
+        );
         assert!(same_region.is_err());
     }
 
@@ -387,12 +458,17 @@ mod tests {
         // ℓ′ = σ(f) − 1. ‖∇‖² = ℓ′²·(¼ + 9/4 + 1 + 5 + 5) = ℓ′²·13.5 and
         // Σ|θ∇| = |ℓ′|·(3.5 + 0.1 + 2.5 + 1) = |ℓ′|·7.1.
         let model = tiny(1.0);
-        let labels = Tensor::<B, 2>::from_data(TensorData::new(vec![1.0f32], [1, 1]), &Default::default());
+        let labels =
+            Tensor::<B, 2>::from_data(TensorData::new(vec![1.0f32], [1, 1]), &Default::default());
         let logits = model.forward(model.broadcast_input(points(&[0.0, 1.0])));
         let gradients = Loss::Bce.per_member(logits, labels).sum().backward();
         let (norms, snips) = gradient_proxies(&model, &gradients);
         let slope = sigmoid(-2.4) - 1.0;
-        assert!((norms[0] - slope.abs() * 13.5f64.sqrt()).abs() < 1e-5, "{}", norms[0]);
+        assert!(
+            (norms[0] - slope.abs() * 13.5f64.sqrt()).abs() < 1e-5,
+            "{}",
+            norms[0]
+        );
         assert!((snips[0] - slope.abs() * 7.1).abs() < 1e-5, "{}", snips[0]);
     }
 
@@ -414,7 +490,12 @@ mod tests {
         // 3.4e38, so an f32 computation would give infinity (a null proxy).
         let relu = ActivationRegistry::builtin().get("relu").unwrap();
         let dense = LayerRegistry::builtin().get("dense").unwrap();
-        let model: Mlp<B> = crate::nn::MlpConfig::new(64, 28, "relu".into()).init(&relu, &dense, &[3], &Default::default());
+        let model: Mlp<B> = crate::nn::MlpConfig::new(64, 28, "relu".into()).init(
+            &relu,
+            &dense,
+            &[3],
+            &Default::default(),
+        );
         let flow = synflow(&model)[0];
         assert!(flow.is_finite() && flow > f32::MAX as f64, "{flow:e}");
     }
@@ -424,10 +505,18 @@ mod tests {
         // Rows of J = ∂f/∂θ, as [W₁ (row-major), b₁, w₂, b₂]:
         // at (1, 0.2): h = [1.1, 0, 0], only unit 1 live;
         // at (0, 1):   h = [½, 3/2, 0], units 1 and 2 live.
-        let first = [1.0, 0.0, 0.0, 0.2, 0.0, 0.0, 1.0, 0.0, 0.0, 1.1, 0.0, 0.0, 1.0];
-        let second = [0.0, 0.0, 0.0, 1.0, -2.0, 0.0, 1.0, -2.0, 0.0, 0.5, 1.5, 0.0, 1.0];
+        let first = [
+            1.0, 0.0, 0.0, 0.2, 0.0, 0.0, 1.0, 0.0, 0.0, 1.1, 0.0, 0.0, 1.0,
+        ];
+        let second = [
+            0.0, 0.0, 0.0, 1.0, -2.0, 0.0, 1.0, -2.0, 0.0, 0.5, 1.5, 0.0, 1.0,
+        ];
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-        let (a, b, c) = (dot(&first, &first), dot(&second, &second), dot(&first, &second));
+        let (a, b, c) = (
+            dot(&first, &first),
+            dot(&second, &second),
+            dot(&first, &second),
+        );
         assert_eq!((a, b, c), (4.25, 13.5, 2.75));
         let root = ((a - b).powi(2) + 4.0 * c * c).sqrt();
         let expected_cond = (a + b + root) / (a + b - root);
@@ -444,11 +533,22 @@ mod tests {
         };
         let expected_zico = block_ratio(0..9).ln() + block_ratio(9..13).ln();
 
-        let labels = Tensor::<NdArray, 2>::from_data(TensorData::new(vec![0.0f32, 1.0], [2, 1]), &Default::default());
-        let (cond, zico) = jacobian_proxies(&tiny(1.0), points(&[1.0, 0.2, 0.0, 1.0]), labels, Loss::Bce).remove(0);
+        let labels = Tensor::<NdArray, 2>::from_data(
+            TensorData::new(vec![0.0f32, 1.0], [2, 1]),
+            &Default::default(),
+        );
+        let (cond, zico) =
+            jacobian_proxies(&tiny(1.0), points(&[1.0, 0.2, 0.0, 1.0]), labels, Loss::Bce)
+                .remove(0);
         let (cond, zico) = (cond.unwrap(), zico.unwrap());
-        assert!((cond / expected_cond - 1.0).abs() < 1e-5, "{cond} vs {expected_cond}");
-        assert!((zico - expected_zico).abs() < 1e-5, "{zico} vs {expected_zico}");
+        assert!(
+            (cond / expected_cond - 1.0).abs() < 1e-5,
+            "{cond} vs {expected_cond}"
+        );
+        assert!(
+            (zico - expected_zico).abs() < 1e-5,
+            "{zico} vs {expected_zico}"
+        );
     }
 
     #[test]
@@ -457,12 +557,19 @@ mod tests {
         let dense = LayerRegistry::builtin().get("dense").unwrap();
         let config = crate::nn::MlpConfig::new(3, 6, "relu".into());
         let model: Mlp<B> = config.init(&relu, &dense, &[1, 2, 3], &Default::default());
-        let batch: Vec<f32> = (0..16).map(|k| ((k * 37 % 19) as f32 / 9.5) - 1.0).collect();
-        let labels = Tensor::<NdArray, 2>::from_data(TensorData::new((0..8).map(|k| (k % 2) as f32).collect::<Vec<_>>(), [8, 1]), &Default::default());
+        let batch: Vec<f32> = (0..16)
+            .map(|k| ((k * 37 % 19) as f32 / 9.5) - 1.0)
+            .collect();
+        let labels = Tensor::<NdArray, 2>::from_data(
+            TensorData::new((0..8).map(|k| (k % 2) as f32).collect::<Vec<_>>(), [8, 1]),
+            &Default::default(),
+        );
         let together = jacobian_proxies_of_group(&model, points(&batch), labels.clone(), Loss::Bce);
         for (member, whole) in together.iter().enumerate() {
             let alone = model.map_params(|t| t.narrow(0, member, 1));
-            let (cond, zico) = jacobian_proxies_of_group(&alone, points(&batch), labels.clone(), Loss::Bce).remove(0);
+            let (cond, zico) =
+                jacobian_proxies_of_group(&alone, points(&batch), labels.clone(), Loss::Bce)
+                    .remove(0);
             assert_eq!(whole.0.is_ok(), cond.is_ok());
             if let (Ok(x), Ok(y)) = (whole.0, cond) {
                 assert!((x / y - 1.0).abs() < 1e-6, "member {member}: {x} vs {y}");

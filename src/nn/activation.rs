@@ -43,7 +43,10 @@ pub trait Activation: fmt::Debug + Send + Sync + 'static {
     where
         Self: Sized;
     /// σ' applied element-wise to a tensor (used for the active-unit rule).
-    fn derivative_tensor<B: SupportedBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D>
+    fn derivative_tensor<B: SupportedBackend, const D: usize>(
+        &self,
+        z: Tensor<B, D>,
+    ) -> Tensor<B, D>
     where
         Self: Sized;
 }
@@ -79,7 +82,11 @@ impl ActivationSpec {
     pub fn new(function: Arc<dyn AnyActivation>) -> Self {
         let gain = gain_of(|z| function.value(z));
         let active_threshold = 0.5 * sup_abs(|z| function.derivative(z));
-        Self { function, gain, active_threshold }
+        Self {
+            function,
+            gain,
+            active_threshold,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -99,7 +106,8 @@ impl fmt::Debug for ActivationSpec {
 
 /// Builds a parametric activation from the numbers written after its name
 /// (`shifted-relu:0.5` → `[0.5]`), or says what is wrong with them.
-type ParseActivation = Arc<dyn Fn(&str, &[f64]) -> Result<Arc<dyn AnyActivation>, String> + Send + Sync>;
+type ParseActivation =
+    Arc<dyn Fn(&str, &[f64]) -> Result<Arc<dyn AnyActivation>, String> + Send + Sync>;
 
 /// A family of activations with parameters in their names.
 #[derive(Clone)]
@@ -125,13 +133,20 @@ pub enum UnknownActivation {
     #[error("unknown activation '{name}' (allowed: {allowed})")]
     Unknown { name: String, allowed: String },
     #[error("activation '{name}': {reason} (allowed form: {form})")]
-    BadParameters { name: String, reason: String, form: String },
+    BadParameters {
+        name: String,
+        reason: String,
+        form: String,
+    },
 }
 
 impl ActivationRegistry {
     /// The activations shipped with the library.
     pub fn builtin() -> Self {
-        let mut registry = Self { entries: Vec::new(), families: Vec::new() };
+        let mut registry = Self {
+            entries: Vec::new(),
+            families: Vec::new(),
+        };
         registry
             .register(Relu)
             .register(Abs)
@@ -142,15 +157,30 @@ impl ActivationRegistry {
             .register(Gelu)
             .register(Softplus)
             .register(Identity)
-            .register_family("shifted-relu", "shifted-relu:τ with any real τ", |name, p| match p {
-                [shift] => Ok(ShiftedRelu { name: name.to_string(), shift: *shift }),
-                _ => Err(format!("takes one parameter, got {}", p.len())),
-            })
-            .register_family("clipped-relu", "clipped-relu:τ:m with any real τ and m > 0", |name, p| match p {
-                [_, top] if *top <= 0.0 => Err(format!("m must be positive, got {top}")),
-                [shift, top] => Ok(ClippedRelu { name: name.to_string(), shift: *shift, top: *top }),
-                _ => Err(format!("takes two parameters, got {}", p.len())),
-            });
+            .register_family(
+                "shifted-relu",
+                "shifted-relu:τ with any real τ",
+                |name, p| match p {
+                    [shift] => Ok(ShiftedRelu {
+                        name: name.to_string(),
+                        shift: *shift,
+                    }),
+                    _ => Err(format!("takes one parameter, got {}", p.len())),
+                },
+            )
+            .register_family(
+                "clipped-relu",
+                "clipped-relu:τ:m with any real τ and m > 0",
+                |name, p| match p {
+                    [_, top] if *top <= 0.0 => Err(format!("m must be positive, got {top}")),
+                    [shift, top] => Ok(ClippedRelu {
+                        name: name.to_string(),
+                        shift: *shift,
+                        top: *top,
+                    }),
+                    _ => Err(format!("takes two parameters, got {}", p.len())),
+                },
+            );
         registry
     }
 
@@ -167,21 +197,33 @@ impl ActivationRegistry {
         let parse: ParseActivation = Arc::new(move |name: &str, params: &[f64]| {
             parse(name, params).map(|activation| Arc::new(activation) as Arc<dyn AnyActivation>)
         });
-        self.families.push(Family { name: family.to_string(), form: form.to_string(), parse });
+        self.families.push(Family {
+            name: family.to_string(),
+            form: form.to_string(),
+            parse,
+        });
         self
     }
 
     /// Adds an activation; one with the same name is replaced.
     pub fn register(&mut self, activation: impl Activation) -> &mut Self {
-        self.entries.retain(|entry| entry.name() != activation.name());
+        self.entries
+            .retain(|entry| entry.name() != activation.name());
         self.entries.push(Arc::new(activation));
         self
     }
 
     /// The names, then the parametric families' forms.
     pub fn names(&self) -> Vec<&str> {
-        let families = self.families.iter().map(|f| f.form.split(' ').next().unwrap_or(&f.name));
-        self.entries.iter().map(|entry| entry.name()).chain(families).collect()
+        let families = self
+            .families
+            .iter()
+            .map(|f| f.form.split(' ').next().unwrap_or(&f.name));
+        self.entries
+            .iter()
+            .map(|entry| entry.name())
+            .chain(families)
+            .collect()
     }
 
     /// Looks an activation up by name (or builds a parametric one) and
@@ -190,15 +232,34 @@ impl ActivationRegistry {
         if let Some(entry) = self.entries.iter().find(|entry| entry.name() == name) {
             return Ok(ActivationSpec::new(entry.clone()));
         }
-        let unknown = || UnknownActivation::Unknown { name: name.to_string(), allowed: self.names().join(", ") };
+        let unknown = || UnknownActivation::Unknown {
+            name: name.to_string(),
+            allowed: self.names().join(", "),
+        };
         let (family_name, params) = name.split_once(':').ok_or_else(unknown)?;
-        let family = self.families.iter().find(|f| f.name == family_name).ok_or_else(unknown)?;
-        let bad = |reason: String| UnknownActivation::BadParameters { name: name.to_string(), reason, form: family.form.clone() };
+        let family = self
+            .families
+            .iter()
+            .find(|f| f.name == family_name)
+            .ok_or_else(unknown)?;
+        let bad = |reason: String| UnknownActivation::BadParameters {
+            name: name.to_string(),
+            reason,
+            form: family.form.clone(),
+        };
         let numbers = params
             .split(':')
-            .map(|p| p.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| bad(format!("'{p}' is not a number"))))
+            .map(|p| {
+                p.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| bad(format!("'{p}' is not a number")))
+            })
             .collect::<Result<Vec<f64>, _>>()?;
-        (family.parse)(name, &numbers).map(ActivationSpec::new).map_err(bad)
+        (family.parse)(name, &numbers)
+            .map(ActivationSpec::new)
+            .map_err(bad)
     }
 }
 
@@ -306,7 +367,11 @@ impl Activation for Relu {
         z.max(0.0)
     }
     fn derivative(&self, z: f64) -> f64 {
-        if z > 0.0 { 1.0 } else { 0.0 }
+        if z > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
     }
     fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         act::relu(z)
@@ -328,7 +393,11 @@ impl Activation for Abs {
         z.abs()
     }
     fn derivative(&self, z: f64) -> f64 {
-        if z == 0.0 { 0.0 } else { z.signum() }
+        if z == 0.0 {
+            0.0
+        } else {
+            z.signum()
+        }
     }
     fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.abs()
@@ -349,10 +418,18 @@ impl Activation for LeakyRelu {
         "leaky_relu"
     }
     fn value(&self, z: f64) -> f64 {
-        if z > 0.0 { z } else { LEAKY_SLOPE * z }
+        if z > 0.0 {
+            z
+        } else {
+            LEAKY_SLOPE * z
+        }
     }
     fn derivative(&self, z: f64) -> f64 {
-        if z > 0.0 { 1.0 } else { LEAKY_SLOPE }
+        if z > 0.0 {
+            1.0
+        } else {
+            LEAKY_SLOPE
+        }
     }
     fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         act::leaky_relu(z, LEAKY_SLOPE)
@@ -379,7 +456,10 @@ impl Activation for Tanh {
     fn forward<B: SupportedBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         fast_tanh(z)
     }
-    fn derivative_tensor<B: SupportedBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+    fn derivative_tensor<B: SupportedBackend, const D: usize>(
+        &self,
+        z: Tensor<B, D>,
+    ) -> Tensor<B, D> {
         fast_tanh(z).square().neg() + 1.0
     }
 }
@@ -417,10 +497,18 @@ impl Activation for Elu {
         "elu"
     }
     fn value(&self, z: f64) -> f64 {
-        if z > 0.0 { z } else { z.exp_m1() }
+        if z > 0.0 {
+            z
+        } else {
+            z.exp_m1()
+        }
     }
     fn derivative(&self, z: f64) -> f64 {
-        if z > 0.0 { 1.0 } else { z.exp() }
+        if z > 0.0 {
+            1.0
+        } else {
+            z.exp()
+        }
     }
     fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         let positive = z.clone().greater_elem(0.0);
@@ -520,7 +608,11 @@ impl Activation for ShiftedRelu {
         (z - self.shift).max(0.0)
     }
     fn derivative(&self, z: f64) -> f64 {
-        if z > self.shift { 1.0 } else { 0.0 }
+        if z > self.shift {
+            1.0
+        } else {
+            0.0
+        }
     }
     fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         act::relu(z - self.shift)
@@ -550,7 +642,11 @@ impl Activation for ClippedRelu {
         (z - self.shift).clamp(0.0, self.top)
     }
     fn derivative(&self, z: f64) -> f64 {
-        if z > self.shift && z < self.shift + self.top { 1.0 } else { 0.0 }
+        if z > self.shift && z < self.shift + self.top {
+            1.0
+        } else {
+            0.0
+        }
     }
     fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         (z - self.shift).clamp(0.0, self.top)
@@ -610,15 +706,21 @@ mod tests {
     fn host_and_tensor_forms_agree() {
         let device = Default::default();
         let points: Vec<f32> = (-40..=40).map(|k| k as f32 * 0.1 + 0.05).collect();
-        let z = Tensor::<TestBackend, 1>::from_floats(points.as_slice(), &device)
-            .reshape([1, 1, points.len()]);
+        let z = Tensor::<TestBackend, 1>::from_floats(points.as_slice(), &device).reshape([
+            1,
+            1,
+            points.len(),
+        ]);
         let registry = ActivationRegistry::builtin();
-        let names = registry.names().into_iter().filter(|n| !n.contains(':')).chain(["shifted-relu:0.33", "clipped-relu:-0.47:1.21"]);
+        let names = registry
+            .names()
+            .into_iter()
+            .filter(|n| !n.contains(':'))
+            .chain(["shifted-relu:0.33", "clipped-relu:-0.47:1.21"]);
         for name in names {
             let spec = registry.get(name).unwrap();
-            let tensor = <TestBackend as SupportedBackend>::tensor_activation(
-                spec.function.as_ref(),
-            );
+            let tensor =
+                <TestBackend as SupportedBackend>::tensor_activation(spec.function.as_ref());
             let values = tensor.apply(z.clone()).into_data().to_vec::<f32>().unwrap();
             let slopes = tensor.slope(z.clone()).into_data().to_vec::<f32>().unwrap();
             for (k, &x) in points.iter().enumerate() {
@@ -632,7 +734,10 @@ mod tests {
             for x in [-1.3, -0.4, 0.3, 1.7] {
                 let h = 1e-6;
                 let numeric = (spec.function.value(x + h) - spec.function.value(x - h)) / (2.0 * h);
-                assert!((numeric - spec.function.derivative(x)).abs() < 1e-5, "{name}'({x})");
+                assert!(
+                    (numeric - spec.function.derivative(x)).abs() < 1e-5,
+                    "{name}'({x})"
+                );
             }
         }
     }
@@ -646,11 +751,24 @@ mod tests {
         assert_eq!(shifted.function.value(0.4), 0.0);
         assert!((shifted.active_threshold - 0.5).abs() < 1e-12);
         // shifted-relu:0 is relu: the same gain, to the last bit.
-        assert_eq!(registry.get("shifted-relu:0").unwrap().gain, registry.get("relu").unwrap().gain);
+        assert_eq!(
+            registry.get("shifted-relu:0").unwrap().gain,
+            registry.get("relu").unwrap().gain
+        );
         // Shifting right lowers E[σ²], so the gain grows.
-        assert!(registry.get("shifted-relu:1").unwrap().gain > registry.get("shifted-relu:-1").unwrap().gain);
+        assert!(
+            registry.get("shifted-relu:1").unwrap().gain
+                > registry.get("shifted-relu:-1").unwrap().gain
+        );
         let clipped = registry.get("clipped-relu:-0.5:1").unwrap();
-        assert_eq!((clipped.function.value(0.0), clipped.function.value(3.0), clipped.function.value(-2.0)), (0.5, 1.0, 0.0));
+        assert_eq!(
+            (
+                clipped.function.value(0.0),
+                clipped.function.value(3.0),
+                clipped.function.value(-2.0)
+            ),
+            (0.5, 1.0, 0.0)
+        );
         assert_eq!(clipped.function.seed_label(), "relu");
     }
 
@@ -665,16 +783,25 @@ mod tests {
             ("clipped-relu:0", "takes two parameters"),
         ] {
             let message = registry.get(name).unwrap_err().to_string();
-            assert!(message.contains(hint) && message.contains("allowed form"), "{name}: {message}");
+            assert!(
+                message.contains(hint) && message.contains("allowed form"),
+                "{name}: {message}"
+            );
         }
         let message = registry.get("swish:1").unwrap_err().to_string();
-        assert!(message.contains("unknown activation") && message.contains("shifted-relu:τ"), "{message}");
+        assert!(
+            message.contains("unknown activation") && message.contains("shifted-relu:τ"),
+            "{message}"
+        );
     }
 
     #[test]
     fn unknown_activation_names_the_allowed_ones() {
         let error = ActivationRegistry::builtin().get("swish").unwrap_err();
         let message = error.to_string();
-        assert!(message.contains("'swish'") && message.contains("relu, abs"), "{message}");
+        assert!(
+            message.contains("'swish'") && message.contains("relu, abs"),
+            "{message}"
+        );
     }
 }

@@ -33,7 +33,11 @@ use super::narrow;
 /// - weight: `[members, fan_in, fan_out]`
 /// - bias: `[members, 1, fan_out]`
 /// - output: `[members, points, fan_out]`
-pub fn fast_affine<B: FastAffine>(input: Tensor<B, 3>, weight: &Tensor<B, 3>, bias: &Tensor<B, 3>) -> Tensor<B, 3> {
+pub fn fast_affine<B: FastAffine>(
+    input: Tensor<B, 3>,
+    weight: &Tensor<B, 3>,
+    bias: &Tensor<B, 3>,
+) -> Tensor<B, 3> {
     let output = B::affine(
         input.into_primitive().tensor(),
         weight.clone().into_primitive().tensor(),
@@ -50,7 +54,11 @@ pub type AffineGradients<B> = [Option<FloatTensor<B>>; 3];
 /// defaults are Burn's ops.
 pub trait FastAffine: Backend {
     /// `input·weight + bias` (shapes as in [`fast_affine`]).
-    fn affine(input: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn affine(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         affine_by_ops::<Self>(input, weight, bias)
     }
 
@@ -70,8 +78,14 @@ fn tensor<B: Backend>(primitive: FloatTensor<B>) -> Tensor<B, 3> {
     Tensor::from_primitive(TensorPrimitive::Float(primitive))
 }
 
-fn affine_by_ops<B: Backend>(input: FloatTensor<B>, weight: FloatTensor<B>, bias: FloatTensor<B>) -> FloatTensor<B> {
-    (tensor::<B>(input).matmul(tensor(weight)) + tensor(bias)).into_primitive().tensor()
+fn affine_by_ops<B: Backend>(
+    input: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+) -> FloatTensor<B> {
+    (tensor::<B>(input).matmul(tensor(weight)) + tensor(bias))
+        .into_primitive()
+        .tensor()
 }
 
 /// The bias gradient is the product of a row of ones with `grad`: a matrix
@@ -85,7 +99,8 @@ fn affine_backward_by_ops<B: Backend>(
 ) -> AffineGradients<B> {
     let grad = tensor::<B>(grad);
     let input_grad = input_needed.then(|| grad.clone().matmul(tensor(weight).swap_dims(1, 2)));
-    let weight_grad = weight_needed.then(|| tensor::<B>(input).swap_dims(1, 2).matmul(grad.clone()));
+    let weight_grad =
+        weight_needed.then(|| tensor::<B>(input).swap_dims(1, 2).matmul(grad.clone()));
     let bias_grad = bias_needed.then(|| {
         let [members, points, _] = grad.dims();
         let options = TensorCreationOptions::new(grad.device()).with_dtype(grad.dtype());
@@ -101,7 +116,9 @@ fn affine_backward_by_ops<B: Backend>(
 /// with matching shapes and no empty axis; `None` sends them to Burn's ops.
 fn affine_dims(input: &FlexTensor, weight: &FlexTensor, other: &FlexTensor) -> Option<[usize; 4]> {
     let (x, w) = (input.layout().shape(), weight.layout().shape());
-    let all_f32 = [input, weight, other].iter().all(|t| t.dtype() == DType::F32 && t.layout().num_dims() == 3);
+    let all_f32 = [input, weight, other]
+        .iter()
+        .all(|t| t.dtype() == DType::F32 && t.layout().num_dims() == 3);
     let dims = all_f32.then(|| [x[0], x[1], x[2], w[2]])?;
     (x[0] == w[0] && x[2] == w[1] && dims.iter().all(|&d| d > 0)).then_some(dims)
 }
@@ -109,7 +126,15 @@ fn affine_dims(input: &FlexTensor, weight: &FlexTensor, other: &FlexTensor) -> O
 /// `dst[p×n] (+)= lhs[p×k]·rhs[k×n]`, all strided (`(row, col)` strides);
 /// `accumulate` adds to what `dst` holds.
 #[allow(clippy::too_many_arguments)]
-fn gemm_into(dst: &mut [f32], accumulate: bool, [p, k, n]: [usize; 3], lhs: *const f32, lhs_strides: [isize; 2], rhs: *const f32, rhs_strides: [isize; 2]) {
+fn gemm_into(
+    dst: &mut [f32],
+    accumulate: bool,
+    [p, k, n]: [usize; 3],
+    lhs: *const f32,
+    lhs_strides: [isize; 2],
+    rhs: *const f32,
+    rhs_strides: [isize; 2],
+) {
     assert_eq!(dst.len(), p * n);
     // SAFETY: `dst` holds p×n row-major elements (asserted); the operands'
     // pointers and strides come from layouts that cover their buffers.
@@ -142,9 +167,16 @@ fn gemm_into(dst: &mut [f32], accumulate: bool, [p, k, n]: [usize; 3], lhs: *con
 
 /// Each member's matrix of `operand` as row-major rows, where the product
 /// is narrow enough for `nn/narrow.rs` and the rows are stored so.
-fn narrow_rows<'a>(operand: &'a Operand<'a>, members: usize, rows: usize, cols: usize, other: usize) -> Option<impl Fn(usize) -> &'a [f32] + 'a> {
+fn narrow_rows<'a>(
+    operand: &'a Operand<'a>,
+    members: usize,
+    rows: usize,
+    cols: usize,
+    other: usize,
+) -> Option<impl Fn(usize) -> &'a [f32] + 'a> {
     let stored = (0..members).all(|member| operand.rows(member, rows, cols).is_some());
-    (narrow::fits(cols, other) && stored).then_some(move |member: usize| operand.rows(member, rows, cols).expect("checked above"))
+    (narrow::fits(cols, other) && stored)
+        .then_some(move |member: usize| operand.rows(member, rows, cols).expect("checked above"))
 }
 
 /// Each member's values in turn (one member's own vector where there is one).
@@ -163,9 +195,21 @@ pub(crate) fn flex_affine(input: FlexTensor, weight: FlexTensor, bias: FlexTenso
     let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &bias) else {
         return affine_by_ops::<burn::backend::Flex>(input, weight, bias);
     };
-    let (x, w, b) = (Operand::of(&input), Operand::of(&weight), Operand::of(&bias));
+    let (x, w, b) = (
+        Operand::of(&input),
+        Operand::of(&weight),
+        Operand::of(&bias),
+    );
     if let Some(x_rows) = narrow_rows(&x, members, points, fan_in, fan_out) {
-        let output = per_member_concat(members, |member| narrow::product(x_rows(member), fan_in, fan_out, |i, j| w.at(member, i, j), |j| b.at(member, 0, j)));
+        let output = per_member_concat(members, |member| {
+            narrow::product(
+                x_rows(member),
+                fan_in,
+                fan_out,
+                |i, j| w.at(member, i, j),
+                |j| b.at(member, 0, j),
+            )
+        });
         return flex_f32(output, [members, points, fan_out]);
     }
     let mut output = Vec::with_capacity(members * points * fan_out);
@@ -177,7 +221,15 @@ pub(crate) fn flex_affine(input: FlexTensor, weight: FlexTensor, bias: FlexTenso
     }
     for (member, dst) in output.chunks_exact_mut(points * fan_out).enumerate() {
         let (x_strides, w_strides) = ([x.strides[1], x.strides[2]], [w.strides[1], w.strides[2]]);
-        gemm_into(dst, true, [points, fan_in, fan_out], x.member(member), x_strides, w.member(member), w_strides);
+        gemm_into(
+            dst,
+            true,
+            [points, fan_in, fan_out],
+            x.member(member),
+            x_strides,
+            w.member(member),
+            w_strides,
+        );
     }
     flex_f32(output, [members, points, fan_out])
 }
@@ -193,17 +245,35 @@ pub(crate) fn flex_affine_backward(
     let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &grad) else {
         return affine_backward_by_ops::<burn::backend::Flex>(input, weight, grad, needed);
     };
-    let (x, w, g) = (Operand::of(&input), Operand::of(&weight), Operand::of(&grad));
-    let narrow_operands = narrow_rows(&x, members, points, fan_in, fan_out).zip(narrow_rows(&g, members, points, fan_out, fan_in));
+    let (x, w, g) = (
+        Operand::of(&input),
+        Operand::of(&weight),
+        Operand::of(&grad),
+    );
+    let narrow_operands = narrow_rows(&x, members, points, fan_in, fan_out)
+        .zip(narrow_rows(&g, members, points, fan_out, fan_in));
     if let Some((x_rows, g_rows)) = narrow_operands {
         let input_grad = needed[0].then(|| {
-            let data = per_member_concat(members, |member| narrow::product(g_rows(member), fan_out, fan_in, |j, i| w.at(member, i, j), |_| 0.0));
+            let data = per_member_concat(members, |member| {
+                narrow::product(
+                    g_rows(member),
+                    fan_out,
+                    fan_in,
+                    |j, i| w.at(member, i, j),
+                    |_| 0.0,
+                )
+            });
             flex_f32(data, [members, points, fan_in])
         });
         let (mut weight_grad, mut bias_grad) = (Vec::new(), Vec::new());
         if needed[1] || needed[2] {
             for member in 0..members {
-                let (product, sums) = narrow::transposed_product_and_sum(x_rows(member), fan_in, g_rows(member), fan_out);
+                let (product, sums) = narrow::transposed_product_and_sum(
+                    x_rows(member),
+                    fan_in,
+                    g_rows(member),
+                    fan_out,
+                );
                 weight_grad.extend(product);
                 bias_grad.extend(sums);
             }
@@ -215,28 +285,54 @@ pub(crate) fn flex_affine_backward(
     let g_strides = [g.strides[1], g.strides[2]];
     let per_member = |rows: usize, cols: usize, fill: &dyn Fn(usize, &mut [f32])| {
         let mut data = vec![0.0f32; members * rows * cols];
-        data.chunks_exact_mut(rows * cols).enumerate().for_each(|(member, dst)| fill(member, dst));
+        data.chunks_exact_mut(rows * cols)
+            .enumerate()
+            .for_each(|(member, dst)| fill(member, dst));
         flex_f32(data, [members, rows, cols])
     };
     let input_grad = needed[0].then(|| {
         // grad·Wᵀ: Wᵀ is W read with its strides swapped.
         per_member(points, fan_in, &|member, dst| {
             let w_transposed = [w.strides[2], w.strides[1]];
-            gemm_into(dst, false, [points, fan_out, fan_in], g.member(member), g_strides, w.member(member), w_transposed);
+            gemm_into(
+                dst,
+                false,
+                [points, fan_out, fan_in],
+                g.member(member),
+                g_strides,
+                w.member(member),
+                w_transposed,
+            );
         })
     });
     let weight_grad = needed[1].then(|| {
         per_member(fan_in, fan_out, &|member, dst| {
             let x_transposed = [x.strides[2], x.strides[1]];
-            gemm_into(dst, false, [fan_in, points, fan_out], x.member(member), x_transposed, g.member(member), g_strides);
+            gemm_into(
+                dst,
+                false,
+                [fan_in, points, fan_out],
+                x.member(member),
+                x_transposed,
+                g.member(member),
+                g_strides,
+            );
         })
     });
     let bias_grad = needed[2].then(|| {
         // Row by row, in the order of a reduction over the points axis.
-        per_member(1, fan_out, &|member, dst| match g.rows(member, points, fan_out) {
-            Some(rows) => sum_rows(rows, dst),
-            None => (0..points).for_each(|point| dst.iter_mut().enumerate().for_each(|(unit, sum)| *sum += g.at(member, point, unit))),
-        })
+        per_member(
+            1,
+            fan_out,
+            &|member, dst| match g.rows(member, points, fan_out) {
+                Some(rows) => sum_rows(rows, dst),
+                None => (0..points).for_each(|point| {
+                    dst.iter_mut()
+                        .enumerate()
+                        .for_each(|(unit, sum)| *sum += g.at(member, point, unit))
+                }),
+            },
+        )
     });
     [input_grad, weight_grad, bias_grad]
 }
@@ -252,10 +348,18 @@ fn sum_rows(rows: &[f32], sums: &mut [f32]) {
     let mut partial = vec![0.0f32; block];
     let mut blocks = rows.chunks_exact(block);
     for chunk in &mut blocks {
-        partial.iter_mut().zip(chunk).for_each(|(sum, value)| *sum += value);
+        partial
+            .iter_mut()
+            .zip(chunk)
+            .for_each(|(sum, value)| *sum += value);
     }
-    for row in partial.chunks_exact(width).chain(blocks.remainder().chunks_exact(width)) {
-        sums.iter_mut().zip(row).for_each(|(sum, value)| *sum += value);
+    for row in partial
+        .chunks_exact(width)
+        .chain(blocks.remainder().chunks_exact(width))
+    {
+        sums.iter_mut()
+            .zip(row)
+            .for_each(|(sum, value)| *sum += value);
     }
 }
 
@@ -269,7 +373,12 @@ struct AffineBackward;
 impl<B: FastAffine> Backward<B, 3> for AffineBackward {
     type State = (FloatTensor<B>, FloatTensor<B>);
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
         let (input, weight) = ops.state;
         let grad = grads.consume::<B>(&ops.node);
         let needed = ops.parents.each_ref().map(Option::is_some);
@@ -283,14 +392,27 @@ impl<B: FastAffine> Backward<B, 3> for AffineBackward {
 }
 
 impl<B: FastAffine, C: CheckpointStrategy> FastAffine for Autodiff<B, C> {
-    fn affine(input: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn affine(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         let nodes = [input.node.clone(), weight.node.clone(), bias.node.clone()];
-        match AffineBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        match AffineBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let state = (input.primitive.clone(), weight.primitive.clone());
-                prep.finish(state, B::affine(input.primitive, weight.primitive, bias.primitive))
+                prep.finish(
+                    state,
+                    B::affine(input.primitive, weight.primitive, bias.primitive),
+                )
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::affine(input.primitive, weight.primitive, bias.primitive)),
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::affine(input.primitive, weight.primitive, bias.primitive))
+            }
         }
     }
     // `affine_backward` keeps the default (Burn's ops): only differentiating
@@ -304,15 +426,23 @@ mod tests {
     use burn::tensor::TensorData;
 
     fn values(members: usize, rows: usize, cols: usize, salt: usize) -> TensorData {
-        let data: Vec<f32> = (0..members * rows * cols).map(|i| (((i * 37 + salt * 11) % 23) as f32 - 11.0) * 0.13).collect();
+        let data: Vec<f32> = (0..members * rows * cols)
+            .map(|i| (((i * 37 + salt * 11) % 23) as f32 - 11.0) * 0.13)
+            .collect();
         TensorData::new(data, [members, rows, cols])
     }
 
     fn assert_close<Bk: Backend>(actual: Tensor<Bk, 3>, expected: Tensor<Bk, 3>, what: &str) {
         assert_eq!(actual.dims(), expected.dims(), "{what}");
-        let (actual, expected) = (actual.into_data().to_vec::<f32>().unwrap(), expected.into_data().to_vec::<f32>().unwrap());
+        let (actual, expected) = (
+            actual.into_data().to_vec::<f32>().unwrap(),
+            expected.into_data().to_vec::<f32>().unwrap(),
+        );
         for (a, e) in actual.iter().zip(&expected) {
-            assert!((a - e).abs() <= 1e-5 * e.abs().max(1.0), "{what}: {a} vs {e}");
+            assert!(
+                (a - e).abs() <= 1e-5 * e.abs().max(1.0),
+                "{what}: {a} vs {e}"
+            );
         }
     }
 
@@ -322,14 +452,21 @@ mod tests {
     fn the_op_and_its_gradients_match_burns_ops<Inner: FastAffine>() {
         let device = Default::default();
         let (members, points, fan_in, fan_out) = (3, 17, 4, 6);
-        let broadcast = Tensor::<Autodiff<Inner>, 3>::from_data(values(1, points, fan_in, 1), &device).expand([members, points, fan_in]);
-        let transposed = Tensor::<Autodiff<Inner>, 3>::from_data(values(members, fan_in, points, 2), &device).swap_dims(1, 2);
+        let broadcast =
+            Tensor::<Autodiff<Inner>, 3>::from_data(values(1, points, fan_in, 1), &device)
+                .expand([members, points, fan_in]);
+        let transposed =
+            Tensor::<Autodiff<Inner>, 3>::from_data(values(members, fan_in, points, 2), &device)
+                .swap_dims(1, 2);
         for (case, input) in [("broadcast", broadcast), ("transposed", transposed)] {
             let input = input.require_grad();
-            let weight: Tensor<Autodiff<Inner>, 3> = Tensor::from_data(values(members, fan_in, fan_out, 3), &device).require_grad();
-            let bias: Tensor<Autodiff<Inner>, 3> = Tensor::from_data(values(members, 1, fan_out, 4), &device).require_grad();
+            let weight: Tensor<Autodiff<Inner>, 3> =
+                Tensor::from_data(values(members, fan_in, fan_out, 3), &device).require_grad();
+            let bias: Tensor<Autodiff<Inner>, 3> =
+                Tensor::from_data(values(members, 1, fan_out, 4), &device).require_grad();
             // A weighting, so that every output element has its own gradient.
-            let weighting: Tensor<Autodiff<Inner>, 3> = Tensor::from_data(values(members, points, fan_out, 5), &device);
+            let weighting: Tensor<Autodiff<Inner>, 3> =
+                Tensor::from_data(values(members, points, fan_out, 5), &device);
             let fast = fast_affine(input.clone(), &weight, &bias);
             let plain = input.clone().matmul(weight.clone()) + bias.clone();
             assert_close(fast.clone().inner(), plain.clone().inner(), case);
@@ -337,7 +474,11 @@ mod tests {
             let plain_grads = (plain * weighting).sum().backward();
             for (name, parameter) in [("input", &input), ("weight", &weight), ("bias", &bias)] {
                 let what = format!("{case}: gradient of the {name}");
-                assert_close(parameter.grad(&fast_grads).unwrap(), parameter.grad(&plain_grads).unwrap(), &what);
+                assert_close(
+                    parameter.grad(&fast_grads).unwrap(),
+                    parameter.grad(&plain_grads).unwrap(),
+                    &what,
+                );
             }
         }
     }
@@ -362,7 +503,12 @@ mod tests {
         let grads = fast_affine(input.clone(), &weight, &bias).sum().backward();
         assert!(input.grad(&grads).is_none());
         // Each bias entry is added to 5 points.
-        let bias_grad = bias.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+        let bias_grad = bias
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         assert!(bias_grad.iter().all(|&g| g == 5.0), "{bias_grad:?}");
     }
 }

@@ -14,19 +14,19 @@
 
 use std::fmt;
 
+use burn::backend::flex::FlexDevice;
 use burn::backend::ndarray::NdArrayDevice;
 #[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
 #[cfg(feature = "wgpu")]
 use burn::backend::Wgpu;
-use burn::backend::flex::FlexDevice;
 use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::activation::{Activation, TensorActivation};
-use super::layer::{Layer, LayerForward};
 use super::affine::{self, AffineGradients, FastAffine};
+use super::layer::{Layer, LayerForward};
 use super::moments::{self, FastMoments};
 use super::tanh::{self, FastTanh};
 use burn::tensor::ops::FloatTensor;
@@ -108,7 +108,11 @@ pub trait SupportedBackend: FastTanh + FastAffine + FastMoments {
     /// intermediate stays within `chunk_elements` (at least one network;
     /// exactly one where this backend runs networks one at a time).
     fn members_per_ensemble(chunk_elements: usize, points: usize, width: usize) -> usize {
-        if Self::ENSEMBLES { (chunk_elements / (points * width).max(1)).max(1) } else { 1 }
+        if Self::ENSEMBLES {
+            (chunk_elements / (points * width).max(1)).max(1)
+        } else {
+            1
+        }
     }
 
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self>;
@@ -144,11 +148,21 @@ macro_rules! supported_backend {
 }
 
 supported_backend!(NdArray, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
-supported_backend!(Autodiff<NdArray>, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
+supported_backend!(
+    Autodiff<NdArray>,
+    CPU_CHUNK_ELEMENTS,
+    CPU_STREAM_ELEMENTS,
+    true
+);
 // Flex's batched matrix product is slower than a loop of 2-D ones for these
 // shapes (README "Speed"): its networks run one at a time.
 supported_backend!(Flex, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
-supported_backend!(Autodiff<Flex>, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
+supported_backend!(
+    Autodiff<Flex>,
+    CPU_CHUNK_ELEMENTS,
+    CPU_STREAM_ELEMENTS,
+    false
+);
 supported_backend!(F64Backend, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
 #[cfg(feature = "wgpu")]
 supported_backend!(Wgpu, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
@@ -177,14 +191,20 @@ impl FastMoments for NdArray<f64> {}
 #[cfg(feature = "wgpu")]
 impl FastMoments for Wgpu {}
 impl FastMoments for Flex {
-    fn centred_sums(representation: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn centred_sums(
+        representation: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         moments::flex_centred_sums(representation, shift)
     }
     fn active_counts(slope: FloatTensor<Self>, threshold: f64) -> FloatTensor<Self> {
         moments::flex_active_counts(slope, threshold)
     }
 }
-impl<B: FastMoments, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy> FastMoments for Autodiff<B, C> {}
+impl<B: FastMoments, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy>
+    FastMoments for Autodiff<B, C>
+{
+}
 
 // The affine map of a dense layer: Flex runs the `gemm` kernels of
 // `nn/affine.rs`; the others Burn's ops.
@@ -193,7 +213,11 @@ impl FastAffine for NdArray<f64> {}
 #[cfg(feature = "wgpu")]
 impl FastAffine for Wgpu {}
 impl FastAffine for Flex {
-    fn affine(input: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn affine(
+        input: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         affine::flex_affine(input, weight, bias)
     }
     fn affine_backward(
@@ -213,7 +237,10 @@ pub trait ComputeBackend:
 {
 }
 
-impl<B> ComputeBackend for B where B: AutodiffBackend<InnerBackend: SupportedBackend> + SupportedBackend {}
+impl<B> ComputeBackend for B where
+    B: AutodiffBackend<InnerBackend: SupportedBackend> + SupportedBackend
+{
+}
 
 /// The backend chosen by `--backend`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -242,7 +269,9 @@ impl BackendKind {
     /// network runs on one thread; one on a GPU, which is busy with one.
     pub fn default_threads(self) -> usize {
         match self {
-            BackendKind::Ndarray | BackendKind::Flex => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            BackendKind::Ndarray | BackendKind::Flex => {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }
             BackendKind::Wgpu => 1,
         }
     }
@@ -276,9 +305,16 @@ pub fn run_on<J: BackendJob>(kind: BackendKind, job: J) -> Result<J::Output, Bac
 
 /// [`run_on`] on GPU adapter `gpu` (the `gpu`-th discrete GPU wgpu finds;
 /// `None`: wgpu's default adapter). Only the wgpu backend has adapters.
-pub fn run_on_device<J: BackendJob>(kind: BackendKind, gpu: Option<usize>, job: J) -> Result<J::Output, BackendUnavailable> {
+pub fn run_on_device<J: BackendJob>(
+    kind: BackendKind,
+    gpu: Option<usize>,
+    job: J,
+) -> Result<J::Output, BackendUnavailable> {
     if gpu.is_some() && kind != BackendKind::Wgpu {
-        return Err(BackendUnavailable { backend: kind, reason: "--device picks a GPU adapter: it needs --backend wgpu".into() });
+        return Err(BackendUnavailable {
+            backend: kind,
+            reason: "--device picks a GPU adapter: it needs --backend wgpu".into(),
+        });
     }
     match kind {
         BackendKind::Ndarray => Ok(job.run::<Autodiff<NdArray>>(&NdArrayDevice::Cpu)),

@@ -48,7 +48,9 @@ impl Init {
         gain: f64,
     ) -> (Vec<f32>, Vec<f32>) {
         let mut normal = |std: f64, count: usize| -> Vec<f32> {
-            (0..count).map(|_| (std * rng.sample::<f64, _>(StandardNormal)) as f32).collect()
+            (0..count)
+                .map(|_| (std * rng.sample::<f64, _>(StandardNormal)) as f32)
+                .collect()
         };
         let (fan_in_f, fan_out_f) = (fan_in as f64, fan_out as f64);
         match self {
@@ -56,7 +58,10 @@ impl Init {
                 let std = gain / (fan_in_f + 1.0).sqrt();
                 (normal(std, fan_in * fan_out), normal(std, fan_out))
             }
-            Init::He => (normal(gain / fan_in_f.sqrt(), fan_in * fan_out), vec![0.0; fan_out]),
+            Init::He => (
+                normal(gain / fan_in_f.sqrt(), fan_in * fan_out),
+                vec![0.0; fan_out],
+            ),
             Init::Xavier => {
                 let std = gain * (2.0 / (fan_in_f + fan_out_f)).sqrt();
                 (normal(std, fan_in * fan_out), vec![0.0; fan_out])
@@ -64,7 +69,9 @@ impl Init {
             Init::TorchDefault => {
                 let bound = 1.0 / fan_in_f.sqrt();
                 let mut uniform = |count: usize| -> Vec<f32> {
-                    (0..count).map(|_| rng.random_range(-bound..bound) as f32).collect()
+                    (0..count)
+                        .map(|_| rng.random_range(-bound..bound) as f32)
+                        .collect()
                 };
                 let weights = uniform(fan_in * fan_out);
                 (weights, uniform(fan_out))

@@ -38,12 +38,20 @@ pub struct ParamSpec {
 impl ParamSpec {
     /// A weight matrix `[fan_in, fan_out]` (`y = x·W`).
     pub fn weight(fan_in: usize, fan_out: usize) -> Self {
-        Self { rows: fan_in, cols: fan_out, is_weight: true }
+        Self {
+            rows: fan_in,
+            cols: fan_out,
+            is_weight: true,
+        }
     }
 
     /// A per-unit vector (bias, gain, shift): `[1, units]`.
     pub fn vector(units: usize) -> Self {
-        Self { rows: 1, cols: units, is_weight: false }
+        Self {
+            rows: 1,
+            cols: units,
+            is_weight: false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -70,7 +78,8 @@ impl HostInit<'_> {
     /// A dense layer's weights `[fan_in, fan_out]` and bias `[fan_out]`,
     /// drawn by the init scheme with gain `g · scale`.
     pub fn dense(&mut self, fan_in: usize, fan_out: usize, scale: f64) -> (Vec<f32>, Vec<f32>) {
-        self.init.sample_layer(self.rng, fan_in, fan_out, self.gain * scale)
+        self.init
+            .sample_layer(self.rng, fan_in, fan_out, self.gain * scale)
     }
 }
 
@@ -92,7 +101,10 @@ pub struct Activate<'a, B: Backend> {
 }
 
 impl<'a, B: Backend> Activate<'a, B> {
-    pub(crate) fn new(sigma: &'a dyn TensorActivation<B>, observer: Option<&'a mut dyn PreActivationObserver<B>>) -> Self {
+    pub(crate) fn new(
+        sigma: &'a dyn TensorActivation<B>,
+        observer: Option<&'a mut dyn PreActivationObserver<B>>,
+    ) -> Self {
         Self { sigma, observer }
     }
 
@@ -125,18 +137,33 @@ pub trait Layer: fmt::Debug + Send + Sync + 'static {
 
     /// The block over an ensemble: `input` is `[members, points, fan_in]`,
     /// `params[i]` is `[members, rows, cols]`; returns `[members, points, width]`.
-    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3>
+    fn forward<B: SupportedBackend>(
+        &self,
+        params: &[Tensor<B, 3>],
+        input: Tensor<B, 3>,
+        activate: &mut Activate<B>,
+    ) -> Tensor<B, 3>
     where
         Self: Sized;
 }
 
 /// The forward pass of a block type on one backend, callable through `dyn`.
 pub trait LayerForward<B: Backend>: Send + Sync {
-    fn forward_block(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3>;
+    fn forward_block(
+        &self,
+        params: &[Tensor<B, 3>],
+        input: Tensor<B, 3>,
+        activate: &mut Activate<B>,
+    ) -> Tensor<B, 3>;
 }
 
 impl<B: SupportedBackend, L: Layer> LayerForward<B> for L {
-    fn forward_block(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward_block(
+        &self,
+        params: &[Tensor<B, 3>],
+        input: Tensor<B, 3>,
+        activate: &mut Activate<B>,
+    ) -> Tensor<B, 3> {
         self.forward(params, input, activate)
     }
 }
@@ -154,16 +181,34 @@ impl LayerSpec {
 
     /// Parameters of one network of `depth` blocks of `width` units, with
     /// the linear output layer, counted from the block's own parameters.
-    pub fn network_params(&self, depth: usize, width: usize, input_dim: usize, output_dim: usize) -> usize {
-        let block = |fan_in| self.function.params(fan_in, width).iter().map(ParamSpec::len).sum::<usize>();
-        let hidden = if depth == 0 { 0 } else { block(input_dim) + (depth - 1) * block(width) };
+    pub fn network_params(
+        &self,
+        depth: usize,
+        width: usize,
+        input_dim: usize,
+        output_dim: usize,
+    ) -> usize {
+        let block = |fan_in| {
+            self.function
+                .params(fan_in, width)
+                .iter()
+                .map(ParamSpec::len)
+                .sum::<usize>()
+        };
+        let hidden = if depth == 0 {
+            0
+        } else {
+            block(input_dim) + (depth - 1) * block(width)
+        };
         hidden + output_dim * (width + 1)
     }
 }
 
 impl fmt::Debug for LayerSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LayerSpec").field("name", &self.name()).finish()
+        f.debug_struct("LayerSpec")
+            .field("name", &self.name())
+            .finish()
     }
 }
 
@@ -184,8 +229,13 @@ pub struct UnknownLayer {
 impl LayerRegistry {
     /// The block types shipped with the library.
     pub fn builtin() -> Self {
-        let mut registry = Self { entries: Vec::new() };
-        registry.register(Dense).register(Residual).register(LayerNormDense);
+        let mut registry = Self {
+            entries: Vec::new(),
+        };
+        registry
+            .register(Dense)
+            .register(Residual)
+            .register(LayerNormDense);
         registry
     }
 
@@ -204,8 +254,13 @@ impl LayerRegistry {
         self.entries
             .iter()
             .find(|entry| entry.name() == name)
-            .map(|function| LayerSpec { function: function.clone() })
-            .ok_or_else(|| UnknownLayer { name: name.to_string(), allowed: self.names().join(", ") })
+            .map(|function| LayerSpec {
+                function: function.clone(),
+            })
+            .ok_or_else(|| UnknownLayer {
+                name: name.to_string(),
+                allowed: self.names().join(", "),
+            })
     }
 }
 
@@ -222,7 +277,11 @@ impl Default for LayerRegistry {
 /// `[members, d_in, d_out]`, `bias` `[members, 1, d_out]`. One operation
 /// with its own backward pass ([`FastAffine`]), which every dense layer of
 /// the shipped blocks uses, and a custom block can.
-pub fn affine<B: SupportedBackend>(input: Tensor<B, 3>, weight: &Tensor<B, 3>, bias: &Tensor<B, 3>) -> Tensor<B, 3> {
+pub fn affine<B: SupportedBackend>(
+    input: Tensor<B, 3>,
+    weight: &Tensor<B, 3>,
+    bias: &Tensor<B, 3>,
+) -> Tensor<B, 3> {
     fast_affine(input, weight, bias)
 }
 
@@ -244,7 +303,12 @@ impl Layer for Dense {
         vec![weight, bias]
     }
 
-    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward<B: SupportedBackend>(
+        &self,
+        params: &[Tensor<B, 3>],
+        input: Tensor<B, 3>,
+        activate: &mut Activate<B>,
+    ) -> Tensor<B, 3> {
         activate.apply(affine(input, &params[0], &params[1]))
     }
 }
@@ -271,7 +335,12 @@ impl Layer for Residual {
         if fan_in != width {
             return Dense.params(fan_in, width);
         }
-        vec![ParamSpec::weight(width, width), ParamSpec::vector(width), ParamSpec::weight(width, width), ParamSpec::vector(width)]
+        vec![
+            ParamSpec::weight(width, width),
+            ParamSpec::vector(width),
+            ParamSpec::weight(width, width),
+            ParamSpec::vector(width),
+        ]
     }
 
     fn init(&self, fan_in: usize, width: usize, host: &mut HostInit) -> Vec<Vec<f32>> {
@@ -283,7 +352,12 @@ impl Layer for Residual {
         vec![w1, b1, w2, b2]
     }
 
-    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward<B: SupportedBackend>(
+        &self,
+        params: &[Tensor<B, 3>],
+        input: Tensor<B, 3>,
+        activate: &mut Activate<B>,
+    ) -> Tensor<B, 3> {
         if params.len() == 2 {
             return Dense.forward(params, input, activate);
         }
@@ -318,7 +392,12 @@ impl Layer for LayerNormDense {
         params
     }
 
-    fn forward<B: SupportedBackend>(&self, params: &[Tensor<B, 3>], input: Tensor<B, 3>, activate: &mut Activate<B>) -> Tensor<B, 3> {
+    fn forward<B: SupportedBackend>(
+        &self,
+        params: &[Tensor<B, 3>],
+        input: Tensor<B, 3>,
+        activate: &mut Activate<B>,
+    ) -> Tensor<B, 3> {
         let z = affine(input, &params[0], &params[1]);
         let centred = z.clone() - z.mean_dim(2);
         let variance = centred.clone().square().mean_dim(2);
@@ -333,7 +412,10 @@ mod tests {
     use crate::nn::mlp::{width_for_params, INPUT_DIM, OUTPUT_DIM};
 
     fn params(name: &str, depth: usize, width: usize) -> usize {
-        LayerRegistry::builtin().get(name).unwrap().network_params(depth, width, INPUT_DIM, OUTPUT_DIM)
+        LayerRegistry::builtin()
+            .get(name)
+            .unwrap()
+            .network_params(depth, width, INPUT_DIM, OUTPUT_DIM)
     }
 
     #[test]
@@ -341,7 +423,11 @@ mod tests {
         // P(L, n) = n(d+1) + (L-1)·n(n+1) + k(n+1)
         for (depth, width) in [(1, 500), (8, 16), (32, 7), (3, 1)] {
             let formula = width * 3 + (depth - 1) * width * (width + 1) + (width + 1);
-            assert_eq!(params("dense", depth, width), formula, "depth {depth} width {width}");
+            assert_eq!(
+                params("dense", depth, width),
+                formula,
+                "depth {depth} width {width}"
+            );
         }
     }
 
@@ -361,7 +447,11 @@ mod tests {
     #[test]
     fn numeric_width_solving_reproduces_the_dense_examples() {
         let dense = LayerRegistry::builtin().get("dense").unwrap();
-        let width = |budget, depth| width_for_params(budget, |n| dense.network_params(depth, n, INPUT_DIM, OUTPUT_DIM));
+        let width = |budget, depth| {
+            width_for_params(budget, |n| {
+                dense.network_params(depth, n, INPUT_DIM, OUTPUT_DIM)
+            })
+        };
         assert_eq!(width(2000, 1), Some(500));
         assert_eq!(width(2000, 8), Some(16));
         assert_eq!(width(2000, 32), Some(7));
@@ -371,15 +461,27 @@ mod tests {
             for depth in [1, 8, 64] {
                 let count = |n| layer.network_params(depth, n, INPUT_DIM, OUTPUT_DIM);
                 let n = width_for_params(2000, count).unwrap();
-                assert!(count(n).abs_diff(2000) <= count(n + 1).abs_diff(2000), "{name} depth {depth}");
-                assert!(n == 1 || count(n).abs_diff(2000) <= count(n - 1).abs_diff(2000), "{name} depth {depth}");
+                assert!(
+                    count(n).abs_diff(2000) <= count(n + 1).abs_diff(2000),
+                    "{name} depth {depth}"
+                );
+                assert!(
+                    n == 1 || count(n).abs_diff(2000) <= count(n - 1).abs_diff(2000),
+                    "{name} depth {depth}"
+                );
             }
         }
     }
 
     #[test]
     fn unknown_layer_names_the_allowed_ones() {
-        let error = LayerRegistry::builtin().get("conv").unwrap_err().to_string();
-        assert_eq!(error, "unknown layer 'conv' (allowed: dense, residual, layernorm-dense)");
+        let error = LayerRegistry::builtin()
+            .get("conv")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "unknown layer 'conv' (allowed: dense, residual, layernorm-dense)"
+        );
     }
 }

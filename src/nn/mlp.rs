@@ -45,7 +45,11 @@ pub fn width_for_params(budget: usize, count: impl Fn(usize) -> usize) -> Option
     }
     while width - below > 1 {
         let middle = below + (width - below) / 2;
-        if count(middle) < budget { below = middle } else { width = middle }
+        if count(middle) < budget {
+            below = middle
+        } else {
+            width = middle
+        }
     }
     if width == 1 {
         return Some(1);
@@ -135,11 +139,18 @@ impl MlpConfig {
     /// The config of the fixed-budget network at this depth: the width whose
     /// parameter count, from the block type's own parameters, is closest to
     /// the budget. `None` when the budget is too small for the depth.
-    pub fn for_budget(budget: usize, depth: usize, activation: &str, layer: &LayerSpec) -> Option<Self> {
+    pub fn for_budget(
+        budget: usize,
+        depth: usize,
+        activation: &str,
+        layer: &LayerSpec,
+    ) -> Option<Self> {
         if depth == 0 {
             return None;
         }
-        let width = width_for_params(budget, |n| layer.network_params(depth, n, INPUT_DIM, OUTPUT_DIM))?;
+        let width = width_for_params(budget, |n| {
+            layer.network_params(depth, n, INPUT_DIM, OUTPUT_DIM)
+        })?;
         Some(Self::new(depth, width, activation.to_string()).with_layer(layer.name().to_string()))
     }
 
@@ -157,25 +168,61 @@ impl MlpConfig {
         member_seeds: &[u64],
         device: &B::Device,
     ) -> Mlp<B> {
-        assert_eq!(activation.name(), self.activation, "activation spec does not match the config");
-        assert_eq!(layer.name(), self.layer, "layer spec does not match the config");
+        assert_eq!(
+            activation.name(),
+            self.activation,
+            "activation spec does not match the config"
+        );
+        assert_eq!(
+            layer.name(),
+            self.layer,
+            "layer spec does not match the config"
+        );
         let members = member_seeds.len();
-        let specs: Vec<Vec<ParamSpec>> = self.block_fan_ins().map(|fan_in| layer.function.params(fan_in, self.width)).collect();
-        let mut blocks: Vec<Vec<Vec<f32>>> =
-            specs.iter().map(|block| block.iter().map(|p| Vec::with_capacity(members * p.len())).collect()).collect();
+        let specs: Vec<Vec<ParamSpec>> = self
+            .block_fan_ins()
+            .map(|fan_in| layer.function.params(fan_in, self.width))
+            .collect();
+        let mut blocks: Vec<Vec<Vec<f32>>> = specs
+            .iter()
+            .map(|block| {
+                block
+                    .iter()
+                    .map(|p| Vec::with_capacity(members * p.len()))
+                    .collect()
+            })
+            .collect();
         let (mut output_weight, mut output_bias) = (Vec::new(), Vec::new());
         for &seed in member_seeds {
             let mut rng = host_rng(seed);
-            let mut host = HostInit { init: self.init, gain: activation.gain, depth: self.depth, rng: &mut rng };
-            for ((fan_in, spec), values) in self.block_fan_ins().zip(&specs).zip(blocks.iter_mut()) {
+            let mut host = HostInit {
+                init: self.init,
+                gain: activation.gain,
+                depth: self.depth,
+                rng: &mut rng,
+            };
+            for ((fan_in, spec), values) in self.block_fan_ins().zip(&specs).zip(blocks.iter_mut())
+            {
                 let drawn = layer.function.init(fan_in, self.width, &mut host);
-                assert_eq!(drawn.len(), spec.len(), "layer '{}' drew a different number of parameters than it lists", self.layer);
+                assert_eq!(
+                    drawn.len(),
+                    spec.len(),
+                    "layer '{}' drew a different number of parameters than it lists",
+                    self.layer
+                );
                 for ((value, p), all) in drawn.into_iter().zip(spec).zip(values.iter_mut()) {
-                    assert_eq!(value.len(), p.len(), "layer '{}' drew a parameter of the wrong size", self.layer);
+                    assert_eq!(
+                        value.len(),
+                        p.len(),
+                        "layer '{}' drew a parameter of the wrong size",
+                        self.layer
+                    );
                     all.extend(value);
                 }
             }
-            let (w, b) = self.init.sample_layer(host.rng, self.width, self.output_dim, 1.0);
+            let (w, b) = self
+                .init
+                .sample_layer(host.rng, self.width, self.output_dim, 1.0);
             output_weight.extend(w);
             output_bias.extend(b);
         }
@@ -187,12 +234,24 @@ impl MlpConfig {
                 params: values
                     .into_iter()
                     .zip(spec)
-                    .map(|(v, p)| Param::from_data(TensorData::new(v, [members, p.rows, p.cols]), device))
+                    .map(|(v, p)| {
+                        Param::from_data(TensorData::new(v, [members, p.rows, p.cols]), device)
+                    })
                     .collect(),
             })
             .collect();
-        let output = EnsembleLinear::from_host(output_weight, output_bias, [members, self.width, self.output_dim], device);
-        Mlp { hidden, output, activation: activation.clone(), layer: layer.clone() }
+        let output = EnsembleLinear::from_host(
+            output_weight,
+            output_bias,
+            [members, self.width, self.output_dim],
+            device,
+        );
+        Mlp {
+            hidden,
+            output,
+            activation: activation.clone(),
+            layer: layer.clone(),
+        }
     }
 }
 
@@ -224,7 +283,11 @@ impl<B: Backend> Mlp<B> {
     /// Every parameter, grouped by block: the hidden blocks input side
     /// first, then the output layer (weight, bias).
     pub fn param_groups(&self) -> Vec<Vec<&Param<Tensor<B, 3>>>> {
-        let mut groups: Vec<Vec<&Param<Tensor<B, 3>>>> = self.hidden.iter().map(|b| b.params.iter().collect()).collect();
+        let mut groups: Vec<Vec<&Param<Tensor<B, 3>>>> = self
+            .hidden
+            .iter()
+            .map(|b| b.params.iter().collect())
+            .collect();
         groups.push(vec![&self.output.weight, &self.output.bias]);
         groups
     }
@@ -235,8 +298,18 @@ impl<B: Backend> Mlp<B> {
     pub fn map_params(&self, map: impl Fn(Tensor<B, 3>) -> Tensor<B, 3>) -> Self {
         let fresh = |p: &Param<Tensor<B, 3>>| Param::from_tensor(map(p.val().detach()).detach());
         Self {
-            hidden: self.hidden.iter().map(|b| Block { params: b.params.iter().map(fresh).collect(), is_weight: b.is_weight.clone() }).collect(),
-            output: EnsembleLinear { weight: fresh(&self.output.weight), bias: fresh(&self.output.bias) },
+            hidden: self
+                .hidden
+                .iter()
+                .map(|b| Block {
+                    params: b.params.iter().map(fresh).collect(),
+                    is_weight: b.is_weight.clone(),
+                })
+                .collect(),
+            output: EnsembleLinear {
+                weight: fresh(&self.output.weight),
+                bias: fresh(&self.output.bias),
+            },
             activation: self.activation.clone(),
             layer: self.layer.clone(),
         }
@@ -247,11 +320,29 @@ impl<B: Backend> Mlp<B> {
     pub fn to_backend<B2: Backend>(&self, device: &B2::Device) -> Mlp<B2> {
         // The target's float type explicitly: the device's default dtype
         // may be another backend's (ndarray's CPU device serves f32 and f64).
-        let options = || TensorCreationOptions::<B2>::new(device.clone()).with_dtype(<B2::FloatElem as Element>::dtype());
-        let copy = |p: &Param<Tensor<B, 3>>| Param::from_tensor(Tensor::from_data(p.val().into_data().convert::<B2::FloatElem>(), options()));
+        let options = || {
+            TensorCreationOptions::<B2>::new(device.clone())
+                .with_dtype(<B2::FloatElem as Element>::dtype())
+        };
+        let copy = |p: &Param<Tensor<B, 3>>| {
+            Param::from_tensor(Tensor::from_data(
+                p.val().into_data().convert::<B2::FloatElem>(),
+                options(),
+            ))
+        };
         Mlp {
-            hidden: self.hidden.iter().map(|b| Block { params: b.params.iter().map(copy).collect(), is_weight: b.is_weight.clone() }).collect(),
-            output: EnsembleLinear { weight: copy(&self.output.weight), bias: copy(&self.output.bias) },
+            hidden: self
+                .hidden
+                .iter()
+                .map(|b| Block {
+                    params: b.params.iter().map(copy).collect(),
+                    is_weight: b.is_weight.clone(),
+                })
+                .collect(),
+            output: EnsembleLinear {
+                weight: copy(&self.output.weight),
+                bias: copy(&self.output.bias),
+            },
             activation: self.activation.clone(),
             layer: self.layer.clone(),
         }
@@ -269,9 +360,14 @@ impl<B: SupportedBackend> Mlp<B> {
     /// - input: `[members, points, d]`
     /// - output: `[members, points, k]`
     pub fn forward(&self, input: Tensor<B, 3>) -> Tensor<B, 3> {
-        let mut activate = Activate::new(B::tensor_activation(self.activation.function.as_ref()), None);
+        let mut activate = Activate::new(
+            B::tensor_activation(self.activation.function.as_ref()),
+            None,
+        );
         let block = B::layer_forward(self.layer.function.as_ref());
-        let hidden = self.hidden.iter().fold(input, |h, b| block.forward_block(&b.values(), h, &mut activate));
+        let hidden = self.hidden.iter().fold(input, |h, b| {
+            block.forward_block(&b.values(), h, &mut activate)
+        });
         self.output.forward(hidden)
     }
 
@@ -287,7 +383,10 @@ impl<B: SupportedBackend> Mlp<B> {
         input: Tensor<B, 3>,
         observer: &mut dyn PreActivationObserver<B>,
     ) -> (Vec<Tensor<B, 3>>, Tensor<B, 3>) {
-        let mut activate = Activate::new(B::tensor_activation(self.activation.function.as_ref()), Some(observer));
+        let mut activate = Activate::new(
+            B::tensor_activation(self.activation.function.as_ref()),
+            Some(observer),
+        );
         let block = B::layer_forward(self.layer.function.as_ref());
         let mut hidden = Vec::with_capacity(self.depth());
         let mut h = input;
@@ -308,7 +407,9 @@ mod tests {
 
     /// The fixed-budget width of a dense network, from METHOD §1's formula.
     fn width_for(budget: usize, depth: usize) -> Option<usize> {
-        width_for_params(budget, |width| dense_param_count(depth, width, INPUT_DIM, OUTPUT_DIM))
+        width_for_params(budget, |width| {
+            dense_param_count(depth, width, INPUT_DIM, OUTPUT_DIM)
+        })
     }
 
     fn dense() -> LayerSpec {
@@ -348,7 +449,10 @@ mod tests {
             let config = MlpConfig::new(depth, width, "relu".into());
             let model: Mlp<NdArray> = config.init(&relu, &dense(), &[1, 2, 3], &Default::default());
             assert_eq!(model.members(), 3);
-            assert_eq!(model.params_per_member(), dense_param_count(depth, width, 2, 1));
+            assert_eq!(
+                model.params_per_member(),
+                dense_param_count(depth, width, 2, 1)
+            );
         }
     }
 
@@ -362,9 +466,13 @@ mod tests {
         let layer = &model.hidden[1];
         let mut values = layer.params[0].val().into_data().to_vec::<f32>().unwrap();
         values.extend(layer.params[1].val().into_data().to_vec::<f32>().unwrap());
-        let variance = values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / values.len() as f64;
+        let variance =
+            values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / values.len() as f64;
         let expected = 2.0 / 65.0;
-        assert!((variance / expected - 1.0).abs() < 0.03, "variance {variance} vs {expected}");
+        assert!(
+            (variance / expected - 1.0).abs() < 0.03,
+            "variance {variance} vs {expected}"
+        );
     }
 
     #[test]
@@ -375,12 +483,27 @@ mod tests {
         let config = MlpConfig::new(1, 64, "relu".into());
         let seeds: Vec<u64> = (0..20).collect();
         let model: Mlp<NdArray> = config.init(&relu, &dense(), &seeds, &Default::default());
-        let values = |p: usize| model.hidden[0].params[p].val().into_data().to_vec::<f32>().unwrap();
-        let variance = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64;
+        let values = |p: usize| {
+            model.hidden[0].params[p]
+                .val()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        let variance =
+            |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64;
         let expected = 2.0 / 3.0;
         let (weights, biases) = (values(0), values(1));
-        assert!((variance(&weights) / expected - 1.0).abs() < 0.08, "weights: {} vs {expected}", variance(&weights));
-        assert!((variance(&biases) / expected - 1.0).abs() < 0.12, "biases: {} vs {expected}", variance(&biases));
+        assert!(
+            (variance(&weights) / expected - 1.0).abs() < 0.08,
+            "weights: {} vs {expected}",
+            variance(&weights)
+        );
+        assert!(
+            (variance(&biases) / expected - 1.0).abs() < 0.12,
+            "biases: {} vs {expected}",
+            variance(&biases)
+        );
     }
 
     #[test]
@@ -391,6 +514,8 @@ mod tests {
         let ensemble: Mlp<NdArray> = config.init(&abs, &dense(), &[7, 11, 13], &device);
         let alone: Mlp<NdArray> = config.init(&abs, &dense(), &[11], &device);
         let member = ensemble.hidden[2].params[0].val().narrow(0, 1, 1);
-        member.into_data().assert_eq(&alone.hidden[2].params[0].val().into_data(), true);
+        member
+            .into_data()
+            .assert_eq(&alone.hidden[2].params[0].val().into_data(), true);
     }
 }

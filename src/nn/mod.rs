@@ -19,12 +19,17 @@ pub mod registry;
 mod simd;
 pub mod tanh;
 
-pub use affine::FastAffine;
-pub use moments::FastMoments;
 pub use activation::{Activation, ActivationRegistry, ActivationSpec};
-pub use backend::{f64_device, run_on, run_on_device, F64Backend, BackendJob, BackendKind, BackendUnavailable, ComputeBackend, SupportedBackend};
+pub use affine::FastAffine;
+pub use backend::{
+    f64_device, run_on, run_on_device, BackendJob, BackendKind, BackendUnavailable, ComputeBackend,
+    F64Backend, SupportedBackend,
+};
 pub use init::Init;
-pub use layer::{affine, Activate, HostInit, Layer, LayerRegistry, LayerSpec, ParamSpec, PreActivationObserver};
+pub use layer::{
+    affine, Activate, HostInit, Layer, LayerRegistry, LayerSpec, ParamSpec, PreActivationObserver,
+};
 pub use mlp::{Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
+pub use moments::FastMoments;
 pub use registry::Registry;
 pub use tanh::FastTanh;

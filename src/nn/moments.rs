@@ -23,8 +23,14 @@ use super::simd::simd_dispatch;
 /// - `representation`: `[members, points, units]`
 /// - `shift`: `[members, 1, units]`
 /// - output: `[members, 2·units]`
-pub fn centred_sums<B: FastMoments>(representation: Tensor<B, 3>, shift: Tensor<B, 3>) -> Tensor<B, 2> {
-    let sums = B::centred_sums(representation.into_primitive().tensor(), shift.into_primitive().tensor());
+pub fn centred_sums<B: FastMoments>(
+    representation: Tensor<B, 3>,
+    shift: Tensor<B, 3>,
+) -> Tensor<B, 2> {
+    let sums = B::centred_sums(
+        representation.into_primitive().tensor(),
+        shift.into_primitive().tensor(),
+    );
     Tensor::from_primitive(TensorPrimitive::Float(sums))
 }
 
@@ -36,14 +42,20 @@ pub fn centred_sums<B: FastMoments>(representation: Tensor<B, 3>, shift: Tensor<
 /// - `slope`: `[members, points, units]`
 /// - output: `[members]`
 pub fn active_counts<B: FastMoments>(slope: Tensor<B, 3>, threshold: f64) -> Tensor<B, 1> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::active_counts(slope.into_primitive().tensor(), threshold)))
+    Tensor::from_primitive(TensorPrimitive::Float(B::active_counts(
+        slope.into_primitive().tensor(),
+        threshold,
+    )))
 }
 
 /// The centred sums and active counts, as fast as a backend allows. The
 /// defaults are Burn's ops.
 pub trait FastMoments: Backend {
     /// See [`centred_sums`].
-    fn centred_sums(representation: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn centred_sums(
+        representation: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         centred_sums_by_ops::<Self>(representation, shift)
     }
 
@@ -58,7 +70,12 @@ fn active_counts_by_ops<B: Backend>(slope: FloatTensor<B>, threshold: f64) -> Fl
     let [members, points, units] = slope.dims();
     let active = slope.abs().greater_equal_elem(threshold).float();
     // One reduction along contiguous memory, not one per axis.
-    active.reshape([members, points * units]).sum_dim(1).reshape([members]).into_primitive().tensor()
+    active
+        .reshape([members, points * units])
+        .sum_dim(1)
+        .reshape([members])
+        .into_primitive()
+        .tensor()
 }
 
 /// [`FastMoments::active_counts`] on Flex: one pass, no intermediates.
@@ -77,20 +94,28 @@ pub(crate) fn flex_active_counts(slope: FlexTensor, threshold: f64) -> FlexTenso
     let counts = (0..members)
         .map(|member| {
             let rows = values.rows(member, points, units).expect("checked above");
-            simd_dispatch!(rows.iter().map(|s| u32::from(s.abs() >= threshold)).sum::<u32>()) as f32
+            simd_dispatch!(rows
+                .iter()
+                .map(|s| u32::from(s.abs() >= threshold))
+                .sum::<u32>()) as f32
         })
         .collect();
     flex_f32(counts, [members])
 }
 
-fn centred_sums_by_ops<B: Backend>(representation: FloatTensor<B>, shift: FloatTensor<B>) -> FloatTensor<B> {
+fn centred_sums_by_ops<B: Backend>(
+    representation: FloatTensor<B>,
+    shift: FloatTensor<B>,
+) -> FloatTensor<B> {
     let representation = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(representation));
     let shift = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(shift));
     let [members, _, units] = representation.dims();
     let centred = representation - shift;
     let sum = centred.clone().sum_dim(1).reshape([members, units]);
     let sum_of_squares = centred.square().sum_dim(1).reshape([members, units]);
-    Tensor::cat(vec![sum, sum_of_squares], 1).into_primitive().tensor()
+    Tensor::cat(vec![sum, sum_of_squares], 1)
+        .into_primitive()
+        .tensor()
 }
 
 /// [`FastMoments::centred_sums`] on Flex: one pass over each member's rows.
@@ -109,7 +134,10 @@ pub(crate) fn flex_centred_sums(representation: FlexTensor, shift: FlexTensor) -
     let mut sums = Vec::with_capacity(members * 2 * units);
     for member in 0..members {
         let shift_row: Vec<f32> = (0..units).map(|unit| centre.at(member, 0, unit)).collect();
-        let (sum, sum_of_squares) = centred_row_sums(h.rows(member, points, units).expect("checked above"), &shift_row);
+        let (sum, sum_of_squares) = centred_row_sums(
+            h.rows(member, points, units).expect("checked above"),
+            &shift_row,
+        );
         sums.extend(sum);
         sums.extend(sum_of_squares);
     }
@@ -128,7 +156,12 @@ fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let shifts: Vec<f32> = shift.iter().cycle().take(block).copied().collect();
     let (mut sums, mut squares) = (vec![0.0f32; block], vec![0.0f32; block]);
     let add = |chunk: &[f32], sums: &mut [f32], squares: &mut [f32]| {
-        for (((value, shift), sum), square) in chunk.iter().zip(&shifts).zip(sums.iter_mut()).zip(squares.iter_mut()) {
+        for (((value, shift), sum), square) in chunk
+            .iter()
+            .zip(&shifts)
+            .zip(sums.iter_mut())
+            .zip(squares.iter_mut())
+        {
             let d = value - shift;
             *sum += d;
             *square += d * d;
@@ -140,7 +173,12 @@ fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
     add(chunks.remainder(), &mut sums, &mut squares);
     let fold = |partial: Vec<f32>| {
         let mut columns = vec![0.0f32; units];
-        partial.chunks_exact(units).for_each(|row| columns.iter_mut().zip(row).for_each(|(column, value)| *column += value));
+        partial.chunks_exact(units).for_each(|row| {
+            columns
+                .iter_mut()
+                .zip(row)
+                .for_each(|(column, value)| *column += value)
+        });
         columns
     };
     (fold(sums), fold(squares))
@@ -152,9 +190,19 @@ mod tests {
     use burn::backend::{Flex, NdArray};
     use burn::tensor::TensorData;
 
-    fn tensor<Bk: Backend>(members: usize, points: usize, units: usize, salt: usize) -> Tensor<Bk, 3> {
-        let data: Vec<f32> = (0..members * points * units).map(|i| (((i * 31 + salt * 13) % 17) as f32 - 8.0) * 0.21).collect();
-        Tensor::from_data(TensorData::new(data, [members, points, units]), &Default::default())
+    fn tensor<Bk: Backend>(
+        members: usize,
+        points: usize,
+        units: usize,
+        salt: usize,
+    ) -> Tensor<Bk, 3> {
+        let data: Vec<f32> = (0..members * points * units)
+            .map(|i| (((i * 31 + salt * 13) % 17) as f32 - 8.0) * 0.21)
+            .collect();
+        Tensor::from_data(
+            TensorData::new(data, [members, points, units]),
+            &Default::default(),
+        )
     }
 
     #[test]
@@ -162,15 +210,30 @@ mod tests {
         // Narrow and wide rows, a point count that is not a whole number of
         // blocks, and a transposed (non-contiguous) representation.
         for (members, points, units) in [(3, 37, 5), (1, 1, 1), (2, 200, 40)] {
-            let (h, shift) = (tensor::<Flex>(members, points, units, 1), tensor::<Flex>(members, 1, units, 2));
+            let (h, shift) = (
+                tensor::<Flex>(members, points, units, 1),
+                tensor::<Flex>(members, 1, units, 2),
+            );
             let transposed = tensor::<Flex>(members, units, points, 3).swap_dims(1, 2);
             for (case, h) in [("contiguous", h), ("transposed", transposed)] {
-                let expected = centred_sums_by_ops::<Flex>(h.clone().into_primitive().tensor(), shift.clone().into_primitive().tensor());
-                let expected = Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(expected)).into_data().to_vec::<f32>().unwrap();
-                let actual = centred_sums(h, shift.clone()).into_data().to_vec::<f32>().unwrap();
+                let expected = centred_sums_by_ops::<Flex>(
+                    h.clone().into_primitive().tensor(),
+                    shift.clone().into_primitive().tensor(),
+                );
+                let expected = Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(expected))
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap();
+                let actual = centred_sums(h, shift.clone())
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap();
                 assert_eq!(actual.len(), members * 2 * units);
                 for (a, e) in actual.iter().zip(&expected) {
-                    assert!((a - e).abs() <= 1e-5 * e.abs().max(1.0), "{case} {members}×{points}×{units}: {a} vs {e}");
+                    assert!(
+                        (a - e).abs() <= 1e-5 * e.abs().max(1.0),
+                        "{case} {members}×{points}×{units}: {a} vs {e}"
+                    );
                 }
             }
         }
@@ -184,10 +247,23 @@ mod tests {
             for (case, slope) in [("contiguous", slope), ("transposed", transposed)] {
                 // A threshold equal to some values: `≥` must count them.
                 for threshold in [0.0, 0.84, 5.0] {
-                    let expected = active_counts_by_ops::<Flex>(slope.clone().into_primitive().tensor(), threshold);
-                    let expected = Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(expected)).into_data().to_vec::<f32>().unwrap();
-                    let actual = active_counts(slope.clone(), threshold).into_data().to_vec::<f32>().unwrap();
-                    assert_eq!(actual, expected, "{case} {members}×{points}×{units} at {threshold}");
+                    let expected = active_counts_by_ops::<Flex>(
+                        slope.clone().into_primitive().tensor(),
+                        threshold,
+                    );
+                    let expected =
+                        Tensor::<Flex, 1>::from_primitive(TensorPrimitive::Float(expected))
+                            .into_data()
+                            .to_vec::<f32>()
+                            .unwrap();
+                    let actual = active_counts(slope.clone(), threshold)
+                        .into_data()
+                        .to_vec::<f32>()
+                        .unwrap();
+                    assert_eq!(
+                        actual, expected,
+                        "{case} {members}×{points}×{units} at {threshold}"
+                    );
                 }
             }
         }
@@ -196,11 +272,29 @@ mod tests {
     #[test]
     fn centred_sums_are_sums_of_differences_and_their_squares() {
         // One member, one unit: values 1, 2, 4 about the shift 1.
-        let h = Tensor::<NdArray, 3>::from_data(TensorData::new(vec![1.0f32, 2.0, 4.0], [1, 3, 1]), &Default::default());
+        let h = Tensor::<NdArray, 3>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 4.0], [1, 3, 1]),
+            &Default::default(),
+        );
         let shift = h.clone().narrow(1, 0, 1);
-        assert_eq!(centred_sums(h.clone(), shift.clone()).into_data().to_vec::<f32>().unwrap(), vec![4.0, 10.0]);
-        let flex = Tensor::<Flex, 3>::from_data(TensorData::new(vec![1.0f32, 2.0, 4.0], [1, 3, 1]), &Default::default());
+        assert_eq!(
+            centred_sums(h.clone(), shift.clone())
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap(),
+            vec![4.0, 10.0]
+        );
+        let flex = Tensor::<Flex, 3>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 4.0], [1, 3, 1]),
+            &Default::default(),
+        );
         let flex_shift = flex.clone().narrow(1, 0, 1);
-        assert_eq!(centred_sums(flex, flex_shift).into_data().to_vec::<f32>().unwrap(), vec![4.0, 10.0]);
+        assert_eq!(
+            centred_sums(flex, flex_shift)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap(),
+            vec![4.0, 10.0]
+        );
     }
 }

@@ -25,7 +25,13 @@ pub(crate) fn fits(inner: usize, outer: usize) -> bool {
 /// `out[p, j] = start[j] + Σᵢ a[p, i]·m(i, j)` for every row `p` of the
 /// row-major `a` (rows of `inner` values), `j < outer`: `points × outer`
 /// values, row-major.
-pub(crate) fn product(a: &[f32], inner: usize, outer: usize, m: impl Fn(usize, usize) -> f32, start: impl Fn(usize) -> f32) -> Vec<f32> {
+pub(crate) fn product(
+    a: &[f32],
+    inner: usize,
+    outer: usize,
+    m: impl Fn(usize, usize) -> f32,
+    start: impl Fn(usize) -> f32,
+) -> Vec<f32> {
     debug_assert!(fits(inner, outer) && a.len().is_multiple_of(inner));
     product_with::<MAX_WIDTH>(a, inner, outer, m, start)
 }
@@ -33,29 +39,59 @@ pub(crate) fn product(a: &[f32], inner: usize, outer: usize, m: impl Fn(usize, u
 /// `(aᵀ·g, Σₚ g[p, ·])`: the `inner × outer` product (row-major) and the
 /// column sums of `g`, for the row-major `a` (`points × inner`) and `g`
 /// (`points × outer`).
-pub(crate) fn transposed_product_and_sum(a: &[f32], inner: usize, g: &[f32], outer: usize) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn transposed_product_and_sum(
+    a: &[f32],
+    inner: usize,
+    g: &[f32],
+    outer: usize,
+) -> (Vec<f32>, Vec<f32>) {
     debug_assert!(fits(inner, outer) && a.len() / inner == g.len() / outer);
     accumulate_with::<MAX_WIDTH>(a, inner, g, outer)
 }
 
-fn product_with<const LANES: usize>(a: &[f32], inner: usize, outer: usize, m: impl Fn(usize, usize) -> f32, start: impl Fn(usize) -> f32) -> Vec<f32> {
+fn product_with<const LANES: usize>(
+    a: &[f32],
+    inner: usize,
+    outer: usize,
+    m: impl Fn(usize, usize) -> f32,
+    start: impl Fn(usize) -> f32,
+) -> Vec<f32> {
     let mut rows = [[0.0f32; LANES]; MAX_WIDTH];
     for (i, row) in rows.iter_mut().enumerate().take(inner) {
-        row.iter_mut().take(outer).enumerate().for_each(|(j, value)| *value = m(i, j));
+        row.iter_mut()
+            .take(outer)
+            .enumerate()
+            .for_each(|(j, value)| *value = m(i, j));
     }
     let mut first = [0.0f32; LANES];
-    first.iter_mut().take(outer).enumerate().for_each(|(j, value)| *value = start(j));
+    first
+        .iter_mut()
+        .take(outer)
+        .enumerate()
+        .for_each(|(j, value)| *value = start(j));
     let points = a.len() / inner;
     // Room for the last row's whole vector; each row's vector spills into
     // the next row, which overwrites it.
     let mut out = vec![0.0f32; points * outer + LANES];
-    simd_dispatch!(product_kernel::<LANES>(a, &rows[..inner], first, outer, &mut out));
+    simd_dispatch!(product_kernel::<LANES>(
+        a,
+        &rows[..inner],
+        first,
+        outer,
+        &mut out
+    ));
     out.truncate(points * outer);
     out
 }
 
 #[inline(always)]
-fn product_kernel<const LANES: usize>(a: &[f32], rows: &[[f32; LANES]], first: [f32; LANES], outer: usize, out: &mut [f32]) {
+fn product_kernel<const LANES: usize>(
+    a: &[f32],
+    rows: &[[f32; LANES]],
+    first: [f32; LANES],
+    outer: usize,
+    out: &mut [f32],
+) {
     for (p, values) in a.chunks_exact(rows.len()).enumerate() {
         let mut sum = first;
         for (&value, row) in values.iter().zip(rows) {
@@ -67,33 +103,69 @@ fn product_kernel<const LANES: usize>(a: &[f32], rows: &[[f32; LANES]], first: [
     }
 }
 
-fn accumulate_with<const LANES: usize>(a: &[f32], inner: usize, g: &[f32], outer: usize) -> (Vec<f32>, Vec<f32>) {
+fn accumulate_with<const LANES: usize>(
+    a: &[f32],
+    inner: usize,
+    g: &[f32],
+    outer: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let mut products = [[0.0f32; LANES]; MAX_WIDTH];
     let mut sums = [0.0f32; LANES];
     // The rows of `g` whose whole vector lies inside `g`; the last few are
     // read through a padded copy.
     let points = g.len() / outer;
-    let direct = if g.len() >= LANES { ((g.len() - LANES) / outer + 1).min(points) } else { 0 };
-    simd_dispatch!(accumulate_kernel::<LANES>(&a[..direct * inner], inner, g, outer, &mut products[..inner], &mut sums));
+    let direct = if g.len() >= LANES {
+        ((g.len() - LANES) / outer + 1).min(points)
+    } else {
+        0
+    };
+    simd_dispatch!(accumulate_kernel::<LANES>(
+        &a[..direct * inner],
+        inner,
+        g,
+        outer,
+        &mut products[..inner],
+        &mut sums
+    ));
     for p in direct..points {
         let mut padded = [0.0f32; LANES];
         padded[..outer].copy_from_slice(&g[p * outer..(p + 1) * outer]);
-        accumulate_kernel::<LANES>(&a[p * inner..(p + 1) * inner], inner, &padded, LANES, &mut products[..inner], &mut sums);
+        accumulate_kernel::<LANES>(
+            &a[p * inner..(p + 1) * inner],
+            inner,
+            &padded,
+            LANES,
+            &mut products[..inner],
+            &mut sums,
+        );
     }
-    let product = products[..inner].iter().flat_map(|row| &row[..outer]).copied().collect();
+    let product = products[..inner]
+        .iter()
+        .flat_map(|row| &row[..outer])
+        .copied()
+        .collect();
     (product, sums[..outer].to_vec())
 }
 
 /// Adds `a[p, i]·g[p, ·]` to `products[i]` and `g[p, ·]` to `sums`, over
 /// the rows of `a`; row `p` of `g` starts at `p·stride`.
 #[inline(always)]
-fn accumulate_kernel<const LANES: usize>(a: &[f32], inner: usize, g: &[f32], stride: usize, products: &mut [[f32; LANES]], sums: &mut [f32; LANES]) {
+fn accumulate_kernel<const LANES: usize>(
+    a: &[f32],
+    inner: usize,
+    g: &[f32],
+    stride: usize,
+    products: &mut [[f32; LANES]],
+    sums: &mut [f32; LANES],
+) {
     // Local accumulators and a local copy of each row: the compiler then
     // keeps them in vector registers (through the slices it did not).
     let mut local_products = [[0.0f32; LANES]; MAX_WIDTH];
     let mut local_sums = [0.0f32; LANES];
     for (p, values) in a.chunks_exact(inner).enumerate() {
-        let row: [f32; LANES] = g[p * stride..p * stride + LANES].try_into().expect("a whole vector");
+        let row: [f32; LANES] = g[p * stride..p * stride + LANES]
+            .try_into()
+            .expect("a whole vector");
         for (&value, product) in values.iter().zip(local_products.iter_mut()) {
             for lane in 0..LANES {
                 product[lane] += value * row[lane];
@@ -114,20 +186,39 @@ mod tests {
     use super::*;
 
     fn values(count: usize, salt: usize) -> Vec<f32> {
-        (0..count).map(|i| (((i * 29 + salt * 7) % 19) as f32 - 9.0) * 0.17).collect()
+        (0..count)
+            .map(|i| (((i * 29 + salt * 7) % 19) as f32 - 9.0) * 0.17)
+            .collect()
     }
 
     #[test]
     fn product_matches_the_naive_loop() {
-        for (points, inner, outer) in [(37, 5, 5), (1, 1, 1), (50, 2, 8), (9, 8, 3), (40, 7, 8), (3, 8, 8)] {
-            let (a, m, start) = (values(points * inner, 1), values(inner * outer, 2), values(outer, 3));
+        for (points, inner, outer) in [
+            (37, 5, 5),
+            (1, 1, 1),
+            (50, 2, 8),
+            (9, 8, 3),
+            (40, 7, 8),
+            (3, 8, 8),
+        ] {
+            let (a, m, start) = (
+                values(points * inner, 1),
+                values(inner * outer, 2),
+                values(outer, 3),
+            );
             let out = product(&a, inner, outer, |i, j| m[i * outer + j], |j| start[j]);
             assert_eq!(out.len(), points * outer);
             for p in 0..points {
                 for j in 0..outer {
-                    let expected = start[j] + (0..inner).map(|i| a[p * inner + i] * m[i * outer + j]).sum::<f32>();
+                    let expected = start[j]
+                        + (0..inner)
+                            .map(|i| a[p * inner + i] * m[i * outer + j])
+                            .sum::<f32>();
                     let got = out[p * outer + j];
-                    assert!((got - expected).abs() <= 1e-5 * expected.abs().max(1.0), "{points}×{inner}×{outer} [{p},{j}]: {got} vs {expected}");
+                    assert!(
+                        (got - expected).abs() <= 1e-5 * expected.abs().max(1.0),
+                        "{points}×{inner}×{outer} [{p},{j}]: {got} vs {expected}"
+                    );
                 }
             }
         }
@@ -135,17 +226,33 @@ mod tests {
 
     #[test]
     fn transposed_product_and_sum_match_the_naive_loops() {
-        for (points, inner, outer) in [(37, 5, 5), (1, 1, 1), (2, 3, 7), (50, 2, 8), (9, 8, 1), (40, 7, 8)] {
+        for (points, inner, outer) in [
+            (37, 5, 5),
+            (1, 1, 1),
+            (2, 3, 7),
+            (50, 2, 8),
+            (9, 8, 1),
+            (40, 7, 8),
+        ] {
             let (a, g) = (values(points * inner, 4), values(points * outer, 5));
             let (product, sums) = transposed_product_and_sum(&a, inner, &g, outer);
             assert_eq!((product.len(), sums.len()), (inner * outer, outer));
             for j in 0..outer {
                 let expected: f32 = (0..points).map(|p| g[p * outer + j]).sum();
-                assert!((sums[j] - expected).abs() <= 1e-5 * expected.abs().max(1.0), "sum {j}: {} vs {expected}", sums[j]);
+                assert!(
+                    (sums[j] - expected).abs() <= 1e-5 * expected.abs().max(1.0),
+                    "sum {j}: {} vs {expected}",
+                    sums[j]
+                );
                 for i in 0..inner {
-                    let expected: f32 = (0..points).map(|p| a[p * inner + i] * g[p * outer + j]).sum();
+                    let expected: f32 = (0..points)
+                        .map(|p| a[p * inner + i] * g[p * outer + j])
+                        .sum();
                     let got = product[i * outer + j];
-                    assert!((got - expected).abs() <= 1e-5 * expected.abs().max(1.0), "{points}×{inner}×{outer} [{i},{j}]: {got} vs {expected}");
+                    assert!(
+                        (got - expected).abs() <= 1e-5 * expected.abs().max(1.0),
+                        "{points}×{inner}×{outer} [{i},{j}]: {got} vs {expected}"
+                    );
                 }
             }
         }

@@ -14,7 +14,10 @@ pub struct Registry {
 impl Registry {
     /// The activations and block types shipped with the library.
     pub fn builtin() -> Self {
-        Self { activations: ActivationRegistry::builtin(), layers: LayerRegistry::builtin() }
+        Self {
+            activations: ActivationRegistry::builtin(),
+            layers: LayerRegistry::builtin(),
+        }
     }
 
     /// Adds an activation (replacing one of the same name).

@@ -66,12 +66,18 @@ pub fn tanh_f32(x: f32) -> f32 {
     let p = NUMERATOR.iter().rev().fold(0.0, |p, &c| p * t + c as f32);
     let q = DENOMINATOR.iter().rev().fold(0.0, |q, &c| q * t + c as f32);
     // A select, not a branch: ±1 exactly where tanh rounds to ±1.
-    if x.abs() < SATURATION { x * p / q } else { x.signum() }
+    if x.abs() < SATURATION {
+        x * p / q
+    } else {
+        x.signum()
+    }
 }
 
 /// tanh of a tensor through [`FastTanh`] (what the `tanh` activation runs).
 pub fn fast_tanh<B: FastTanh, const D: usize>(z: Tensor<B, D>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(B::fast_tanh(z.into_primitive().tensor())))
+    Tensor::from_primitive(TensorPrimitive::Float(B::fast_tanh(
+        z.into_primitive().tensor(),
+    )))
 }
 
 /// tanh and its backward pass, as fast as a backend allows.
@@ -96,13 +102,18 @@ pub(crate) fn flex_tanh(z: FlexTensor) -> FlexTensor {
     let mut y = owned_contiguous(z);
     let n = y.layout().num_elements();
     let values = &mut y.storage_mut::<f32>()[..n];
-    simd_dispatch!(values.iter_mut().for_each(|value| *value = tanh_f32(*value)));
+    simd_dispatch!(values
+        .iter_mut()
+        .for_each(|value| *value = tanh_f32(*value)));
     y
 }
 
 /// [`FastTanh::tanh_backward`] on Flex: one pass, in place in the gradient.
 pub(crate) fn flex_tanh_backward(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
-    if output.dtype() != DType::F32 || grad.dtype() != DType::F32 || output.layout().shape() != grad.layout().shape() {
+    if output.dtype() != DType::F32
+        || grad.dtype() != DType::F32
+        || output.layout().shape() != grad.layout().shape()
+    {
         return tanh_backward_by_ops::<Flex>(output, grad);
     }
     let output = output.to_contiguous();
@@ -110,13 +121,22 @@ pub(crate) fn flex_tanh_backward(output: FlexTensor, grad: FlexTensor) -> FlexTe
     let n = grad.layout().num_elements();
     let y = &output.storage::<f32>()[..n];
     let grad_values = &mut grad.storage_mut::<f32>()[..n];
-    simd_dispatch!(grad_values.iter_mut().zip(y).for_each(|(g, &y)| *g *= 1.0 - y * y));
+    simd_dispatch!(grad_values
+        .iter_mut()
+        .zip(y)
+        .for_each(|(g, &y)| *g *= 1.0 - y * y));
     grad
 }
 
 /// `grad · (1 − y²)` in Burn's element-wise ops: three passes.
-fn tanh_backward_by_ops<B: Backend>(output: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
-    let slope = B::float_add_scalar(B::float_neg(B::float_mul(output.clone(), output)), 1f32.into());
+fn tanh_backward_by_ops<B: Backend>(
+    output: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let slope = B::float_add_scalar(
+        B::float_neg(B::float_mul(output.clone(), output)),
+        1f32.into(),
+    );
     B::float_mul(grad, slope)
 }
 
@@ -138,15 +158,26 @@ struct TanhBackward;
 impl<B: FastTanh> Backward<B, 1> for TanhBackward {
     type State = FloatTensor<B>;
 
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
         let output = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| B::tanh_backward(output, grad));
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::tanh_backward(output, grad)
+        });
     }
 }
 
 impl<B: FastTanh, C: CheckpointStrategy> FastTanh for Autodiff<B, C> {
     fn fast_tanh(z: FloatTensor<Self>) -> FloatTensor<Self> {
-        match TanhBackward.prepare::<C>([z.node.clone()]).compute_bound().stateful() {
+        match TanhBackward
+            .prepare::<C>([z.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let output = B::fast_tanh(z.primitive);
                 prep.finish(output.clone(), output)
@@ -173,7 +204,10 @@ mod tests {
             worst = worst.max(if x == 0.0 { 0.0 } else { error });
         }
         // Three f32 ulp at most (one is 2^-23 = 1.2e-7 relative).
-        assert!(worst <= 3.0 * f64::from(f32::EPSILON), "worst relative error {worst:e}");
+        assert!(
+            worst <= 3.0 * f64::from(f32::EPSILON),
+            "worst relative error {worst:e}"
+        );
         assert_eq!(tanh_f32(1e-30), 1e-30);
         assert_eq!(tanh_f32(f32::INFINITY), 1.0);
         assert_eq!(tanh_f32(-50.0), -1.0);
@@ -195,10 +229,21 @@ mod tests {
             denominator = std::mem::replace(&mut numerator, next);
         }
         let scale = numerator[0];
-        for (expected, actual) in denominator.iter().zip(NUMERATOR).chain(numerator.iter().zip(DENOMINATOR)) {
-            assert!((expected / scale - actual).abs() <= 1e-14 * actual, "{} vs {actual}", expected / scale);
+        for (expected, actual) in denominator
+            .iter()
+            .zip(NUMERATOR)
+            .chain(numerator.iter().zip(DENOMINATOR))
+        {
+            assert!(
+                (expected / scale - actual).abs() <= 1e-14 * actual,
+                "{} vs {actual}",
+                expected / scale
+            );
         }
-        assert_eq!((denominator.len(), numerator.len()), (NUMERATOR.len(), DENOMINATOR.len()));
+        assert_eq!(
+            (denominator.len(), numerator.len()),
+            (NUMERATOR.len(), DENOMINATOR.len())
+        );
     }
 
     fn values(tensor: Tensor<Flex, 2>) -> Vec<f32> {
@@ -212,13 +257,15 @@ mod tests {
         let weights: Vec<f32> = (0..60).map(|i| 1.0 + (i % 7) as f32).collect();
         let device = Default::default();
         let run = |fast: bool| {
-            let z = Tensor::<A, 2>::from_data(TensorData::new(data.clone(), [6, 10]), &device).require_grad();
+            let z = Tensor::<A, 2>::from_data(TensorData::new(data.clone(), [6, 10]), &device)
+                .require_grad();
             let y = if fast {
                 fast_tanh(z.clone())
             } else {
                 z.clone().tanh()
             };
-            let weights = Tensor::<A, 2>::from_data(TensorData::new(weights.clone(), [6, 10]), &device);
+            let weights =
+                Tensor::<A, 2>::from_data(TensorData::new(weights.clone(), [6, 10]), &device);
             let gradients = (y.clone() * weights).sum().backward();
             (values(y.inner()), values(z.grad(&gradients).unwrap()))
         };
@@ -230,18 +277,29 @@ mod tests {
         // Both gradients are weight · (1 − y²): near saturation the subtraction
         // turns the few-ulp difference of y into ~1e-6 (weights up to 7).
         for (a, b) in fast_grad.iter().zip(&burn_grad) {
-            assert!((a - b).abs() <= 5e-6 * b.abs().max(1.0), "gradient {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 5e-6 * b.abs().max(1.0),
+                "gradient {a} vs {b}"
+            );
         }
     }
 
     #[test]
     fn a_strided_view_is_not_written_through() {
         let device = Default::default();
-        let z = Tensor::<Flex, 2>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0, 3.0], [2, 2]), &device);
+        let z = Tensor::<Flex, 2>::from_data(
+            TensorData::new(vec![0.5f32, -1.0, 2.0, 3.0], [2, 2]),
+            &device,
+        );
         let transposed = z.clone().transpose();
         let y = fast_tanh(transposed);
         assert_eq!(values(z), vec![0.5, -1.0, 2.0, 3.0]);
-        let expected = [0.5f32.tanh(), 2.0f32.tanh(), (-1.0f32).tanh(), 3.0f32.tanh()];
+        let expected = [
+            0.5f32.tanh(),
+            2.0f32.tanh(),
+            (-1.0f32).tanh(),
+            3.0f32.tanh(),
+        ];
         for (a, b) in values(y).iter().zip(expected) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// The checkerboard on `[-1, 1]²` with `cells × cells` cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkerboard {
@@ -18,7 +17,12 @@ impl Default for Checkerboard {
 impl Checkerboard {
     /// `(⌊(x₁+1)c/2⌋ + ⌊(x₂+1)c/2⌋) mod 2`, indices clamped to `c − 1`.
     pub fn label(&self, x1: f32, x2: f32) -> f32 {
-        let cell = |x: f32| (((x as f64 + 1.0) * self.cells as f64 / 2.0).floor().max(0.0) as usize).min(self.cells - 1);
+        let cell = |x: f32| {
+            (((x as f64 + 1.0) * self.cells as f64 / 2.0)
+                .floor()
+                .max(0.0) as usize)
+                .min(self.cells - 1)
+        };
         ((cell(x1) + cell(x2)) % 2) as f32
     }
 }

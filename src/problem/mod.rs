@@ -33,7 +33,10 @@ pub fn landscape_grid(size: usize) -> Vec<f32> {
 
 /// The landscape grid as a tensor `[G·G, 2]`.
 pub fn grid_tensor<B: Backend>(size: usize, device: &B::Device) -> Tensor<B, 2> {
-    Tensor::from_data(TensorData::new(landscape_grid(size), [size * size, INPUT_DIM]), device)
+    Tensor::from_data(
+        TensorData::new(landscape_grid(size), [size * size, INPUT_DIM]),
+        device,
+    )
 }
 
 /// Points with binary labels: `points` is `[n, 2]` row-major, `labels` 0 or 1.
@@ -91,7 +94,9 @@ impl ProblemConfig {
     /// The target of a checked config (an unchecked bad name falls back to
     /// the checkerboard rather than abort; `RunConfig::check` refuses it).
     fn checked_target(&self) -> Target {
-        self.target().unwrap_or(Target::Checkerboard(Checkerboard { cells: self.cells.max(1) }))
+        self.target().unwrap_or(Target::Checkerboard(Checkerboard {
+            cells: self.cells.max(1),
+        }))
     }
 
     /// Whether the target is a regression target (scored by R²).
@@ -106,24 +111,37 @@ impl ProblemConfig {
     /// - `logits`: `[members, points, 1]`, `labels`: `[points, 1]`
     /// - output: `[members]`
     pub fn score<B: Backend>(&self, logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 1> {
-        if self.is_regression() { r_squared(logits, labels) } else { accuracy(logits, labels) }
+        if self.is_regression() {
+            r_squared(logits, labels)
+        } else {
+            accuracy(logits, labels)
+        }
     }
 
     /// What [`ProblemConfig::score`] measures, for tables and figures.
     pub fn score_name(&self) -> &'static str {
-        if self.is_regression() { "R²" } else { "accuracy" }
+        if self.is_regression() {
+            "R²"
+        } else {
+            "accuracy"
+        }
     }
 
     /// The score of a network that learnt nothing: chance on a balanced
     /// binary target, and R² = 0 (the mean) for a regression target.
     pub fn chance_score(&self) -> f64 {
-        if self.is_regression() { 0.0 } else { 0.5 }
+        if self.is_regression() {
+            0.0
+        } else {
+            0.5
+        }
     }
 
     /// The training set of a run: the same for every network of the run, so
     /// architectures are compared on the same data.
     pub fn training_set(&self, run_seed: u64) -> Dataset {
-        self.checked_target().training_set(self.train_size, run_seed)
+        self.checked_target()
+            .training_set(self.train_size, run_seed)
     }
 
     /// The test set of a run, independent of the training set.
@@ -157,13 +175,18 @@ impl Loss {
     /// - `logits`: `[members, points, 1]`
     /// - `labels`: `[points, 1]`, 0 or 1
     /// - output: `[members]`
-    pub fn per_member<B: Backend>(self, logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 1> {
+    pub fn per_member<B: Backend>(
+        self,
+        logits: Tensor<B, 3>,
+        labels: Tensor<B, 2>,
+    ) -> Tensor<B, 1> {
         let members = logits.dims()[0];
         let labels = labels.unsqueeze::<3>();
         let pointwise = match self {
             // max(f, 0) − f·y + log(1 + e^{−|f|}): stable for large |f|.
             Loss::Bce => {
-                logits.clone().clamp_min(0.0) - logits.clone() * labels + logits.abs().neg().exp().log1p()
+                logits.clone().clamp_min(0.0) - logits.clone() * labels
+                    + logits.abs().neg().exp().log1p()
             }
             Loss::Mse => (logits - (labels * 2.0 - 1.0)).square(),
         };
@@ -212,8 +235,13 @@ pub fn accuracy<B: Backend>(logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tenso
 pub fn r_squared<B: Backend>(logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 1> {
     let members = logits.dims()[0];
     let targets = labels * 2.0 - 1.0;
-    let total = (targets.clone() - targets.clone().mean().unsqueeze::<2>()).square().sum();
-    let residual = (logits - targets.unsqueeze::<3>()).square().sum_dim(1).reshape([members]);
+    let total = (targets.clone() - targets.clone().mean().unsqueeze::<2>())
+        .square()
+        .sum();
+    let residual = (logits - targets.unsqueeze::<3>())
+        .square()
+        .sum_dim(1)
+        .reshape([members]);
     (residual / total.clamp_min(1e-30)).neg() + 1.0
 }
 
@@ -226,12 +254,23 @@ mod tests {
     fn r_squared_is_one_for_the_target_and_zero_for_its_mean() {
         let device = Default::default();
         // Labels (t + 1)/2 for targets t = −1, 0, 0.5, 1 (mean 0.125).
-        let labels = Tensor::<NdArray, 2>::from_data(TensorData::new(vec![0.0f32, 0.5, 0.75, 1.0], [4, 1]), &device);
-        let logits = Tensor::<NdArray, 3>::from_data(
-            TensorData::new(vec![-1.0f32, 0.0, 0.5, 1.0, 0.125, 0.125, 0.125, 0.125, 1.0, 0.0, 0.5, -1.0], [3, 4, 1]),
+        let labels = Tensor::<NdArray, 2>::from_data(
+            TensorData::new(vec![0.0f32, 0.5, 0.75, 1.0], [4, 1]),
             &device,
         );
-        let scores = r_squared(logits, labels).into_data().to_vec::<f32>().unwrap();
+        let logits = Tensor::<NdArray, 3>::from_data(
+            TensorData::new(
+                vec![
+                    -1.0f32, 0.0, 0.5, 1.0, 0.125, 0.125, 0.125, 0.125, 1.0, 0.0, 0.5, -1.0,
+                ],
+                [3, 4, 1],
+            ),
+            &device,
+        );
+        let scores = r_squared(logits, labels)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         // Σ(t − t̄)² = 1.265625 + 0.015625 + 0.140625 + 0.765625 = 2.1875;
         // the third member's residuals are (2, 0, 0, −2): 1 − 8/2.1875.
         let expected = [1.0, 0.0, 1.0 - 8.0 / 2.1875];
@@ -251,11 +290,15 @@ mod tests {
     #[test]
     fn bce_on_logits_matches_the_direct_formula() {
         let device = Default::default();
-        let logits = Tensor::<NdArray, 1>::from_floats([-2.0, 0.5, 3.0, 0.0], &device).reshape([1, 4, 1]);
-        let labels = Tensor::<NdArray, 1>::from_floats([0.0, 1.0, 0.0, 1.0], &device).reshape([4, 1]);
+        let logits =
+            Tensor::<NdArray, 1>::from_floats([-2.0, 0.5, 3.0, 0.0], &device).reshape([1, 4, 1]);
+        let labels =
+            Tensor::<NdArray, 1>::from_floats([0.0, 1.0, 0.0, 1.0], &device).reshape([4, 1]);
         let loss: f32 = Loss::Bce.per_member(logits, labels).into_scalar();
         let sigmoid = |f: f64| 1.0 / (1.0 + (-f).exp());
-        let expected = (-(1.0 - sigmoid(-2.0)).ln() - sigmoid(0.5).ln() - (1.0 - sigmoid(3.0)).ln()
+        let expected = (-(1.0 - sigmoid(-2.0)).ln()
+            - sigmoid(0.5).ln()
+            - (1.0 - sigmoid(3.0)).ln()
             - sigmoid(0.0).ln())
             / 4.0;
         assert!((loss as f64 - expected).abs() < 1e-6);

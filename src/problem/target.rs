@@ -42,7 +42,9 @@ impl Target {
             None => (name, None),
         };
         let number = |what: &str| -> Result<f64, String> {
-            let text = parameter.ok_or_else(|| format!("'{name}' needs {what}: use {family}:N; allowed: {PROBLEM_FORMS}"))?;
+            let text = parameter.ok_or_else(|| {
+                format!("'{name}' needs {what}: use {family}:N; allowed: {PROBLEM_FORMS}")
+            })?;
             text.trim()
                 .parse::<f64>()
                 .ok()
@@ -57,12 +59,24 @@ impl Target {
             Ok(value as usize)
         };
         match family {
-            "checkerboard" if parameter.is_none() => Ok(Target::Checkerboard(Checkerboard { cells })),
-            "checkerboard" => Ok(Target::Checkerboard(Checkerboard { cells: whole("the cells per side")? })),
-            "spirals" => Ok(Target::Spirals { turns: number("the number of turns")? }),
-            "rings" => Ok(Target::Rings { count: whole("the number of rings")? }),
-            "sines" => Ok(Target::Sines { frequency: number("the frequency")? }),
-            _ => Err(format!("unknown problem '{name}'; allowed: {PROBLEM_FORMS}")),
+            "checkerboard" if parameter.is_none() => {
+                Ok(Target::Checkerboard(Checkerboard { cells }))
+            }
+            "checkerboard" => Ok(Target::Checkerboard(Checkerboard {
+                cells: whole("the cells per side")?,
+            })),
+            "spirals" => Ok(Target::Spirals {
+                turns: number("the number of turns")?,
+            }),
+            "rings" => Ok(Target::Rings {
+                count: whole("the number of rings")?,
+            }),
+            "sines" => Ok(Target::Sines {
+                frequency: number("the frequency")?,
+            }),
+            _ => Err(format!(
+                "unknown problem '{name}'; allowed: {PROBLEM_FORMS}"
+            )),
         }
     }
 
@@ -80,7 +94,9 @@ impl Target {
             Target::Checkerboard(board) => board.label(x1, x2),
             Target::Spirals { turns } => parity(2.0 * (turns * radius - y.atan2(x) / (2.0 * PI))),
             Target::Rings { count } => parity((count as f64 * radius).min(count as f64 * SQRT_2)),
-            Target::Sines { frequency } => (((frequency * PI * x).sin() * (frequency * PI * y).sin() + 1.0) / 2.0) as f32,
+            Target::Sines { frequency } => {
+                (((frequency * PI * x).sin() * (frequency * PI * y).sin() + 1.0) / 2.0) as f32
+            }
         }
     }
 
@@ -127,15 +143,41 @@ mod tests {
 
     #[test]
     fn names_parse_and_bad_parameters_name_the_forms() {
-        assert_eq!(Target::parse("checkerboard", 8), Ok(Target::Checkerboard(Checkerboard { cells: 8 })));
-        assert_eq!(Target::parse("checkerboard:4", 8), Ok(Target::Checkerboard(Checkerboard { cells: 4 })));
-        assert_eq!(Target::parse("spirals:1.5", 8), Ok(Target::Spirals { turns: 1.5 }));
+        assert_eq!(
+            Target::parse("checkerboard", 8),
+            Ok(Target::Checkerboard(Checkerboard { cells: 8 }))
+        );
+        assert_eq!(
+            Target::parse("checkerboard:4", 8),
+            Ok(Target::Checkerboard(Checkerboard { cells: 4 }))
+        );
+        assert_eq!(
+            Target::parse("spirals:1.5", 8),
+            Ok(Target::Spirals { turns: 1.5 })
+        );
         assert_eq!(Target::parse("rings:4", 8), Ok(Target::Rings { count: 4 }));
-        assert_eq!(Target::parse("sines:4", 8), Ok(Target::Sines { frequency: 4.0 }));
-        assert!(Target::parse("sines:4", 8).unwrap().is_regression() && !Target::parse("rings:4", 8).unwrap().is_regression());
-        for bad in ["spirals", "spirals:x", "rings:0", "rings:2.5", "checkerboard:-1", "moons:2", "sines:nan"] {
+        assert_eq!(
+            Target::parse("sines:4", 8),
+            Ok(Target::Sines { frequency: 4.0 })
+        );
+        assert!(
+            Target::parse("sines:4", 8).unwrap().is_regression()
+                && !Target::parse("rings:4", 8).unwrap().is_regression()
+        );
+        for bad in [
+            "spirals",
+            "spirals:x",
+            "rings:0",
+            "rings:2.5",
+            "checkerboard:-1",
+            "moons:2",
+            "sines:nan",
+        ] {
             let error = Target::parse(bad, 8).unwrap_err();
-            assert!(error.contains("spirals:t") && error.contains(bad), "{bad}: {error}");
+            assert!(
+                error.contains("spirals:t") && error.contains(bad),
+                "{bad}: {error}"
+            );
         }
     }
 
@@ -143,10 +185,20 @@ mod tests {
     fn rings_and_spirals_label_by_hand() {
         let rings = Target::Rings { count: 4 };
         // Radius 0.1 is in ring 0, 0.3 in ring 1, 0.6 in ring 2.
-        assert_eq!((rings.label(0.1, 0.0), rings.label(0.0, -0.3), rings.label(0.6, 0.0)), (0.0, 1.0, 0.0));
+        assert_eq!(
+            (
+                rings.label(0.1, 0.0),
+                rings.label(0.0, -0.3),
+                rings.label(0.6, 0.0)
+            ),
+            (0.0, 1.0, 0.0)
+        );
         let spirals = Target::Spirals { turns: 1.0 };
         // On the positive x axis θ = 0, so the phase is r: bands [0, ½) and [½, 1).
-        assert_eq!((spirals.label(0.2, 0.0), spirals.label(0.7, 0.0)), (0.0, 1.0));
+        assert_eq!(
+            (spirals.label(0.2, 0.0), spirals.label(0.7, 0.0)),
+            (0.0, 1.0)
+        );
         // A quarter turn on, the band boundary moves out by a quarter: at θ = π/2
         // the phase is r − ¼, so r = 0.7 is in band [0, ½) again.
         assert_eq!(spirals.label(0.0, 0.7), 0.0);

@@ -9,14 +9,19 @@ use std::path::{Path, PathBuf};
 
 pub mod plot;
 
-use plot::{lighter, series_color, Axes, BarGroup, Canvas, Format, Line, Panel, PlotError, Scatter};
+use plot::{
+    lighter, series_color, Axes, BarGroup, Canvas, Format, Line, Panel, PlotError, Scatter,
+};
 
 use crate::json::read_json_lines;
 use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
 use crate::study::results::write_file;
 use crate::study::summary::correlated_measures;
-use crate::study::{landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError, StudySummary};
+use crate::study::{
+    landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError,
+    StudySummary,
+};
 use crate::theory::{relu_death_probability, Theory};
 
 /// A study's results, loaded for drawing.
@@ -44,31 +49,56 @@ impl StudyResults {
     pub fn load(dir: &Path, registry: &Registry) -> Result<Self, ReportError> {
         let config_path = dir.join("study.toml");
         if !config_path.exists() {
-            return Err(ReportError::Missing(format!("{}: no study.toml (is this a study's results directory?)", dir.display())));
+            return Err(ReportError::Missing(format!(
+                "{}: no study.toml (is this a study's results directory?)",
+                dir.display()
+            )));
         }
         let config = StudyConfig::load(&config_path).map_err(StudyError::from)?;
-        let plan = config.plan(registry, config.backend).map_err(StudyError::from)?;
+        let plan = config
+            .plan(registry, config.backend)
+            .map_err(StudyError::from)?;
         let runs = dir.join("runs.jsonl");
-        let records: Vec<RunRecord> = read_json_lines(&runs)
-            .map_err(|source| StudyError::Io { context: format!("reading {}", runs.display()), source })?;
+        let records: Vec<RunRecord> = read_json_lines(&runs).map_err(|source| StudyError::Io {
+            context: format!("reading {}", runs.display()),
+            source,
+        })?;
         if records.is_empty() {
-            return Err(ReportError::Missing(format!("{}: no finished networks yet", runs.display())));
+            return Err(ReportError::Missing(format!(
+                "{}: no finished networks yet",
+                runs.display()
+            )));
         }
         let summary = StudySummary::of(&plan, &records);
-        Ok(Self { config, records, summary, points: plan.sweep.points, dir: dir.to_path_buf() })
+        Ok(Self {
+            config,
+            records,
+            summary,
+            points: plan.sweep.points,
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// The seed-0 landscapes of a series' point.
     fn landscape(&self, series: &str, depth: usize, budget: usize) -> Option<Landscape> {
         let (activation, layer) = self.series_parts(series)?;
-        let path = self.dir.join("landscapes").join(landscape_file_name(&layer, &activation, depth, budget));
+        let path = self.dir.join("landscapes").join(landscape_file_name(
+            &layer,
+            &activation,
+            depth,
+            budget,
+        ));
         serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
     }
 
     /// Points of one series (and the first budget), by depth.
     fn points_of(&self, series: &str) -> Vec<&PointSummary> {
         let budget = self.summary.points.first().map(|p| p.budget);
-        self.summary.points.iter().filter(|p| p.series == series && Some(p.budget) == budget).collect()
+        self.summary
+            .points
+            .iter()
+            .filter(|p| p.series == series && Some(p.budget) == budget)
+            .collect()
     }
 
     /// The plotted series: one per activation, or per (activation, layer)
@@ -80,26 +110,48 @@ impl StudyResults {
     /// (activation, layer) of a series.
     fn series_parts(&self, series: &str) -> Option<(String, String)> {
         let layers = self.config.layer.names();
-        layers.iter().flat_map(|l| self.config.activations.iter().map(move |a| (a.clone(), l.clone())))
+        layers
+            .iter()
+            .flat_map(|l| {
+                self.config
+                    .activations
+                    .iter()
+                    .map(move |a| (a.clone(), l.clone()))
+            })
             .find(|(a, l)| self.config.series(a, l) == series)
     }
 
     /// The series a record belongs to.
     fn series_of(&self, record: &RunRecord) -> String {
-        self.config.series(&record.network.activation, &record.network.layer)
+        self.config
+            .series(&record.network.activation, &record.network.layer)
     }
 }
 
 /// The caption line of every figure.
 fn caption(results: &StudyResults) -> String {
     // The revisions that produced the results, not the one drawing them.
-    let revisions: std::collections::BTreeSet<&str> =
-        results.records.iter().map(|r| r.network.revision.as_deref().unwrap_or("unknown")).collect();
+    let revisions: std::collections::BTreeSet<&str> = results
+        .records
+        .iter()
+        .map(|r| r.network.revision.as_deref().unwrap_or("unknown"))
+        .collect();
     let revision = revisions.into_iter().collect::<Vec<_>>().join(", ");
     let c = &results.config;
-    let budgets: Vec<String> = c.budgets.clone().unwrap_or_default().iter().chain(c.budget.iter()).map(|b| b.to_string()).collect();
+    let budgets: Vec<String> = c
+        .budgets
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .chain(c.budget.iter())
+        .map(|b| b.to_string())
+        .collect();
     let layers = c.layer.names();
-    let blocks = if layers == ["dense"] { String::new() } else { format!(" · blocks {}", layers.join(", ")) };
+    let blocks = if layers == ["dense"] {
+        String::new()
+    } else {
+        format!(" · blocks {}", layers.join(", "))
+    };
     format!(
         "study '{}' · budget {}{} · {} networks measured, {} trained per point · init {} · grid {} · revision {} · variability {}",
         c.name,
@@ -116,9 +168,25 @@ fn caption(results: &StudyResults) -> String {
 
 /// Draws every figure of METHOD §7 into `out` and writes `summary.md`.
 /// Returns the files written.
-pub fn write_report(results: &StudyResults, out: &Path, format: Format, scale: f64) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(out).map_err(|source| StudyError::Io { context: format!("creating {}", out.display()), source })?;
-    let figures = Figures { results, out, canvas: Canvas { format, scale, caption: caption(results) } };
+pub fn write_report(
+    results: &StudyResults,
+    out: &Path,
+    format: Format,
+    scale: f64,
+) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(out).map_err(|source| StudyError::Io {
+        context: format!("creating {}", out.display()),
+        source,
+    })?;
+    let figures = Figures {
+        results,
+        out,
+        canvas: Canvas {
+            format,
+            scale,
+            caption: caption(results),
+        },
+    };
     let mut written = figures.against_depth()?;
     written.extend(figures.accuracy_against_depth()?);
     written.extend(figures.scatters()?);
@@ -142,7 +210,8 @@ struct Figures<'a> {
 
 impl Figures<'_> {
     fn file(&self, name: &str) -> PathBuf {
-        self.out.join(format!("{name}.{}", self.canvas.format.extension()))
+        self.out
+            .join(format!("{name}.{}", self.canvas.format.extension()))
     }
 
     /// The budget the per-depth figures show: the study's first.
@@ -156,7 +225,13 @@ impl Figures<'_> {
         } else {
             "depth L (hidden blocks, log scale)"
         };
-        Axes { title, x, y, log_x: true, log_y: false }
+        Axes {
+            title,
+            x,
+            y,
+            log_x: true,
+            log_y: false,
+        }
     }
 
     /// One line per series of `value(point) = (y, band low, band high)` against depth.
@@ -166,10 +241,14 @@ impl Figures<'_> {
             .series()
             .iter()
             .map(|a| {
-                let points = results.points_of(a).iter().map(|p| {
-                    let (y, low, high) = value(p);
-                    (p.depth as f64, y, low, high)
-                }).collect();
+                let points = results
+                    .points_of(a)
+                    .iter()
+                    .map(|p| {
+                        let (y, low, high) = value(p);
+                        (p.depth as f64, y, low, high)
+                    })
+                    .collect();
                 Line::new(a.clone(), series_color(a), points)
             })
             .collect()
@@ -178,13 +257,33 @@ impl Figures<'_> {
     /// V3, activation ratio and count, and C2C frequency against depth.
     fn against_depth(&self) -> Result<Vec<PathBuf>, ReportError> {
         let charts: [(&str, &str, &str, fn(&PointSummary) -> (f64, f64, f64)); 4] = [
-            ("v3_vs_depth", "V3 at initialisation against depth", "V3, third-order variability (median, IQR)", |p| (p.v3.median, p.v3.q25, p.v3.q75)),
-            ("activation_ratio_vs_depth", "Activation ratio against depth", "activation ratio AR (mean ± std)", |p| mean_std(p.activation_ratio)),
-            ("activation_count_vs_depth", "Activation count against depth", "activation count AC = AR × units (mean ± std)", |p| mean_std(p.activation_count)),
-            ("c2c_vs_depth", "Collapse to constant against depth", "C2C frequency, RV_out < ε (± binomial s.e.)", |p| {
-                let se = (p.c2c_frequency * (1.0 - p.c2c_frequency) / p.networks as f64).sqrt();
-                (p.c2c_frequency, p.c2c_frequency - se, p.c2c_frequency + se)
-            }),
+            (
+                "v3_vs_depth",
+                "V3 at initialisation against depth",
+                "V3, third-order variability (median, IQR)",
+                |p| (p.v3.median, p.v3.q25, p.v3.q75),
+            ),
+            (
+                "activation_ratio_vs_depth",
+                "Activation ratio against depth",
+                "activation ratio AR (mean ± std)",
+                |p| mean_std(p.activation_ratio),
+            ),
+            (
+                "activation_count_vs_depth",
+                "Activation count against depth",
+                "activation count AC = AR × units (mean ± std)",
+                |p| mean_std(p.activation_count),
+            ),
+            (
+                "c2c_vs_depth",
+                "Collapse to constant against depth",
+                "C2C frequency, RV_out < ε (± binomial s.e.)",
+                |p| {
+                    let se = (p.c2c_frequency * (1.0 - p.c2c_frequency) / p.networks as f64).sqrt();
+                    (p.c2c_frequency, p.c2c_frequency - se, p.c2c_frequency + se)
+                },
+            ),
         ];
         let mut written = Vec::new();
         for (name, title, y, value) in charts {
@@ -192,7 +291,12 @@ impl Figures<'_> {
             if name == "c2c_vs_depth" {
                 lines.extend(self.relu_death_lines());
             }
-            plot::line_chart(&self.file(name), &self.canvas, &self.depth_axes(title, y), &lines)?;
+            plot::line_chart(
+                &self.file(name),
+                &self.canvas,
+                &self.depth_axes(title, y),
+                &lines,
+            )?;
             written.push(self.file(name));
         }
         Ok(written)
@@ -204,15 +308,29 @@ impl Figures<'_> {
     fn relu_death_lines(&self) -> Vec<Line> {
         let results = self.results;
         let relu_series = results.series().into_iter().filter(|a| {
-            results.points_of(a).first().is_some_and(|p| p.activation == "relu" && p.layer == "dense")
+            results
+                .points_of(a)
+                .first()
+                .is_some_and(|p| p.activation == "relu" && p.layer == "dense")
         });
         relu_series
             .map(|a| {
-                let points = results.points_of(&a).iter().map(|p| {
-                    let dead = relu_death_probability(p.width, p.depth);
-                    (p.depth as f64, dead, dead, dead)
-                }).collect();
-                Line { dashed: true, ..Line::new(format!("{a} dead at an input (Lu et al. 2018)"), series_color(&a), points) }
+                let points = results
+                    .points_of(&a)
+                    .iter()
+                    .map(|p| {
+                        let dead = relu_death_probability(p.width, p.depth);
+                        (p.depth as f64, dead, dead, dead)
+                    })
+                    .collect();
+                Line {
+                    dashed: true,
+                    ..Line::new(
+                        format!("{a} dead at an input (Lu et al. 2018)"),
+                        series_color(&a),
+                        points,
+                    )
+                }
             })
             .collect()
     }
@@ -222,23 +340,40 @@ impl Figures<'_> {
     /// all points of the first budget (none when nothing was trained).
     fn league(&self) -> Result<Vec<PathBuf>, ReportError> {
         let results = self.results;
-        let Some(budget) = results.summary.points.first().map(|p| p.budget) else { return Ok(Vec::new()) };
+        let Some(budget) = results.summary.points.first().map(|p| p.budget) else {
+            return Ok(Vec::new());
+        };
         let measures = correlated_measures();
-        let scopes = results.series().into_iter().map(|s| (s.clone(), series_color(&s))).chain([("all".to_string(), RGB_GREY)]);
+        let scopes = results
+            .series()
+            .into_iter()
+            .map(|s| (s.clone(), series_color(&s)))
+            .chain([("all".to_string(), RGB_GREY)]);
         let groups: Vec<BarGroup> = scopes
             .map(|(scope, color)| {
                 let tag = format!("{scope}@{budget}");
                 let values = measures
                     .iter()
                     .map(|m| {
-                        let c = results.summary.correlations.iter().find(|c| c.scope == tag && c.measure == *m)?;
+                        let c = results
+                            .summary
+                            .correlations
+                            .iter()
+                            .find(|c| c.scope == tag && c.measure == *m)?;
                         Some((c.spearman, c.spearman_low, c.spearman_high))
                     })
                     .collect();
-                BarGroup { label: scope, color, values }
+                BarGroup {
+                    label: scope,
+                    color,
+                    values,
+                }
             })
             .collect();
-        if groups.iter().all(|g| g.values.iter().all(|v| !v.is_some_and(|v| v.0.is_finite()))) {
+        if groups
+            .iter()
+            .all(|g| g.values.iter().all(|v| !v.is_some_and(|v| v.0.is_finite())))
+        {
             return Ok(Vec::new());
         }
         let short = |m: &str| match m {
@@ -247,9 +382,24 @@ impl Figures<'_> {
             other => other.to_string(),
         };
         let names: Vec<String> = measures.iter().map(|m| short(m)).collect();
-        let title = format!("Predictors of trainability: |Spearman ρ| with training {} (95% bootstrap interval)", score_name(results));
-        let axes = Axes { title: &title, x: "measure or proxy at initialisation", y: "|ρ| across depths", log_x: false, log_y: false };
-        plot::league_chart(&self.file("predictor_league"), &self.canvas, &axes, &names, &groups)?;
+        let title = format!(
+            "Predictors of trainability: |Spearman ρ| with training {} (95% bootstrap interval)",
+            score_name(results)
+        );
+        let axes = Axes {
+            title: &title,
+            x: "measure or proxy at initialisation",
+            y: "|ρ| across depths",
+            log_x: false,
+            log_y: false,
+        };
+        plot::league_chart(
+            &self.file("predictor_league"),
+            &self.canvas,
+            &axes,
+            &names,
+            &groups,
+        )?;
         Ok(vec![self.file("predictor_league")])
     }
 
@@ -267,9 +417,17 @@ impl Figures<'_> {
                 Line::new(label, color, shown.collect())
             };
             lines.push(line(format!("{a} train"), color, |p| p.train_acc));
-            lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| p.test_acc));
+            lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| {
+                p.test_acc
+            }));
         }
-        let problem = self.results.config.train.problem_config().target().map_or_else(|_| "the problem".to_string(), |t| t.to_string());
+        let problem = self
+            .results
+            .config
+            .train
+            .problem_config()
+            .target()
+            .map_or_else(|_| "the problem".to_string(), |t| t.to_string());
         let y = format!("{} on {problem} (mean ± std)", score_name(self.results));
         let axes = self.depth_axes("Accuracy after training against depth", &y);
         plot::line_chart(&self.file("accuracy_vs_depth"), &self.canvas, &axes, &lines)?;
@@ -277,17 +435,31 @@ impl Figures<'_> {
     }
 
     /// One group per series of `(x(point), y(point))`, Spearman's ρ in the labels.
-    fn scatter_groups(&self, x: fn(&PointSummary) -> f64, y: fn(&PointSummary) -> f64) -> Vec<Scatter> {
-        let all: Vec<&PointSummary> = self.results.summary.points.iter().filter(|p| y(p).is_finite()).collect();
+    fn scatter_groups(
+        &self,
+        x: fn(&PointSummary) -> f64,
+        y: fn(&PointSummary) -> f64,
+    ) -> Vec<Scatter> {
+        let all: Vec<&PointSummary> = self
+            .results
+            .summary
+            .points
+            .iter()
+            .filter(|p| y(p).is_finite())
+            .collect();
         let rho = |points: &[&PointSummary]| {
-            spearman(&points.iter().map(|p| x(p)).collect::<Vec<_>>(), &points.iter().map(|p| y(p)).collect::<Vec<_>>())
+            spearman(
+                &points.iter().map(|p| x(p)).collect::<Vec<_>>(),
+                &points.iter().map(|p| y(p)).collect::<Vec<_>>(),
+            )
         };
         let mut groups: Vec<Scatter> = self
             .results
             .series()
             .iter()
             .map(|a| {
-                let mine: Vec<&PointSummary> = all.iter().copied().filter(|p| &p.series == a).collect();
+                let mine: Vec<&PointSummary> =
+                    all.iter().copied().filter(|p| &p.series == a).collect();
                 Scatter {
                     label: format!("{a} (ρ = {})", format_rho(rho(&mine))),
                     color: series_color(a),
@@ -295,7 +467,11 @@ impl Figures<'_> {
                 }
             })
             .collect();
-        groups.push(Scatter { label: format!("all (ρ = {})", format_rho(rho(&all))), color: RGB_GREY, points: Vec::new() });
+        groups.push(Scatter {
+            label: format!("all (ρ = {})", format_rho(rho(&all))),
+            color: RGB_GREY,
+            points: Vec::new(),
+        });
         groups
     }
 
@@ -303,16 +479,51 @@ impl Figures<'_> {
     fn scatters(&self) -> Result<Vec<PathBuf>, ReportError> {
         type Value = fn(&PointSummary) -> f64;
         let score = score_name(self.results);
-        let (score_title, score_label) = (format!("Training {score} against V3 at initialisation"), format!("training {score} (mean)"));
+        let (score_title, score_label) = (
+            format!("Training {score} against V3 at initialisation"),
+            format!("training {score} (mean)"),
+        );
         let scatters: [(&str, &str, &str, &str, Value, Value); 3] = [
-            ("v3_vs_activation_ratio", "V3 against activation ratio (one point per depth)", "activation ratio AR (mean)", "V3 (mean)", |p| p.activation_ratio.mean, |p| p.v3.mean),
-            ("v3_vs_activation_count", "V3 against activation count (one point per depth)", "activation count AC (mean)", "V3 (mean)", |p| p.activation_count.mean, |p| p.v3.mean),
-            ("accuracy_vs_v3", &score_title, "V3 at initialisation (mean)", &score_label, |p| p.v3.mean, |p| p.train_acc.mean),
+            (
+                "v3_vs_activation_ratio",
+                "V3 against activation ratio (one point per depth)",
+                "activation ratio AR (mean)",
+                "V3 (mean)",
+                |p| p.activation_ratio.mean,
+                |p| p.v3.mean,
+            ),
+            (
+                "v3_vs_activation_count",
+                "V3 against activation count (one point per depth)",
+                "activation count AC (mean)",
+                "V3 (mean)",
+                |p| p.activation_count.mean,
+                |p| p.v3.mean,
+            ),
+            (
+                "accuracy_vs_v3",
+                &score_title,
+                "V3 at initialisation (mean)",
+                &score_label,
+                |p| p.v3.mean,
+                |p| p.train_acc.mean,
+            ),
         ];
         let mut written = Vec::new();
         for (name, title, x_label, y_label, x, y) in scatters {
-            let axes = Axes { title, x: x_label, y: y_label, log_x: false, log_y: false };
-            plot::scatter_chart(&self.file(name), &self.canvas, &axes, &self.scatter_groups(x, y))?;
+            let axes = Axes {
+                title,
+                x: x_label,
+                y: y_label,
+                log_x: false,
+                log_y: false,
+            };
+            plot::scatter_chart(
+                &self.file(name),
+                &self.canvas,
+                &axes,
+                &self.scatter_groups(x, y),
+            )?;
             written.push(self.file(name));
         }
         Ok(written)
@@ -325,10 +536,23 @@ impl Figures<'_> {
     fn ratio_curves(&self) -> Result<Vec<PathBuf>, ReportError> {
         type Value = fn(&PointSummary) -> (f64, f64, f64);
         let score = score_name(self.results);
-        let (score_title, score_label) = (format!("Training {score} against the activation ratio, one curve per depth"), format!("training {score} (mean ± std)"));
+        let (score_title, score_label) = (
+            format!("Training {score} against the activation ratio, one curve per depth"),
+            format!("training {score} (mean ± std)"),
+        );
         let charts: [(&str, &str, &str, Value); 2] = [
-            ("v3_vs_measured_ratio", "V3 against the measured activation ratio, one curve per depth", "V3 (median, IQR)", |p| (p.v3.median, p.v3.q25, p.v3.q75)),
-            ("accuracy_vs_activation_ratio", &score_title, &score_label, |p| mean_std(p.train_acc)),
+            (
+                "v3_vs_measured_ratio",
+                "V3 against the measured activation ratio, one curve per depth",
+                "V3 (median, IQR)",
+                |p| (p.v3.median, p.v3.q25, p.v3.q75),
+            ),
+            (
+                "accuracy_vs_activation_ratio",
+                &score_title,
+                &score_label,
+                |p| mean_std(p.train_acc),
+            ),
         ];
         let budget = self.budget();
         let mut depths = self.results.config.depths.clone();
@@ -344,7 +568,9 @@ impl Figures<'_> {
                         .summary
                         .points
                         .iter()
-                        .filter(|p| p.depth == depth && p.budget == budget && value(p).0.is_finite())
+                        .filter(|p| {
+                            p.depth == depth && p.budget == budget && value(p).0.is_finite()
+                        })
                         .map(|p| {
                             let (y, low, high) = value(p);
                             (p.activation_ratio.mean, y, low, high)
@@ -354,7 +580,13 @@ impl Figures<'_> {
                     Line::new(format!("L = {depth}"), plot::palette_color(rank), points)
                 })
                 .collect();
-            let axes = Axes { title, x: "activation ratio AR (mean over seeds)", y, log_x: false, log_y: false };
+            let axes = Axes {
+                title,
+                x: "activation ratio AR (mean over seeds)",
+                y,
+                log_x: false,
+                log_y: false,
+            };
             plot::line_chart(&self.file(name), &self.canvas, &axes, &lines)?;
             written.push(self.file(name));
         }
@@ -378,15 +610,32 @@ impl Figures<'_> {
             let landscape = results.landscape(series, depth, budget)?;
             let (values, title, overlay) = if trained {
                 let record = seed_zero.get(&(series.clone(), depth));
-                let accuracy = record.and_then(|r| r.training.as_ref()).map_or(f64::NAN, |t| t.train_acc);
-                (landscape.trained?, format!("L = {depth}, train {} {accuracy:.2}", score_name(results)), training_points.clone())
+                let accuracy = record
+                    .and_then(|r| r.training.as_ref())
+                    .map_or(f64::NAN, |t| t.train_acc);
+                (
+                    landscape.trained?,
+                    format!("L = {depth}, train {} {accuracy:.2}", score_name(results)),
+                    training_points.clone(),
+                )
             } else {
-                (landscape.init, format!("L = {depth}, V3 = {:.4}", landscape.v3), Vec::new())
+                (
+                    landscape.init,
+                    format!("L = {depth}, V3 = {:.4}", landscape.v3),
+                    Vec::new(),
+                )
             };
-            Some(Panel { title, grid: landscape.grid, values, overlay })
+            Some(Panel {
+                title,
+                grid: landscape.grid,
+                values,
+                overlay,
+            })
         };
         let gallery = |trained: bool| -> Vec<Vec<Option<Panel>>> {
-            rows.iter().map(|a| depths.iter().map(|&d| panel(a, d, trained)).collect()).collect()
+            rows.iter()
+                .map(|a| depths.iter().map(|&d| panel(a, d, trained)).collect())
+                .collect()
         };
         let titles = [
             ("landscapes_init", "Output at initialisation on [-1, 1]², seed 0 (blue < 0 < red, own scale per panel)", false),
@@ -394,7 +643,13 @@ impl Figures<'_> {
         ];
         let mut written = Vec::new();
         for (name, title, trained) in titles {
-            plot::gallery(&self.file(name), &self.canvas, title, &rows, &gallery(trained))?;
+            plot::gallery(
+                &self.file(name),
+                &self.canvas,
+                title,
+                &rows,
+                &gallery(trained),
+            )?;
             written.push(self.file(name));
         }
         Ok(written)
@@ -403,7 +658,13 @@ impl Figures<'_> {
     /// The collapse profile beside the gradient profile.
     fn profiles(&self) -> Result<Vec<PathBuf>, ReportError> {
         let (rv_lines, grad_lines) = profiles(self.results, self.budget());
-        let rv_axes = Axes { title: "RV_l: relative variation of layer l", x: "layer l", y: "RV_l (log scale)", log_x: false, log_y: true };
+        let rv_axes = Axes {
+            title: "RV_l: relative variation of layer l",
+            x: "layer l",
+            y: "RV_l (log scale)",
+            log_x: false,
+            log_y: true,
+        };
         let grad_axes = Axes {
             title: "gradient norm of layer l's weights",
             x: "weight layer l (last: output)",
@@ -431,7 +692,11 @@ fn mean_std(s: Summary) -> (f64, f64, f64) {
 const RGB_GREY: plotters::style::RGBColor = plotters::style::RGBColor(150, 150, 150);
 
 fn format_rho(rho: f64) -> String {
-    if rho.is_finite() { format!("{rho:.2}") } else { "n/a".into() }
+    if rho.is_finite() {
+        format!("{rho:.2}")
+    } else {
+        "n/a".into()
+    }
 }
 
 /// Up to `count` depths spread over the sorted list: first, last, and between.
@@ -442,16 +707,25 @@ pub fn spread_of_depths(depths: &[usize], count: usize) -> Vec<usize> {
     if sorted.len() <= count {
         return sorted;
     }
-    let mut chosen: Vec<usize> = (0..count).map(|k| sorted[k * (sorted.len() - 1) / (count - 1)]).collect();
+    let mut chosen: Vec<usize> = (0..count)
+        .map(|k| sorted[k * (sorted.len() - 1) / (count - 1)])
+        .collect();
     chosen.dedup();
     chosen
 }
 
 /// A few hundred training points for the trained maps.
 fn training_overlay(results: &StudyResults) -> Vec<(f32, f32, f32)> {
-    let data = results.config.train.problem_config().training_set(results.config.seed);
+    let data = results
+        .config
+        .train
+        .problem_config()
+        .training_set(results.config.seed);
     let step = (data.len() / 400).max(1);
-    (0..data.len()).step_by(step).map(|i| (data.points[2 * i], data.points[2 * i + 1], data.labels[i])).collect()
+    (0..data.len())
+        .step_by(step)
+        .map(|i| (data.points[2 * i], data.points[2 * i + 1], data.labels[i]))
+        .collect()
 }
 
 /// Median `RV_l` and gradient norm per layer, for each activation at a few
@@ -466,24 +740,40 @@ fn profiles(results: &StudyResults, budget: usize) -> (Vec<Line>, Vec<Line>) {
             let records: Vec<&RunRecord> = results
                 .records
                 .iter()
-                .filter(|r| results.series_of(r) == series && r.network.depth == depth && r.network.budget == budget)
+                .filter(|r| {
+                    results.series_of(r) == series
+                        && r.network.depth == depth
+                        && r.network.budget == budget
+                })
                 .collect();
             if records.is_empty() {
                 continue;
             }
-            let color = lighter(series_color(&series), 0.55 * (shown.len() - 1 - rank) as f64 / shown.len().max(1) as f64);
-            let median_per_layer = |values: fn(&RunRecord) -> &Vec<f64>| -> Vec<(f64, f64, f64, f64)> {
-                let layers = values(records[0]).len();
-                (0..layers)
-                    .map(|l| {
-                        let s = Summary::of(records.iter().map(|r| values(r)[l]));
-                        ((l + 1) as f64, s.median, s.q25, s.q75)
-                    })
-                    .collect()
-            };
+            let color = lighter(
+                series_color(&series),
+                0.55 * (shown.len() - 1 - rank) as f64 / shown.len().max(1) as f64,
+            );
+            let median_per_layer =
+                |values: fn(&RunRecord) -> &Vec<f64>| -> Vec<(f64, f64, f64, f64)> {
+                    let layers = values(records[0]).len();
+                    (0..layers)
+                        .map(|l| {
+                            let s = Summary::of(records.iter().map(|r| values(r)[l]));
+                            ((l + 1) as f64, s.median, s.q25, s.q75)
+                        })
+                        .collect()
+                };
             let label = format!("{series} L={depth}");
-            rv_lines.push(Line::new(label.clone(), color, median_per_layer(|r| &r.network.measures.rv_layers)));
-            grad_lines.push(Line::new(label, color, median_per_layer(|r| &r.network.measures.grad_norms)));
+            rv_lines.push(Line::new(
+                label.clone(),
+                color,
+                median_per_layer(|r| &r.network.measures.rv_layers),
+            ));
+            grad_lines.push(Line::new(
+                label,
+                color,
+                median_per_layer(|r| &r.network.measures.grad_norms),
+            ));
             rv_lines.extend(predicted_profile(results, &series, depth, budget, color));
         }
     }
@@ -496,17 +786,37 @@ const THEORY_PAIRS: usize = 400;
 /// The infinite-width prediction of `RV_l` (METHOD §8) for a dense point,
 /// as a dashed line (`None` for other block types: the theory is METHOD's
 /// dense family).
-fn predicted_profile(results: &StudyResults, series: &str, depth: usize, budget: usize, color: plot::RGBColor) -> Option<Line> {
+fn predicted_profile(
+    results: &StudyResults,
+    series: &str,
+    depth: usize,
+    budget: usize,
+    color: plot::RGBColor,
+) -> Option<Line> {
     let point = results.points.iter().find(|p| {
-        results.config.series(p.activation.name(), p.layer.name()) == series && p.config.depth == depth && p.budget == budget
+        results.config.series(p.activation.name(), p.layer.name()) == series
+            && p.config.depth == depth
+            && p.budget == budget
     })?;
     if point.layer.name() != "dense" {
         return None;
     }
     let theory = Theory::new(&point.activation, point.config.width);
-    let (rv_layers, _) = theory.rv_profile(depth, results.config.grid, THEORY_PAIRS, results.config.seed);
-    let points = rv_layers.iter().enumerate().map(|(l, &rv)| ((l + 1) as f64, rv, rv, rv)).collect();
-    Some(Line { dashed: true, ..Line::new("infinite-width theory".into(), color, points) })
+    let (rv_layers, _) = theory.rv_profile(
+        depth,
+        results.config.grid,
+        THEORY_PAIRS,
+        results.config.seed,
+    );
+    let points = rv_layers
+        .iter()
+        .enumerate()
+        .map(|(l, &rv)| ((l + 1) as f64, rv, rv, rv))
+        .collect();
+    Some(Line {
+        dashed: true,
+        ..Line::new("infinite-width theory".into(), color, points)
+    })
 }
 
 /// What the study's training score is: "accuracy", or "R²" for a
@@ -517,7 +827,10 @@ fn score_name(results: &StudyResults) -> &'static str {
 
 /// The summary table and the correlations as Markdown.
 pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
-    let mut md = format!("# Study '{}'\n\n{caption}\n\n## Per point\n\n", results.config.name);
+    let mut md = format!(
+        "# Study '{}'\n\n{caption}\n\n## Per point\n\n",
+        results.config.name
+    );
     let score = score_name(results);
     let _ = writeln!(md, "| activation | layer | depth | budget | width | params | AR | AC | V3 median [IQR] | C2C | train {score} | test {score} | trapped | diverged |");
     md += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -530,7 +843,10 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
             p.test_acc.std, p.trapped, p.diverged
         );
     }
-    let _ = write!(md, "\n## Each measure and proxy at initialisation against mean training {score}\n\n");
+    let _ = write!(
+        md,
+        "\n## Each measure and proxy at initialisation against mean training {score}\n\n"
+    );
     md += "Spearman's ρ with its permutation p-value and bootstrap 95% interval over points, and Kendall's τ_b; ";
     md += "`points` counts the points where the measure is finite.\n\n";
     md += "| scope | measure | points | ρ | p (permutation) | ρ 95% interval | τ |\n|---|---|---:|---:|---:|---:|---:|\n";
@@ -538,8 +854,14 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | [{}, {}] | {} |",
-            c.scope, c.measure, c.points, format_rho(c.spearman), format_rho(c.p_value),
-            format_rho(c.spearman_low), format_rho(c.spearman_high), format_rho(c.kendall)
+            c.scope,
+            c.measure,
+            c.points,
+            format_rho(c.spearman),
+            format_rho(c.p_value),
+            format_rho(c.spearman_low),
+            format_rho(c.spearman_high),
+            format_rho(c.kendall)
         );
     }
     md
@@ -551,7 +873,10 @@ mod tests {
 
     #[test]
     fn spread_of_depths_keeps_the_ends() {
-        assert_eq!(spread_of_depths(&[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], 5), vec![1, 3, 8, 24, 64]);
+        assert_eq!(
+            spread_of_depths(&[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], 5),
+            vec![1, 3, 8, 24, 64]
+        );
         assert_eq!(spread_of_depths(&[8, 1, 4], 5), vec![1, 4, 8]);
     }
 }

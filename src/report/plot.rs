@@ -10,9 +10,9 @@ use plotters::chart::{ChartContext, MeshStyle};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-pub use plotters::style::RGBColor;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
+pub use plotters::style::RGBColor;
 
 const FONT: &str = "sans-serif";
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -78,14 +78,21 @@ impl Canvas {
         let result = match self.format {
             Format::Png => {
                 let root = BitMapBackend::new(path, size).into_drawing_area();
-                chart.draw(self, &root).and_then(|_| root.present().map_err(|e| e.to_string()))
+                chart
+                    .draw(self, &root)
+                    .and_then(|_| root.present().map_err(|e| e.to_string()))
             }
             Format::Svg => {
                 let root = SVGBackend::new(path, size).into_drawing_area();
-                chart.draw(self, &root).and_then(|_| root.present().map_err(|e| e.to_string()))
+                chart
+                    .draw(self, &root)
+                    .and_then(|_| root.present().map_err(|e| e.to_string()))
             }
         };
-        result.map_err(|message| PlotError { path: path.display().to_string(), message })
+        result.map_err(|message| PlotError {
+            path: path.display().to_string(),
+            message,
+        })
     }
 }
 
@@ -93,7 +100,11 @@ impl Canvas {
 trait Chart {
     /// Unscaled size in pixels.
     fn size(&self) -> (f64, f64);
-    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+    fn draw<DB: DrawingBackend>(
+        &self,
+        canvas: &Canvas,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String>;
 }
 
 // ---------------------------------------------------------------------------
@@ -118,7 +129,16 @@ pub fn palette_color(index: usize) -> RGBColor {
 
 /// The colour of an activation, the same in every figure of every report.
 pub fn activation_color(name: &str) -> RGBColor {
-    const KNOWN: [&str; 8] = ["relu", "abs", "tanh", "leaky_relu", "elu", "sigmoid", "gelu", "softplus"];
+    const KNOWN: [&str; 8] = [
+        "relu",
+        "abs",
+        "tanh",
+        "leaky_relu",
+        "elu",
+        "sigmoid",
+        "gelu",
+        "softplus",
+    ];
     match KNOWN.iter().position(|k| *k == name) {
         Some(index) => PALETTE[index],
         None => PALETTE[name.bytes().map(usize::from).sum::<usize>() % PALETTE.len()],
@@ -151,7 +171,11 @@ pub fn lighter(color: RGBColor, amount: f64) -> RGBColor {
 /// Blue for negative, white for zero, red for positive; `t` in [-1, 1].
 fn diverging(t: f64) -> RGBColor {
     let t = t.clamp(-1.0, 1.0);
-    let (end, amount) = if t < 0.0 { ((33.0, 102.0, 172.0), -t) } else { ((178.0, 24.0, 43.0), t) };
+    let (end, amount) = if t < 0.0 {
+        ((33.0, 102.0, 172.0), -t)
+    } else {
+        ((178.0, 24.0, 43.0), t)
+    };
     let mix = |e: f64| (255.0 + (e - 255.0) * amount).round() as u8;
     RGBColor(mix(end.0), mix(end.1), mix(end.2))
 }
@@ -179,26 +203,41 @@ fn layout<'a, DB: DrawingBackend>(
     let (width, height) = root.dim_in_pixel();
     // A caption too long for one line is broken at the " · " nearest its middle.
     let caption_style = TextStyle::from(canvas.font(11.0)).color(&RGBColor(90, 90, 90));
-    let text_width = |text: &str, style: &TextStyle| root.estimate_text_size(text, style).map_or(0, |(w, _)| w);
-    let lines: Vec<&str> = if text_width(&canvas.caption, &caption_style) + canvas.px(16.0) > width {
+    let text_width =
+        |text: &str, style: &TextStyle| root.estimate_text_size(text, style).map_or(0, |(w, _)| w);
+    let lines: Vec<&str> = if text_width(&canvas.caption, &caption_style) + canvas.px(16.0) > width
+    {
         let middle = canvas.caption.len() / 2;
-        let split = canvas.caption.match_indices(" · ").map(|(i, _)| i).min_by_key(|i| i.abs_diff(middle));
-        split.map_or(vec![canvas.caption.as_str()], |i| vec![&canvas.caption[..i], &canvas.caption[i + " · ".len()..]])
+        let split = canvas
+            .caption
+            .match_indices(" · ")
+            .map(|(i, _)| i)
+            .min_by_key(|i| i.abs_diff(middle));
+        split.map_or(vec![canvas.caption.as_str()], |i| {
+            vec![&canvas.caption[..i], &canvas.caption[i + " · ".len()..]]
+        })
     } else {
         vec![canvas.caption.as_str()]
     };
     let line_height = canvas.px(CAPTION_HEIGHT - 6.0);
-    let (main, caption) = root.split_vertically(height - canvas.px(6.0) - line_height * lines.len() as u32);
+    let (main, caption) =
+        root.split_vertically(height - canvas.px(6.0) - line_height * lines.len() as u32);
     for (index, line) in lines.iter().enumerate() {
         let y = canvas.px(4.0) as i32 + (line_height * index as u32) as i32;
-        caption.draw_text(line, &caption_style, (canvas.px(8.0) as i32, y)).map_err(|e| e.to_string())?;
+        caption
+            .draw_text(line, &caption_style, (canvas.px(8.0) as i32, y))
+            .map_err(|e| e.to_string())?;
     }
     if legend.is_empty() {
         return Ok(main);
     }
     // Wide enough for the longest label.
     let label_style = TextStyle::from(canvas.font(14.0));
-    let longest = legend.iter().map(|e| text_width(&e.label, &label_style)).max().unwrap_or(0);
+    let longest = legend
+        .iter()
+        .map(|e| text_width(&e.label, &label_style))
+        .max()
+        .unwrap_or(0);
     let legend_width = canvas.px(LEGEND_WIDTH).max(longest + canvas.px(46.0));
     let (plot, side) = main.split_horizontally(width - legend_width);
     let row = canvas.px(22.0) as i32;
@@ -206,10 +245,20 @@ fn layout<'a, DB: DrawingBackend>(
     for (index, entry) in legend.iter().enumerate() {
         let y = top + row * index as i32;
         let x = canvas.px(8.0) as i32;
-        side.draw(&Rectangle::new([(x, y - canvas.px(3.0) as i32), (x + canvas.px(22.0) as i32, y + canvas.px(3.0) as i32)], entry.color.filled()))
-            .map_err(|e| e.to_string())?;
-        side.draw_text(&entry.label, &label_style, (x + canvas.px(30.0) as i32, y - canvas.px(8.0) as i32))
-            .map_err(|e| e.to_string())?;
+        side.draw(&Rectangle::new(
+            [
+                (x, y - canvas.px(3.0) as i32),
+                (x + canvas.px(22.0) as i32, y + canvas.px(3.0) as i32),
+            ],
+            entry.color.filled(),
+        ))
+        .map_err(|e| e.to_string())?;
+        side.draw_text(
+            &entry.label,
+            &label_style,
+            (x + canvas.px(30.0) as i32, y - canvas.px(8.0) as i32),
+        )
+        .map_err(|e| e.to_string())?;
     }
     Ok(plot)
 }
@@ -231,7 +280,11 @@ fn chart_builder<'a, DB: DrawingBackend>(
 }
 
 /// The axis labels and text sizes every chart shares.
-fn style_mesh<X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>, canvas: &Canvas, axes: &Axes) {
+fn style_mesh<X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &mut MeshStyle<'_, '_, X, Y, DB>,
+    canvas: &Canvas,
+    axes: &Axes,
+) {
     mesh.x_desc(axes.x)
         .y_desc(axes.y)
         .label_style(canvas.font(14.0))
@@ -241,12 +294,22 @@ fn style_mesh<X: Ranged, Y: Ranged, DB: DrawingBackend>(mesh: &mut MeshStyle<'_,
 
 /// A log-axis tick: `1e-5` rather than `9.99999999999999e-6`.
 fn log_tick(value: f64) -> String {
-    if (0.01..1000.0).contains(&value.abs()) { format!("{}", (value * 1e6).round() / 1e6) } else { format!("{value:.0e}") }
+    if (0.01..1000.0).contains(&value.abs()) {
+        format!("{}", (value * 1e6).round() / 1e6)
+    } else {
+        format!("{value:.0e}")
+    }
 }
 
 fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
-    let finite: Vec<f64> = values.filter(|v| v.is_finite() && (!log || *v > 0.0)).collect();
-    let (mut low, mut high) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    let finite: Vec<f64> = values
+        .filter(|v| v.is_finite() && (!log || *v > 0.0))
+        .collect();
+    let (mut low, mut high) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
     if !low.is_finite() {
         return if log { (1e-6, 1.0) } else { (0.0, 1.0) };
     }
@@ -276,15 +339,26 @@ pub struct Line {
 impl Line {
     /// A solid line with bands.
     pub fn new(label: String, color: RGBColor, points: Vec<(f64, f64, f64, f64)>) -> Self {
-        Self { label, color, points, dashed: false }
+        Self {
+            label,
+            color,
+            points,
+            dashed: false,
+        }
     }
 }
 
 /// The legend of a set of lines: one entry per solid line, and one per
 /// distinct label of the dashed lines (what they predict).
 fn line_legend(lines: &[Line]) -> Vec<LegendEntry> {
-    let mut legend: Vec<LegendEntry> =
-        lines.iter().filter(|l| !l.dashed).map(|l| LegendEntry { label: l.label.clone(), color: l.color }).collect();
+    let mut legend: Vec<LegendEntry> = lines
+        .iter()
+        .filter(|l| !l.dashed)
+        .map(|l| LegendEntry {
+            label: l.label.clone(),
+            color: l.color,
+        })
+        .collect();
     // Dashed lines sharing a label (one prediction per series) share one entry.
     let mut predictions: Vec<&str> = Vec::new();
     for line in lines.iter().filter(|l| l.dashed) {
@@ -293,7 +367,10 @@ fn line_legend(lines: &[Line]) -> Vec<LegendEntry> {
         }
     }
     for label in predictions {
-        legend.push(LegendEntry { label: format!("dashed: {label}"), color: RGBColor(120, 120, 120) });
+        legend.push(LegendEntry {
+            label: format!("dashed: {label}"),
+            color: RGBColor(120, 120, 120),
+        });
     }
     legend
 }
@@ -310,7 +387,14 @@ where
     Y: Ranged<ValueType = f64>,
 {
     let style = color.stroke_width(canvas.px(2.0));
-    chart.draw_series(DashedLineSeries::new(points, canvas.px(7.0), canvas.px(5.0), style)).map_err(|e| e.to_string())?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            points,
+            canvas.px(7.0),
+            canvas.px(5.0),
+            style,
+        ))
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -324,7 +408,12 @@ pub struct Axes<'a> {
 }
 
 /// Lines with bands (e.g. a measure against depth, log-scaled depth).
-pub fn line_chart(path: &Path, canvas: &Canvas, axes: &Axes, lines: &[Line]) -> Result<(), PlotError> {
+pub fn line_chart(
+    path: &Path,
+    canvas: &Canvas,
+    axes: &Axes,
+    lines: &[Line],
+) -> Result<(), PlotError> {
     canvas.render(path, &LineChart { axes, lines })
 }
 
@@ -338,7 +427,11 @@ impl Chart for LineChart<'_> {
         (800.0, 560.0)
     }
 
-    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        canvas: &Canvas,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
         let axes = self.axes;
         let legend = line_legend(self.lines);
         // A log x axis is drawn as log2(x) on a linear axis with ticks 1, 2, 4, …:
@@ -347,17 +440,47 @@ impl Chart for LineChart<'_> {
         let lines: Vec<Line> = self
             .lines
             .iter()
-            .map(|l| Line { points: l.points.iter().map(|p| (to_x(p.0), p.1, p.2, p.3)).collect(), label: l.label.clone(), ..*l })
+            .map(|l| Line {
+                points: l
+                    .points
+                    .iter()
+                    .map(|p| (to_x(p.0), p.1, p.2, p.3))
+                    .collect(),
+                label: l.label.clone(),
+                ..*l
+            })
             .collect();
-        let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
-        let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])), axes.log_y);
+        let xs = padded_range(
+            lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)),
+            false,
+        );
+        let ys = padded_range(
+            lines
+                .iter()
+                .flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])),
+            axes.log_y,
+        );
         let plot = layout(canvas, root, &legend)?;
         let mut builder = chart_builder(&plot, canvas, axes.title, 20.0);
-        let body = LineBody { canvas, axes, lines: &lines, xs, y_floor: ys.0 };
+        let body = LineBody {
+            canvas,
+            axes,
+            lines: &lines,
+            xs,
+            y_floor: ys.0,
+        };
         if axes.log_y {
-            body.draw(builder.build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale()).map_err(|e| e.to_string())?)
+            body.draw(
+                builder
+                    .build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale())
+                    .map_err(|e| e.to_string())?,
+            )
         } else {
-            body.draw(builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1).map_err(|e| e.to_string())?)
+            body.draw(
+                builder
+                    .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
+                    .map_err(|e| e.to_string())?,
+            )
         }
     }
 }
@@ -372,7 +495,10 @@ struct LineBody<'a> {
 }
 
 impl LineBody<'_> {
-    fn draw<DB, X, Y>(&self, mut chart: ChartContext<'_, DB, Cartesian2d<X, Y>>) -> Result<(), String>
+    fn draw<DB, X, Y>(
+        &self,
+        mut chart: ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    ) -> Result<(), String>
     where
         DB: DrawingBackend,
         X: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -380,7 +506,13 @@ impl LineBody<'_> {
     {
         let (canvas, axes) = (self.canvas, self.axes);
         let x_ticks = (self.xs.1.floor() - self.xs.0.ceil()) as usize + 1;
-        let x_format = |v: &f64| if axes.log_x { format!("{}", 2f64.powf(*v).round()) } else { format!("{v}") };
+        let x_format = |v: &f64| {
+            if axes.log_x {
+                format!("{}", 2f64.powf(*v).round())
+            } else {
+                format!("{v}")
+            }
+        };
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh, canvas, axes);
         if axes.log_x {
@@ -390,7 +522,16 @@ impl LineBody<'_> {
         let floor = |v: f64| if axes.log_y { v.max(self.y_floor) } else { v };
         for line in self.lines {
             if line.dashed {
-                dashed(&mut chart, canvas, line.points.iter().map(|p| (p.0, floor(p.1))).filter(|p| p.1.is_finite()).collect(), line.color)?;
+                dashed(
+                    &mut chart,
+                    canvas,
+                    line.points
+                        .iter()
+                        .map(|p| (p.0, floor(p.1)))
+                        .filter(|p| p.1.is_finite())
+                        .collect(),
+                    line.color,
+                )?;
                 continue;
             }
             let band: Vec<(f64, f64)> = line
@@ -400,11 +541,27 @@ impl LineBody<'_> {
                 .chain(line.points.iter().rev().map(|p| (p.0, floor(p.2))))
                 .filter(|p| p.1.is_finite())
                 .collect();
-            chart.draw_series(std::iter::once(Polygon::new(band, line.color.mix(0.18)))).map_err(|e| e.to_string())?;
-            let centre: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, floor(p.1))).filter(|p| p.1.is_finite()).collect();
-            chart.draw_series(LineSeries::new(centre.clone(), line.color.stroke_width(canvas.px(2.5)))).map_err(|e| e.to_string())?;
             chart
-                .draw_series(centre.iter().map(|p| Circle::new(*p, canvas.px(3.5), line.color.filled())))
+                .draw_series(std::iter::once(Polygon::new(band, line.color.mix(0.18))))
+                .map_err(|e| e.to_string())?;
+            let centre: Vec<(f64, f64)> = line
+                .points
+                .iter()
+                .map(|p| (p.0, floor(p.1)))
+                .filter(|p| p.1.is_finite())
+                .collect();
+            chart
+                .draw_series(LineSeries::new(
+                    centre.clone(),
+                    line.color.stroke_width(canvas.px(2.5)),
+                ))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(
+                    centre
+                        .iter()
+                        .map(|p| Circle::new(*p, canvas.px(3.5), line.color.filled())),
+                )
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -422,7 +579,12 @@ pub struct Scatter {
 }
 
 /// Points coloured by group; the labels carry Spearman's ρ.
-pub fn scatter_chart(path: &Path, canvas: &Canvas, axes: &Axes, groups: &[Scatter]) -> Result<(), PlotError> {
+pub fn scatter_chart(
+    path: &Path,
+    canvas: &Canvas,
+    axes: &Axes,
+    groups: &[Scatter],
+) -> Result<(), PlotError> {
     canvas.render(path, &ScatterChart { axes, groups })
 }
 
@@ -436,24 +598,54 @@ impl Chart for ScatterChart<'_> {
         (800.0, 560.0)
     }
 
-    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        canvas: &Canvas,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
         let (axes, groups) = (self.axes, self.groups);
-        let legend: Vec<LegendEntry> = groups.iter().map(|g| LegendEntry { label: g.label.clone(), color: g.color }).collect();
-        let xs = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.0)), axes.log_x);
-        let ys = padded_range(groups.iter().flat_map(|g| g.points.iter().map(|p| p.1)), false);
+        let legend: Vec<LegendEntry> = groups
+            .iter()
+            .map(|g| LegendEntry {
+                label: g.label.clone(),
+                color: g.color,
+            })
+            .collect();
+        let xs = padded_range(
+            groups.iter().flat_map(|g| g.points.iter().map(|p| p.0)),
+            axes.log_x,
+        );
+        let ys = padded_range(
+            groups.iter().flat_map(|g| g.points.iter().map(|p| p.1)),
+            false,
+        );
         let plot = layout(canvas, root, &legend)?;
         let mut builder = chart_builder(&plot, canvas, axes.title, 20.0);
         if axes.log_x {
-            self.draw_points(canvas, builder.build_cartesian_2d((xs.0..xs.1).log_scale(), ys.0..ys.1).map_err(|e| e.to_string())?)
+            self.draw_points(
+                canvas,
+                builder
+                    .build_cartesian_2d((xs.0..xs.1).log_scale(), ys.0..ys.1)
+                    .map_err(|e| e.to_string())?,
+            )
         } else {
-            self.draw_points(canvas, builder.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1).map_err(|e| e.to_string())?)
+            self.draw_points(
+                canvas,
+                builder
+                    .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
+                    .map_err(|e| e.to_string())?,
+            )
         }
     }
 }
 
 impl ScatterChart<'_> {
     /// The mesh and the points, on a linear or log x axis.
-    fn draw_points<DB, X, Y>(&self, canvas: &Canvas, mut chart: ChartContext<'_, DB, Cartesian2d<X, Y>>) -> Result<(), String>
+    fn draw_points<DB, X, Y>(
+        &self,
+        canvas: &Canvas,
+        mut chart: ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    ) -> Result<(), String>
     where
         DB: DrawingBackend,
         X: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -463,8 +655,13 @@ impl ScatterChart<'_> {
         style_mesh(&mut mesh, canvas, self.axes);
         mesh.draw().map_err(|e| e.to_string())?;
         for group in self.groups {
-            let points = group.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite() && (!self.axes.log_x || p.0 > 0.0));
-            chart.draw_series(points.map(|p| Circle::new(*p, canvas.px(5.0), group.color.filled()))).map_err(|e| e.to_string())?;
+            let points = group
+                .points
+                .iter()
+                .filter(|p| p.0.is_finite() && p.1.is_finite() && (!self.axes.log_x || p.0 > 0.0));
+            chart
+                .draw_series(points.map(|p| Circle::new(*p, canvas.px(5.0), group.color.filled())))
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -483,8 +680,21 @@ pub struct BarGroup {
 
 /// Grouped bars of |ρ| per category (x) and group, whiskers for the
 /// interval of |ρ|; a negative ρ is drawn light and marked "−".
-pub fn league_chart(path: &Path, canvas: &Canvas, axes: &Axes, categories: &[String], groups: &[BarGroup]) -> Result<(), PlotError> {
-    canvas.render(path, &LeagueChart { axes, categories, groups })
+pub fn league_chart(
+    path: &Path,
+    canvas: &Canvas,
+    axes: &Axes,
+    categories: &[String],
+    groups: &[BarGroup],
+) -> Result<(), PlotError> {
+    canvas.render(
+        path,
+        &LeagueChart {
+            axes,
+            categories,
+            groups,
+        },
+    )
 }
 
 struct LeagueChart<'a> {
@@ -498,40 +708,91 @@ impl Chart for LeagueChart<'_> {
         (1100.0, 560.0)
     }
 
-    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let mut legend: Vec<LegendEntry> = self.groups.iter().map(|g| LegendEntry { label: g.label.clone(), color: g.color }).collect();
-        legend.push(LegendEntry { label: "light bar, −: ρ < 0".into(), color: RGBColor(200, 200, 200) });
+    fn draw<DB: DrawingBackend>(
+        &self,
+        canvas: &Canvas,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
+        let mut legend: Vec<LegendEntry> = self
+            .groups
+            .iter()
+            .map(|g| LegendEntry {
+                label: g.label.clone(),
+                color: g.color,
+            })
+            .collect();
+        legend.push(LegendEntry {
+            label: "light bar, −: ρ < 0".into(),
+            color: RGBColor(200, 200, 200),
+        });
         let plot = layout(canvas, root, &legend)?;
         let mut builder = chart_builder(&plot, canvas, self.axes.title, 20.0);
         let count = self.categories.len();
-        let mut chart = builder.build_cartesian_2d(-0.5..count as f64 - 0.5, 0.0..1.1).map_err(|e| e.to_string())?;
+        let mut chart = builder
+            .build_cartesian_2d(-0.5..count as f64 - 0.5, 0.0..1.1)
+            .map_err(|e| e.to_string())?;
         let names = |x: &f64| {
             let index = x.round();
             let on_tick = (x - index).abs() < 1e-6 && index >= 0.0;
-            if on_tick { self.categories.get(index as usize).cloned().unwrap_or_default() } else { String::new() }
+            if on_tick {
+                self.categories
+                    .get(index as usize)
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
         };
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh, canvas, self.axes);
-        mesh.x_labels(count).x_label_formatter(&names).disable_x_mesh().draw().map_err(|e| e.to_string())?;
+        mesh.x_labels(count)
+            .x_label_formatter(&names)
+            .disable_x_mesh()
+            .draw()
+            .map_err(|e| e.to_string())?;
         let slot = 0.8 / self.groups.len().max(1) as f64;
-        let sign_style = TextStyle::from(canvas.font(16.0)).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let sign_style =
+            TextStyle::from(canvas.font(16.0)).pos(Pos::new(HPos::Center, VPos::Bottom));
         for (g, group) in self.groups.iter().enumerate() {
             for (c, value) in group.values.iter().enumerate() {
-                let Some((rho, low, high)) = value.filter(|v| v.0.is_finite()) else { continue };
+                let Some((rho, low, high)) = value.filter(|v| v.0.is_finite()) else {
+                    continue;
+                };
                 let left = c as f64 - 0.4 + slot * g as f64;
                 let (right, middle) = (left + slot * 0.9, left + slot * 0.45);
-                let color = if rho < 0.0 { lighter(group.color, 0.6) } else { group.color };
-                chart.draw_series([Rectangle::new([(left, 0.0), (right, rho.abs())], color.filled())]).map_err(|e| e.to_string())?;
+                let color = if rho < 0.0 {
+                    lighter(group.color, 0.6)
+                } else {
+                    group.color
+                };
+                chart
+                    .draw_series([Rectangle::new(
+                        [(left, 0.0), (right, rho.abs())],
+                        color.filled(),
+                    )])
+                    .map_err(|e| e.to_string())?;
                 // The interval of |ρ|: mirrored for a negative ρ, from 0 where it spans 0.
-                let (a, b) = if rho < 0.0 { (-high, -low) } else { (low, high) };
+                let (a, b) = if rho < 0.0 {
+                    (-high, -low)
+                } else {
+                    (low, high)
+                };
                 if a.is_finite() && b.is_finite() {
                     let whisker = vec![(middle, a.max(0.0)), (middle, b.max(0.0))];
                     let style = darker(group.color, 0.3).stroke_width(canvas.px(1.5));
-                    chart.draw_series(LineSeries::new(whisker, style)).map_err(|e| e.to_string())?;
+                    chart
+                        .draw_series(LineSeries::new(whisker, style))
+                        .map_err(|e| e.to_string())?;
                 }
                 if rho < 0.0 {
                     let top = b.max(rho.abs()).max(0.0) + 0.01;
-                    chart.draw_series([Text::new("−".to_string(), (middle, top), sign_style.clone())]).map_err(|e| e.to_string())?;
+                    chart
+                        .draw_series([Text::new(
+                            "−".to_string(),
+                            (middle, top),
+                            sign_style.clone(),
+                        )])
+                        .map_err(|e| e.to_string())?;
                 }
             }
         }
@@ -553,8 +814,21 @@ pub struct Panel {
 
 /// Heat maps in rows × columns, each with its own symmetric diverging scale
 /// (white is zero). `rows` labels each row; `None` panels are left blank.
-pub fn gallery(path: &Path, canvas: &Canvas, title: &str, rows: &[String], panels: &[Vec<Option<Panel>>]) -> Result<(), PlotError> {
-    canvas.render(path, &Gallery { title, rows, panels })
+pub fn gallery(
+    path: &Path,
+    canvas: &Canvas,
+    title: &str,
+    rows: &[String],
+    panels: &[Vec<Option<Panel>>],
+) -> Result<(), PlotError> {
+    canvas.render(
+        path,
+        &Gallery {
+            title,
+            rows,
+            panels,
+        },
+    )
 }
 
 struct Gallery<'a> {
@@ -572,21 +846,36 @@ impl Gallery<'_> {
 
     /// `activation/layer` labels go on two lines and need a wider margin.
     fn label_width(&self) -> f64 {
-        if self.rows.iter().any(|r| r.contains('/')) { 150.0 } else { 90.0 }
+        if self.rows.iter().any(|r| r.contains('/')) {
+            150.0
+        } else {
+            90.0
+        }
     }
 }
 
 impl Chart for Gallery<'_> {
     fn size(&self) -> (f64, f64) {
-        (self.label_width() + GALLERY_CELL * self.columns() as f64, 60.0 + GALLERY_CELL * self.rows.len().max(1) as f64 + CAPTION_HEIGHT)
+        (
+            self.label_width() + GALLERY_CELL * self.columns() as f64,
+            60.0 + GALLERY_CELL * self.rows.len().max(1) as f64 + CAPTION_HEIGHT,
+        )
     }
 
-    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        canvas: &Canvas,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
         let (rows, columns) = (self.rows, self.columns());
         let main = layout(canvas, root, &[])?;
         let (heading, body) = main.split_vertically(canvas.px(50.0));
         heading
-            .draw_text(self.title, &TextStyle::from(canvas.font(16.0)), (canvas.px(12.0) as i32, canvas.px(16.0) as i32))
+            .draw_text(
+                self.title,
+                &TextStyle::from(canvas.font(16.0)),
+                (canvas.px(12.0) as i32, canvas.px(16.0) as i32),
+            )
             .map_err(|e| e.to_string())?;
         let (labels, grid_area) = body.split_horizontally(canvas.px(self.label_width()));
         let label_rows = labels.split_evenly((rows.len().max(1), 1));
@@ -594,26 +883,45 @@ impl Chart for Gallery<'_> {
             let (_, h) = area.dim_in_pixel();
             let lines: Vec<&str> = label.split('/').collect();
             for (index, line) in lines.iter().enumerate() {
-                let y = h as i32 / 2 + canvas.px(20.0) as i32 * (2 * index as i32 - lines.len() as i32 + 1) / 2;
-                area.draw_text(line, &TextStyle::from(canvas.font(16.0)), (canvas.px(10.0) as i32, y)).map_err(|e| e.to_string())?;
+                let y = h as i32 / 2
+                    + canvas.px(20.0) as i32 * (2 * index as i32 - lines.len() as i32 + 1) / 2;
+                area.draw_text(
+                    line,
+                    &TextStyle::from(canvas.font(16.0)),
+                    (canvas.px(10.0) as i32, y),
+                )
+                .map_err(|e| e.to_string())?;
             }
         }
         let cells = grid_area.split_evenly((rows.len().max(1), columns));
         for (index, area) in cells.iter().enumerate() {
-            let Some(Some(panel)) = self.panels.get(index / columns).and_then(|r| r.get(index % columns)) else { continue };
+            let Some(Some(panel)) = self
+                .panels
+                .get(index / columns)
+                .and_then(|r| r.get(index % columns))
+            else {
+                continue;
+            };
             draw_panel(canvas, area, panel)?;
         }
         Ok(())
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(canvas: &Canvas, area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<(), String> {
+fn draw_panel<DB: DrawingBackend>(
+    canvas: &Canvas,
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+) -> Result<(), String> {
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, canvas.font(13.0))
         .margin(canvas.px(6.0))
         .build_cartesian_2d(-1f64..1f64, -1f64..1f64)
         .map_err(|e| e.to_string())?;
-    let scale = panel.values.iter().fold(0f32, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
+    let scale = panel
+        .values
+        .iter()
+        .fold(0f32, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
     let g = panel.grid;
     let half = 1.0 / (g - 1) as f64;
     let coordinate = |k: usize| -1.0 + 2.0 * k as f64 / (g - 1) as f64;
@@ -621,14 +929,29 @@ fn draw_panel<DB: DrawingBackend>(canvas: &Canvas, area: &DrawingArea<DB, Shift>
         .draw_series((0..g * g).map(|k| {
             let (i, j) = (k / g, k % g);
             let (x, y) = (coordinate(j), coordinate(i));
-            let t = if scale > 0.0 { (panel.values[k] / scale) as f64 } else { 0.0 };
-            Rectangle::new([(x - half, y - half), (x + half, y + half)], diverging(t).filled())
+            let t = if scale > 0.0 {
+                (panel.values[k] / scale) as f64
+            } else {
+                0.0
+            };
+            Rectangle::new(
+                [(x - half, y - half), (x + half, y + half)],
+                diverging(t).filled(),
+            )
         }))
         .map_err(|e| e.to_string())?;
     chart
         .draw_series(panel.overlay.iter().map(|&(x, y, label)| {
-            let color = if label > 0.5 { RGBColor(0, 0, 0) } else { RGBColor(255, 255, 255) };
-            Circle::new((x as f64, y as f64), canvas.px(1.2), color.mix(0.45).filled())
+            let color = if label > 0.5 {
+                RGBColor(0, 0, 0)
+            } else {
+                RGBColor(255, 255, 255)
+            };
+            Circle::new(
+                (x as f64, y as f64),
+                canvas.px(1.2),
+                color.mix(0.45).filled(),
+            )
         }))
         .map_err(|e| e.to_string())?;
     Ok(())
@@ -646,7 +969,13 @@ pub fn twin_line_chart(
     left: (&Axes, &[Line]),
     right: (&Axes, &[Line]),
 ) -> Result<(), PlotError> {
-    canvas.render(path, &TwinLineChart { title, halves: [left, right] })
+    canvas.render(
+        path,
+        &TwinLineChart {
+            title,
+            halves: [left, right],
+        },
+    )
 }
 
 struct TwinLineChart<'a> {
@@ -659,12 +988,20 @@ impl Chart for TwinLineChart<'_> {
         (1400.0, 600.0)
     }
 
-    fn draw<DB: DrawingBackend>(&self, canvas: &Canvas, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        canvas: &Canvas,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
         let legend = line_legend(self.halves[0].1);
         let plot = layout(canvas, root, &legend)?;
         let (heading, body) = plot.split_vertically(canvas.px(40.0));
         heading
-            .draw_text(self.title, &TextStyle::from(canvas.font(20.0)), (canvas.px(12.0) as i32, canvas.px(10.0) as i32))
+            .draw_text(
+                self.title,
+                &TextStyle::from(canvas.font(20.0)),
+                (canvas.px(12.0) as i32, canvas.px(10.0) as i32),
+            )
             .map_err(|e| e.to_string())?;
         for (area, (axes, lines)) in body.split_evenly((1, 2)).iter().zip(self.halves) {
             draw_log_y_lines(canvas, area, axes, lines)?;
@@ -675,23 +1012,53 @@ impl Chart for TwinLineChart<'_> {
 
 /// Lines on a linear x and log y axis, without bands; values at or below
 /// the axis floor are drawn on it.
-fn draw_log_y_lines<DB: DrawingBackend>(canvas: &Canvas, area: &DrawingArea<DB, Shift>, axes: &Axes, lines: &[Line]) -> Result<(), String> {
-    let xs = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), false);
-    let ys = padded_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), true);
+fn draw_log_y_lines<DB: DrawingBackend>(
+    canvas: &Canvas,
+    area: &DrawingArea<DB, Shift>,
+    axes: &Axes,
+    lines: &[Line],
+) -> Result<(), String> {
+    let xs = padded_range(
+        lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)),
+        false,
+    );
+    let ys = padded_range(
+        lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)),
+        true,
+    );
     let mut chart = chart_builder(area, canvas, axes.title, 16.0)
         .build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale())
         .map_err(|e| e.to_string())?;
     let mut mesh = chart.configure_mesh();
     style_mesh(&mut mesh, canvas, axes);
-    mesh.x_label_formatter(&|v| format!("{v:.0}")).y_label_formatter(&|v| log_tick(*v)).draw().map_err(|e| e.to_string())?;
+    mesh.x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| log_tick(*v))
+        .draw()
+        .map_err(|e| e.to_string())?;
     for line in lines {
-        let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1.max(ys.0))).filter(|p| p.1.is_finite()).collect();
+        let points: Vec<(f64, f64)> = line
+            .points
+            .iter()
+            .map(|p| (p.0, p.1.max(ys.0)))
+            .filter(|p| p.1.is_finite())
+            .collect();
         if line.dashed {
             dashed(&mut chart, canvas, points, line.color)?;
             continue;
         }
-        chart.draw_series(LineSeries::new(points.clone(), line.color.stroke_width(canvas.px(2.0)))).map_err(|e| e.to_string())?;
-        chart.draw_series(points.iter().map(|p| Circle::new(*p, canvas.px(2.5), line.color.filled()))).map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(
+                points.clone(),
+                line.color.stroke_width(canvas.px(2.0)),
+            ))
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|p| Circle::new(*p, canvas.px(2.5), line.color.filled())),
+            )
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -701,19 +1068,31 @@ mod tests {
     use super::*;
 
     fn canvas(scale: f64) -> Canvas {
-        Canvas { format: Format::Png, scale, caption: "test caption".into() }
+        Canvas {
+            format: Format::Png,
+            scale,
+            caption: "test caption".into(),
+        }
     }
 
     /// The image decodes, has the expected size and is not one flat colour.
     fn check_png(path: &Path, size: (u32, u32)) {
-        let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+        let image = image::open(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_rgb8();
         assert_eq!(image.dimensions(), size, "{}", path.display());
         let colours: std::collections::HashSet<_> = image.pixels().map(|p| p.0).collect();
-        assert!(colours.len() > 10, "{} has only {} colours", path.display(), colours.len());
+        assert!(
+            colours.len() > 10,
+            "{} has only {} colours",
+            path.display(),
+            colours.len()
+        );
     }
 
     fn temp_dir(label: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("variability-plot-{label}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("variability-plot-{label}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -723,38 +1102,99 @@ mod tests {
             dashed: false,
             label: label.into(),
             color: activation_color(label),
-            points: [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&d: &f64| (d, shift + d.ln(), shift + d.ln() - 0.3, shift + d.ln() + 0.3)).collect(),
+            points: [1.0, 2.0, 4.0, 8.0, 16.0]
+                .iter()
+                .map(|&d: &f64| {
+                    (
+                        d,
+                        shift + d.ln(),
+                        shift + d.ln() - 0.3,
+                        shift + d.ln() + 0.3,
+                    )
+                })
+                .collect(),
         }
     }
 
     #[test]
     fn every_chart_type_renders_a_png_of_the_expected_size() {
         let dir = temp_dir("charts");
-        let axes = |log_x, log_y| Axes { title: "title", x: "x", y: "y", log_x, log_y };
-        line_chart(&dir.join("line.png"), &canvas(1.0), &axes(true, false), &[line("relu", 0.0), line("abs", 1.0)]).unwrap();
+        let axes = |log_x, log_y| Axes {
+            title: "title",
+            x: "x",
+            y: "y",
+            log_x,
+            log_y,
+        };
+        line_chart(
+            &dir.join("line.png"),
+            &canvas(1.0),
+            &axes(true, false),
+            &[line("relu", 0.0), line("abs", 1.0)],
+        )
+        .unwrap();
         check_png(&dir.join("line.png"), (800, 560));
-        line_chart(&dir.join("line2.png"), &canvas(2.0), &axes(false, true), &[line("tanh", 2.0)]).unwrap();
+        line_chart(
+            &dir.join("line2.png"),
+            &canvas(2.0),
+            &axes(false, true),
+            &[line("tanh", 2.0)],
+        )
+        .unwrap();
         check_png(&dir.join("line2.png"), (1600, 1120));
 
         let groups = [
-            Scatter { label: "relu (ρ = 0.50)".into(), color: activation_color("relu"), points: vec![(0.5, 0.01), (0.52, 0.02)] },
-            Scatter { label: "abs (ρ = 1.00)".into(), color: activation_color("abs"), points: vec![(1.0, 0.03), (1.0, 0.05)] },
+            Scatter {
+                label: "relu (ρ = 0.50)".into(),
+                color: activation_color("relu"),
+                points: vec![(0.5, 0.01), (0.52, 0.02)],
+            },
+            Scatter {
+                label: "abs (ρ = 1.00)".into(),
+                color: activation_color("abs"),
+                points: vec![(1.0, 0.03), (1.0, 0.05)],
+            },
         ];
-        scatter_chart(&dir.join("scatter.png"), &canvas(1.0), &axes(false, false), &groups).unwrap();
+        scatter_chart(
+            &dir.join("scatter.png"),
+            &canvas(1.0),
+            &axes(false, false),
+            &groups,
+        )
+        .unwrap();
         check_png(&dir.join("scatter.png"), (800, 560));
 
         let panel = |phase: f32| Panel {
             title: "L = 1".into(),
             grid: 11,
-            values: (0..121).map(|k| ((k % 11) as f32 * 0.5 + phase).sin()).collect(),
+            values: (0..121)
+                .map(|k| ((k % 11) as f32 * 0.5 + phase).sin())
+                .collect(),
             overlay: vec![(0.0, 0.0, 1.0), (0.5, -0.5, 0.0)],
         };
         let rows = vec!["relu".to_string(), "abs".to_string()];
-        gallery(&dir.join("gallery.png"), &canvas(1.0), "gallery", &rows, &[vec![Some(panel(0.0)), None], vec![Some(panel(1.0)), Some(panel(2.0))]]).unwrap();
+        gallery(
+            &dir.join("gallery.png"),
+            &canvas(1.0),
+            "gallery",
+            &rows,
+            &[
+                vec![Some(panel(0.0)), None],
+                vec![Some(panel(1.0)), Some(panel(2.0))],
+            ],
+        )
+        .unwrap();
         check_png(&dir.join("gallery.png"), (90 + 2 * 210, 60 + 2 * 210 + 22));
 
         let lines = [line("relu", 0.0)];
-        twin_line_chart(&dir.join("twin.png"), &canvas(1.0), "twin", (&axes(false, true), &lines), (&axes(false, true), &lines)).unwrap();
+        twin_line_chart(
+            &dir.join("twin.png"),
+            &canvas(1.0),
+            "twin",
+            (&axes(false, true), &lines),
+            (&axes(false, true), &lines),
+        )
+        .unwrap();
         check_png(&dir.join("twin.png"), (1400, 600));
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -763,8 +1203,23 @@ mod tests {
     fn svg_output_is_written() {
         let dir = temp_dir("svg");
         let path = dir.join("line.svg");
-        let canvas = Canvas { format: Format::Svg, ..canvas(1.0) };
-        line_chart(&path, &canvas, &Axes { title: "t", x: "x", y: "y", log_x: true, log_y: false }, &[line("relu", 0.0)]).unwrap();
+        let canvas = Canvas {
+            format: Format::Svg,
+            ..canvas(1.0)
+        };
+        line_chart(
+            &path,
+            &canvas,
+            &Axes {
+                title: "t",
+                x: "x",
+                y: "y",
+                log_x: true,
+                log_y: false,
+            },
+            &[line("relu", 0.0)],
+        )
+        .unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
         std::fs::remove_dir_all(dir).unwrap();
     }

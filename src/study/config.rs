@@ -49,32 +49,69 @@ impl RunConfig {
     pub fn check(&self, registry: &Registry) -> Result<Sweep, InputError> {
         let model = &self.model;
         if model.activations.is_empty() {
-            return Err(InputError::new("activations", format!("give at least one (allowed: {})", registry.activations.names().join(", "))));
+            return Err(InputError::new(
+                "activations",
+                format!(
+                    "give at least one (allowed: {})",
+                    registry.activations.names().join(", ")
+                ),
+            ));
         }
         let activations = model
             .activations
             .iter()
-            .map(|name| registry.activations.get(name.trim()).map_err(|e| InputError::new("activations", e.to_string())))
+            .map(|name| {
+                registry
+                    .activations
+                    .get(name.trim())
+                    .map_err(|e| InputError::new("activations", e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if model.layers.is_empty() {
-            return Err(InputError::new("layer", format!("give at least one (allowed: {})", registry.layers.names().join(", "))));
+            return Err(InputError::new(
+                "layer",
+                format!(
+                    "give at least one (allowed: {})",
+                    registry.layers.names().join(", ")
+                ),
+            ));
         }
         let layers = model
             .layers
             .iter()
-            .map(|name| registry.layers.get(name.trim()).map_err(|e| InputError::new("layer", e.to_string())))
+            .map(|name| {
+                registry
+                    .layers
+                    .get(name.trim())
+                    .map_err(|e| InputError::new("layer", e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if model.depths.is_empty() || model.depths.contains(&0) {
-            return Err(InputError::new("depths", format!("give depths of 1 or more, got {:?}", model.depths)));
+            return Err(InputError::new(
+                "depths",
+                format!("give depths of 1 or more, got {:?}", model.depths),
+            ));
         }
         if model.budgets.is_empty() {
-            return Err(InputError::new("budget", "give budget = N or budgets = [N, …]"));
+            return Err(InputError::new(
+                "budget",
+                "give budget = N or budgets = [N, …]",
+            ));
         }
         if let Some(&budget) = model.budgets.iter().find(|&&b| b > MAX_BUDGET) {
-            return Err(InputError::new("budget", format!("{budget} is more than any machine holds (at most {MAX_BUDGET})")));
+            return Err(InputError::new(
+                "budget",
+                format!("{budget} is more than any machine holds (at most {MAX_BUDGET})"),
+            ));
         }
         self.check_numbers()?;
-        let points = Point::grid(&model.budgets, &layers, &activations, &model.depths, model.init)?;
+        let points = Point::grid(
+            &model.budgets,
+            &layers,
+            &activations,
+            &model.depths,
+            model.init,
+        )?;
         self.check_memory(&points)?;
         Ok(Sweep {
             points,
@@ -93,13 +130,19 @@ impl RunConfig {
     /// fit in this machine's available memory, naming the grid or the budget
     /// (whichever needs more), so that no input aborts the process.
     fn check_memory(&self, points: &[Point]) -> Result<(), InputError> {
-        let Some(available) = available_memory() else { return Ok(()) };
+        let Some(available) = available_memory() else {
+            return Ok(());
+        };
         let limit = available / 10 * 8;
         let trained = self.train_seeds > 0;
         for point in points {
             let (grid, network) = estimated_bytes(point, &self.measure, &self.problem, trained);
             if grid + network > limit {
-                let (key, what) = if grid > network { ("grid", "its landscapes") } else { ("budget", "one network") };
+                let (key, what) = if grid > network {
+                    ("grid", "its landscapes")
+                } else {
+                    ("budget", "one network")
+                };
                 return Err(InputError::new(
                     key,
                     format!(
@@ -121,9 +164,14 @@ impl RunConfig {
         InputError::at_least("measure_seeds", self.measure_seeds, 1)?;
         let (problem, train) = (&self.problem, &self.train);
         InputError::at_least("train.cells", problem.cells, 1)?;
-        let target = problem.target().map_err(|message| InputError::new("train.problem", message))?;
+        let target = problem
+            .target()
+            .map_err(|message| InputError::new("train.problem", message))?;
         if target.is_regression() && problem.loss != Loss::Mse {
-            return Err(InputError::new("train.loss", format!("{target} is a regression target: use loss mse (R² replaces accuracy)")));
+            return Err(InputError::new(
+                "train.loss",
+                format!("{target} is a regression target: use loss mse (R² replaces accuracy)"),
+            ));
         }
         InputError::at_least("train.train_size", problem.train_size, 1)?;
         InputError::at_least("train.test_size", problem.test_size, 1)?;
@@ -135,9 +183,15 @@ impl RunConfig {
         if let Some(batch) = train.batch_size {
             InputError::at_least("train.batch_size", batch, 1)?;
         }
-        for (key, beta) in [("train.adam_beta1", train.adam_beta1), ("train.adam_beta2", train.adam_beta2)] {
+        for (key, beta) in [
+            ("train.adam_beta1", train.adam_beta1),
+            ("train.adam_beta2", train.adam_beta2),
+        ] {
             if !(0.0..1.0).contains(&beta) {
-                return Err(InputError::new(key, format!("must be in [0, 1), got {beta}")));
+                return Err(InputError::new(
+                    key,
+                    format!("must be in [0, 1), got {beta}"),
+                ));
             }
         }
         InputError::positive("train.adam_epsilon", train.adam_epsilon)
@@ -152,13 +206,22 @@ const MAX_BUDGET: usize = 1_000_000_000_000;
 /// in memory and as JSON text. The network: its parameters with their
 /// gradients (and Adam's two moments when trained), and the activations a
 /// backward pass over the training set keeps.
-pub fn estimated_bytes(point: &Point, measure: &MeasureConfig, problem: &ProblemConfig, trained: bool) -> (u128, u128) {
+pub fn estimated_bytes(
+    point: &Point,
+    measure: &MeasureConfig,
+    problem: &ProblemConfig,
+    trained: bool,
+) -> (u128, u128) {
     const FLOAT: u128 = 4;
     let grid_points = (measure.grid as u128).pow(2);
     let landscapes = grid_points * (2 * FLOAT + 2 * FLOAT + 8 + 2 * 16);
     let params = point.params() as u128;
     let copies = if trained { 5 } else { 3 };
-    let activations = problem.train_size as u128 * point.config.width as u128 * (point.config.depth as u128 + 1) * 3 * FLOAT;
+    let activations = problem.train_size as u128
+        * point.config.width as u128
+        * (point.config.depth as u128 + 1)
+        * 3
+        * FLOAT;
     (landscapes, params * FLOAT * copies + activations)
 }
 
@@ -324,9 +387,18 @@ mod defaults {
 
 /// The shipped study files, as built into the binary.
 pub const BUILT_IN: [(&str, &str); 3] = [
-    ("experiments/paper.toml", include_str!("../../experiments/paper.toml")),
-    ("experiments/layers.toml", include_str!("../../experiments/layers.toml")),
-    ("experiments/quick.toml", include_str!("../../experiments/quick.toml")),
+    (
+        "experiments/paper.toml",
+        include_str!("../../experiments/paper.toml"),
+    ),
+    (
+        "experiments/layers.toml",
+        include_str!("../../experiments/layers.toml"),
+    ),
+    (
+        "experiments/quick.toml",
+        include_str!("../../experiments/quick.toml"),
+    ),
 ];
 
 /// A validated study: the resolved file (saved as `study.toml`) and its sweep.
@@ -345,9 +417,15 @@ impl StudyConfig {
         let origin = path.display().to_string();
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, &origin),
-            Err(error) => match BUILT_IN.iter().find(|(name, _)| std::path::Path::new(name) == path) {
+            Err(error) => match BUILT_IN
+                .iter()
+                .find(|(name, _)| std::path::Path::new(name) == path)
+            {
                 Some((_, text)) => Self::parse(text, &format!("{origin} (built in)")),
-                None => Err(InputError::new("study file", format!("cannot read '{origin}': {error}"))),
+                None => Err(InputError::new(
+                    "study file",
+                    format!("cannot read '{origin}': {error}"),
+                )),
             },
         }
     }
@@ -369,29 +447,52 @@ impl StudyConfig {
     /// The label of an (activation, layer) series: the activation alone
     /// when the study has one block type.
     pub fn series(&self, activation: &str, layer: &str) -> String {
-        if self.layer.names().len() == 1 { activation.to_string() } else { format!("{activation}/{layer}") }
+        if self.layer.names().len() == 1 {
+            activation.to_string()
+        } else {
+            format!("{activation}/{layer}")
+        }
     }
 
     /// Every series, layer by layer, in file order.
     pub fn series_names(&self) -> Vec<String> {
         let layers = self.layer.names();
-        layers.iter().flat_map(|l| self.activations.iter().map(move |a| self.series(a, l))).collect()
+        layers
+            .iter()
+            .flat_map(|l| self.activations.iter().map(move |a| self.series(a, l)))
+            .collect()
     }
 
     pub fn budget_list(&self) -> Vec<usize> {
-        self.budgets.clone().unwrap_or_default().into_iter().chain(self.budget).collect()
+        self.budgets
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(self.budget)
+            .collect()
     }
 
     /// The study as a [`RunConfig`], after the checks only a file needs.
     pub fn run_config(&self, backend_flag: Option<BackendKind>) -> Result<RunConfig, InputError> {
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(InputError::new(
                 "name",
-                format!("'{}' must be letters, digits, '-', '_' or '.' (it names the results folder)", self.name),
+                format!(
+                    "'{}' must be letters, digits, '-', '_' or '.' (it names the results folder)",
+                    self.name
+                ),
             ));
         }
         if self.budget.is_some() && self.budgets.is_some() {
-            return Err(InputError::new("budget", "give either budget or budgets, not both"));
+            return Err(InputError::new(
+                "budget",
+                "give either budget or budgets, not both",
+            ));
         }
         Ok(RunConfig {
             model: ModelConfig {
@@ -402,7 +503,11 @@ impl StudyConfig {
                 init: self.init,
             },
             problem: self.train.problem_config(),
-            measure: MeasureConfig { grid: self.grid, epsilon: self.epsilon, proxies: self.proxies },
+            measure: MeasureConfig {
+                grid: self.grid,
+                epsilon: self.epsilon,
+                proxies: self.proxies,
+            },
             train: self.train.train_config(),
             measure_seeds: self.measure_seeds,
             train_seeds: self.train_seeds,
@@ -412,9 +517,16 @@ impl StudyConfig {
     }
 
     /// Checks every value and builds the plan, naming the key of any mistake.
-    pub fn plan(&self, registry: &Registry, backend_flag: Option<BackendKind>) -> Result<StudyPlan, InputError> {
+    pub fn plan(
+        &self,
+        registry: &Registry,
+        backend_flag: Option<BackendKind>,
+    ) -> Result<StudyPlan, InputError> {
         let run = self.run_config(backend_flag)?;
         let sweep = run.check(registry)?;
-        Ok(StudyPlan { config: self.resolved(run.backend), sweep })
+        Ok(StudyPlan {
+            config: self.resolved(run.backend),
+            sweep,
+        })
     }
 }

@@ -27,7 +27,10 @@ pub enum StudyError {
     #[error(transparent)]
     Input(#[from] InputError),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 /// Wraps an I/O error with what was being done.

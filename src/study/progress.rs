@@ -33,9 +33,11 @@ impl Progress {
         let bar = (mode == ProgressMode::Auto && terminal).then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} networks, {elapsed} elapsed, ETA {eta}")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} networks, {elapsed} elapsed, ETA {eta}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
             );
             bar.set_prefix(label.to_string());
             bar
@@ -66,7 +68,11 @@ impl Progress {
 
     fn line(&self) -> String {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let eta = if self.done > 0 { elapsed * (self.total - self.done) as f64 / self.done as f64 } else { f64::NAN };
+        let eta = if self.done > 0 {
+            elapsed * (self.total - self.done) as f64 / self.done as f64
+        } else {
+            f64::NAN
+        };
         format!(
             "{}: {}/{} networks ({:.0}%), {:.0}s elapsed, ETA {:.0}s",
             self.label,

@@ -78,7 +78,13 @@ impl RunRecord {
     /// Identifies the network within a study.
     pub fn key(&self) -> NetworkKey {
         let n = &self.network;
-        NetworkKey { budget: n.budget, layer: n.layer.clone(), activation: n.activation.clone(), depth: n.depth, seed: n.seed }
+        NetworkKey {
+            budget: n.budget,
+            layer: n.layer.clone(),
+            activation: n.activation.clone(),
+            depth: n.depth,
+            seed: n.seed,
+        }
     }
 }
 
@@ -106,7 +112,12 @@ impl NetworkKey {
 
     /// The key without its seed: the point.
     pub fn point(&self) -> (usize, String, String, usize) {
-        (self.budget, self.layer.clone(), self.activation.clone(), self.depth)
+        (
+            self.budget,
+            self.layer.clone(),
+            self.activation.clone(),
+            self.depth,
+        )
     }
 }
 

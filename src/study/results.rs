@@ -24,7 +24,13 @@ pub struct ResultsDir {
 }
 
 /// The files of a results directory that `--fresh` removes.
-const RESULT_FILES: [&str; 5] = ["runs.jsonl", "study.toml", "summary.csv", "summary.json", "correlations.csv"];
+const RESULT_FILES: [&str; 5] = [
+    "runs.jsonl",
+    "study.toml",
+    "summary.csv",
+    "summary.json",
+    "correlations.csv",
+];
 
 impl ResultsDir {
     pub fn runs(&self) -> PathBuf {
@@ -39,7 +45,10 @@ impl ResultsDir {
     /// directory another run holds, is refused.
     pub fn prepare(path: &Path, plan: &StudyPlan, fresh: bool) -> Result<Self, StudyError> {
         fs::create_dir_all(path).map_err(io_error(format!("creating {}", path.display())))?;
-        let dir = Self { path: path.to_path_buf(), _lock: lock(path)? };
+        let dir = Self {
+            path: path.to_path_buf(),
+            _lock: lock(path)?,
+        };
         let saved = path.join("study.toml");
         if fresh {
             for name in RESULT_FILES {
@@ -50,7 +59,8 @@ impl ResultsDir {
         if saved.exists() {
             check_resumable(path, &saved, plan)?;
         }
-        fs::create_dir_all(dir.landscapes()).map_err(io_error(format!("creating {}", path.display())))?;
+        fs::create_dir_all(dir.landscapes())
+            .map_err(io_error(format!("creating {}", path.display())))?;
         let text = toml::to_string(&plan.config).expect("a study config serialises");
         write_file(&saved, text.as_bytes())?;
         Ok(dir)
@@ -63,7 +73,8 @@ impl ResultsDir {
         if !runs.exists() {
             return Ok(Vec::new());
         }
-        let records: Vec<RunRecord> = read_json_lines(&runs).map_err(io_error(format!("reading {}", runs.display())))?;
+        let records: Vec<RunRecord> =
+            read_json_lines(&runs).map_err(io_error(format!("reading {}", runs.display())))?;
         let mut text = String::new();
         for record in &records {
             text.push_str(&serde_json::to_string(record).expect("records serialise"));
@@ -105,14 +116,21 @@ fn check_resumable(path: &Path, saved: &Path, plan: &StudyPlan) -> Result<(), St
         )
         .into()
     };
-    let text = fs::read_to_string(saved).map_err(io_error(format!("reading {}", saved.display())))?;
+    let text =
+        fs::read_to_string(saved).map_err(io_error(format!("reading {}", saved.display())))?;
     let previous = StudyConfig::parse(&text, &saved.display().to_string())?;
     if previous != plan.config {
         return Err(refuse("a different study config"));
     }
-    let recorded_adam = text.parse::<toml::Table>().ok().and_then(|t| t.get("train")?.get("adam_epsilon").cloned()).is_some();
+    let recorded_adam = text
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("train")?.get("adam_epsilon").cloned())
+        .is_some();
     if plan.config.train_seeds > 0 && !recorded_adam {
-        return Err(refuse("networks trained before Adam's ε was recorded (Burn's default, 1e-5)"));
+        return Err(refuse(
+            "networks trained before Adam's ε was recorded (Burn's default, 1e-5)",
+        ));
     }
     Ok(())
 }
@@ -133,20 +151,33 @@ pub fn run_study<B: ComputeBackend>(
     let finished = dir.finished_records()?;
     let tasks = plan.sweep.tasks::<B>(&finished);
     let total: usize = tasks.iter().map(|t| t.seeds.len()).sum();
-    let mut runs = JsonLines::append(&dir.runs()).map_err(io_error(format!("opening {}", dir.runs().display())))?;
+    let mut runs = JsonLines::append(&dir.runs())
+        .map_err(io_error(format!("opening {}", dir.runs().display())))?;
     let mut bar = Progress::new(&plan.config.name, total, progress);
-    plan.sweep.run::<B, StudyError>(&tasks, threads, device, |output| {
-        // The landscape first: a record on disk means its landscape is too.
-        if let Some(landscape) = &output.landscape {
-            let path = dir.landscapes().join(landscape_file_name(&landscape.layer, &landscape.activation, landscape.depth, landscape.budget));
-            write_file(&path, serde_json::to_string(landscape).expect("serialises").as_bytes())?;
-        }
-        for record in &output.records {
-            runs.write(record).map_err(io_error(format!("writing {}", dir.runs().display())))?;
-        }
-        bar.advance(output.records.len());
-        Ok(())
-    })?;
+    plan.sweep
+        .run::<B, StudyError>(&tasks, threads, device, |output| {
+            // The landscape first: a record on disk means its landscape is too.
+            if let Some(landscape) = &output.landscape {
+                let path = dir.landscapes().join(landscape_file_name(
+                    &landscape.layer,
+                    &landscape.activation,
+                    landscape.depth,
+                    landscape.budget,
+                ));
+                write_file(
+                    &path,
+                    serde_json::to_string(landscape)
+                        .expect("serialises")
+                        .as_bytes(),
+                )?;
+            }
+            for record in &output.records {
+                runs.write(record)
+                    .map_err(io_error(format!("writing {}", dir.runs().display())))?;
+            }
+            bar.advance(output.records.len());
+            Ok(())
+        })?;
     bar.finish();
     let records = dir.finished_records()?;
     let summary = StudySummary::of(plan, &records);
@@ -163,4 +194,3 @@ pub fn landscape_file_name(layer: &str, activation: &str, depth: usize, budget: 
         format!("{activation}-{layer}-d{depth}-b{budget}.json")
     }
 }
-

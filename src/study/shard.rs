@@ -26,38 +26,73 @@ pub struct Shard {
 }
 
 /// The forms `--shard` accepts.
-pub const SHARD_FORMS: &str = "i/n with 0 ≤ i < n (e.g. 0/3), or slurm (SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT)";
+pub const SHARD_FORMS: &str =
+    "i/n with 0 ≤ i < n (e.g. 0/3), or slurm (SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT)";
 
 impl Shard {
     /// Parses `i/n`, or `slurm`: the task's place in its job array
     /// (`SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN` of
     /// `SLURM_ARRAY_TASK_COUNT`), read through `env`.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, InputError> {
-        let error = |message: String| InputError::new("--shard", format!("{message}; allowed: {SHARD_FORMS}"));
+        let error = |message: String| {
+            InputError::new("--shard", format!("{message}; allowed: {SHARD_FORMS}"))
+        };
         if text == "slurm" {
             let number = |name: &str| -> Result<usize, InputError> {
-                let value = env(name).ok_or_else(|| error(format!("slurm: {name} is not set (is this a job array task?)")))?;
-                value.trim().parse().map_err(|_| error(format!("slurm: {name} is '{value}', not a whole number")))
+                let value = env(name).ok_or_else(|| {
+                    error(format!(
+                        "slurm: {name} is not set (is this a job array task?)"
+                    ))
+                })?;
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| error(format!("slurm: {name} is '{value}', not a whole number")))
             };
-            let (id, count) = (number("SLURM_ARRAY_TASK_ID")?, number("SLURM_ARRAY_TASK_COUNT")?);
-            let min = if env("SLURM_ARRAY_TASK_MIN").is_some() { number("SLURM_ARRAY_TASK_MIN")? } else { 0 };
-            return Self::new(id.checked_sub(min).ok_or_else(|| error(format!("slurm: task {id} is below the array's minimum {min}")))?, count);
+            let (id, count) = (
+                number("SLURM_ARRAY_TASK_ID")?,
+                number("SLURM_ARRAY_TASK_COUNT")?,
+            );
+            let min = if env("SLURM_ARRAY_TASK_MIN").is_some() {
+                number("SLURM_ARRAY_TASK_MIN")?
+            } else {
+                0
+            };
+            return Self::new(
+                id.checked_sub(min).ok_or_else(|| {
+                    error(format!(
+                        "slurm: task {id} is below the array's minimum {min}"
+                    ))
+                })?,
+                count,
+            );
         }
-        let (index, count) = text.split_once('/').ok_or_else(|| error(format!("'{text}'")))?;
-        let whole = |part: &str| part.trim().parse::<usize>().map_err(|_| error(format!("'{text}': '{part}' is not a whole number")));
+        let (index, count) = text
+            .split_once('/')
+            .ok_or_else(|| error(format!("'{text}'")))?;
+        let whole = |part: &str| {
+            part.trim()
+                .parse::<usize>()
+                .map_err(|_| error(format!("'{text}': '{part}' is not a whole number")))
+        };
         Self::new(whole(index)?, whole(count)?)
     }
 
     fn new(index: usize, count: usize) -> Result<Self, InputError> {
         if count == 0 || index >= count {
-            return Err(InputError::new("--shard", format!("{index}/{count}: needs 0 ≤ i < n; allowed: {SHARD_FORMS}")));
+            return Err(InputError::new(
+                "--shard",
+                format!("{index}/{count}: needs 0 ≤ i < n; allowed: {SHARD_FORMS}"),
+            ));
         }
         Ok(Self { index, count })
     }
 
     /// The shard's results directory under the study's: `DIR/shards/i-of-n`.
     pub fn dir(&self, study_dir: &Path) -> PathBuf {
-        study_dir.join("shards").join(self.to_string().replace('/', "-of-"))
+        study_dir
+            .join("shards")
+            .join(self.to_string().replace('/', "-of-"))
     }
 }
 
@@ -83,16 +118,28 @@ fn estimated_cost(sweep: &Sweep, point: usize, trained: bool) -> f64 {
 /// lowest index, so the partition depends on nothing but the sweep).
 pub fn partition(sweep: &Sweep, count: usize) -> Vec<Vec<usize>> {
     let networks = sweep.networks_per_point();
-    let train_seeds = if sweep.train.is_some() { sweep.train_seeds } else { 0 };
+    let train_seeds = if sweep.train.is_some() {
+        sweep.train_seeds
+    } else {
+        0
+    };
     let mut units: Vec<(f64, usize, usize)> = (0..sweep.points.len())
         .flat_map(|point| (0..networks).map(move |seed| (point, seed)))
-        .map(|(point, seed)| (estimated_cost(sweep, point, seed < train_seeds), point, seed))
+        .map(|(point, seed)| {
+            (
+                estimated_cost(sweep, point, seed < train_seeds),
+                point,
+                seed,
+            )
+        })
         .collect();
     units.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut load = vec![0.0f64; count.max(1)];
     let mut shards = vec![vec![0; networks]; sweep.points.len()];
     for (cost, point, seed) in units {
-        let lightest = (0..load.len()).min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b))).expect("one shard at least");
+        let lightest = (0..load.len())
+            .min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)))
+            .expect("one shard at least");
         load[lightest] += cost;
         shards[point][seed] = lightest;
     }
@@ -130,12 +177,21 @@ impl From<InputError> for MergeError {
 fn shard_dirs(dir: &Path) -> Result<Vec<(Shard, PathBuf)>, InputError> {
     let shards_dir = dir.join("shards");
     let entries = fs::read_dir(&shards_dir).map_err(|e| {
-        InputError::new("results", format!("'{}' has no shards ({e}); run `variability study FILE --shard i/n --out {}` first", shards_dir.display(), dir.display()))
+        InputError::new(
+            "results",
+            format!(
+                "'{}' has no shards ({e}); run `variability study FILE --shard i/n --out {}` first",
+                shards_dir.display(),
+                dir.display()
+            ),
+        )
     })?;
     let mut shards = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((index, count)) = name.split_once("-of-") else { continue };
+        let Some((index, count)) = name.split_once("-of-") else {
+            continue;
+        };
         if let (Ok(index), Ok(count)) = (index.parse(), count.parse()) {
             shards.push((Shard { index, count }, entry.path()));
         }
@@ -145,10 +201,22 @@ fn shard_dirs(dir: &Path) -> Result<Vec<(Shard, PathBuf)>, InputError> {
     if counts.len() > 1 {
         let mut counts: Vec<_> = counts.into_iter().collect();
         counts.sort_unstable();
-        return Err(InputError::new("results", format!("'{}' mixes shards of {counts:?} ways: merge one partition at a time", shards_dir.display())));
+        return Err(InputError::new(
+            "results",
+            format!(
+                "'{}' mixes shards of {counts:?} ways: merge one partition at a time",
+                shards_dir.display()
+            ),
+        ));
     }
     if shards.is_empty() {
-        return Err(InputError::new("results", format!("'{}' holds no i-of-n shard directories", shards_dir.display())));
+        return Err(InputError::new(
+            "results",
+            format!(
+                "'{}' holds no i-of-n shard directories",
+                shards_dir.display()
+            ),
+        ));
     }
     Ok(shards)
 }
@@ -165,7 +233,8 @@ pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, Merg
     let mut config: Option<(Shard, StudyConfig, String)> = None;
     for (shard, path) in &shards {
         let file = path.join("study.toml");
-        let text = fs::read_to_string(&file).map_err(io_error(format!("reading {}", file.display())))?;
+        let text =
+            fs::read_to_string(&file).map_err(io_error(format!("reading {}", file.display())))?;
         let parsed = StudyConfig::parse(&text, &file.display().to_string())?;
         match &config {
             None => config = Some((*shard, parsed, text)),
@@ -190,7 +259,8 @@ pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, Merg
         if !runs.exists() {
             continue;
         }
-        let shard_records: Vec<RunRecord> = read_json_lines(&runs).map_err(io_error(format!("reading {}", runs.display())))?;
+        let shard_records: Vec<RunRecord> =
+            read_json_lines(&runs).map_err(io_error(format!("reading {}", runs.display())))?;
         for record in shard_records {
             if records.insert(record.key(), record).is_some() {
                 duplicates += 1;
@@ -203,19 +273,30 @@ pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, Merg
     for (index, point) in plan.sweep.points.iter().enumerate() {
         for seed in 0..plan.sweep.networks_per_point() {
             let key = NetworkKey::of(point, seed);
-            let done = records.get(&key).is_some_and(|r| seed >= plan.sweep.train_seeds || r.training.is_some());
+            let done = records
+                .get(&key)
+                .is_some_and(|r| seed >= plan.sweep.train_seeds || r.training.is_some());
             if !done {
                 *missing.entry(owners[index][seed]).or_default() += 1;
             }
             expected.insert(key);
         }
     }
-    let missing: Vec<(Shard, usize)> = missing.into_iter().map(|(index, n)| (Shard { index, count }, n)).collect();
-    let strays = records.keys().filter(|key| !expected.contains(*key)).count();
+    let missing: Vec<(Shard, usize)> = missing
+        .into_iter()
+        .map(|(index, n)| (Shard { index, count }, n))
+        .collect();
+    let strays = records
+        .keys()
+        .filter(|key| !expected.contains(*key))
+        .count();
     if !missing.is_empty() || duplicates > 0 || strays > 0 {
         let mut message = format!("'{}': cannot merge; nothing was written.", dir.display());
         for (shard, n) in &missing {
-            message += &format!("\n  shard {shard} is missing {n} network(s) ({})", shard.dir(dir).display());
+            message += &format!(
+                "\n  shard {shard} is missing {n} network(s) ({})",
+                shard.dir(dir).display()
+            );
         }
         if duplicates > 0 {
             message += &format!("\n  {duplicates} network(s) appear in more than one shard");
@@ -234,17 +315,26 @@ pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, Merg
     }
     write_file(&dir.join("runs.jsonl"), lines.as_bytes())?;
     let landscapes = dir.join("landscapes");
-    fs::create_dir_all(&landscapes).map_err(io_error(format!("creating {}", landscapes.display())))?;
+    fs::create_dir_all(&landscapes)
+        .map_err(io_error(format!("creating {}", landscapes.display())))?;
     for (_, path) in &shards {
-        let Ok(entries) = fs::read_dir(path.join("landscapes")) else { continue };
+        let Ok(entries) = fs::read_dir(path.join("landscapes")) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let target = landscapes.join(entry.file_name());
-            fs::copy(entry.path(), &target).map_err(io_error(format!("copying {}", entry.path().display())))?;
+            fs::copy(entry.path(), &target)
+                .map_err(io_error(format!("copying {}", entry.path().display())))?;
         }
     }
     let all: Vec<RunRecord> = records.into_values().collect();
     StudySummary::of(&plan, &all).write(dir)?;
-    Ok(MergeReport { shards: shards.len(), networks: all.len(), missing, duplicates })
+    Ok(MergeReport {
+        shards: shards.len(),
+        networks: all.len(),
+        missing,
+        duplicates,
+    })
 }
 
 #[cfg(test)]
@@ -252,20 +342,44 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn shards_parse_from_text_and_from_slurm() {
-        assert_eq!(Shard::parse("1/3", env(&[])).unwrap(), Shard { index: 1, count: 3 });
-        let slurm = [("SLURM_ARRAY_TASK_ID", "5"), ("SLURM_ARRAY_TASK_COUNT", "3"), ("SLURM_ARRAY_TASK_MIN", "4")];
-        assert_eq!(Shard::parse("slurm", env(&slurm)).unwrap(), Shard { index: 1, count: 3 });
+        assert_eq!(
+            Shard::parse("1/3", env(&[])).unwrap(),
+            Shard { index: 1, count: 3 }
+        );
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "4"),
+        ];
+        assert_eq!(
+            Shard::parse("slurm", env(&slurm)).unwrap(),
+            Shard { index: 1, count: 3 }
+        );
         for bad in ["3/3", "0/0", "a/2", "2", "-1/2"] {
             let error = Shard::parse(bad, env(&[])).unwrap_err();
-            assert!(error.field == "--shard" && error.message.contains("i/n"), "{bad}: {error}");
+            assert!(
+                error.field == "--shard" && error.message.contains("i/n"),
+                "{bad}: {error}"
+            );
         }
-        assert!(Shard::parse("slurm", env(&[])).unwrap_err().message.contains("SLURM_ARRAY_TASK_ID"));
-        assert_eq!(Shard { index: 2, count: 5 }.dir(Path::new("r")), Path::new("r/shards/2-of-5"));
+        assert!(Shard::parse("slurm", env(&[]))
+            .unwrap_err()
+            .message
+            .contains("SLURM_ARRAY_TASK_ID"));
+        assert_eq!(
+            Shard { index: 2, count: 5 }.dir(Path::new("r")),
+            Path::new("r/shards/2-of-5")
+        );
     }
 
     #[test]
@@ -289,8 +403,13 @@ mod tests {
                 }
             }
             // Greedy longest-first: no shard exceeds the lightest by more than one network.
-            let (low, high) = load.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
-            assert!(high - low <= most * (1.0 + 1e-9), "{count} shards: {load:?}");
+            let (low, high) = load
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+            assert!(
+                high - low <= most * (1.0 + 1e-9),
+                "{count} shards: {load:?}"
+            );
         }
     }
 }

@@ -81,7 +81,10 @@ pub struct StudySummary {
 /// Measures at initialisation that are correlated with trainability: the
 /// variability measures, then the zero-cost proxies.
 pub fn correlated_measures() -> Vec<&'static str> {
-    ["v3", "activation_ratio", "activation_count", "rv_out"].into_iter().chain(PROXY_NAMES).collect()
+    ["v3", "activation_ratio", "activation_count", "rv_out"]
+        .into_iter()
+        .chain(PROXY_NAMES)
+        .collect()
 }
 
 const PERMUTATIONS: usize = 10_000;
@@ -98,24 +101,71 @@ impl StudySummary {
             .sweep
             .points
             .iter()
-            .filter_map(|p| groups.get(&NetworkKey::of(p, 0).point()).map(|group| (p, group)))
-            .map(|(p, group)| PointSummary::of(plan.config.series(p.activation.name(), p.layer.name()), group))
+            .filter_map(|p| {
+                groups
+                    .get(&NetworkKey::of(p, 0).point())
+                    .map(|group| (p, group))
+            })
+            .map(|(p, group)| {
+                PointSummary::of(
+                    plan.config.series(p.activation.name(), p.layer.name()),
+                    group,
+                )
+            })
             .collect();
-        let correlations = correlations(&points, &plan.config.series_names(), &plan.config.budget_list(), plan.config.seed);
-        Self { name: plan.config.name.clone(), points, correlations }
+        let correlations = correlations(
+            &points,
+            &plan.config.series_names(),
+            &plan.config.budget_list(),
+            plan.config.seed,
+        );
+        Self {
+            name: plan.config.name.clone(),
+            points,
+            correlations,
+        }
     }
 
     /// Writes `summary.csv`, `summary.json` and `correlations.csv`.
     pub fn write(&self, dir: &Path) -> Result<(), StudyError> {
-        write_file(&dir.join("summary.json"), serde_json::to_string_pretty(self).expect("serialises").as_bytes())?;
+        write_file(
+            &dir.join("summary.json"),
+            serde_json::to_string_pretty(self)
+                .expect("serialises")
+                .as_bytes(),
+        )?;
         write_file(&dir.join("summary.csv"), self.summary_csv().as_bytes())?;
-        write_file(&dir.join("correlations.csv"), self.correlations_csv().as_bytes())
+        write_file(
+            &dir.join("correlations.csv"),
+            self.correlations_csv().as_bytes(),
+        )
     }
 
     pub fn summary_csv(&self) -> String {
-        let figures = ["activation_ratio", "activation_count", "v3", "rv_out", "train_acc", "best_train_acc", "test_acc", "final_loss", "rv_out_trained"];
+        let figures = [
+            "activation_ratio",
+            "activation_count",
+            "v3",
+            "rv_out",
+            "train_acc",
+            "best_train_acc",
+            "test_acc",
+            "final_loss",
+            "rv_out_trained",
+        ];
         let stats: Vec<&str> = figures.into_iter().chain(PROXY_NAMES).collect();
-        let mut header: Vec<String> = ["series", "activation", "layer", "depth", "budget", "width", "params", "networks"].map(String::from).to_vec();
+        let mut header: Vec<String> = [
+            "series",
+            "activation",
+            "layer",
+            "depth",
+            "budget",
+            "width",
+            "params",
+            "networks",
+        ]
+        .map(String::from)
+        .to_vec();
         for stat in &stats {
             header.extend(["mean", "std", "median", "missing"].map(|s| format!("{stat}_{s}")));
         }
@@ -126,20 +176,48 @@ impl StudySummary {
             row.extend([p.depth, p.budget, p.width, p.params, p.networks].map(|n| n.to_string()));
             for stat in &stats {
                 let s = p.measure(stat);
-                row.extend([csv_number(s.mean), csv_number(s.std), csv_number(s.median), s.missing.to_string()]);
+                row.extend([
+                    csv_number(s.mean),
+                    csv_number(s.std),
+                    csv_number(s.median),
+                    s.missing.to_string(),
+                ]);
             }
-            row.extend([csv_number(p.c2c_frequency), p.trained.to_string(), p.trapped.to_string(), p.diverged.to_string()]);
+            row.extend([
+                csv_number(p.c2c_frequency),
+                p.trained.to_string(),
+                p.trapped.to_string(),
+                p.diverged.to_string(),
+            ]);
             rows.push(row);
         }
         csv_text(&rows)
     }
 
     pub fn correlations_csv(&self) -> String {
-        let header = ["scope", "measure", "points", "spearman", "p_value", "spearman_low", "spearman_high", "kendall"];
+        let header = [
+            "scope",
+            "measure",
+            "points",
+            "spearman",
+            "p_value",
+            "spearman_low",
+            "spearman_high",
+            "kendall",
+        ];
         let mut rows = vec![header.map(String::from).to_vec()];
         for c in &self.correlations {
             let mut row = vec![c.scope.clone(), c.measure.clone(), c.points.to_string()];
-            row.extend([c.spearman, c.p_value, c.spearman_low, c.spearman_high, c.kendall].map(csv_number));
+            row.extend(
+                [
+                    c.spearman,
+                    c.p_value,
+                    c.spearman_low,
+                    c.spearman_high,
+                    c.kendall,
+                ]
+                .map(csv_number),
+            );
             rows.push(row);
         }
         csv_text(&rows)
@@ -149,20 +227,33 @@ impl StudySummary {
 /// Spearman's ρ of each measure against trainability across the points of
 /// one budget — per series (`relu@2000`) and over all of them (`all@2000`):
 /// METHOD compares architectures of the same budget only.
-fn correlations(points: &[PointSummary], series: &[String], budgets: &[usize], seed: u64) -> Vec<Correlation> {
+fn correlations(
+    points: &[PointSummary],
+    series: &[String],
+    budgets: &[usize],
+    seed: u64,
+) -> Vec<Correlation> {
     let mut correlations = Vec::new();
     for &budget in budgets {
         let scopes = series.iter().map(Some).chain([None]);
         for scope in scopes {
             let chosen: Vec<&PointSummary> = points
                 .iter()
-                .filter(|p| p.budget == budget && scope.is_none_or(|s| &p.series == s) && p.train_acc.count > 0)
+                .filter(|p| {
+                    p.budget == budget
+                        && scope.is_none_or(|s| &p.series == s)
+                        && p.train_acc.count > 0
+                })
                 .collect();
             let name = format!("{}@{budget}", scope.map_or("all", |s| s.as_str()));
             for measure in correlated_measures() {
-                let (values, accuracy): (Vec<f64>, Vec<f64>) =
-                    chosen.iter().map(|p| (p.measure(measure).mean, p.train_acc.mean)).filter(|(v, _)| v.is_finite()).unzip();
-                let (spearman_low, spearman_high) = spearman_interval(&values, &accuracy, RESAMPLES, seed);
+                let (values, accuracy): (Vec<f64>, Vec<f64>) = chosen
+                    .iter()
+                    .map(|p| (p.measure(measure).mean, p.train_acc.mean))
+                    .filter(|(v, _)| v.is_finite())
+                    .unzip();
+                let (spearman_low, spearman_high) =
+                    spearman_interval(&values, &accuracy, RESAMPLES, seed);
                 correlations.push(Correlation {
                     scope: name.clone(),
                     measure: measure.to_string(),
@@ -190,7 +281,11 @@ fn csv_text(rows: &[Vec<String>]) -> String {
 
 /// Numbers in CSV: empty for NaN, plain otherwise.
 fn csv_number(value: f64) -> String {
-    if value.is_finite() { format!("{value:.6}") } else { String::new() }
+    if value.is_finite() {
+        format!("{value:.6}")
+    } else {
+        String::new()
+    }
 }
 
 impl PointSummary {
@@ -200,8 +295,15 @@ impl PointSummary {
         let trained: Vec<_> = group.iter().filter_map(|r| r.training.as_ref()).collect();
         // Accuracies count a diverged run as a failed one (chance level);
         // losses and RV after training leave it out (counted as missing).
-        let accuracy = |f: fn(&TrainedNetwork) -> f64| Summary::of(trained.iter().map(|t| t.counted(f(t))));
-        let training = |f: fn(&TrainedNetwork) -> f64| Summary::of(trained.iter().map(|t| if t.diverged { f64::NAN } else { f(t) }));
+        let accuracy =
+            |f: fn(&TrainedNetwork) -> f64| Summary::of(trained.iter().map(|t| t.counted(f(t))));
+        let training = |f: fn(&TrainedNetwork) -> f64| {
+            Summary::of(
+                trained
+                    .iter()
+                    .map(|t| if t.diverged { f64::NAN } else { f(t) }),
+            )
+        };
         Self {
             series,
             activation: first.activation.clone(),
@@ -215,7 +317,8 @@ impl PointSummary {
             activation_count: measures(|r| r.network.measures.activation_count),
             v3: measures(|r| r.network.measures.v3),
             rv_out: measures(|r| r.network.measures.rv_out),
-            c2c_frequency: group.iter().filter(|r| r.network.measures.c2c).count() as f64 / group.len() as f64,
+            c2c_frequency: group.iter().filter(|r| r.network.measures.c2c).count() as f64
+                / group.len() as f64,
             trained: trained.len(),
             train_acc: accuracy(|t| t.train_acc),
             best_train_acc: accuracy(|t| t.best_train_acc),
@@ -226,7 +329,16 @@ impl PointSummary {
             diverged: trained.iter().filter(|t| t.diverged).count(),
             proxies: PROXY_NAMES
                 .iter()
-                .map(|&name| (name.to_string(), Summary::of(group.iter().map(|r| r.network.measures.proxies.get(name).unwrap_or(f64::NAN)))))
+                .map(|&name| {
+                    (
+                        name.to_string(),
+                        Summary::of(
+                            group
+                                .iter()
+                                .map(|r| r.network.measures.proxies.get(name).unwrap_or(f64::NAN)),
+                        ),
+                    )
+                })
                 .collect(),
         }
     }
@@ -244,7 +356,11 @@ impl PointSummary {
             "final_loss" => self.final_loss,
             "rv_out_trained" => self.rv_out_trained,
             // A proxy missing from an older summary has no values.
-            proxy if PROXY_NAMES.contains(&proxy) => self.proxies.get(proxy).copied().unwrap_or_else(|| Summary::of([])),
+            proxy if PROXY_NAMES.contains(&proxy) => self
+                .proxies
+                .get(proxy)
+                .copied()
+                .unwrap_or_else(|| Summary::of([])),
             other => panic!("no summarised figure named '{other}'"),
         }
     }
@@ -307,18 +423,34 @@ mod tests {
     #[test]
     fn a_diverged_run_counts_as_a_failed_one_in_trainability() {
         // Two runs at 0.9 and one that diverged (its last finite accuracy was 0.95).
-        let group = [record(0, 0.4, Some((0.9, false))), record(1, 0.4, Some((0.9, false))), record(2, 0.4, Some((0.95, true)))];
+        let group = [
+            record(0, 0.4, Some((0.9, false))),
+            record(1, 0.4, Some((0.9, false))),
+            record(2, 0.4, Some((0.95, true))),
+        ];
         let point = PointSummary::of("relu".into(), &group.iter().collect::<Vec<_>>());
         assert_eq!(point.trained, 3);
         assert_eq!(point.diverged, 1);
-        assert!((point.train_acc.mean - (0.9 + 0.9 + crate::train::CHANCE_ACCURACY) / 3.0).abs() < 1e-12, "{:?}", point.train_acc);
+        assert!(
+            (point.train_acc.mean - (0.9 + 0.9 + crate::train::CHANCE_ACCURACY) / 3.0).abs()
+                < 1e-12,
+            "{:?}",
+            point.train_acc
+        );
         assert_eq!(point.train_acc.count, 3);
-        assert_eq!(point.final_loss.missing, 1, "the diverged run's loss is reported missing, not dropped silently");
+        assert_eq!(
+            point.final_loss.missing, 1,
+            "the diverged run's loss is reported missing, not dropped silently"
+        );
     }
 
     #[test]
     fn non_finite_measures_are_counted_as_missing() {
-        let group = [record(0, 0.4, None), record(1, f64::NAN, None), record(2, 1e-5, None)];
+        let group = [
+            record(0, 0.4, None),
+            record(1, f64::NAN, None),
+            record(2, 1e-5, None),
+        ];
         let point = PointSummary::of("relu".into(), &group.iter().collect::<Vec<_>>());
         assert_eq!((point.rv_out.count, point.rv_out.missing), (2, 1));
         assert!((point.c2c_frequency - 1.0 / 3.0).abs() < 1e-12);

@@ -14,7 +14,10 @@ use super::records::{NetworkKey, RunRecord};
 use super::shard::{partition, Shard};
 use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer};
-use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend, INPUT_DIM, OUTPUT_DIM};
+use crate::nn::{
+    ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend,
+    INPUT_DIM, OUTPUT_DIM,
+};
 use crate::problem::ProblemConfig;
 use crate::seed::network_seed;
 use crate::train::{TrainConfig, Trainer};
@@ -31,7 +34,8 @@ pub struct Point {
 impl Point {
     /// Parameters of one network of the point, from its block type's count.
     pub fn params(&self) -> usize {
-        self.layer.network_params(self.config.depth, self.config.width, INPUT_DIM, OUTPUT_DIM)
+        self.layer
+            .network_params(self.config.depth, self.config.width, INPUT_DIM, OUTPUT_DIM)
     }
 
     /// Every (budget, layer, activation, depth) point, in that nesting
@@ -140,18 +144,37 @@ impl Sweep {
             .filter(|r| r.training.is_some() || r.network.seed >= self.train_seeds)
             .map(RunRecord::key)
             .collect();
-        let owners = self.shard.map(|shard| (shard.index, partition(self, shard.count)));
-        let mine = |point: usize, seed: usize| owners.as_ref().is_none_or(|(index, owners)| owners[point][seed] == *index);
+        let owners = self
+            .shard
+            .map(|shard| (shard.index, partition(self, shard.count)));
+        let mine = |point: usize, seed: usize| {
+            owners
+                .as_ref()
+                .is_none_or(|(index, owners)| owners[point][seed] == *index)
+        };
         let mut train_tasks = Vec::new();
         let mut measure_tasks = Vec::new();
         for (index, point) in self.points.iter().enumerate() {
             let todo = |range: std::ops::Range<usize>| -> Vec<usize> {
-                range.filter(|&seed| mine(index, seed) && !done.contains(&NetworkKey::of(point, seed))).collect()
+                range
+                    .filter(|&seed| {
+                        mine(index, seed) && !done.contains(&NetworkKey::of(point, seed))
+                    })
+                    .collect()
             };
             let chunk = self.chunk_members::<B>(point);
-            let train_seeds = if self.train.is_some() { self.train_seeds } else { 0 };
+            let train_seeds = if self.train.is_some() {
+                self.train_seeds
+            } else {
+                0
+            };
             train_tasks.extend(Self::tasks_for(index, &todo(0..train_seeds), true, chunk));
-            measure_tasks.extend(Self::tasks_for(index, &todo(train_seeds..self.networks_per_point()), false, chunk));
+            measure_tasks.extend(Self::tasks_for(
+                index,
+                &todo(train_seeds..self.networks_per_point()),
+                false,
+                chunk,
+            ));
         }
         train_tasks.extend(measure_tasks);
         train_tasks
@@ -161,12 +184,23 @@ impl Sweep {
     /// The training set (the gradient profile's, and training's) bounds it:
     /// the grid is streamed in chunks of points.
     pub fn chunk_members<B: SupportedBackend>(&self, point: &Point) -> usize {
-        B::members_per_ensemble(B::CHUNK_ELEMENTS, self.problem.train_size, point.config.width)
+        B::members_per_ensemble(
+            B::CHUNK_ELEMENTS,
+            self.problem.train_size,
+            point.config.width,
+        )
     }
 
     /// Splits seed indices of a point into tasks of at most `chunk` networks.
     pub fn tasks_for(point: usize, seeds: &[usize], train: bool, chunk: usize) -> Vec<Task> {
-        seeds.chunks(chunk).map(|c| Task { point, seeds: c.to_vec(), train }).collect()
+        seeds
+            .chunks(chunk)
+            .map(|c| Task {
+                point,
+                seeds: c.to_vec(),
+                train,
+            })
+            .collect()
     }
 
     /// Runs `tasks` on `threads` workers, handing each finished task to
@@ -189,7 +223,9 @@ impl Sweep {
                 scope.spawn(move || {
                     let worker = Worker::<B>::new(self, device);
                     while !stop.load(Ordering::Relaxed) {
-                        let Some(task) = tasks.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
+                        let Some(task) = tasks.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                            break;
+                        };
                         if sender.send(worker.run(task.clone())).is_err() {
                             break;
                         }
@@ -220,8 +256,15 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
     fn new(sweep: &'a Sweep, device: &B::Device) -> Self {
         Self {
             sweep,
-            measurer: Measurer::new(sweep.measure.clone(), sweep.problem.clone(), sweep.seed, device),
-            trainer: sweep.train.clone().map(|t| Trainer::new(t, sweep.problem.clone(), &sweep.measure, sweep.seed, device)),
+            measurer: Measurer::new(
+                sweep.measure.clone(),
+                sweep.problem.clone(),
+                sweep.seed,
+                device,
+            ),
+            trainer: sweep.train.clone().map(|t| {
+                Trainer::new(t, sweep.problem.clone(), &sweep.measure, sweep.seed, device)
+            }),
             device: device.clone(),
         }
     }
@@ -230,9 +273,24 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
         let point = &self.sweep.points[task.point];
         let name = point.activation.name();
         let sweep = self.sweep;
-        let network_seeds: Vec<u64> =
-            task.seeds.iter().map(|&i| network_seed(sweep.seed, point.activation.function.seed_label(), point.config.depth, i)).collect();
-        let model: Mlp<B> = point.config.init(&point.activation, &point.layer, &network_seeds, &self.device);
+        let network_seeds: Vec<u64> = task
+            .seeds
+            .iter()
+            .map(|&i| {
+                network_seed(
+                    sweep.seed,
+                    point.activation.function.seed_label(),
+                    point.config.depth,
+                    i,
+                )
+            })
+            .collect();
+        let model: Mlp<B> = point.config.init(
+            &point.activation,
+            &point.layer,
+            &network_seeds,
+            &self.device,
+        );
         let mut measured = self.measurer.measure_ensemble(&model);
         let seed_zero = task.seeds.iter().position(|&i| i == 0);
         let mut landscape = seed_zero.map(|member| Landscape {
@@ -261,9 +319,20 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             .into_iter()
             .enumerate()
             .map(|(member, measures)| {
-                RunRecord::new(point, task.seeds[member], network_seeds[member], sweep, measures, trained.as_ref().map(|t| t[member].clone()))
+                RunRecord::new(
+                    point,
+                    task.seeds[member],
+                    network_seeds[member],
+                    sweep,
+                    measures,
+                    trained.as_ref().map(|t| t[member].clone()),
+                )
             })
             .collect();
-        TaskOutput { task, records, landscape }
+        TaskOutput {
+            task,
+            records,
+            landscape,
+        }
     }
 }

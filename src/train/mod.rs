@@ -4,4 +4,6 @@
 
 pub mod trainer;
 
-pub use trainer::{OptimizerRecord, TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer, CHANCE_ACCURACY};
+pub use trainer::{
+    OptimizerRecord, TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer, CHANCE_ACCURACY,
+};

@@ -131,7 +131,11 @@ impl TrainedNetwork {
     /// A score of this run as trainability counts it: as recorded, or
     /// chance when the run diverged (a failed run, never left out).
     pub fn counted(&self, score: f64) -> f64 {
-        if self.diverged { self.chance } else { score }
+        if self.diverged {
+            self.chance
+        } else {
+            score
+        }
     }
 }
 
@@ -170,7 +174,13 @@ struct MemberLog {
 impl<B: ComputeBackend> Trainer<B> {
     /// `measure` gives the grid and ε of the trained network's `RV_out`;
     /// `run_seed` draws the data sets and the mini-batch order.
-    pub fn new(settings: TrainConfig, problem: ProblemConfig, measure: &MeasureConfig, run_seed: u64, device: &B::Device) -> Self {
+    pub fn new(
+        settings: TrainConfig,
+        problem: ProblemConfig,
+        measure: &MeasureConfig,
+        run_seed: u64,
+        device: &B::Device,
+    ) -> Self {
         let (train_points, train_labels) = problem.training_set(run_seed).tensors::<B>(device);
         let (test_points, test_labels) = problem.test_set(run_seed).tensors(device);
         Self {
@@ -205,7 +215,10 @@ impl<B: ComputeBackend> Trainer<B> {
         for _ in 0..epochs {
             order.shuffle(&mut rng);
             for batch in order.chunks_exact(size) {
-                batches.push(Tensor::from_data(TensorData::new(batch.to_vec(), [size]), &self.device));
+                batches.push(Tensor::from_data(
+                    TensorData::new(batch.to_vec(), [size]),
+                    &self.device,
+                ));
             }
         }
         Some(batches)
@@ -216,10 +229,18 @@ impl<B: ComputeBackend> Trainer<B> {
         let started = Instant::now();
         let (model, logs) = self.run_steps(model);
         let trained = model.valid();
-        let (final_losses, train_accs) = self.evaluate(&trained, self.train_points.clone().inner(), self.train_labels.clone().inner());
-        let (_, test_accs) = self.evaluate(&trained, self.test_points.clone(), self.test_labels.clone());
+        let (final_losses, train_accs) = self.evaluate(
+            &trained,
+            self.train_points.clone().inner(),
+            self.train_labels.clone().inner(),
+        );
+        let (_, test_accs) =
+            self.evaluate(&trained, self.test_points.clone(), self.test_labels.clone());
         let landscapes = output_landscapes(&trained, &self.grid_points, B::STREAM_ELEMENTS);
-        let rv_outs: Vec<f64> = landscapes.iter().map(|landscape| relative_variation(landscape, 1)).collect();
+        let rv_outs: Vec<f64> = landscapes
+            .iter()
+            .map(|landscape| relative_variation(landscape, 1))
+            .collect();
         let seconds = started.elapsed().as_secs_f64();
         let members = logs.len();
         let networks = logs
@@ -234,14 +255,20 @@ impl<B: ComputeBackend> Trainer<B> {
                 };
                 TrainedNetwork {
                     train_acc,
-                    best_train_acc: log.best_train_acc.max(if diverged { 0.0 } else { train_acc }),
+                    best_train_acc: log
+                        .best_train_acc
+                        .max(if diverged { 0.0 } else { train_acc }),
                     test_acc: if diverged { f64::NAN } else { test_accs[m] },
                     final_loss,
                     loss_curve: log.loss_curve,
                     rv_out_trained: rv_outs[m],
                     trapped: !diverged && rv_outs[m] < self.epsilon,
                     diverged,
-                    diverged_at: log.diverged_at.or(if diverged { Some(self.settings.steps) } else { None }),
+                    diverged_at: log.diverged_at.or(if diverged {
+                        Some(self.settings.steps)
+                    } else {
+                        None
+                    }),
                     train_seconds: seconds,
                     ensemble_size: members,
                     optimizer: Some(self.settings.optimizer()),
@@ -249,7 +276,11 @@ impl<B: ComputeBackend> Trainer<B> {
                 }
             })
             .collect();
-        TrainedEnsemble { model, networks, landscapes }
+        TrainedEnsemble {
+            model,
+            networks,
+            landscapes,
+        }
     }
 
     /// The Adam steps, logging each member's loss and accuracy on the
@@ -263,7 +294,10 @@ impl<B: ComputeBackend> Trainer<B> {
             let (points, labels) = match &batches {
                 Some(batches) => {
                     let batch = batches[step % batches.len()].clone();
-                    (self.train_points.clone().select(0, batch.clone()), self.train_labels.clone().select(0, batch))
+                    (
+                        self.train_points.clone().select(0, batch.clone()),
+                        self.train_labels.clone().select(0, batch),
+                    )
                 }
                 None => (self.train_points.clone(), self.train_labels.clone()),
             };
@@ -271,7 +305,12 @@ impl<B: ComputeBackend> Trainer<B> {
             let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
             if self.is_logged(step) {
                 let accuracies = self.problem.score(logits.inner(), labels.inner());
-                record(&mut logs, step, host_values(losses.clone().inner()), host_values(accuracies));
+                record(
+                    &mut logs,
+                    step,
+                    host_values(losses.clone().inner()),
+                    host_values(accuracies),
+                );
                 if logs.iter().all(|log| log.diverged_at.is_some()) {
                     break;
                 }
@@ -291,7 +330,10 @@ impl<B: ComputeBackend> Trainer<B> {
     ) -> (Vec<f64>, Vec<f64>) {
         let logits = model.forward(model.broadcast_input(points));
         let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
-        (host_values(losses), host_values(self.problem.score(logits, labels)))
+        (
+            host_values(losses),
+            host_values(self.problem.score(logits, labels)),
+        )
     }
 }
 
@@ -312,7 +354,11 @@ fn record(logs: &mut [MemberLog], step: usize, losses: Vec<f64>, accuracies: Vec
 }
 
 fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec<f64> {
-    values.into_data().convert::<f64>().to_vec().expect("float data")
+    values
+        .into_data()
+        .convert::<f64>()
+        .to_vec()
+        .expect("float data")
 }
 
 #[cfg(test)]
@@ -328,18 +374,35 @@ mod tests {
     }
 
     fn trainer(settings: TrainConfig) -> Trainer<B> {
-        let problem = ProblemConfig::new().with_train_size(256).with_test_size(256).with_cells(2);
-        Trainer::new(settings, problem, &MeasureConfig::new().with_grid(16), 0, &Default::default())
+        let problem = ProblemConfig::new()
+            .with_train_size(256)
+            .with_test_size(256)
+            .with_cells(2);
+        Trainer::new(
+            settings,
+            problem,
+            &MeasureConfig::new().with_grid(16),
+            0,
+            &Default::default(),
+        )
     }
 
     fn ensemble(activation: &str, depth: usize, width: usize, seeds: &[u64]) -> Mlp<B> {
         ensemble_of("dense", activation, depth, width, seeds)
     }
 
-    fn ensemble_of(layer: &str, activation: &str, depth: usize, width: usize, seeds: &[u64]) -> Mlp<B> {
+    fn ensemble_of(
+        layer: &str,
+        activation: &str,
+        depth: usize,
+        width: usize,
+        seeds: &[u64],
+    ) -> Mlp<B> {
         let spec = ActivationRegistry::builtin().get(activation).unwrap();
         let layer = LayerRegistry::builtin().get(layer).unwrap();
-        MlpConfig::new(depth, width, activation.into()).with_layer(layer.name().into()).init(&spec, &layer, seeds, &Default::default())
+        MlpConfig::new(depth, width, activation.into())
+            .with_layer(layer.name().into())
+            .init(&spec, &layer, seeds, &Default::default())
     }
 
     #[test]
@@ -348,7 +411,11 @@ mod tests {
         let trained = trainer.train(ensemble("relu", 2, 16, &[1, 2]));
         for network in &trained.networks {
             let first = network.loss_curve[0];
-            assert!(network.final_loss < 0.8 * first, "loss {first} -> {}", network.final_loss);
+            assert!(
+                network.final_loss < 0.8 * first,
+                "loss {first} -> {}",
+                network.final_loss
+            );
             assert!(network.train_acc > 0.6, "accuracy {}", network.train_acc);
             assert!(!network.diverged);
             assert_eq!(network.loss_curve.len(), 7); // steps 0, 25, …, 125, and the last (149)
@@ -361,7 +428,10 @@ mod tests {
         for layer in ["residual", "layernorm-dense"] {
             let trained = trainer.train(ensemble_of(layer, "relu", 3, 12, &[1, 2]));
             for network in &trained.networks {
-                assert!(network.final_loss < 0.8 * network.loss_curve[0], "{layer}: {network:?}");
+                assert!(
+                    network.final_loss < 0.8 * network.loss_curve[0],
+                    "{layer}: {network:?}"
+                );
             }
         }
     }
@@ -395,7 +465,13 @@ mod tests {
         assert_eq!(batches.len(), 8);
         let mut first_epoch: Vec<i64> = batches[..4]
             .iter()
-            .flat_map(|b| b.clone().into_data().convert::<i64>().to_vec::<i64>().unwrap())
+            .flat_map(|b| {
+                b.clone()
+                    .into_data()
+                    .convert::<i64>()
+                    .to_vec::<i64>()
+                    .unwrap()
+            })
             .collect();
         first_epoch.sort();
         assert_eq!(first_epoch, (0..256).collect::<Vec<_>>());
