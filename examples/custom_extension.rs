@@ -1,4 +1,4 @@
-//! A new activation and a new block type, written outside the library and
+//! A new activation and a new layer type, written outside the library and
 //! run through every command of the tool.
 //!
 //! ```sh
@@ -9,12 +9,11 @@
 //! ```
 
 use burn::tensor::activation::sigmoid;
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use clap::Parser;
 use variability::cli::{run, Cli};
 use variability::nn::{
-    affine, Activate, Activation, HostInit, Layer, ParamSpec, Registry, SupportedBackend,
+    affine, Activate, Activation, HostInit, KernelBackend, Layer, ParamSpec, Registry,
 };
 
 /// Swish, `σ(z) = z · sigmoid(z)`: a value and a derivative, on the host and
@@ -34,16 +33,16 @@ impl Activation for Swish {
         let s = 1.0 / (1.0 + (-z).exp());
         s + z * s * (1.0 - s)
     }
-    fn forward<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+    fn forward<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.clone() * sigmoid(z)
     }
-    fn derivative_tensor<B: Backend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
+    fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         let s = sigmoid(z.clone());
         s.clone() + z * s.clone() * (s.neg() + 1.0)
     }
 }
 
-/// A gated block, `σ(h·W + b) ⊙ sigmoid(h·V + c)`: each unit's activation
+/// A gated layer, `σ(h·W + b) ⊙ sigmoid(h·V + c)`: each unit's activation
 /// is scaled by a learned gate in (0, 1).
 #[derive(Debug, Clone, Copy)]
 struct Gated;
@@ -69,7 +68,7 @@ impl Layer for Gated {
         vec![weight, bias, gate_weight, gate_bias]
     }
 
-    fn forward<B: SupportedBackend>(
+    fn forward<B: KernelBackend>(
         &self,
         params: &[Tensor<B, 3>],
         input: Tensor<B, 3>,
@@ -81,7 +80,7 @@ impl Layer for Gated {
 }
 
 // The allocator the `variability` binary uses: glibc's would page-fault
-// every large intermediate in again (README "Speed").
+// every large intermediate in again (docs/backends.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

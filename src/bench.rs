@@ -18,6 +18,7 @@ use crate::train::TrainConfig;
 
 /// The fixed shapes: the paper's budget at three depths.
 pub const SHAPES: [(&str, usize); 3] = [("wide-shallow", 1), ("medium", 8), ("deep-narrow", 32)];
+/// The parameter budget of every fixed shape (the paper's).
 pub const BUDGET: usize = 2000;
 
 /// How much work each measurement does.
@@ -29,49 +30,68 @@ pub struct BenchSettings {
     pub train_networks: usize,
     /// Adam steps per trained network (full batch of 2000 points).
     pub train_steps: usize,
+    /// Worker threads.
     pub threads: usize,
 }
 
 /// Speed on one shape.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShapeBench {
+    /// The shape's name (see [`SHAPES`]).
     pub name: String,
+    /// Number of hidden layers.
     pub depth: usize,
+    /// Units per hidden layer, from the budget (METHOD §1).
     pub width: usize,
+    /// Actual parameter count.
     pub params: usize,
+    /// Wall time of measuring the networks, in seconds.
     pub measure_seconds: f64,
+    /// Networks measured per second.
     pub networks_per_second: f64,
+    /// Arithmetic rate of measuring, in GFLOP/s.
     pub measure_gflops: f64,
+    /// Wall time of training the networks, in seconds.
     pub train_seconds: f64,
     /// Adam steps per second, summed over the networks trained together.
     pub steps_per_second: f64,
+    /// Arithmetic rate of training, in GFLOP/s.
     pub train_gflops: f64,
     /// The same work one network at a time (ensembles of one), to show
     /// where ensembles pay.
     pub networks_per_second_one_at_a_time: f64,
+    /// Adam steps per second, one network at a time.
     pub steps_per_second_one_at_a_time: f64,
 }
 
 /// Everything `bench` prints, as written to JSON.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BenchReport {
+    /// The crate version that ran the benchmark.
     pub version: String,
+    /// The backend benchmarked.
     pub backend: BackendKind,
+    /// How much work each measurement did.
     pub settings: BenchSettings,
     /// A 1024³ matrix product on this backend, one thread: GFLOP/s.
     pub matmul_gflops_one_thread: f64,
     /// The peak estimate: the matrix product's rate times the threads used.
     pub estimated_peak_gflops: f64,
+    /// Speed on each fixed shape, in the order of [`SHAPES`].
     pub shapes: Vec<ShapeBench>,
     /// Wall time of a study (`experiments/quick.toml` by default) with the
     /// chosen threads and with one.
     pub study: Option<StudyBench>,
 }
 
+/// Wall time of a small study, with the chosen threads and with one.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StudyBench {
+    /// The study file run.
     pub file: String,
+    /// Wall time with the chosen threads, in seconds.
     pub seconds: f64,
+    /// Wall time with one thread, in seconds.
     pub seconds_one_thread: f64,
 }
 
@@ -111,7 +131,7 @@ pub fn bench_shapes<B: ComputeBackend>(
     device: &B::Device,
 ) -> Vec<ShapeBench> {
     let depths: Vec<usize> = SHAPES.iter().map(|(_, depth)| *depth).collect();
-    let points = Point::grid(
+    let points = Point::product(
         &[BUDGET],
         std::slice::from_ref(layer),
         std::slice::from_ref(activation),
@@ -144,7 +164,7 @@ fn bench_shape<B: ComputeBackend>(
         train_seeds: if train.is_some() { networks } else { 0 },
         train,
         measure_seeds: networks,
-        seed: 0,
+        run_seed: 0,
         backend,
         shard: None,
     };
@@ -223,7 +243,7 @@ fn time_sweep<B: ComputeBackend>(
     let train = sweep.train.is_some();
     let chunk = chunk.unwrap_or_else(|| {
         sweep
-            .chunk_members::<B>(&sweep.points[0])
+            .task_members::<B>(&sweep.points[0])
             .min(networks.div_ceil(threads))
             .max(1)
     });
@@ -266,8 +286,9 @@ impl BenchReport {
                 s.steps_per_second_one_at_a_time
             );
         }
+        let (grid, points) = (MeasureConfig::new().grid, ProblemConfig::new().train_size);
         text += &format!(
-            "\n(measuring: {} networks per shape on the 101×101 grid with the gradient profile; training: {} networks × {} full-batch Adam steps on 2000 points)\n",
+            "\n(measuring: {} networks per shape on the {grid}×{grid} grid with the gradient profile; training: {} networks × {} full-batch Adam steps on {points} points)\n",
             self.settings.measure_networks, self.settings.train_networks, self.settings.train_steps
         );
         if let Some(study) = &self.study {

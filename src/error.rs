@@ -8,10 +8,12 @@
 pub struct InputError {
     /// The config key (or, once the CLI has renamed it, the flag).
     pub field: String,
+    /// What is wrong with the value, or what is allowed.
     pub message: String,
 }
 
 impl InputError {
+    /// An error about the config key `field`.
     pub fn new(field: &str, message: impl Into<String>) -> Self {
         Self {
             field: field.to_string(),

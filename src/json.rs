@@ -31,6 +31,7 @@ impl JsonLines {
         })
     }
 
+    /// The file the records are appended to.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -4,9 +4,10 @@
 //! The library follows `METHOD.md` (the project's scientific contract). It is
 //! laid out in rooms, one concern each:
 //!
-//! - [`nn`]: the networks — activations and their gains, hidden block types,
-//!   init schemes, the ensemble MLP, the registry of names, and the one file
-//!   that lists the compute backends ([`nn::backend`]);
+//! - [`nn`]: the networks — activations and their gains, hidden layer types,
+//!   init schemes, the ensemble MLP, the registry of names, the compute
+//!   kernels ([`nn::kernels`]) and the one file that lists the compute
+//!   backends ([`nn::backend`]);
 //! - [`problem`]: the landscape grid, the checkerboard, losses, accuracy;
 //! - [`measure`]: the measures at initialisation and the measurer;
 //! - [`train`]: the trainer (Adam) and what a trained network records;
@@ -14,12 +15,13 @@
 //!   threads, records, resumable results directories, summaries;
 //! - [`report`]: figures and `summary.md` from a results directory;
 //! - [`cli`]: arguments → checked plans → runs; errors → exit codes;
-//! - [`bench`]: the speed figures of `variability bench`;
+//! - [`bench`](mod@bench): the speed figures of `variability bench`;
 //! - leaves everyone may use: [`seed`], [`json`], [`stats`], [`error`].
 //!
 //! Dependencies point one way (`tests/architecture.rs` checks it):
 //!
-//! 1. No import cycle between top-level modules.
+//! 1. No import cycle between top-level modules, nor between the files of
+//!    one folder.
 //! 2. `nn` imports nothing of `measure`, `train`, `study`, `report`, `cli`
 //!    or `bench`; a measure looks inside a forward pass through
 //!    [`nn::PreActivationObserver`], which `measure` implements.
@@ -29,6 +31,9 @@
 //!    that file.
 //! 5. A study file and the command-line flags become the same
 //!    [`study::RunConfig`], checked by [`study::RunConfig::check`] alone.
+
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod bench;
 pub mod cli;

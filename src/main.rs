@@ -6,8 +6,8 @@ use variability::cli::{run, Cli};
 use variability::nn::Registry;
 
 /// mimalloc, not the system allocator: glibc hands each freed multi-MB
-/// tensor back to the kernel and page-faults the next one in, which made a
-/// wide network's training step up to 6× slower (README "Speed").
+/// tensor back to the kernel and page-faults the next one in, which slows a
+/// wide network's training step several times (docs/backends.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -7,12 +7,17 @@ use serde::{Deserialize, Serialize};
 /// `count` says how many were used.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// Mean of the finite values.
     pub mean: f64,
+    /// Sample standard deviation (divisor `count − 1`; 0 for one value).
     pub std: f64,
+    /// Median of the finite values.
     pub median: f64,
     /// First and third quartiles (linear interpolation between order statistics).
     pub q25: f64,
+    /// Third quartile (see `q25`).
     pub q75: f64,
+    /// Number of finite values the figures are computed from.
     pub count: usize,
     /// Values left out because they were not finite.
     #[serde(default)]
@@ -20,6 +25,8 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Summarises `values`, leaving non-finite ones out; every figure is NaN
+    /// when none is finite.
     pub fn of(values: impl IntoIterator<Item = f64>) -> Self {
         let (mut finite, non_finite): (Vec<f64>, Vec<f64>) =
             values.into_iter().partition(|v| v.is_finite());

@@ -93,9 +93,13 @@ impl Quadrature {
 /// What the theory predicts for one activation at one width and depth.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
+    /// The activation's name.
     pub activation: String,
+    /// Number of hidden layers `L`.
     pub depth: usize,
+    /// Units per hidden layer `n`.
     pub width: usize,
+    /// The activation's gain `g_σ` (METHOD §2).
     pub gain: f64,
     /// Fixed point of the variance map; `None` when the map diverges (the
     /// gain, set at `q = 1`, then grows the signal layer after layer).
@@ -108,6 +112,7 @@ pub struct Prediction {
     pub depth_scale: Option<f64>,
     /// Predicted `RV_l` of each hidden layer, input side first.
     pub rv_layers: Vec<f64>,
+    /// Predicted `RV_out` of the linear output layer.
     pub rv_out: f64,
 }
 
@@ -119,6 +124,7 @@ pub struct Theory<'a> {
 }
 
 impl<'a> Theory<'a> {
+    /// The theory of `activation` at hidden width `width`.
     pub fn new(activation: &'a ActivationSpec, width: usize) -> Self {
         Self {
             activation,
@@ -365,6 +371,53 @@ mod tests {
                     "ρ = {rho}: drop {drop} vs {exact_drop}"
                 );
             }
+        }
+    }
+
+    /// Lu, Su & Karniadakis 2018's single-input collapse probability against a
+    /// Monte Carlo under their assumptions: ReLU, weights and biases from
+    /// symmetric continuous distributions (here N(0, 2/(fan_in + 1)), METHOD's
+    /// init), one input point, dead when some hidden layer is all zeros there.
+    /// Breaking the formula (2⁻⁽ⁿ⁻¹⁾ per layer, or one layer fewer) fails it.
+    #[test]
+    fn relu_death_probability_matches_monte_carlo() {
+        use crate::seed::host_rng;
+        use rand::RngExt;
+        use rand_distr::StandardNormal;
+
+        let mut rng = host_rng(11);
+        let networks = 20_000;
+        for (width, depth) in [(1, 1), (2, 3), (3, 8), (4, 16)] {
+            let mut dead = 0;
+            for _ in 0..networks {
+                // A dead layer stays the network's bottleneck even though the
+                // next layer's biases make its output nonzero again (a constant).
+                let mut died = false;
+                let mut h = vec![0.3f64, -0.7];
+                for _ in 0..depth {
+                    let std = (2.0 / (h.len() as f64 + 1.0)).sqrt();
+                    let mut next = Vec::with_capacity(width);
+                    for _ in 0..width {
+                        let bias: f64 = std * rng.sample::<f64, _>(StandardNormal);
+                        let z = h.iter().fold(bias, |acc, v| {
+                            acc + v * std * rng.sample::<f64, _>(StandardNormal)
+                        });
+                        next.push(z.max(0.0));
+                    }
+                    died |= next.iter().all(|&v| v == 0.0);
+                    h = next;
+                }
+                dead += usize::from(died);
+            }
+            let measured = dead as f64 / networks as f64;
+            let predicted = relu_death_probability(width, depth);
+            let standard_error = (predicted * (1.0 - predicted) / networks as f64).sqrt();
+            // Four standard errors: a wrong exponent (2⁻⁽ⁿ⁻¹⁾, or L − 1 layers)
+            // is off by tens of them at these sizes.
+            assert!(
+                (measured - predicted).abs() < 4.0 * standard_error,
+                "width {width}, depth {depth}: Monte Carlo {measured:.4}, formula {predicted:.4}"
+            );
         }
     }
 }

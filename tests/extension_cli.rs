@@ -1,4 +1,4 @@
-//! The worked example of the README's "Extending" section: an activation
+//! The worked example of the guide's extending chapter (docs/extending.md): an activation
 //! and a block type written outside the library (`examples/custom_extension.rs`)
 //! run through `measure`, `train`, `study` and `report`.
 

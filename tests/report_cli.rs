@@ -98,7 +98,26 @@ fn report_draws_every_figure_and_the_summary() {
         &["report", "results/tiny", "--out", "svg", "--format", "svg"],
     );
     assert!(svg.status.success(), "{}", stderr(&svg));
-    assert!(dir.join("svg/v3_vs_depth.svg").exists());
+    // The SVG is well-formed XML: an <svg> root holding the chart's lines
+    // and its labels.
+    let text = std::fs::read_to_string(dir.join("svg/v3_vs_depth.svg")).unwrap();
+    let document = roxmltree::Document::parse(&text).expect("the SVG parses as XML");
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    let count = |tag: &str| root.descendants().filter(|n| n.has_tag_name(tag)).count();
+    assert!(
+        count("polyline") + count("path") + count("line") > 0,
+        "no lines"
+    );
+    let labels: String = root
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(
+        labels.contains("relu") && labels.contains("abs"),
+        "{labels}"
+    );
 }
 
 #[test]

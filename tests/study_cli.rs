@@ -161,38 +161,6 @@ fn a_different_config_is_refused_unless_fresh() {
 }
 
 #[test]
-fn a_second_run_into_a_directory_in_use_is_refused() {
-    let dir = TempDir::new("lock");
-    let (mut first, runs) = spawn_slow_study(&dir);
-    let started = Instant::now();
-    while !runs.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the first run did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let second = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
-    let still_running = first.try_wait().unwrap().is_none();
-    assert!(first.wait().unwrap().success(), "the first run must finish");
-    if still_running {
-        assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
-        assert!(
-            stderr(&second).contains("in use by another run"),
-            "{}",
-            stderr(&second)
-        );
-    }
-    let keys = keys(&json_lines(&runs));
-    let unique: HashSet<_> = keys.iter().cloned().collect();
-    assert_eq!(
-        (keys.len(), unique.len()),
-        (2 * 6 * 6, 2 * 6 * 6),
-        "every network once"
-    );
-}
-
-#[test]
 fn a_directory_whose_lock_is_held_is_refused_and_then_free() {
     let dir = TempDir::new("held");
     std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
@@ -242,47 +210,15 @@ fn results_trained_before_adam_was_recorded_are_not_resumed() {
 }
 
 /// Each study-file mistake is refused before anything runs, naming the key.
+/// One refusal of each kind through the binary: a syntax or unknown-key
+/// error from the parser, a value the checker refuses, and a missing file.
+/// Every other mistake is a unit test of the checker (`study/config.rs`).
 #[test]
 fn study_file_mistakes_are_refused_naming_the_key() {
     let dir = TempDir::new("mistakes");
     let cases: &[(&str, &str, &str)] = &[
-        ("measure_seeds = 6", "measure_sedes = 6", "measure_sedes"),
         ("steps = 40", "stepz = 40", "stepz"),
-        (
-            "activations = [\"relu\", \"abs\"]",
-            "activations = [\"relu\", \"swish\"]",
-            "allowed: relu, abs",
-        ),
-        ("depths = [1, 3]", "depths = [0, 3]", "depths"),
-        ("depths = [1, 3]", "depths = []", "depths"),
-        (
-            "depths = [1, 3]",
-            "depths = [1, 3]\nlayer = \"conv\"",
-            "allowed: dense, residual, layernorm-dense",
-        ),
-        ("depths = [1, 3]", "depths = [1, 3]\nlayer = []", "layer"),
         ("grid = 12", "grid = 3", "grid"),
-        ("budget = 200", "budget = 5", "budget"),
-        ("budget = 200", "budget = 200\nbudgets = [300]", "budget"),
-        ("grid = 12", "grid = 12\ninit = \"orthogonal\"", "scaled"),
-        (
-            "steps = 40",
-            "steps = 40\nlearning_rate = -1.0",
-            "train.learning_rate",
-        ),
-        (
-            "steps = 40",
-            "steps = 40\nadam_beta2 = 1.0",
-            "train.adam_beta2",
-        ),
-        (
-            "steps = 40",
-            "steps = 40\nadam_epsilon = 0.0",
-            "train.adam_epsilon",
-        ),
-        ("measure_seeds = 6", "measure_seeds = 0", "measure_seeds"),
-        ("name = \"tiny\"", "name = \"../escape\"", "name"),
-        ("grid = 12", "grid = \"twelve\"", "grid"),
     ];
     for (from, to, named) in cases {
         assert!(TINY_STUDY.contains(from), "{from}");

@@ -4,22 +4,24 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::runs::{BenchPlan, StudyRunPlan, SweepPlan};
+use super::runs::{BenchPlan, StudyRunPlan, SweepPlan, TheoryPlan};
 use super::CliError;
 use crate::bench::BenchSettings;
 use crate::error::InputError;
 use crate::json::JsonLines;
 use crate::measure::MeasureConfig;
-use crate::nn::{BackendKind, Init, Registry};
+use crate::nn::{BackendKind, Init, Registry, DEFAULT_LAYER};
 use crate::problem::{Loss, ProblemConfig};
-use crate::report::plot::Format;
+use crate::report::plot::{Format, DEFAULT_SCALE};
 use crate::report::StudyResults;
+use crate::study::config::DEFAULT_BUDGET;
 use crate::study::{ModelConfig, ProgressMode, RunConfig, Shard, StudyConfig};
-use crate::train::TrainConfig;
+use crate::train::{AdamConfig, TrainConfig};
 
-/// The flag of each config key the sweep flags set: the checker names keys,
-/// the user typed flags.
-const FLAGS: [(&str, &str); 19] = [
+/// The flag of each config key the command-line flags set: the checker
+/// names keys, the user typed flags. The one table of the renaming, used by
+/// every command.
+pub(crate) const FLAGS: [(&str, &str); 19] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -42,7 +44,7 @@ const FLAGS: [(&str, &str); 19] = [
 ];
 
 /// Renames an error's config key to the flag that set it.
-fn with_flag(mut error: InputError) -> InputError {
+pub(crate) fn with_flag(mut error: InputError) -> InputError {
     if let Some((_, flag)) = FLAGS.iter().find(|(key, _)| *key == error.field) {
         error.field = flag.to_string();
     }
@@ -58,47 +60,48 @@ pub struct SweepArgs {
     /// Numbers of hidden layers (blocks), comma separated.
     #[arg(long, default_value = "1,2,4,8", value_delimiter = ',')]
     pub depth: Vec<usize>,
-    /// Hidden block types, comma separated: dense, residual, layernorm-dense.
-    #[arg(long, default_value = "dense", value_delimiter = ',')]
+    /// Hidden layer types, comma separated: dense, residual, layernorm-dense.
+    #[arg(long, default_value = DEFAULT_LAYER, value_delimiter = ',')]
     pub layer: Vec<String>,
     /// Parameter budget P*; each depth gets the width closest to it.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
     pub budget: usize,
     /// Networks (seeds) per (activation, depth).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = RunConfig::defaults().measure_seeds)]
     pub seeds: usize,
     /// Landscape grid size G (G×G points on [-1,1]²).
-    #[arg(long, default_value_t = 101)]
+    #[arg(long, default_value_t = RunConfig::defaults().measure.grid)]
     pub grid: usize,
     /// Initialisation scheme (METHOD §2).
-    #[arg(long, value_enum, default_value_t = Init::Scaled)]
+    #[arg(long, value_enum, default_value_t = RunConfig::defaults().model.init)]
     pub init: Init,
     /// C2C threshold on RV_out.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = RunConfig::defaults().measure.c2c_threshold)]
     pub epsilon: f64,
-    /// Skip the zero-cost proxies (about 40% of measuring time); records
-    /// then carry them as null, "not computed".
+    /// Skip the zero-cost proxies (most of the time of measuring a network);
+    /// records then carry them as null, "not computed".
     #[arg(long)]
     pub no_proxies: bool,
     /// Run seed every network and data set derives from.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = RunConfig::defaults().run_seed)]
     pub seed: u64,
     /// Compute backend.
-    #[arg(long, value_enum, default_value_t = BackendKind::default())]
+    #[arg(long, value_enum, default_value_t = RunConfig::defaults().backend)]
     pub backend: BackendKind,
     /// The model problem, with its parameters: checkerboard, checkerboard:c,
     /// spirals:t (two spirals, t turns), rings:k (k concentric rings).
-    #[arg(long, default_value = "checkerboard")]
+    #[arg(long, default_value_t = RunConfig::defaults().problem.problem)]
     pub problem: String,
     /// Checkerboard cells per side (when --problem names none).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = RunConfig::defaults().problem.cells)]
     pub cells: usize,
     /// Training-set size (also the gradient profile's data).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = RunConfig::defaults().problem.train_size)]
     pub train_size: usize,
     /// Training loss.
-    #[arg(long, value_enum, default_value_t = Loss::Bce)]
+    #[arg(long, value_enum, default_value_t = RunConfig::defaults().problem.loss)]
     pub loss: Loss,
+    /// Threads and progress output.
     #[command(flatten)]
     pub execution: ExecutionArgs,
     /// Append one JSON record per network to this file.
@@ -107,31 +110,12 @@ pub struct SweepArgs {
 }
 
 impl SweepArgs {
-    /// A run config with every default (for commands that set only a few keys).
-    pub(crate) fn defaults() -> RunConfig {
-        RunConfig {
-            model: ModelConfig {
-                budgets: vec![2000],
-                layers: vec!["dense".into()],
-                activations: vec![],
-                depths: vec![],
-                init: Init::Scaled,
-            },
-            problem: ProblemConfig::new(),
-            measure: MeasureConfig::new(),
-            train: TrainConfig::new(),
-            measure_seeds: 1,
-            train_seeds: 0,
-            seed: 0,
-            backend: BackendKind::default(),
-        }
-    }
-
     /// The flags as the library's config; with `train`, every network is trained.
     fn run_config(&self, train: Option<(TrainConfig, usize)>) -> RunConfig {
+        let defaults = RunConfig::defaults();
         let (train, test_size, train_seeds) = match train {
             Some((train, test_size)) => (train, test_size, self.seeds),
-            None => (TrainConfig::new(), ProblemConfig::new().test_size, 0),
+            None => (defaults.train, defaults.problem.test_size, 0),
         };
         RunConfig {
             model: ModelConfig {
@@ -150,13 +134,13 @@ impl SweepArgs {
             },
             measure: MeasureConfig {
                 grid: self.grid,
-                epsilon: self.epsilon,
+                c2c_threshold: self.epsilon,
                 proxies: !self.no_proxies,
             },
             train,
             measure_seeds: self.seeds,
             train_seeds,
-            seed: self.seed,
+            run_seed: self.seed,
             backend: self.backend,
         }
     }
@@ -189,7 +173,7 @@ impl SweepArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ExecutionArgs {
     /// Worker threads, each running its own networks (default: one per core
-    /// on ndarray, one on wgpu).
+    /// on the CPU backends, one on wgpu).
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress output.
@@ -215,68 +199,77 @@ impl ExecutionArgs {
     }
 }
 
+/// The flags of `variability measure`.
 #[derive(Args, Debug)]
 pub struct MeasureArgs {
+    /// The networks and how they are measured.
     #[command(flatten)]
     pub sweep: SweepArgs,
 }
 
 impl MeasureArgs {
+    /// Checks the flags into a plan that measures every network, training none.
     pub fn plan(&self, registry: &Registry) -> Result<SweepPlan, InputError> {
         self.sweep.plan(registry, None)
     }
 }
 
+/// The flags of `variability train`: a sweep's, and the training settings.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    /// The networks and how they are measured.
     #[command(flatten)]
     pub sweep: SweepArgs,
     /// Test-set size.
-    #[arg(long, default_value_t = 10000)]
+    #[arg(long, default_value_t = RunConfig::defaults().problem.test_size)]
     pub test_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = RunConfig::defaults().train.learning_rate)]
     pub lr: f64,
     /// Points per step (default: full batch).
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Adam steps.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = RunConfig::defaults().train.steps)]
     pub steps: usize,
     /// Record the loss every this many steps.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = RunConfig::defaults().train.log_every)]
     pub log_every: usize,
     /// Adam's β₁.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = RunConfig::defaults().train.optimizer.beta1)]
     pub adam_beta1: f64,
     /// Adam's β₂.
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, default_value_t = RunConfig::defaults().train.optimizer.beta2)]
     pub adam_beta2: f64,
     /// Adam's ε (PyTorch's default; Burn's own is 1e-5).
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value_t = RunConfig::defaults().train.optimizer.epsilon)]
     pub adam_epsilon: f64,
 }
 
 impl TrainArgs {
+    /// Checks the flags into a plan that measures and trains every network.
     pub fn plan(&self, registry: &Registry) -> Result<SweepPlan, InputError> {
         let train = TrainConfig {
             steps: self.steps,
             learning_rate: self.lr,
             batch_size: self.batch_size,
             log_every: self.log_every,
-            adam_beta1: self.adam_beta1,
-            adam_beta2: self.adam_beta2,
-            adam_epsilon: self.adam_epsilon,
+            optimizer: AdamConfig {
+                beta1: self.adam_beta1,
+                beta2: self.adam_beta2,
+                epsilon: self.adam_epsilon,
+            },
         };
         self.sweep.plan(registry, Some((train, self.test_size)))
     }
 }
 
+/// The flags of `variability study`.
 #[derive(Args, Debug)]
 pub struct StudyArgs {
     /// The study file (TOML), e.g. experiments/paper.toml.
     pub file: PathBuf,
-    /// Results directory (default: results/<name>).
+    /// Results directory (default: results/NAME).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Discard earlier results in the directory and start over.
@@ -294,11 +287,14 @@ pub struct StudyArgs {
     /// GPU), so a node with several GPUs runs one shard per GPU.
     #[arg(long)]
     pub device: Option<usize>,
+    /// Threads and progress output.
     #[command(flatten)]
     pub execution: ExecutionArgs,
 }
 
 impl StudyArgs {
+    /// Loads and checks the study file into a plan; with `--shard`, the
+    /// shard's networks in `OUT/shards/i-of-n`.
     pub fn plan(&self, registry: &Registry) -> Result<StudyRunPlan, InputError> {
         let mut study = StudyConfig::load(&self.file)?.plan(registry, self.backend)?;
         let mut dir = self
@@ -320,6 +316,7 @@ impl StudyArgs {
     }
 }
 
+/// The flags of `variability report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// A study's results directory, e.g. results/paper.
@@ -331,7 +328,7 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Png)]
     pub format: Format,
     /// Size factor: 1 gives 800×560 pixels per chart, 2 doubles every length and font.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = DEFAULT_SCALE)]
     pub scale: f64,
 }
 
@@ -358,6 +355,7 @@ fn check_scale(scale: f64) -> Result<(), InputError> {
     Ok(())
 }
 
+/// The flags of `variability paper`.
 #[derive(Args, Debug)]
 pub struct PaperArgs {
     /// The paper's study file.
@@ -367,16 +365,19 @@ pub struct PaperArgs {
     #[arg(long, default_value = "plots")]
     pub plots: PathBuf,
     /// Size factor of the figures.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = DEFAULT_SCALE)]
     pub scale: f64,
     /// Compute backend.
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
+    /// Threads and progress output.
     #[command(flatten)]
     pub execution: ExecutionArgs,
 }
 
 impl PaperArgs {
+    /// Checks the flags into the plan of the paper's study, run as `study`
+    /// would run it.
     pub fn study(&self, registry: &Registry) -> Result<StudyRunPlan, InputError> {
         check_scale(self.scale)?;
         StudyArgs {
@@ -392,10 +393,11 @@ impl PaperArgs {
     }
 }
 
+/// The flags of `variability bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Compute backend.
-    #[arg(long, value_enum, default_value_t = BackendKind::default())]
+    #[arg(long, value_enum, default_value_t = RunConfig::defaults().backend)]
     pub backend: BackendKind,
     /// Networks measured per shape.
     #[arg(long, default_value_t = 50)]
@@ -413,17 +415,19 @@ pub struct BenchArgs {
     /// Activation of the benchmarked networks.
     #[arg(long, default_value = "relu")]
     pub activation: String,
-    /// Block type of the benchmarked networks.
-    #[arg(long, default_value = "dense")]
+    /// Layer type of the benchmarked networks.
+    #[arg(long, default_value = DEFAULT_LAYER)]
     pub layer: String,
-    /// Where the figures go as JSON (default: results/bench-<backend>.json).
+    /// Where the figures go as JSON (default: results/bench-BACKEND.json).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Threads and progress output.
     #[command(flatten)]
     pub execution: ExecutionArgs,
 }
 
 impl BenchArgs {
+    /// Checks the flags into a benchmark plan.
     pub fn plan(&self, registry: &Registry) -> Result<BenchPlan, InputError> {
         InputError::at_least("--measure-networks", self.measure_networks, 1)?;
         InputError::at_least("--train-networks", self.train_networks, 1)?;
@@ -461,6 +465,7 @@ impl BenchArgs {
     }
 }
 
+/// The flags of `variability theory`.
 #[derive(Args, Debug)]
 pub struct TheoryArgs {
     /// Activations, comma separated.
@@ -470,10 +475,10 @@ pub struct TheoryArgs {
     #[arg(long, default_value = "8", value_delimiter = ',')]
     pub depth: Vec<usize>,
     /// Parameter budget: each depth gets the dense width closest to it.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
     pub budget: usize,
     /// Landscape grid size G whose pairs the RV profile averages over.
-    #[arg(long, default_value_t = 101)]
+    #[arg(long, default_value_t = RunConfig::defaults().measure.grid)]
     pub grid: usize,
     /// Seeded grid pairs sampled for the RV profile.
     #[arg(long, default_value_t = 1000)]
@@ -487,38 +492,131 @@ pub struct TheoryArgs {
 }
 
 impl TheoryArgs {
-    /// The checked (activation, depth, width) triples.
-    pub fn plan(
-        &self,
-        registry: &Registry,
-    ) -> Result<Vec<(crate::nn::ActivationSpec, usize, usize)>, InputError> {
+    /// The checked (activation, depth, width) networks and settings.
+    pub fn plan(&self, registry: &Registry) -> Result<TheoryPlan, InputError> {
         InputError::at_least("--grid", self.grid, 4)?;
         InputError::at_least("--pairs", self.pairs, 1)?;
-        let model = ModelConfig {
-            budgets: vec![self.budget],
-            layers: vec!["dense".into()],
-            activations: self.activation.clone(),
-            depths: self.depth.clone(),
-            init: Init::Scaled,
-        };
-        let run = RunConfig {
-            model,
-            measure_seeds: 1,
-            train_seeds: 0,
-            ..SweepArgs::defaults()
-        };
+        let model = ModelConfig::new(self.activation.clone(), self.depth.clone())
+            .with_budgets(vec![self.budget]);
+        let run = RunConfig::new(model)
+            .with_measure_seeds(1)
+            .with_train_seeds(0);
         let sweep = run.check(registry).map_err(with_flag)?;
-        Ok(sweep
-            .points
-            .into_iter()
-            .map(|p| (p.activation, p.config.depth, p.config.width))
-            .collect())
+        Ok(TheoryPlan {
+            networks: sweep
+                .points
+                .into_iter()
+                .map(|p| (p.activation, p.config.depth, p.config.width))
+                .collect(),
+            grid: self.grid,
+            pairs: self.pairs,
+            seed: self.seed,
+            out: self.out.clone(),
+        })
     }
 }
 
+/// The flags of `variability merge`.
 #[derive(Args, Debug)]
 pub struct MergeArgs {
     /// The study's results directory the shards were given (`--out`), e.g.
     /// results/quick: its shards/i-of-n directories are merged into it.
     pub dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct MeasureCommand {
+        #[command(flatten)]
+        args: MeasureArgs,
+    }
+
+    /// What a refused `measure` command line says (clap's error or the
+    /// checker's, with the key renamed to its flag).
+    fn refusal(flags: &[&str]) -> String {
+        let line = std::iter::once("measure").chain(flags.iter().copied());
+        match MeasureCommand::try_parse_from(line) {
+            Err(error) => error.to_string(),
+            Ok(command) => match command.args.plan(&Registry::builtin()) {
+                Err(error) => error.to_string(),
+                Ok(_) => panic!("{flags:?}: accepted"),
+            },
+        }
+    }
+
+    #[test]
+    fn bad_flags_are_refused_naming_the_flag() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (
+                &["--activation", "swish"],
+                "--activation",
+                "allowed: relu, abs",
+            ),
+            (
+                &["--init", "orthogonal"],
+                "--init",
+                "possible values: scaled, he, torch-default, xavier",
+            ),
+            (&["--depth", "0"], "--depth", "1 or more"),
+            (
+                &["--depth", "100", "--budget", "150"],
+                "--budget",
+                "too small for depth 100",
+            ),
+            (&["--grid", "3"], "--grid", "at least 4"),
+            (&["--seeds", "0"], "--seeds", "at least 1"),
+            (&["--epsilon", "0"], "--epsilon", "positive"),
+            (
+                &["--backend", "cuda"],
+                "--backend",
+                "possible values: ndarray, flex, wgpu",
+            ),
+            (&["--depth", "two"], "--depth", "invalid value"),
+            (
+                &["--layer", "conv"],
+                "--layer",
+                "allowed: dense, residual, layernorm-dense",
+            ),
+            (&["--problem", "moons"], "--problem", "checkerboard"),
+            (&["--train-size", "0"], "--train-size", "at least 1"),
+            (
+                &["--out", "no/such/folder/runs.jsonl"],
+                "--out",
+                "cannot write",
+            ),
+            // Inputs that would not fit in memory are refused before anything runs.
+            (&["--grid", "100000"], "--grid", "of memory"),
+            (&["--budget", "1000000000"], "--budget", "of memory"),
+            (
+                &["--budget", "100000000000000"],
+                "--budget",
+                "more than any machine holds",
+            ),
+        ];
+        for (flags, flag, hint) in cases {
+            let message = refusal(flags);
+            assert!(
+                message.contains(flag) && message.contains(hint),
+                "{flags:?}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_key_the_checker_names_has_one_flag() {
+        let keys: Vec<&str> = FLAGS.iter().map(|(key, _)| *key).collect();
+        let flags: Vec<&str> = FLAGS.iter().map(|(_, flag)| *flag).collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(key), "{key} twice");
+            assert!(!flags[i + 1..].contains(&flags[i]), "{} twice", flags[i]);
+        }
+        let renamed = with_flag(InputError::new("train.train_size", "x"));
+        assert_eq!(renamed.field, "--train-size");
+        let unknown = with_flag(InputError::new("--threads", "x"));
+        assert_eq!(unknown.field, "--threads");
+    }
 }

@@ -22,6 +22,7 @@ use crate::report::plot::{Format, PlotError};
 use crate::report::{write_report, ReportError, StudyResults};
 use crate::study::{merge_shards, MergeError, StudyError};
 
+/// The `variability` command line.
 #[derive(Parser, Debug)]
 #[command(
     name = "variability",
@@ -29,10 +30,12 @@ use crate::study::{merge_shards, MergeError, StudyError};
     about = "Variability of fully connected networks at a fixed parameter budget"
 )]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands of `variability`, one variant each.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Measure randomly initialised networks: activation ratio, V3, collapse
@@ -69,11 +72,15 @@ pub enum Command {
 /// (exit status 1).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// A value the user gave that cannot be used: exit status 2.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// A file could not be read or written: exit status 1.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, naming the file.
         context: String,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// The work is not finished (shards still missing networks): exit 1.
@@ -82,6 +89,7 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The process exit status: 2 for bad input, 1 for a failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Input(_) => 2,
@@ -175,8 +183,8 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
             run_on(plan.backend, plan)?
         }
         Command::Theory(args) => {
-            let points = args.plan(registry)?;
-            runs::theory(&points, &args)
+            let plan = args.plan(registry)?;
+            runs::theory(&plan)
         }
         Command::Recommend(args) => {
             let plan = args.plan(registry)?;

@@ -7,31 +7,30 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::args::{ExecutionArgs, SweepArgs};
+use super::args::{with_flag, ExecutionArgs};
 use super::runs::write_json;
 use super::CliError;
 use crate::error::InputError;
 use crate::nn::{BackendJob, BackendKind, ComputeBackend, Registry};
-use crate::problem::ProblemConfig;
 use crate::stats::Summary;
-use crate::study::summary::correlated_measures;
-use crate::study::{NetworkKey, Point, Progress, ProgressMode, RunRecord, Sweep};
-use crate::train::TrainConfig;
+use crate::study::config::DEFAULT_BUDGET;
+use crate::study::Measure;
+use crate::study::{ModelConfig, Point, Progress, ProgressMode, RunConfig, RunRecord, Sweep};
 
 /// The measure `--by` defaults to: the best predictor of trainability in
-/// the committed league (`plots/predictors`: V3, ρ = 0.81 on the
-/// checkerboard and 0.61 on the spirals over all points).
-pub const DEFAULT_PREDICTOR: &str = "v3";
+/// the committed predictor league (`plots/predictors`, docs/predictors.md).
+pub const DEFAULT_PREDICTOR: Measure = Measure::V3;
 
+/// The flags of `variability recommend`.
 #[derive(Args, Debug)]
 pub struct RecommendArgs {
     /// Parameter budget P*; each candidate gets the width closest to it.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
     pub budget: usize,
     /// Candidate activations, comma separated (default: every shipped one).
     #[arg(long, value_delimiter = ',')]
     pub activation: Option<Vec<String>>,
-    /// Candidate block types, comma separated (default: every shipped one).
+    /// Candidate layer types, comma separated (default: every shipped one).
     #[arg(long, value_delimiter = ',')]
     pub layer: Option<Vec<String>>,
     /// Candidate depths, comma separated.
@@ -41,8 +40,8 @@ pub struct RecommendArgs {
     /// the committed league, plots/predictors), activation_ratio,
     /// activation_count, rv_out, naswot, grad_norm, snip, synflow, ntk_cond,
     /// zico. Higher ranks first, except ntk_cond (lower).
-    #[arg(long, default_value = DEFAULT_PREDICTOR)]
-    pub by: String,
+    #[arg(long, value_enum, default_value_t = DEFAULT_PREDICTOR)]
+    pub by: Measure,
     /// Networks measured per candidate.
     #[arg(long, default_value_t = 20)]
     pub seeds: usize,
@@ -53,18 +52,21 @@ pub struct RecommendArgs {
     #[arg(long, default_value_t = 3)]
     pub verify_seeds: usize,
     /// Adam steps of the verification.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = RunConfig::defaults().train.steps)]
     pub steps: usize,
     /// The problem the verification trains on (see `train --problem`).
-    #[arg(long, default_value = "checkerboard")]
+    #[arg(long, default_value_t = RunConfig::defaults().problem.problem)]
     pub problem: String,
     /// Landscape grid size G.
-    #[arg(long, default_value_t = 101)]
+    #[arg(long, default_value_t = RunConfig::defaults().measure.grid)]
     pub grid: usize,
-    #[arg(long, default_value_t = 0)]
+    /// Run seed every network derives from.
+    #[arg(long, default_value_t = RunConfig::defaults().run_seed)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = BackendKind::default())]
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = RunConfig::defaults().backend)]
     pub backend: BackendKind,
+    /// Threads and progress output.
     #[command(flatten)]
     pub execution: ExecutionArgs,
     /// Where the ranked table goes as JSON.
@@ -78,25 +80,16 @@ pub struct RecommendPlan {
     /// The training run of `--verify` (its points are chosen after ranking).
     verify: Option<Sweep>,
     verify_count: usize,
-    by: String,
+    by: Measure,
     threads: usize,
     progress: ProgressMode,
     out: PathBuf,
 }
 
 impl RecommendArgs {
+    /// Checks the flags into a plan: the measuring sweep over every candidate
+    /// and, with `--verify`, the training sweep.
     pub fn plan(&self, registry: &Registry) -> Result<RecommendPlan, InputError> {
-        let measures = correlated_measures();
-        if !measures.contains(&self.by.as_str()) {
-            return Err(InputError::new(
-                "--by",
-                format!(
-                    "unknown measure '{}'; allowed: {}",
-                    self.by,
-                    measures.join(", ")
-                ),
-            ));
-        }
         let shipped_activations = registry
             .activations
             .names()
@@ -110,41 +103,28 @@ impl RecommendArgs {
             .into_iter()
             .map(String::from)
             .collect();
-        let mut config = SweepArgs::defaults();
-        config.model.budgets = vec![self.budget];
-        config.model.activations = self.activation.clone().unwrap_or(shipped_activations);
-        config.model.layers = self.layer.clone().unwrap_or(shipped_layers);
-        config.model.depths = self.depth.clone();
+        let model = ModelConfig::new(
+            self.activation.clone().unwrap_or(shipped_activations),
+            self.depth.clone(),
+        )
+        .with_budgets(vec![self.budget])
+        .with_layers(self.layer.clone().unwrap_or(shipped_layers));
+        let mut config = RunConfig::new(model).with_train_seeds(0);
         config.measure.grid = self.grid;
         config.measure_seeds = self.seeds;
-        config.seed = self.seed;
+        config.run_seed = self.seed;
         config.backend = self.backend;
-        config.problem = ProblemConfig {
-            problem: self.problem.clone(),
-            ..ProblemConfig::new()
-        };
+        config.problem.problem = self.problem.clone();
         if config.problem.target().is_ok_and(|t| t.is_regression()) {
             config.problem.loss = crate::problem::Loss::Mse;
         }
-        let rename = |mut error: InputError| {
-            error.field = match error.field.as_str() {
-                "activations" => "--activation".into(),
-                "depths" => "--depth".into(),
-                "measure_seeds" => "--seeds".into(),
-                "train.problem" => "--problem".into(),
-                "train.steps" => "--steps".into(),
-                other if other.starts_with("--") => other.into(),
-                other => format!("--{other}"),
-            };
-            error
-        };
-        let measure = config.check(registry).map_err(rename)?;
+        let measure = config.check(registry).map_err(with_flag)?;
         let verify = if self.verify > 0 {
             InputError::at_least("--verify-seeds", self.verify_seeds, 1)?;
-            config.train = TrainConfig::new().with_steps(self.steps);
+            config.train.steps = self.steps;
             config.train_seeds = self.verify_seeds;
             config.measure_seeds = self.verify_seeds;
-            Some(config.check(registry).map_err(rename)?)
+            Some(config.check(registry).map_err(with_flag)?)
         } else {
             None
         };
@@ -154,7 +134,7 @@ impl RecommendArgs {
             measure,
             verify,
             verify_count: self.verify,
-            by: self.by.clone(),
+            by: self.by,
             out: self.out.clone(),
         })
     }
@@ -163,18 +143,28 @@ impl RecommendArgs {
 /// One ranked candidate: its measure over seeds, and its verified scores.
 #[derive(Clone, Debug, Serialize)]
 pub struct Candidate {
+    /// Place in the ranking, from 1 (best predicted).
     pub rank: usize,
     /// The candidate's point in the measuring sweep.
     #[serde(skip)]
     point: usize,
+    /// Activation name.
     pub activation: String,
+    /// Layer type name.
     pub layer: String,
+    /// Number of hidden blocks `L`.
     pub depth: usize,
+    /// Width `n` of every hidden block, from the budget.
     pub width: usize,
+    /// Actual parameter count.
     pub params: usize,
+    /// Name of the measure ranked by.
     pub measure: String,
+    /// Median of the measure over the seeds: the ranking key.
     pub median: f64,
+    /// First quartile of the measure over the seeds.
     pub q25: f64,
+    /// Third quartile of the measure over the seeds.
     pub q75: f64,
     /// Seeds whose measure was null (a singular kernel, …).
     pub missing: usize,
@@ -186,7 +176,7 @@ pub struct Candidate {
 #[derive(Serialize)]
 struct Recommendation<'a> {
     budget: usize,
-    by: &'a str,
+    by: &'static str,
     higher_is_better: bool,
     problem: &'a str,
     score: &'a str,
@@ -196,11 +186,12 @@ struct Recommendation<'a> {
 }
 
 /// Whether a higher value of `measure` predicts a more trainable network.
-pub fn higher_is_better(measure: &str) -> bool {
-    measure != "ntk_cond"
+pub fn higher_is_better(measure: Measure) -> bool {
+    measure != Measure::NtkCond
 }
 
 impl RecommendPlan {
+    /// The backend the plan runs on.
     pub fn backend(&self) -> BackendKind {
         self.measure.backend
     }
@@ -211,9 +202,9 @@ impl BackendJob for RecommendPlan {
 
     fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
         let records = collect::<B>(&self.measure, self.threads, self.progress, device)?;
-        let mut candidates = rank(&self.measure, &records, &self.by);
+        let mut candidates = rank(&self.measure, &records, self.by);
         let score = self.measure.problem.score_name();
-        print_ranking(&candidates, &self.by);
+        print_ranking(&candidates, self.by);
         if let Some(mut verify) = self.verify {
             let count = self.verify_count.min(candidates.len() / 2).max(1);
             let chosen: Vec<usize> = (0..count)
@@ -227,7 +218,7 @@ impl BackendJob for RecommendPlan {
             for &c in &chosen {
                 let point = &self.measure.points[candidates[c].point];
                 let scores: Vec<f64> = records_of(&trained, point)
-                    .filter_map(|r| r.training.as_ref().map(|t| t.counted(t.train_acc)))
+                    .filter_map(|r| r.training.as_ref().map(|t| t.counted(t.train_score)))
                     .collect();
                 let summary = Summary::of(scores);
                 candidates[c].verified = Some((summary.mean, summary.std));
@@ -237,8 +228,8 @@ impl BackendJob for RecommendPlan {
         let problem = self.measure.problem.problem.clone();
         let recommendation = Recommendation {
             budget: self.measure.points.first().map_or(0, |p| p.budget),
-            by: &self.by,
-            higher_is_better: higher_is_better(&self.by),
+            by: self.by.name(),
+            higher_is_better: higher_is_better(self.by),
             problem: &problem,
             score,
             candidates: &candidates,
@@ -277,13 +268,13 @@ fn collect<B: ComputeBackend>(
 
 /// The records of one point (matched by their network keys).
 fn records_of<'a>(records: &'a [RunRecord], point: &Point) -> impl Iterator<Item = &'a RunRecord> {
-    let key = NetworkKey::of(point, 0).point();
+    let key = point.key(0).point();
     records.iter().filter(move |r| r.key().point() == key)
 }
 
 /// The candidates ranked by the median of `by` over their seeds (best first;
 /// candidates whose measure is null for every seed last).
-fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
+fn rank(sweep: &Sweep, records: &[RunRecord], by: Measure) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = sweep
         .points
         .iter()
@@ -300,7 +291,7 @@ fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
                 depth: point.config.depth,
                 width: point.config.width,
                 params: point.params(),
-                measure: by.to_string(),
+                measure: by.name().to_string(),
                 median: summary.median,
                 q25: summary.q25,
                 q75: summary.q75,
@@ -324,7 +315,7 @@ fn rank(sweep: &Sweep, records: &[RunRecord], by: &str) -> Vec<Candidate> {
     candidates
 }
 
-fn print_ranking(candidates: &[Candidate], by: &str) {
+fn print_ranking(candidates: &[Candidate], by: Measure) {
     let order = if higher_is_better(by) {
         "higher"
     } else {

@@ -12,9 +12,13 @@ use crate::theory::{Prediction, Theory};
 
 /// A checked `measure` or `train` run with its output.
 pub struct SweepPlan {
+    /// The checked sweep.
     pub sweep: Sweep,
+    /// Worker threads.
     pub threads: usize,
+    /// Whether and how progress is shown.
     pub progress: ProgressMode,
+    /// Where one JSON record per network is appended (`--out`), if anywhere.
     pub out: Option<JsonLines>,
 }
 
@@ -63,10 +67,15 @@ impl BackendJob for SweepPlan {
 
 /// A checked study run.
 pub struct StudyRunPlan {
+    /// The checked study.
     pub study: StudyPlan,
+    /// The results directory (a shard's own, with `--shard`).
     pub dir: PathBuf,
+    /// Discard earlier results in `dir` and start over.
     pub fresh: bool,
+    /// Worker threads.
     pub threads: usize,
+    /// Whether and how progress is shown.
     pub progress: ProgressMode,
 }
 
@@ -89,11 +98,18 @@ impl BackendJob for StudyRunPlan {
 
 /// A checked benchmark.
 pub struct BenchPlan {
+    /// The backend benchmarked.
     pub backend: BackendKind,
+    /// How much work each measurement does.
     pub settings: BenchSettings,
+    /// Activation of the benchmarked networks.
     pub activation: ActivationSpec,
+    /// Layer type of the benchmarked networks.
     pub layer: LayerSpec,
+    /// The study whose wall time is measured, with its file name; `None`
+    /// skips it.
     pub study: Option<(String, StudyPlan)>,
+    /// Where the report goes as JSON.
     pub out: PathBuf,
 }
 
@@ -133,14 +149,28 @@ impl BackendJob for BenchPlan {
 }
 
 /// Predicts every (activation, depth) point, prints a table, writes JSON.
-pub fn theory(
-    points: &[(ActivationSpec, usize, usize)],
-    args: &super::TheoryArgs,
-) -> Result<(), CliError> {
-    let predictions: Vec<Prediction> = points
+/// A checked `theory` run: the (activation, depth, width) networks and the
+/// grid pairs their RV profile averages over.
+pub struct TheoryPlan {
+    /// `(activation, depth, width)` of each network predicted.
+    pub networks: Vec<(ActivationSpec, usize, usize)>,
+    /// Landscape grid points per side `G`.
+    pub grid: usize,
+    /// Grid pairs sampled for the RV profile.
+    pub pairs: usize,
+    /// Seed of the pair sample.
+    pub seed: u64,
+    /// Where the predictions go as JSON.
+    pub out: PathBuf,
+}
+
+/// Prints and writes the mean-field predictions of a [`TheoryPlan`].
+pub fn theory(plan: &TheoryPlan) -> Result<(), CliError> {
+    let predictions: Vec<Prediction> = plan
+        .networks
         .iter()
         .map(|(activation, depth, width)| {
-            Theory::new(activation, *width).predict(*depth, args.grid, args.pairs, args.seed)
+            Theory::new(activation, *width).predict(*depth, plan.grid, plan.pairs, plan.seed)
         })
         .collect();
     println!(
@@ -164,8 +194,8 @@ pub fn theory(
             layers.join(" ")
         );
     }
-    write_json(&args.out, &predictions)?;
-    println!("predictions in {}", args.out.display());
+    write_json(&plan.out, &predictions)?;
+    println!("predictions in {}", plan.out.display());
     Ok(())
 }
 

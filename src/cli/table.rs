@@ -36,6 +36,7 @@ impl<'a> TableRow<'a> {
         header
     }
 
+    /// The row of one point: `records` are its networks' records (at least one).
     pub fn of(records: &'a [RunRecord]) -> Self {
         Self { records }
     }
@@ -80,8 +81,8 @@ impl std::fmt::Display for TableRow<'_> {
             write!(
                 f,
                 "  {:>15}  {:>15}  {:>8}",
-                pm(summary(counted(|t| t.train_acc)), 3),
-                pm(summary(counted(|t| t.test_acc)), 3),
+                pm(summary(counted(|t| t.train_score)), 3),
+                pm(summary(counted(|t| t.test_score)), 3),
                 trained.iter().filter(|t| t.diverged).count()
             )?;
         }
@@ -116,8 +117,8 @@ pub fn print_study_summary(summary: &StudySummary, score: &str) {
             p.activation_ratio.mean,
             p.v3.mean,
             p.c2c_frequency,
-            p.train_acc.mean,
-            p.test_acc.mean,
+            p.train_score.mean,
+            p.test_score.mean,
             p.diverged
         );
     }

@@ -12,9 +12,9 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use crate::nn::activation::{ActivationSpec, TensorActivation};
-use crate::nn::moments::active_counts;
-pub use crate::nn::moments::centred_sums;
+use crate::nn::kernels::active_counts;
+pub use crate::nn::kernels::centred_sums;
+use crate::nn::{ActivationSpec, TensorActivation};
 use crate::nn::{PreActivationObserver, SupportedBackend};
 
 /// Number of active (point, unit) pairs of one layer, per member: a unit is
@@ -41,6 +41,7 @@ pub struct ActiveUnits<'a, B: Backend> {
 }
 
 impl<'a, B: SupportedBackend> ActiveUnits<'a, B> {
+    /// An observer counting the units `activation` makes active (METHOD §3).
     pub fn new(activation: &'a ActivationSpec) -> Self {
         let sigma = B::tensor_activation(activation.function.as_ref());
         Self {
@@ -88,12 +89,16 @@ pub fn frobenius_norm<B: Backend>(gradient: Tensor<B, 3>) -> Tensor<B, 1> {
 pub struct UnitMoments {
     /// Each unit's value at the first grid point: the centre of the sums.
     pub shift: Vec<f64>,
+    /// Each unit's sum of `value − shift` over the points so far.
     pub sum: Vec<f64>,
+    /// Each unit's sum of `(value − shift)²` over the points so far.
     pub sum_of_squares: Vec<f64>,
+    /// Points accumulated so far.
     pub points: usize,
 }
 
 impl UnitMoments {
+    /// Empty moments centred on `shift` (one value per unit).
     pub fn new(shift: Vec<f64>) -> Self {
         let units = shift.len();
         Self {

@@ -13,6 +13,7 @@ use burn::tensor::backend::Backend;
 use super::functions::{
     centred_sums, frobenius_norm, third_order_variability, ActiveUnits, UnitMoments,
 };
+use super::names::Measure;
 use super::proxies::{self, Proxies, PROXY_BATCH};
 use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
 use crate::problem::{grid_tensor, ProblemConfig};
@@ -23,11 +24,11 @@ pub struct MeasureConfig {
     /// Landscape grid size `G` (`G × G` points).
     #[config(default = 101)]
     pub grid: usize,
-    /// C2C threshold on `RV_out`.
+    /// The C2C threshold ε on `RV_out` (METHOD §3).
     #[config(default = 1e-3)]
-    pub epsilon: f64,
-    /// Whether to compute the zero-cost proxies (README "Other predictors"):
-    /// about 40% of the time of measuring a network.
+    pub c2c_threshold: f64,
+    /// Whether to compute the zero-cost proxies (docs/predictors.md), a
+    /// large share of the time of measuring a network.
     #[config(default = true)]
     pub proxies: bool,
 }
@@ -37,16 +38,22 @@ pub struct MeasureConfig {
 pub struct NetworkMeasures {
     /// Parameters of the network, counted from the module's own parameters.
     pub params: usize,
+    /// Activation ratio `AR`: the fraction of (grid point, hidden unit) pairs
+    /// that are active (METHOD §3).
     #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub activation_ratio: f64,
+    /// Activation count `AC = AR × hidden units` (METHOD §3).
     #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub activation_count: f64,
+    /// Third-order variability `V3` of the output landscape (METHOD §3).
     #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub v3: f64,
+    /// Relative variation `RV_out` of the output (METHOD §3).
     #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub rv_out: f64,
     /// `RV_l` of each hidden layer's output, input side first.
     pub rv_layers: Vec<f64>,
+    /// Collapsed to a constant: `RV_out < ε` (METHOD §3).
     pub c2c: bool,
     /// The first hidden layer (1-based) with `RV_l < ε`.
     pub collapse_layer: Option<usize>,
@@ -59,14 +66,13 @@ pub struct NetworkMeasures {
 }
 
 impl NetworkMeasures {
-    /// A measure or proxy by name (`study::summary::correlated_measures`);
-    /// `None` for a null proxy or an unknown name.
-    pub fn get(&self, name: &str) -> Option<f64> {
-        match name {
-            "v3" => Some(self.v3),
-            "activation_ratio" => Some(self.activation_ratio),
-            "activation_count" => Some(self.activation_count),
-            "rv_out" => Some(self.rv_out),
+    /// A measure or proxy (`None` for a null proxy).
+    pub fn get(&self, measure: Measure) -> Option<f64> {
+        match measure {
+            Measure::V3 => Some(self.v3),
+            Measure::ActivationRatio => Some(self.activation_ratio),
+            Measure::ActivationCount => Some(self.activation_count),
+            Measure::RvOut => Some(self.rv_out),
             proxy => self.proxies.get(proxy),
         }
     }
@@ -90,7 +96,9 @@ pub struct Measurer<B: ComputeBackend> {
 /// The measures of an ensemble's members, and each member's output
 /// landscape on the grid (`G × G`, rows y, columns x).
 pub struct Measured {
+    /// Each member's measures, in member order.
     pub networks: Vec<NetworkMeasures>,
+    /// Each member's output landscape, `G × G` values.
     pub landscapes: Vec<Vec<f32>>,
 }
 
@@ -129,12 +137,8 @@ impl<B: ComputeBackend> Measurer<B> {
     /// How many networks of this architecture go in one ensemble: the
     /// gradient profile's pass over the training set bounds it (the grid is
     /// streamed in chunks).
-    pub fn chunk_members(&self, config: &MlpConfig) -> usize {
-        B::members_per_ensemble(
-            self.chunk_elements,
-            self.problem.train_size,
-            config.width.max(config.output_dim),
-        )
+    pub fn ensemble_members(&self, config: &MlpConfig) -> usize {
+        config.members_per_ensemble::<B>(self.chunk_elements, self.problem.train_size)
     }
 
     /// Measures one network per seed, in ensembles; results in seed order.
@@ -146,7 +150,7 @@ impl<B: ComputeBackend> Measurer<B> {
         seeds: &[u64],
     ) -> Vec<NetworkMeasures> {
         seeds
-            .chunks(self.chunk_members(config))
+            .chunks(self.ensemble_members(config))
             .flat_map(|chunk| {
                 let model: Mlp<B> = config.init(activation, layer, chunk, &self.device);
                 self.measure_ensemble(&model).networks
@@ -187,10 +191,10 @@ impl<B: ComputeBackend> Measurer<B> {
                     rv_out,
                     collapse_layer: rv_layers
                         .iter()
-                        .position(|rv| *rv < self.config.epsilon)
+                        .position(|rv| *rv < self.config.c2c_threshold)
                         .map(|l| l + 1),
                     rv_layers,
-                    c2c: rv_out < self.config.epsilon,
+                    c2c: rv_out < self.config.c2c_threshold,
                     grad_norms: grad_norms[member].clone(),
                     proxies: proxies.next().expect("one per member"),
                 }

@@ -5,7 +5,9 @@
 
 pub mod functions;
 pub mod measurer;
+pub mod names;
 pub mod proxies;
 
 pub use measurer::{MeasureConfig, Measurer, NetworkMeasures};
-pub use proxies::{Proxies, PROXY_NAMES};
+pub use names::Measure;
+pub use proxies::Proxies;

@@ -1,7 +1,7 @@
 //! Zero-cost proxies: the neural-architecture-search field's scores of an
 //! untrained network, computed on the same networks as the variability
 //! measures so that they can be compared as predictors of trainability
-//! (README "Other predictors"). Each is implemented from its paper's
+//! (docs/predictors.md). Each is implemented from its paper's
 //! definition; higher is predicted better except `ntk_cond` (lower).
 //!
 //! - `naswot` — Mellor et al. 2021, "Neural Architecture Search without
@@ -33,6 +33,7 @@ use burn::tensor::{DType, Tensor, TensorCreationOptions};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
+use super::names::Measure;
 use crate::nn::{
     f64_device, ComputeBackend, F64Backend, Mlp, PreActivationObserver, SupportedBackend,
 };
@@ -41,18 +42,23 @@ use crate::problem::{Loss, INPUT_DIM};
 /// Examples in the batch of NASWOT, the NTK and ZiCo (Mellor et al. use 128).
 pub const PROXY_BATCH: usize = 128;
 
-/// The proxies, in the order tables and figures list them.
-pub const PROXY_NAMES: [&str; 6] = ["naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"];
-
 /// The zero-cost proxies of one network; `None` with a reason in `missing`
 /// where a proxy has no finite value (a singular kernel, an overflow).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Proxies {
+    /// NASWOT: `log|det K|` of the active codes' kernel (Mellor et al. 2021).
     pub naswot: Option<f64>,
+    /// Norm of the whole loss gradient (Abdelfattah et al. 2021).
     pub grad_norm: Option<f64>,
+    /// SNIP: `Σ |θ ⊙ ∂L/∂θ|` (Lee et al. 2019).
     pub snip: Option<f64>,
+    /// SynFlow: `Σ θ ⊙ ∂R/∂θ` with `|θ|` and an all-ones input, data-free
+    /// (Tanaka et al. 2020).
     pub synflow: Option<f64>,
+    /// Condition number `λ_max/λ_min` of the empirical NTK (TE-NAS, Chen et
+    /// al. 2021); lower is predicted better.
     pub ntk_cond: Option<f64>,
+    /// ZiCo: `Σ_blocks log Σ_θ mean|g_θ| / std(g_θ)` (Li et al. 2023).
     pub zico: Option<f64>,
     /// Why a proxy is null, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -60,15 +66,21 @@ pub struct Proxies {
 }
 
 impl Proxies {
-    /// A proxy by name (`None` for a null value or an unknown name).
-    pub fn get(&self, name: &str) -> Option<f64> {
-        match name {
-            "naswot" => self.naswot,
-            "grad_norm" => self.grad_norm,
-            "snip" => self.snip,
-            "synflow" => self.synflow,
-            "ntk_cond" => self.ntk_cond,
-            "zico" => self.zico,
+    /// A proxy's value (`None` for a null value or a measure that is not a
+    /// proxy).
+    pub fn get(&self, proxy: Measure) -> Option<f64> {
+        *self.slot(proxy)?
+    }
+
+    /// Where a proxy's value is kept.
+    fn slot(&self, proxy: Measure) -> Option<&Option<f64>> {
+        match proxy {
+            Measure::Naswot => Some(&self.naswot),
+            Measure::GradNorm => Some(&self.grad_norm),
+            Measure::Snip => Some(&self.snip),
+            Measure::Synflow => Some(&self.synflow),
+            Measure::NtkCond => Some(&self.ntk_cond),
+            Measure::Zico => Some(&self.zico),
             _ => None,
         }
     }
@@ -76,13 +88,14 @@ impl Proxies {
     /// Every proxy null, with the reason: the run was told not to compute them.
     pub fn not_computed() -> Self {
         let mut proxies = Self::default();
-        for name in PROXY_NAMES {
-            proxies.set(name, Err("not computed (proxies = false)"));
+        for proxy in Measure::PROXIES {
+            proxies.set(proxy, Err("not computed (proxies = false)"));
         }
         proxies
     }
 
-    fn set(&mut self, name: &str, value: Result<f64, &str>) {
+    fn set(&mut self, proxy: Measure, value: Result<f64, &str>) {
+        let name = proxy.name();
         let value = match value {
             Ok(v) if v.is_finite() => Some(v),
             Ok(_) => {
@@ -94,15 +107,16 @@ impl Proxies {
                 None
             }
         };
-        match name {
-            "naswot" => self.naswot = value,
-            "grad_norm" => self.grad_norm = value,
-            "snip" => self.snip = value,
-            "synflow" => self.synflow = value,
-            "ntk_cond" => self.ntk_cond = value,
-            "zico" => self.zico = value,
-            other => unreachable!("no proxy named '{other}'"),
-        }
+        let slot = match proxy {
+            Measure::Naswot => &mut self.naswot,
+            Measure::GradNorm => &mut self.grad_norm,
+            Measure::Snip => &mut self.snip,
+            Measure::Synflow => &mut self.synflow,
+            Measure::NtkCond => &mut self.ntk_cond,
+            Measure::Zico => &mut self.zico,
+            other => unreachable!("{other} is not a proxy"),
+        };
+        *slot = value;
     }
 }
 
@@ -281,13 +295,16 @@ fn jacobian<B: ComputeBackend>(
 /// `f32`): larger ensembles go through in groups of members.
 const JACOBIAN_ELEMENTS: usize = 1 << 22;
 
+/// One network's `ntk_cond` and `zico`, each a value or why it has none.
+pub type NtkAndZico = (Result<f64, &'static str>, Result<f64, &'static str>);
+
 /// `ntk_cond` and `zico` of each member on a batch with its labels.
 pub fn jacobian_proxies<B: ComputeBackend>(
     model: &Mlp<B>,
     points: Tensor<B, 2>,
     labels: Tensor<B::InnerBackend, 2>,
     loss: Loss,
-) -> Vec<(Result<f64, &'static str>, Result<f64, &'static str>)> {
+) -> Vec<NtkAndZico> {
     let members = model.members();
     let per_pass = (JACOBIAN_ELEMENTS / (points.dims()[0] * model.params_per_member()).max(1))
         .clamp(1, members);
@@ -309,7 +326,7 @@ fn jacobian_proxies_of_group<B: ComputeBackend>(
     points: Tensor<B, 2>,
     labels: Tensor<B::InnerBackend, 2>,
     loss: Loss,
-) -> Vec<(Result<f64, &'static str>, Result<f64, &'static str>)> {
+) -> Vec<NtkAndZico> {
     let (groups, output) = jacobian(model, points);
     // Per-example loss gradients g_i = ℓ′(f_i, y_i)·J_i: ZiCo's mean and
     // spread over the batch are invariant to the loss's overall scale.
@@ -368,12 +385,12 @@ pub fn proxies<B: ComputeBackend>(
         .enumerate()
         .map(|(member, ((kernel, flow), (ntk_cond, zico)))| {
             let mut proxies = Proxies::default();
-            proxies.set("naswot", log_determinant(kernel));
-            proxies.set("grad_norm", Ok(norms[member]));
-            proxies.set("snip", Ok(snips[member]));
-            proxies.set("synflow", Ok(flow));
-            proxies.set("ntk_cond", ntk_cond);
-            proxies.set("zico", zico);
+            proxies.set(Measure::Naswot, log_determinant(kernel));
+            proxies.set(Measure::GradNorm, Ok(norms[member]));
+            proxies.set(Measure::Snip, Ok(snips[member]));
+            proxies.set(Measure::Synflow, Ok(flow));
+            proxies.set(Measure::NtkCond, ntk_cond);
+            proxies.set(Measure::Zico, zico);
             proxies
         })
         .collect()
@@ -382,7 +399,7 @@ pub fn proxies<B: ComputeBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::mlp::{Block, EnsembleLinear};
+    use crate::nn::mlp::{EnsembleLinear, HiddenLayer};
     use crate::nn::{ActivationRegistry, LayerRegistry};
     use burn::backend::{Autodiff, NdArray};
     use burn::tensor::TensorData;
@@ -397,7 +414,7 @@ mod tests {
         let param = |values: Vec<f32>, shape: [usize; 3]| {
             Param::from_data(TensorData::new(values, shape), &device)
         };
-        let hidden = Block {
+        let hidden = HiddenLayer {
             params: vec![
                 param(
                     [1.0, -1.0, 0.5, 0.5, 1.0, -1.0].map(|v| v * scale).to_vec(),

@@ -24,12 +24,11 @@ use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
-use super::activation::{Activation, TensorActivation};
-use super::affine::{self, AffineGradients, FastAffine};
-use super::layer::{Layer, LayerForward};
-use super::moments::{self, FastMoments};
-use super::tanh::{self, FastTanh};
 use burn::tensor::ops::FloatTensor;
+
+use super::activation::{Activation, TensorActivation};
+use super::kernels::{affine, moments, tanh, AffineGradients, FastAffine, FastMoments, FastTanh};
+use super::layer::{Layer, LayerForward};
 
 /// Where a computation needs `f64` rather than the backends' `f32`
 /// (SynFlow's products of |θ| over depth overflow `f32` for deep, wide
@@ -115,14 +114,19 @@ pub trait SupportedBackend: FastTanh + FastAffine + FastMoments {
         }
     }
 
+    /// The tensor forms of a type-erased activation on this backend. A
+    /// trait object of [`AnyActivation`] carries one per backend of this
+    /// file; this picks the one for `Self` (generic code cannot name it).
     fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self>;
 
+    /// The forward pass of a type-erased layer type on this backend (as
+    /// [`SupportedBackend::tensor_activation`]).
     fn layer_forward(layer: &dyn AnyLayer) -> &dyn LayerForward<Self>;
 }
 
 const CPU_CHUNK_ELEMENTS: usize = 1 << 21;
-/// 2^17 floats = 512 KB: the grid chunk that measured fastest on both CPU
-/// backends (2^15–2^18 were within noise; 2^21 and 2^12 were 1.2–2× slower).
+/// 2^17 floats = 512 KB: a grid chunk that stays in a core's cache (the
+/// sizes tried, and their timings, are in CHANGELOG.md).
 const CPU_STREAM_ELEMENTS: usize = 1 << 17;
 /// 2^24 floats = 64 MB per intermediate: under the storage-buffer limit of
 /// Mesa's software Vulkan device (2^26 failed there with 265 MB buffers).
@@ -155,7 +159,7 @@ supported_backend!(
     true
 );
 // Flex's batched matrix product is slower than a loop of 2-D ones for these
-// shapes (README "Speed"): its networks run one at a time.
+// shapes (docs/backends.md): its networks run one at a time.
 supported_backend!(Flex, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
 supported_backend!(
     Autodiff<Flex>,
@@ -169,7 +173,7 @@ supported_backend!(Wgpu, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
 #[cfg(feature = "wgpu")]
 supported_backend!(Autodiff<Wgpu>, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
 
-// tanh: Flex runs the vectorised kernel of `nn/tanh.rs`; the others keep
+// tanh: Flex runs the vectorised kernel of `nn/kernels/tanh.rs`; the others keep
 // Burn's op (ndarray as Burn ships it; a GPU's tanh is already fast).
 impl FastTanh for NdArray {}
 impl FastTanh for NdArray<f64> {}
@@ -185,7 +189,7 @@ impl FastTanh for Flex {
 }
 
 // The measures' per-unit sums and active counts: Flex runs the one-pass
-// kernels of `nn/moments.rs`; the others Burn's ops.
+// kernels of `nn/kernels/moments.rs`; the others Burn's ops.
 impl FastMoments for NdArray {}
 impl FastMoments for NdArray<f64> {}
 #[cfg(feature = "wgpu")]
@@ -207,7 +211,7 @@ impl<B: FastMoments, C: burn::backend::autodiff::checkpoint::strategy::Checkpoin
 }
 
 // The affine map of a dense layer: Flex runs the `gemm` kernels of
-// `nn/affine.rs`; the others Burn's ops.
+// `nn/kernels/affine.rs`; the others Burn's ops.
 impl FastAffine for NdArray {}
 impl FastAffine for NdArray<f64> {}
 #[cfg(feature = "wgpu")]
@@ -249,7 +253,8 @@ pub enum BackendKind {
     /// CPU: Burn's ndarray backend.
     Ndarray,
     /// CPU: Burn's Flex backend (SIMD element-wise kernels, `gemm` matrix
-    /// products); the default, the fastest on the CPU for every shape here.
+    /// products) with this crate's kernels; the default (the CPU speed per
+    /// shape is in docs/backends.md).
     #[default]
     Flex,
     /// GPU through wgpu (Vulkan, Metal, DX12), or a software Vulkan device.
@@ -257,6 +262,7 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// The name on the command line and in records.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Ndarray => "ndarray",
@@ -286,7 +292,9 @@ impl fmt::Display for BackendKind {
 /// Work that runs on whichever backend the user chose. Implement `run` once,
 /// generically; [`run_on`] instantiates it for each backend.
 pub trait BackendJob {
+    /// What the job returns.
     type Output;
+    /// Runs the job on backend `B`'s `device`.
     fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output;
 }
 
@@ -294,7 +302,9 @@ pub trait BackendJob {
 #[derive(Debug, thiserror::Error)]
 #[error("--backend {backend}: {reason}")]
 pub struct BackendUnavailable {
+    /// The backend asked for.
     pub backend: BackendKind,
+    /// Why it cannot start.
     pub reason: String,
 }
 

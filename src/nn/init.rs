@@ -29,6 +29,7 @@ pub enum Init {
 }
 
 impl Init {
+    /// The scheme's name, as in configs and records (`scaled`, `he`, …).
     pub fn name(self) -> &'static str {
         match self {
             Init::Scaled => "scaled",

@@ -1,34 +1,38 @@
-//! Hidden blocks: the extension point for layer types.
+//! Hidden layers: the extension point for layer types.
 //!
-//! A network is `input → block₁ → … → block_L → linear output`. A block type
-//! says which parameters it has (so the fixed-budget sizing can count them),
-//! how to draw them on the host (so the same seed gives the same network on
-//! every backend), and its forward pass over an ensemble. Its forward calls
+//! A network is `input → layer₁ → … → layer_L → linear output`. A layer
+//! type (a dense layer, a residual block, a normalised layer) says which
+//! parameters it has (so the fixed-budget sizing can count them), how to
+//! draw them on the host (so the same seed gives the same network on every
+//! backend), and its forward pass over an ensemble. Its forward calls
 //! [`Activate::apply`] wherever it applies σ, which is how the measures see
-//! its pre-activations without the block knowing about them.
+//! its pre-activations without the layer knowing about them.
 //!
-//! To add a block type: write a struct, implement [`Layer`] for it, and list
+//! To add a layer type: write a struct, implement [`Layer`] for it, and list
 //! it in [`LayerRegistry::builtin`] — or, from outside the library, pass it
-//! to [`LayerRegistry::register`] (see `examples/custom_extension.rs`).
+//! to [`LayerRegistry::register`] (see `examples/custom_extension.rs` and
+//! `docs/extending.md`).
+//!
+//! [`LayerRegistry::builtin`]: crate::nn::LayerRegistry::builtin
+//! [`LayerRegistry::register`]: crate::nn::LayerRegistry::register
 
 use std::fmt;
-use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use rand_pcg::Pcg64Mcg;
 
 use super::activation::TensorActivation;
-use super::affine::fast_affine;
-#[cfg(doc)]
-use super::affine::FastAffine;
-use super::backend::{AnyLayer, SupportedBackend};
 use super::init::Init;
+use super::kernels::{fast_affine, FastAffine, KernelBackend};
 
-/// The shape of one parameter of a block, for one network: `[rows, cols]`.
+/// The shape of one parameter of a layer, for one network: `[rows, cols]`.
+/// In an ensemble the parameter is `[members, rows, cols]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParamSpec {
+    /// Rows: the fan-in of a weight matrix, 1 for a per-unit vector.
     pub rows: usize,
+    /// Columns: the units the parameter feeds.
     pub cols: usize,
     /// Whether the gradient profile counts it as a weight (METHOD §3: the
     /// gradient norm "with respect to each layer's weights").
@@ -54,23 +58,36 @@ impl ParamSpec {
         }
     }
 
+    /// Entries of the parameter for one network.
     pub fn len(&self) -> usize {
         self.rows * self.cols
     }
 
+    /// Whether the parameter has no entries.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
-/// What a block's host initialisation may use: the network's init scheme,
+/// What a layer's host initialisation may use: the network's init scheme,
 /// the activation's gain, the network depth and its seeded generator.
+///
+/// A network's parameters are drawn on the host, in one sequence from one
+/// generator seeded by the network seed: layer 1's parameters in the order
+/// its [`Layer::params`] lists them, then layer 2's, …, then the output
+/// layer's. That is what makes the same seed give the same network on every
+/// backend. A layer may draw from [`HostInit::rng`] directly, in any fixed
+/// order of its own; what it must not do is draw a number of values that
+/// depends on anything but its arguments (`fan_in`, `width`, the fields
+/// here), or every later layer's draws would shift.
 pub struct HostInit<'a> {
+    /// The init scheme of the run (METHOD §2).
     pub init: Init,
     /// The activation's gain `g` (METHOD §2).
     pub gain: f64,
-    /// Number of blocks in the network.
+    /// Number of hidden layers in the network.
     pub depth: usize,
+    /// The network's generator, shared by all its layers in turn.
     pub rng: &'a mut Pcg64Mcg,
 }
 
@@ -85,7 +102,7 @@ impl HostInit<'_> {
 
 /// Sees every pre-activation `z` of a forward pass, just before σ is applied.
 ///
-/// This is how a measure looks inside any block type without the block (or
+/// This is how a measure looks inside any layer type without the layer (or
 /// this room) knowing about measures: the measure room implements it (e.g.
 /// counting active units) and hands it to `Mlp::forward_observed`.
 pub trait PreActivationObserver<B: Backend> {
@@ -93,8 +110,9 @@ pub trait PreActivationObserver<B: Backend> {
     fn observe(&mut self, z: &Tensor<B, 3>);
 }
 
-/// Applies σ inside a block, showing each pre-activation to the observer
-/// (if any) first.
+/// Applies σ inside a layer, showing each pre-activation to the observer
+/// (if any) first. A layer type receives one and calls [`Activate::apply`]
+/// wherever it applies σ.
 pub struct Activate<'a, B: Backend> {
     sigma: &'a dyn TensorActivation<B>,
     observer: Option<&'a mut dyn PreActivationObserver<B>>,
@@ -117,27 +135,67 @@ impl<'a, B: Backend> Activate<'a, B> {
     }
 }
 
-/// A hidden block type.
+/// A hidden layer type: a dense layer, a residual block, a normalised layer.
 ///
 /// The tensor method is generic over the backend and so is not callable
 /// through `dyn`; the library reaches it through [`LayerForward`], which
-/// every `Layer` implements automatically.
+/// every `Layer` implements automatically. It may use Burn's tensor ops and
+/// the kernels of [`KernelBackend`] (such as [`affine`]).
+///
+/// # Example
+///
+/// A dense layer without a bias, `σ(h·W)`, registered and sized:
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// use variability::nn::{Activate, HostInit, KernelBackend, Layer, ParamSpec, Registry};
+///
+/// #[derive(Debug)]
+/// struct NoBias;
+///
+/// impl Layer for NoBias {
+///     fn name(&self) -> &str {
+///         "no-bias"
+///     }
+///     fn params(&self, fan_in: usize, width: usize) -> Vec<ParamSpec> {
+///         vec![ParamSpec::weight(fan_in, width)]
+///     }
+///     fn init(&self, fan_in: usize, width: usize, host: &mut HostInit) -> Vec<Vec<f32>> {
+///         let (weight, _bias) = host.dense(fan_in, width, 1.0);
+///         vec![weight]
+///     }
+///     fn forward<B: KernelBackend>(
+///         &self,
+///         params: &[Tensor<B, 3>],
+///         input: Tensor<B, 3>,
+///         activate: &mut Activate<B>,
+///     ) -> Tensor<B, 3> {
+///         activate.apply(input.matmul(params[0].clone()))
+///     }
+/// }
+///
+/// let registry = Registry::builtin().with_layer(NoBias);
+/// let layer = registry.layers.get("no-bias").unwrap();
+/// // Depth 2, width 10, 2 inputs, 1 output: 2·10 + 10·10 + the output's 11.
+/// assert_eq!(layer.network_params(2, 10, 2, 1), 20 + 100 + 11);
+/// ```
 pub trait Layer: fmt::Debug + Send + Sync + 'static {
     /// The name used on the command line (`--layer`) and in results.
     fn name(&self) -> &str;
 
-    /// The parameters of one block taking `fan_in` inputs to `width` units,
+    /// The parameters of one layer taking `fan_in` inputs to `width` units,
     /// in the order [`Layer::init`] returns and [`Layer::forward`] receives
     /// them. The fixed-budget sizing counts these.
     fn params(&self, fan_in: usize, width: usize) -> Vec<ParamSpec>;
 
-    /// Draws the parameters of one network's block on the host, in the order
-    /// of [`Layer::params`], each row-major.
+    /// Draws the parameters of one network's layer on the host, in the
+    /// order of [`Layer::params`], each row-major (see [`HostInit`] for what
+    /// keeps the draws identical on every backend).
     fn init(&self, fan_in: usize, width: usize, host: &mut HostInit) -> Vec<Vec<f32>>;
 
-    /// The block over an ensemble: `input` is `[members, points, fan_in]`,
+    /// The layer over an ensemble: `input` is `[members, points, fan_in]`,
     /// `params[i]` is `[members, rows, cols]`; returns `[members, points, width]`.
-    fn forward<B: SupportedBackend>(
+    fn forward<B: KernelBackend>(
         &self,
         params: &[Tensor<B, 3>],
         input: Tensor<B, 3>,
@@ -147,9 +205,13 @@ pub trait Layer: fmt::Debug + Send + Sync + 'static {
         Self: Sized;
 }
 
-/// The forward pass of a block type on one backend, callable through `dyn`.
+/// The forward pass of a layer type on one backend, callable through `dyn`.
+///
+/// Implemented for every [`Layer`]; an extension never implements it. The
+/// networks call it for each hidden layer, on whichever backend they run.
 pub trait LayerForward<B: Backend>: Send + Sync {
-    fn forward_block(
+    /// [`Layer::forward`] on backend `B`.
+    fn forward_layer(
         &self,
         params: &[Tensor<B, 3>],
         input: Tensor<B, 3>,
@@ -157,8 +219,8 @@ pub trait LayerForward<B: Backend>: Send + Sync {
     ) -> Tensor<B, 3>;
 }
 
-impl<B: SupportedBackend, L: Layer> LayerForward<B> for L {
-    fn forward_block(
+impl<B: KernelBackend, L: Layer> LayerForward<B> for L {
+    fn forward_layer(
         &self,
         params: &[Tensor<B, 3>],
         input: Tensor<B, 3>,
@@ -168,116 +230,14 @@ impl<B: SupportedBackend, L: Layer> LayerForward<B> for L {
     }
 }
 
-/// A registered block type, ready to build networks with.
-#[derive(Clone)]
-pub struct LayerSpec {
-    pub function: Arc<dyn AnyLayer>,
-}
-
-impl LayerSpec {
-    pub fn name(&self) -> &str {
-        self.function.name()
-    }
-
-    /// Parameters of one network of `depth` blocks of `width` units, with
-    /// the linear output layer, counted from the block's own parameters.
-    pub fn network_params(
-        &self,
-        depth: usize,
-        width: usize,
-        input_dim: usize,
-        output_dim: usize,
-    ) -> usize {
-        let block = |fan_in| {
-            self.function
-                .params(fan_in, width)
-                .iter()
-                .map(ParamSpec::len)
-                .sum::<usize>()
-        };
-        let hidden = if depth == 0 {
-            0
-        } else {
-            block(input_dim) + (depth - 1) * block(width)
-        };
-        hidden + output_dim * (width + 1)
-    }
-}
-
-impl fmt::Debug for LayerSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LayerSpec")
-            .field("name", &self.name())
-            .finish()
-    }
-}
-
-/// The block types the tool knows by name.
-#[derive(Clone)]
-pub struct LayerRegistry {
-    entries: Vec<Arc<dyn AnyLayer>>,
-}
-
-/// A name that no registered block type has.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown layer '{name}' (allowed: {allowed})")]
-pub struct UnknownLayer {
-    pub name: String,
-    pub allowed: String,
-}
-
-impl LayerRegistry {
-    /// The block types shipped with the library.
-    pub fn builtin() -> Self {
-        let mut registry = Self {
-            entries: Vec::new(),
-        };
-        registry
-            .register(Dense)
-            .register(Residual)
-            .register(LayerNormDense);
-        registry
-    }
-
-    /// Adds a block type; one with the same name is replaced.
-    pub fn register(&mut self, layer: impl Layer) -> &mut Self {
-        self.entries.retain(|entry| entry.name() != layer.name());
-        self.entries.push(Arc::new(layer));
-        self
-    }
-
-    pub fn names(&self) -> Vec<&str> {
-        self.entries.iter().map(|entry| entry.name()).collect()
-    }
-
-    pub fn get(&self, name: &str) -> Result<LayerSpec, UnknownLayer> {
-        self.entries
-            .iter()
-            .find(|entry| entry.name() == name)
-            .map(|function| LayerSpec {
-                function: function.clone(),
-            })
-            .ok_or_else(|| UnknownLayer {
-                name: name.to_string(),
-                allowed: self.names().join(", "),
-            })
-    }
-}
-
-impl Default for LayerRegistry {
-    fn default() -> Self {
-        Self::builtin()
-    }
-}
-
 // ---------------------------------------------------------------------------
-// The shipped block types.
+// The shipped layer types.
 
 /// `h·W + b` per member: `input` `[members, points, d_in]`, `weight`
 /// `[members, d_in, d_out]`, `bias` `[members, 1, d_out]`. One operation
 /// with its own backward pass ([`FastAffine`]), which every dense layer of
-/// the shipped blocks uses, and a custom block can.
-pub fn affine<B: SupportedBackend>(
+/// the shipped layer types uses, and a custom one can.
+pub fn affine<B: FastAffine>(
     input: Tensor<B, 3>,
     weight: &Tensor<B, 3>,
     bias: &Tensor<B, 3>,
@@ -285,13 +245,16 @@ pub fn affine<B: SupportedBackend>(
     fast_affine(input, weight, bias)
 }
 
+/// The layer type of a network, a record or a study file that names none.
+pub const DEFAULT_LAYER: &str = "dense";
+
 /// `σ(h·W + b)`: the dense layer of METHOD §1.
 #[derive(Debug, Clone, Copy)]
 pub struct Dense;
 
 impl Layer for Dense {
     fn name(&self) -> &str {
-        "dense"
+        DEFAULT_LAYER
     }
 
     fn params(&self, fan_in: usize, width: usize) -> Vec<ParamSpec> {
@@ -303,7 +266,7 @@ impl Layer for Dense {
         vec![weight, bias]
     }
 
-    fn forward<B: SupportedBackend>(
+    fn forward<B: KernelBackend>(
         &self,
         params: &[Tensor<B, 3>],
         input: Tensor<B, 3>,
@@ -352,7 +315,7 @@ impl Layer for Residual {
         vec![w1, b1, w2, b2]
     }
 
-    fn forward<B: SupportedBackend>(
+    fn forward<B: KernelBackend>(
         &self,
         params: &[Tensor<B, 3>],
         input: Tensor<B, 3>,
@@ -392,7 +355,7 @@ impl Layer for LayerNormDense {
         params
     }
 
-    fn forward<B: SupportedBackend>(
+    fn forward<B: KernelBackend>(
         &self,
         params: &[Tensor<B, 3>],
         input: Tensor<B, 3>,
@@ -403,85 +366,5 @@ impl Layer for LayerNormDense {
         let variance = centred.clone().square().mean_dim(2);
         let normalised = centred / (variance + LAYER_NORM_EPSILON).sqrt();
         activate.apply(normalised * params[2].clone() + params[3].clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::nn::mlp::{width_for_params, INPUT_DIM, OUTPUT_DIM};
-
-    fn params(name: &str, depth: usize, width: usize) -> usize {
-        LayerRegistry::builtin()
-            .get(name)
-            .unwrap()
-            .network_params(depth, width, INPUT_DIM, OUTPUT_DIM)
-    }
-
-    #[test]
-    fn dense_params_follow_the_method_formula() {
-        // P(L, n) = n(d+1) + (L-1)·n(n+1) + k(n+1)
-        for (depth, width) in [(1, 500), (8, 16), (32, 7), (3, 1)] {
-            let formula = width * 3 + (depth - 1) * width * (width + 1) + (width + 1);
-            assert_eq!(
-                params("dense", depth, width),
-                formula,
-                "depth {depth} width {width}"
-            );
-        }
-    }
-
-    #[test]
-    fn residual_blocks_hold_two_dense_layers_after_the_first() {
-        // first block dense: 3n; then (L-1) blocks of 2·n(n+1); output n+1.
-        assert_eq!(params("residual", 1, 10), 30 + 11);
-        assert_eq!(params("residual", 4, 10), 30 + 3 * 2 * 110 + 11);
-    }
-
-    #[test]
-    fn layernorm_dense_adds_a_gain_and_shift_per_unit() {
-        assert_eq!(params("layernorm-dense", 1, 10), 30 + 20 + 11);
-        assert_eq!(params("layernorm-dense", 3, 10), 30 + 2 * 110 + 3 * 20 + 11);
-    }
-
-    #[test]
-    fn numeric_width_solving_reproduces_the_dense_examples() {
-        let dense = LayerRegistry::builtin().get("dense").unwrap();
-        let width = |budget, depth| {
-            width_for_params(budget, |n| {
-                dense.network_params(depth, n, INPUT_DIM, OUTPUT_DIM)
-            })
-        };
-        assert_eq!(width(2000, 1), Some(500));
-        assert_eq!(width(2000, 8), Some(16));
-        assert_eq!(width(2000, 32), Some(7));
-        // Every shipped block fits the budget to within one width step.
-        for name in ["residual", "layernorm-dense"] {
-            let layer = LayerRegistry::builtin().get(name).unwrap();
-            for depth in [1, 8, 64] {
-                let count = |n| layer.network_params(depth, n, INPUT_DIM, OUTPUT_DIM);
-                let n = width_for_params(2000, count).unwrap();
-                assert!(
-                    count(n).abs_diff(2000) <= count(n + 1).abs_diff(2000),
-                    "{name} depth {depth}"
-                );
-                assert!(
-                    n == 1 || count(n).abs_diff(2000) <= count(n - 1).abs_diff(2000),
-                    "{name} depth {depth}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn unknown_layer_names_the_allowed_ones() {
-        let error = LayerRegistry::builtin()
-            .get("conv")
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            error,
-            "unknown layer 'conv' (allowed: dense, residual, layernorm-dense)"
-        );
     }
 }

@@ -11,10 +11,10 @@ use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Element, Tensor, TensorCreationOptions, TensorData};
 
-use super::activation::ActivationSpec;
 use super::backend::SupportedBackend;
 use super::init::Init;
-use super::layer::{affine, Activate, HostInit, LayerSpec, ParamSpec, PreActivationObserver};
+use super::layer::{affine, Activate, HostInit, ParamSpec, PreActivationObserver};
+use super::registry::{ActivationSpec, LayerSpec};
 use crate::seed::host_rng;
 
 pub use crate::problem::INPUT_DIM;
@@ -96,17 +96,18 @@ impl<B: SupportedBackend> EnsembleLinear<B> {
     }
 }
 
-/// A hidden block of an ensemble: the parameters of one block type, each
-/// `[members, rows, cols]`, in the order its [`Layer::params`] lists them.
+/// A hidden layer of an ensemble: the parameters of one layer type, each
+/// `[members, rows, cols]`, in the order its [`Layer::params`](super::Layer::params) lists them.
 #[derive(Module, Debug)]
-pub struct Block<B: Backend> {
+pub struct HiddenLayer<B: Backend> {
+    /// The layer's parameters, each `[members, rows, cols]`.
     pub params: Vec<Param<Tensor<B, 3>>>,
     /// Which of `params` are weights (for the gradient profile).
     #[module(skip)]
     pub is_weight: Vec<bool>,
 }
 
-impl<B: Backend> Block<B> {
+impl<B: Backend> HiddenLayer<B> {
     /// The parameter values, for the block type's forward pass.
     pub fn values(&self) -> Vec<Tensor<B, 3>> {
         self.params.iter().map(|p| p.val()).collect()
@@ -124,14 +125,17 @@ pub struct MlpConfig {
     pub width: usize,
     /// Activation name (resolved through an `ActivationRegistry`).
     pub activation: String,
-    /// Block type name (resolved through a `LayerRegistry`).
-    #[config(default = "String::from(\"dense\")")]
+    /// Layer type name (resolved through a `LayerRegistry`).
+    #[config(default = "String::from(super::layer::DEFAULT_LAYER)")]
     pub layer: String,
-    #[config(default = "Init::Scaled")]
+    /// How the weights are drawn (METHOD §2).
+    #[config(default = "Init::default()")]
     pub init: Init,
-    #[config(default = 2)]
+    /// Inputs of the network.
+    #[config(default = "INPUT_DIM")]
     pub input_dim: usize,
-    #[config(default = 1)]
+    /// Outputs (logits) of the network.
+    #[config(default = "OUTPUT_DIM")]
     pub output_dim: usize,
 }
 
@@ -154,7 +158,18 @@ impl MlpConfig {
         Some(Self::new(depth, width, activation.to_string()).with_layer(layer.name().to_string()))
     }
 
-    /// Fan-in of every hidden block, input side first.
+    /// Networks of this architecture per ensemble so that one
+    /// `[members, points, units]` intermediate over `points` inputs stays
+    /// within `chunk_elements` (see [`SupportedBackend::members_per_ensemble`]).
+    pub fn members_per_ensemble<B: SupportedBackend>(
+        &self,
+        chunk_elements: usize,
+        points: usize,
+    ) -> usize {
+        B::members_per_ensemble(chunk_elements, points, self.width.max(self.output_dim))
+    }
+
+    /// Fan-in of every hidden layer, input side first.
     fn block_fan_ins(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.depth).map(|l| if l == 0 { self.input_dim } else { self.width })
     }
@@ -229,7 +244,7 @@ impl MlpConfig {
         let hidden = blocks
             .into_iter()
             .zip(&specs)
-            .map(|(values, spec)| Block {
+            .map(|(values, spec)| HiddenLayer {
                 is_weight: spec.iter().map(|p| p.is_weight).collect(),
                 params: values
                     .into_iter()
@@ -258,19 +273,25 @@ impl MlpConfig {
 /// An ensemble of independent networks of one architecture.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
-    pub hidden: Vec<Block<B>>,
+    /// The hidden blocks, input side first.
+    pub hidden: Vec<HiddenLayer<B>>,
+    /// The linear output layer (no activation).
     pub output: EnsembleLinear<B>,
+    /// The activation of every hidden block.
     #[module(skip)]
     pub activation: ActivationSpec,
+    /// The hidden block type.
     #[module(skip)]
     pub layer: LayerSpec,
 }
 
 impl<B: Backend> Mlp<B> {
+    /// Number of networks in the ensemble.
     pub fn members(&self) -> usize {
         self.output.weight.dims()[0]
     }
 
+    /// Number of hidden blocks `L`.
     pub fn depth(&self) -> usize {
         self.hidden.len()
     }
@@ -301,7 +322,7 @@ impl<B: Backend> Mlp<B> {
             hidden: self
                 .hidden
                 .iter()
-                .map(|b| Block {
+                .map(|b| HiddenLayer {
                     params: b.params.iter().map(fresh).collect(),
                     is_weight: b.is_weight.clone(),
                 })
@@ -334,7 +355,7 @@ impl<B: Backend> Mlp<B> {
             hidden: self
                 .hidden
                 .iter()
-                .map(|b| Block {
+                .map(|b| HiddenLayer {
                     params: b.params.iter().map(copy).collect(),
                     is_weight: b.is_weight.clone(),
                 })
@@ -366,7 +387,7 @@ impl<B: SupportedBackend> Mlp<B> {
         );
         let block = B::layer_forward(self.layer.function.as_ref());
         let hidden = self.hidden.iter().fold(input, |h, b| {
-            block.forward_block(&b.values(), h, &mut activate)
+            block.forward_layer(&b.values(), h, &mut activate)
         });
         self.output.forward(hidden)
     }
@@ -391,7 +412,7 @@ impl<B: SupportedBackend> Mlp<B> {
         let mut hidden = Vec::with_capacity(self.depth());
         let mut h = input;
         for b in &self.hidden {
-            h = block.forward_block(&b.values(), h, &mut activate);
+            h = block.forward_layer(&b.values(), h, &mut activate);
             hidden.push(h.clone());
         }
         (hidden, self.output.forward(h))
@@ -401,8 +422,7 @@ impl<B: SupportedBackend> Mlp<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::activation::ActivationRegistry;
-    use crate::nn::layer::LayerRegistry;
+    use crate::nn::registry::{ActivationRegistry, LayerRegistry};
     use burn::backend::NdArray;
 
     /// The fixed-budget width of a dense network, from METHOD §1's formula.
@@ -517,5 +537,79 @@ mod tests {
         member
             .into_data()
             .assert_eq(&alone.hidden[2].params[0].val().into_data(), true);
+    }
+
+    fn params(name: &str, depth: usize, width: usize) -> usize {
+        LayerRegistry::builtin()
+            .get(name)
+            .unwrap()
+            .network_params(depth, width, INPUT_DIM, OUTPUT_DIM)
+    }
+
+    #[test]
+    fn dense_params_follow_the_method_formula() {
+        // P(L, n) = n(d+1) + (L-1)·n(n+1) + k(n+1)
+        for (depth, width) in [(1, 500), (8, 16), (32, 7), (3, 1)] {
+            let formula = width * 3 + (depth - 1) * width * (width + 1) + (width + 1);
+            assert_eq!(
+                params("dense", depth, width),
+                formula,
+                "depth {depth} width {width}"
+            );
+        }
+    }
+
+    #[test]
+    fn residual_blocks_hold_two_dense_layers_after_the_first() {
+        // first block dense: 3n; then (L-1) blocks of 2·n(n+1); output n+1.
+        assert_eq!(params("residual", 1, 10), 30 + 11);
+        assert_eq!(params("residual", 4, 10), 30 + 3 * 2 * 110 + 11);
+    }
+
+    #[test]
+    fn layernorm_dense_adds_a_gain_and_shift_per_unit() {
+        assert_eq!(params("layernorm-dense", 1, 10), 30 + 20 + 11);
+        assert_eq!(params("layernorm-dense", 3, 10), 30 + 2 * 110 + 3 * 20 + 11);
+    }
+
+    #[test]
+    fn numeric_width_solving_reproduces_the_dense_examples() {
+        let dense = LayerRegistry::builtin().get("dense").unwrap();
+        let width = |budget, depth| {
+            width_for_params(budget, |n| {
+                dense.network_params(depth, n, INPUT_DIM, OUTPUT_DIM)
+            })
+        };
+        assert_eq!(width(2000, 1), Some(500));
+        assert_eq!(width(2000, 8), Some(16));
+        assert_eq!(width(2000, 32), Some(7));
+        // Every shipped block fits the budget to within one width step.
+        for name in ["residual", "layernorm-dense"] {
+            let layer = LayerRegistry::builtin().get(name).unwrap();
+            for depth in [1, 8, 64] {
+                let count = |n| layer.network_params(depth, n, INPUT_DIM, OUTPUT_DIM);
+                let n = width_for_params(2000, count).unwrap();
+                assert!(
+                    count(n).abs_diff(2000) <= count(n + 1).abs_diff(2000),
+                    "{name} depth {depth}"
+                );
+                assert!(
+                    n == 1 || count(n).abs_diff(2000) <= count(n - 1).abs_diff(2000),
+                    "{name} depth {depth}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_layer_names_the_allowed_ones() {
+        let error = LayerRegistry::builtin()
+            .get("conv")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "unknown layer 'conv' (allowed: dense, residual, layernorm-dense)"
+        );
     }
 }

@@ -1,35 +1,39 @@
 //! The networks (METHOD §1–§2): activations with their numeric gains, hidden
-//! block types, initialisation schemes, the ensemble MLP, the registry of
-//! names, and the one file that lists the compute backends.
+//! layer types, initialisation schemes, the ensemble MLP, the registry of
+//! names, the compute kernels and the one file that lists the backends.
+//!
+//! Inside this room, files depend on each other one way
+//! (`tests/architecture.rs` checks it):
+//! `kernels/` ← `activation`, `layer` ← `backend` ← `registry` ← `mlp`.
+//! The extension traits ([`Activation`], [`Layer`]) need only the kernel
+//! traits ([`KernelBackend`]); `backend` type-erases them for its list of
+//! backends; `registry` turns names into specs; `mlp` builds networks.
 //!
 //! This room imports nothing of `measure`, `train`, `study`, `report` or
 //! `cli`: a measure looks inside a forward pass through
-//! [`layer::PreActivationObserver`], which the measure room implements.
+//! [`PreActivationObserver`], which the measure room implements.
 
 pub mod activation;
-pub mod affine;
 pub mod backend;
-mod flex;
 pub mod init;
+pub mod kernels;
 pub mod layer;
 pub mod mlp;
-pub mod moments;
-mod narrow;
 pub mod registry;
-mod simd;
-pub mod tanh;
 
-pub use activation::{Activation, ActivationRegistry, ActivationSpec};
-pub use affine::FastAffine;
+pub use activation::{Activation, TensorActivation};
 pub use backend::{
-    f64_device, run_on, run_on_device, BackendJob, BackendKind, BackendUnavailable, ComputeBackend,
-    F64Backend, SupportedBackend,
+    f64_device, run_on, run_on_device, AnyActivation, AnyLayer, BackendJob, BackendKind,
+    BackendUnavailable, ComputeBackend, F64Backend, SupportedBackend,
 };
 pub use init::Init;
+pub use kernels::{FastAffine, FastMoments, FastTanh, KernelBackend};
 pub use layer::{
-    affine, Activate, HostInit, Layer, LayerRegistry, LayerSpec, ParamSpec, PreActivationObserver,
+    affine, Activate, HostInit, Layer, LayerForward, ParamSpec, PreActivationObserver,
+    DEFAULT_LAYER,
 };
 pub use mlp::{Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
-pub use moments::FastMoments;
-pub use registry::Registry;
-pub use tanh::FastTanh;
+pub use registry::{
+    ActivationRegistry, ActivationSpec, LayerRegistry, LayerSpec, Registry, UnknownActivation,
+    UnknownLayer,
+};

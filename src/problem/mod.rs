@@ -42,15 +42,20 @@ pub fn grid_tensor<B: Backend>(size: usize, device: &B::Device) -> Tensor<B, 2> 
 /// Points with binary labels: `points` is `[n, 2]` row-major, `labels` 0 or 1.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
+    /// The inputs, `[n, 2]` row-major.
     pub points: Vec<f32>,
+    /// One label per point, `[n]`: 0 or 1, or `(t + 1)/2` for a regression
+    /// target `t` (see `Target::Sines`).
     pub labels: Vec<f32>,
 }
 
 impl Dataset {
+    /// Number of points `n`.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// Whether the set has no points.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -79,8 +84,10 @@ pub struct ProblemConfig {
     /// Training-set size (also the gradient profile's data).
     #[config(default = 2000)]
     pub train_size: usize,
+    /// Test-set size: fresh points, never trained on.
     #[config(default = 10000)]
     pub test_size: usize,
+    /// The training loss.
     #[config(default = "Loss::Bce")]
     pub loss: Loss,
 }
@@ -162,6 +169,7 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// The loss's name, as in configs and records (`bce`, `mse`).
     pub fn name(self) -> &'static str {
         match self {
             Loss::Bce => "bce",

@@ -23,14 +23,23 @@ pub enum Target {
     /// Two interleaved spiral arms winding `turns` times from the centre to
     /// radius 1: the label is the parity of the half-turn band of the phase
     /// `turns·r − θ/2π` a point lies in.
-    Spirals { turns: f64 },
+    Spirals {
+        /// Turns of each spiral arm.
+        turns: f64,
+    },
     /// `count` concentric rings of width `1/count`, alternating labels
     /// (continued into the corners beyond radius 1).
-    Rings { count: usize },
+    Rings {
+        /// Number of rings.
+        count: usize,
+    },
     /// `t(x, y) = sin(kπx)·sin(kπy)`, a smooth target in `[−1, 1]`. Its
     /// label is stored as `(t + 1)/2`, so MSE's target `2·label − 1` is `t`
     /// exactly as it is `±1` for a binary label.
-    Sines { frequency: f64 },
+    Sines {
+        /// `k`, the sines' frequency.
+        frequency: f64,
+    },
 }
 
 impl Target {
@@ -222,5 +231,15 @@ mod tests {
             let ones = data.labels.iter().sum::<f32>() / 4000.0;
             assert!((ones - 0.5).abs() < 0.1, "{name}: fraction of ones {ones}");
         }
+    }
+
+    #[test]
+    fn datasets_are_reproducible_and_balanced() {
+        let board = Target::Checkerboard(Checkerboard::default());
+        let train = board.training_set(2000, 3);
+        assert_eq!(train, board.training_set(2000, 3));
+        assert_ne!(train, board.test_set(2000, 3));
+        let ones = train.labels.iter().sum::<f32>() / 2000.0;
+        assert!((ones - 0.5).abs() < 0.05, "fraction of ones {ones}");
     }
 }

@@ -16,36 +16,54 @@ use plot::{
 use crate::json::read_json_lines;
 use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
-use crate::study::results::write_file;
-use crate::study::summary::correlated_measures;
 use crate::study::{
     landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError,
     StudySummary,
 };
+use crate::study::{write_file, Measure};
 use crate::theory::{relu_death_probability, Theory};
+
+/// A chart against depth: file name, title, y label, and the (median,
+/// lower, upper) band of a point.
+type DepthChart = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&PointSummary) -> (f64, f64, f64),
+);
 
 /// A study's results, loaded for drawing.
 pub struct StudyResults {
+    /// The study's resolved config (`study.toml`).
     pub config: StudyConfig,
+    /// Every finished network's record (`runs.jsonl`).
     pub records: Vec<RunRecord>,
+    /// Summaries of the records, per point and across points (METHOD §5).
     pub summary: StudySummary,
     /// The study's points (activation, block type, width), for the theory.
     pub points: Vec<Point>,
+    /// The results directory.
     pub dir: PathBuf,
 }
 
 /// Errors of a report.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The results directory could not be read.
     #[error(transparent)]
     Study(#[from] StudyError),
+    /// A chart could not be drawn or written.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// Something the report needs is not there (no `study.toml`, no finished
+    /// networks, …).
     #[error("{0}")]
     Missing(String),
 }
 
 impl StudyResults {
+    /// Loads the results directory `dir`, resolving its names through
+    /// `registry`, and summarises its records.
     pub fn load(dir: &Path, registry: &Registry) -> Result<Self, ReportError> {
         let config_path = dir.join("study.toml");
         if !config_path.exists() {
@@ -256,7 +274,7 @@ impl Figures<'_> {
 
     /// V3, activation ratio and count, and C2C frequency against depth.
     fn against_depth(&self) -> Result<Vec<PathBuf>, ReportError> {
-        let charts: [(&str, &str, &str, fn(&PointSummary) -> (f64, f64, f64)); 4] = [
+        let charts: [DepthChart; 4] = [
             (
                 "v3_vs_depth",
                 "V3 at initialisation against depth",
@@ -343,7 +361,7 @@ impl Figures<'_> {
         let Some(budget) = results.summary.points.first().map(|p| p.budget) else {
             return Ok(Vec::new());
         };
-        let measures = correlated_measures();
+        let measures = Measure::ALL;
         let scopes = results
             .series()
             .into_iter()
@@ -359,7 +377,7 @@ impl Figures<'_> {
                             .summary
                             .correlations
                             .iter()
-                            .find(|c| c.scope == tag && c.measure == *m)?;
+                            .find(|c| c.scope == tag && c.measure == m.name())?;
                         Some((c.spearman, c.spearman_low, c.spearman_high))
                     })
                     .collect();
@@ -376,12 +394,12 @@ impl Figures<'_> {
         {
             return Ok(Vec::new());
         }
-        let short = |m: &str| match m {
-            "activation_ratio" => "act. ratio".to_string(),
-            "activation_count" => "act. count".to_string(),
-            other => other.to_string(),
+        let short = |m: &Measure| match m {
+            Measure::ActivationRatio => "act. ratio".to_string(),
+            Measure::ActivationCount => "act. count".to_string(),
+            other => other.name().to_string(),
         };
-        let names: Vec<String> = measures.iter().map(|m| short(m)).collect();
+        let names: Vec<String> = measures.iter().map(short).collect();
         let title = format!(
             "Predictors of trainability: |Spearman ρ| with training {} (95% bootstrap interval)",
             score_name(results)
@@ -416,9 +434,9 @@ impl Figures<'_> {
                 });
                 Line::new(label, color, shown.collect())
             };
-            lines.push(line(format!("{a} train"), color, |p| p.train_acc));
+            lines.push(line(format!("{a} train"), color, |p| p.train_score));
             lines.push(line(format!("{a} test"), lighter(color, 0.5), |p| {
-                p.test_acc
+                p.test_score
             }));
         }
         let problem = self
@@ -506,7 +524,7 @@ impl Figures<'_> {
                 "V3 at initialisation (mean)",
                 &score_label,
                 |p| p.v3.mean,
-                |p| p.train_acc.mean,
+                |p| p.train_score.mean,
             ),
         ];
         let mut written = Vec::new();
@@ -551,7 +569,7 @@ impl Figures<'_> {
                 "accuracy_vs_activation_ratio",
                 &score_title,
                 &score_label,
-                |p| mean_std(p.train_acc),
+                |p| mean_std(p.train_score),
             ),
         ];
         let budget = self.budget();
@@ -612,7 +630,7 @@ impl Figures<'_> {
                 let record = seed_zero.get(&(series.clone(), depth));
                 let accuracy = record
                     .and_then(|r| r.training.as_ref())
-                    .map_or(f64::NAN, |t| t.train_acc);
+                    .map_or(f64::NAN, |t| t.train_score);
                 (
                     landscape.trained?,
                     format!("L = {depth}, train {} {accuracy:.2}", score_name(results)),
@@ -839,8 +857,8 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
             md,
             "| {} | {} | {} | {} | {} | {} | {:.3} | {:.1} | {:.5} [{:.5}, {:.5}] | {:.2} | {:.3} ± {:.3} | {:.3} ± {:.3} | {} | {} |",
             p.activation, p.layer, p.depth, p.budget, p.width, p.params, p.activation_ratio.mean, p.activation_count.mean,
-            p.v3.median, p.v3.q25, p.v3.q75, p.c2c_frequency, p.train_acc.mean, p.train_acc.std, p.test_acc.mean,
-            p.test_acc.std, p.trapped, p.diverged
+            p.v3.median, p.v3.q25, p.v3.q75, p.c2c_frequency, p.train_score.mean, p.train_score.std, p.test_score.mean,
+            p.test_score.std, p.trapped, p.diverged
         );
     }
     let _ = write!(

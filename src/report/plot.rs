@@ -31,18 +31,26 @@ fn register_font() {
 #[derive(Debug, thiserror::Error)]
 #[error("drawing {path}: {message}")]
 pub struct PlotError {
+    /// The file being drawn.
     pub path: String,
+    /// What went wrong.
     pub message: String,
 }
+
+/// The figures' size factor where none is given: 1600×1120 pixels a chart.
+pub const DEFAULT_SCALE: f64 = 2.0;
 
 /// Image format of the charts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// PNG raster images.
     Png,
+    /// SVG vector images.
     Svg,
 }
 
 impl Format {
+    /// The file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             Format::Png => "png",
@@ -54,6 +62,7 @@ impl Format {
 /// Size and format shared by every chart of a report.
 #[derive(Clone, Debug)]
 pub struct Canvas {
+    /// Image format of every chart.
     pub format: Format,
     /// 1 gives 800×560 pixels per chart; 2 doubles every length and font.
     pub scale: f64,
@@ -185,7 +194,9 @@ fn diverging(t: f64) -> RGBColor {
 
 /// One entry of a side legend.
 pub struct LegendEntry {
+    /// The text shown.
     pub label: String,
+    /// The colour of its swatch.
     pub color: RGBColor,
 }
 
@@ -194,7 +205,7 @@ const CAPTION_HEIGHT: f64 = 22.0;
 
 /// Splits a chart into (plot, legend, caption) areas and draws the legend
 /// and caption.
-fn layout<'a, DB: DrawingBackend>(
+fn layout<DB: DrawingBackend>(
     canvas: &Canvas,
     root: &DrawingArea<DB, Shift>,
     legend: &[LegendEntry],
@@ -329,8 +340,11 @@ fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
 
 /// A line with a spread band: `(x, y, band low, band high)` points.
 pub struct Line {
+    /// The legend's label.
     pub label: String,
+    /// Colour of the line and its band.
     pub color: RGBColor,
+    /// `(x, y, band low, band high)` per point.
     pub points: Vec<(f64, f64, f64, f64)>,
     /// Drawn dashed, without band or markers (a prediction beside measurements).
     pub dashed: bool,
@@ -400,10 +414,15 @@ where
 
 /// Labels of a chart.
 pub struct Axes<'a> {
+    /// The chart's title.
     pub title: &'a str,
+    /// The x axis label.
     pub x: &'a str,
+    /// The y axis label.
     pub y: &'a str,
+    /// Whether the x axis is logarithmic.
     pub log_x: bool,
+    /// Whether the y axis is logarithmic.
     pub log_y: bool,
 }
 
@@ -573,8 +592,11 @@ impl LineBody<'_> {
 
 /// Points of one group (e.g. one activation) in a scatter chart.
 pub struct Scatter {
+    /// The group's legend label.
     pub label: String,
+    /// Colour of the group's points.
     pub color: RGBColor,
+    /// `(x, y)` per point.
     pub points: Vec<(f64, f64)>,
 }
 
@@ -673,8 +695,11 @@ impl ScatterChart<'_> {
 /// One scope's bars: per category, Spearman's ρ and its interval (`None`
 /// where it could not be computed).
 pub struct BarGroup {
+    /// The scope's legend label.
     pub label: String,
+    /// Colour of the scope's bars.
     pub color: RGBColor,
+    /// Per category, `(ρ, interval low, interval high)`.
     pub values: Vec<Option<(f64, f64, f64)>>,
 }
 
@@ -805,8 +830,11 @@ impl Chart for LeagueChart<'_> {
 
 /// One heat map: `grid × grid` values (rows y from -1, columns x from -1).
 pub struct Panel {
+    /// The panel's title.
     pub title: String,
+    /// Points per side `G`.
     pub grid: usize,
+    /// `G × G` values, rows y from -1, columns x from -1.
     pub values: Vec<f32>,
     /// Points drawn faintly on top: `(x, y, label)`.
     pub overlay: Vec<(f32, f32, f32)>,

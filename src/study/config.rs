@@ -6,44 +6,75 @@
 //! it once into a [`Sweep`] that owns the real objects. Errors name the key
 //! (`grid`, `train.steps`, …); the command line renames it to its flag.
 
+use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
-use super::records::default_layer;
 use super::sweep::{Point, Sweep};
 use crate::error::InputError;
 use crate::measure::MeasureConfig;
-use crate::nn::{BackendKind, Init, Registry};
+use crate::nn::{BackendKind, Init, Registry, DEFAULT_LAYER};
 use crate::problem::{Loss, ProblemConfig};
-use crate::train::TrainConfig;
+use crate::train::{AdamConfig, TrainConfig};
 
-/// The architectures of a run (METHOD §1–§2): every (budget, block type,
+/// The parameter budget `P*` of a run that names none (METHOD §1).
+pub const DEFAULT_BUDGET: usize = 2000;
+
+/// The architectures of a run (METHOD §1–§2): every (budget, layer type,
 /// activation, depth), sized to its budget, drawn with one init scheme.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
-    pub budgets: Vec<usize>,
-    pub layers: Vec<String>,
+    /// Activation names (resolved through the registry).
     pub activations: Vec<String>,
+    /// Numbers of hidden layers.
     pub depths: Vec<usize>,
+    /// Parameter budgets `P*`.
+    #[config(default = "vec![DEFAULT_BUDGET]")]
+    pub budgets: Vec<usize>,
+    /// Layer type names (resolved through the registry).
+    #[config(default = "vec![DEFAULT_LAYER.to_string()]")]
+    pub layers: Vec<String>,
+    /// How the weights are drawn.
+    #[config(default = "Init::default()")]
     pub init: Init,
 }
 
-/// Everything one run needs, nested by room.
-#[derive(Clone, Debug, PartialEq)]
+/// Everything one run needs, nested by room. With the configs it nests
+/// ([`ModelConfig`], [`ProblemConfig`], [`MeasureConfig`], [`TrainConfig`])
+/// this is the one place every default is written: the flags' defaults and
+/// a study file's come from [`RunConfig::defaults`].
+#[derive(Config, Debug, PartialEq)]
 pub struct RunConfig {
+    /// The architectures.
     pub model: ModelConfig,
+    /// The data: landscape problem, training and test sets, loss.
+    #[config(default = "ProblemConfig::new()")]
     pub problem: ProblemConfig,
+    /// How networks are measured at initialisation.
+    #[config(default = "MeasureConfig::new()")]
     pub measure: MeasureConfig,
+    /// How networks are trained.
+    #[config(default = "TrainConfig::new()")]
     pub train: TrainConfig,
     /// Networks measured per point.
+    #[config(default = 50)]
     pub measure_seeds: usize,
     /// Networks trained per point (seeds `0..train_seeds`; 0: none).
+    #[config(default = 5)]
     pub train_seeds: usize,
     /// The run seed every network seed and data set derives from.
-    pub seed: u64,
+    #[config(default = 0)]
+    pub run_seed: u64,
+    /// The compute backend.
+    #[config(default = "BackendKind::default()")]
     pub backend: BackendKind,
 }
 
 impl RunConfig {
+    /// Every default, with no activations or depths yet.
+    pub fn defaults() -> Self {
+        Self::new(ModelConfig::new(Vec::new(), Vec::new()))
+    }
+
     /// Checks every value and builds the sweep, naming the key of the
     /// first mistake.
     pub fn check(&self, registry: &Registry) -> Result<Sweep, InputError> {
@@ -105,7 +136,7 @@ impl RunConfig {
             ));
         }
         self.check_numbers()?;
-        let points = Point::grid(
+        let points = Point::product(
             &model.budgets,
             &layers,
             &activations,
@@ -120,7 +151,7 @@ impl RunConfig {
             train: (self.train_seeds > 0).then(|| self.train.clone()),
             measure_seeds: self.measure_seeds,
             train_seeds: self.train_seeds,
-            seed: self.seed,
+            run_seed: self.run_seed,
             backend: self.backend,
             shard: None,
         })
@@ -160,7 +191,7 @@ impl RunConfig {
     /// The ranges of the plain numbers.
     fn check_numbers(&self) -> Result<(), InputError> {
         InputError::at_least("grid", self.measure.grid, 4)?;
-        InputError::positive("epsilon", self.measure.epsilon)?;
+        InputError::positive("epsilon", self.measure.c2c_threshold)?;
         InputError::at_least("measure_seeds", self.measure_seeds, 1)?;
         let (problem, train) = (&self.problem, &self.train);
         InputError::at_least("train.cells", problem.cells, 1)?;
@@ -184,8 +215,8 @@ impl RunConfig {
             InputError::at_least("train.batch_size", batch, 1)?;
         }
         for (key, beta) in [
-            ("train.adam_beta1", train.adam_beta1),
-            ("train.adam_beta2", train.adam_beta2),
+            ("train.adam_beta1", train.optimizer.beta1),
+            ("train.adam_beta2", train.optimizer.beta2),
         ] {
             if !(0.0..1.0).contains(&beta) {
                 return Err(InputError::new(
@@ -194,7 +225,7 @@ impl RunConfig {
                 ));
             }
         }
-        InputError::positive("train.adam_epsilon", train.adam_epsilon)
+        InputError::positive("train.adam_epsilon", train.optimizer.epsilon)
     }
 }
 
@@ -237,11 +268,14 @@ fn gigabytes(bytes: u128) -> String {
     format!("{:.1} GB", bytes as f64 / 1e9)
 }
 
-/// A study file. Every key but `name`, the budget, `activations` and `depths`
-/// has the METHOD default; unknown keys are refused.
+/// A study file. Every key but `name`, the budget, `activations` and
+/// `depths` has the METHOD default ([`RunConfig::defaults`]); unknown keys
+/// are refused.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudyConfig {
+    /// The study's name; it names the results folder (letters, digits, `-`,
+    /// `_`, `.`).
     pub name: String,
     /// One budget …
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,28 +283,38 @@ pub struct StudyConfig {
     /// … or several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budgets: Option<Vec<usize>>,
+    /// Activation names to sweep.
     pub activations: Vec<String>,
+    /// Depths `L` to sweep.
     pub depths: Vec<usize>,
-    /// Block type: one name, or a list to sweep.
+    /// Layer type: one name, or a list to sweep.
     #[serde(default)]
     pub layer: LayerChoice,
-    #[serde(default)]
+    /// Initialisation scheme (METHOD §2).
+    #[serde(default = "defaults::init")]
     pub init: Init,
+    /// Landscape grid points per side `G` (METHOD §3).
     #[serde(default = "defaults::grid")]
     pub grid: usize,
+    /// C2C threshold `ε` on `RV` (METHOD §3).
     #[serde(default = "defaults::epsilon")]
     pub epsilon: f64,
     /// Compute the zero-cost proxies (default true).
     #[serde(default = "defaults::proxies")]
     pub proxies: bool,
+    /// Networks measured per point.
     #[serde(default = "defaults::measure_seeds")]
     pub measure_seeds: usize,
+    /// Networks trained per point (seeds `0..train_seeds`).
     #[serde(default = "defaults::train_seeds")]
     pub train_seeds: usize,
-    #[serde(default)]
+    /// The study seed every network seed and data set derives from.
+    #[serde(default = "defaults::seed")]
     pub seed: u64,
+    /// Compute backend; `--backend` overrides it, absent is the default one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<BackendKind>,
+    /// The `[train]` table: training settings and the problem.
     #[serde(default)]
     pub train: TrainSection,
 }
@@ -280,26 +324,36 @@ pub struct StudyConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSection {
+    /// Optimiser steps per network.
     pub steps: usize,
+    /// Adam's learning rate.
     pub learning_rate: f64,
     /// Points per step; absent is full batch.
     pub batch_size: Option<usize>,
+    /// The loss is recorded every `log_every` steps.
     pub log_every: usize,
+    /// Adam's β₁.
     pub adam_beta1: f64,
+    /// Adam's β₂.
     pub adam_beta2: f64,
+    /// Adam's ε.
     pub adam_epsilon: f64,
+    /// The training loss.
     pub loss: Loss,
     /// The target: `checkerboard`, `checkerboard:c`, `spirals:t`, `rings:k`.
     pub problem: String,
     /// Checkerboard cells per side (when `problem` names none).
     pub cells: usize,
+    /// Training-set size.
     pub train_size: usize,
+    /// Test-set size.
     pub test_size: usize,
 }
 
 impl Default for TrainSection {
     fn default() -> Self {
-        Self::from_configs(&TrainConfig::new(), &ProblemConfig::new())
+        let defaults = RunConfig::defaults();
+        Self::from_configs(&defaults.train, &defaults.problem)
     }
 }
 
@@ -310,9 +364,9 @@ impl TrainSection {
             learning_rate: train.learning_rate,
             batch_size: train.batch_size,
             log_every: train.log_every,
-            adam_beta1: train.adam_beta1,
-            adam_beta2: train.adam_beta2,
-            adam_epsilon: train.adam_epsilon,
+            adam_beta1: train.optimizer.beta1,
+            adam_beta2: train.optimizer.beta2,
+            adam_epsilon: train.optimizer.epsilon,
             loss: problem.loss,
             problem: problem.problem.clone(),
             cells: problem.cells,
@@ -321,18 +375,22 @@ impl TrainSection {
         }
     }
 
+    /// The training settings of the table.
     pub fn train_config(&self) -> TrainConfig {
         TrainConfig {
             steps: self.steps,
             learning_rate: self.learning_rate,
             batch_size: self.batch_size,
             log_every: self.log_every,
-            adam_beta1: self.adam_beta1,
-            adam_beta2: self.adam_beta2,
-            adam_epsilon: self.adam_epsilon,
+            optimizer: AdamConfig {
+                beta1: self.adam_beta1,
+                beta2: self.adam_beta2,
+                epsilon: self.adam_epsilon,
+            },
         }
     }
 
+    /// The problem settings of the table.
     pub fn problem_config(&self) -> ProblemConfig {
         ProblemConfig {
             problem: self.problem.clone(),
@@ -348,17 +406,20 @@ impl TrainSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LayerChoice {
+    /// One layer type for every point.
     One(String),
+    /// Several layer types, swept.
     Many(Vec<String>),
 }
 
 impl Default for LayerChoice {
     fn default() -> Self {
-        LayerChoice::One(default_layer())
+        LayerChoice::One(DEFAULT_LAYER.to_string())
     }
 }
 
 impl LayerChoice {
+    /// The layer type names, in file order.
     pub fn names(&self) -> Vec<String> {
         match self {
             LayerChoice::One(name) => vec![name.clone()],
@@ -367,21 +428,37 @@ impl LayerChoice {
     }
 }
 
+/// The defaults of a study file's top-level keys: [`RunConfig::defaults`].
 mod defaults {
+    use super::RunConfig;
+
+    /// The default `grid`.
     pub fn grid() -> usize {
-        crate::measure::MeasureConfig::new().grid
+        RunConfig::defaults().measure.grid
     }
+    /// The default `epsilon`.
     pub fn epsilon() -> f64 {
-        crate::measure::MeasureConfig::new().epsilon
+        RunConfig::defaults().measure.c2c_threshold
     }
+    /// The default `proxies`.
     pub fn proxies() -> bool {
-        crate::measure::MeasureConfig::new().proxies
+        RunConfig::defaults().measure.proxies
     }
+    /// The default `measure_seeds`.
     pub fn measure_seeds() -> usize {
-        50
+        RunConfig::defaults().measure_seeds
     }
+    /// The default `train_seeds`.
     pub fn train_seeds() -> usize {
-        5
+        RunConfig::defaults().train_seeds
+    }
+    /// The default `seed`.
+    pub fn seed() -> u64 {
+        RunConfig::defaults().run_seed
+    }
+    /// The default `init`.
+    pub fn init() -> crate::nn::Init {
+        RunConfig::defaults().model.init
     }
 }
 
@@ -404,7 +481,9 @@ pub const BUILT_IN: [(&str, &str); 3] = [
 /// A validated study: the resolved file (saved as `study.toml`) and its sweep.
 #[derive(Clone, Debug)]
 pub struct StudyPlan {
+    /// The resolved study file, every default written out.
     pub config: StudyConfig,
+    /// The checked sweep it runs.
     pub sweep: Sweep,
 }
 
@@ -463,6 +542,7 @@ impl StudyConfig {
             .collect()
     }
 
+    /// The budgets, from `budgets` and `budget`.
     pub fn budget_list(&self) -> Vec<usize> {
         self.budgets
             .clone()
@@ -505,13 +585,13 @@ impl StudyConfig {
             problem: self.train.problem_config(),
             measure: MeasureConfig {
                 grid: self.grid,
-                epsilon: self.epsilon,
+                c2c_threshold: self.epsilon,
                 proxies: self.proxies,
             },
             train: self.train.train_config(),
             measure_seeds: self.measure_seeds,
             train_seeds: self.train_seeds,
-            seed: self.seed,
+            run_seed: self.seed,
             backend: backend_flag.or(self.backend).unwrap_or_default(),
         })
     }
@@ -528,5 +608,130 @@ impl StudyConfig {
             config: self.resolved(run.backend),
             sweep,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = r#"
+name = "tiny"
+budget = 200
+activations = ["relu", "abs"]
+depths = [1, 3]
+grid = 12
+measure_seeds = 6
+train_seeds = 2
+
+[train]
+steps = 40
+log_every = 10
+train_size = 64
+test_size = 64
+"#;
+
+    /// The key an error names, or `None` when the file is accepted.
+    fn refusal(text: &str) -> Option<InputError> {
+        StudyConfig::parse(text, "tiny.toml")
+            .and_then(|c| c.plan(&Registry::builtin(), None))
+            .err()
+    }
+
+    #[test]
+    fn study_file_mistakes_are_refused_naming_the_key() {
+        assert!(refusal(TINY).is_none(), "{:?}", refusal(TINY));
+        let cases: &[(&str, &str, &str)] = &[
+            ("measure_seeds = 6", "measure_sedes = 6", "measure_sedes"),
+            ("steps = 40", "stepz = 40", "stepz"),
+            (
+                "activations = [\"relu\", \"abs\"]",
+                "activations = [\"relu\", \"swish\"]",
+                "allowed: relu, abs",
+            ),
+            ("depths = [1, 3]", "depths = [0, 3]", "depths"),
+            ("depths = [1, 3]", "depths = []", "depths"),
+            (
+                "depths = [1, 3]",
+                "depths = [1, 3]\nlayer = \"conv\"",
+                "allowed: dense, residual, layernorm-dense",
+            ),
+            ("depths = [1, 3]", "depths = [1, 3]\nlayer = []", "layer"),
+            ("grid = 12", "grid = 3", "grid"),
+            ("budget = 200", "budget = 5", "budget"),
+            ("budget = 200", "budget = 200\nbudgets = [300]", "budget"),
+            ("budget = 200", "", "budget"),
+            ("grid = 12", "grid = 12\ninit = \"orthogonal\"", "scaled"),
+            (
+                "steps = 40",
+                "steps = 40\nlearning_rate = -1.0",
+                "train.learning_rate",
+            ),
+            (
+                "steps = 40",
+                "steps = 40\nadam_beta2 = 1.0",
+                "train.adam_beta2",
+            ),
+            (
+                "steps = 40",
+                "steps = 40\nadam_epsilon = 0.0",
+                "train.adam_epsilon",
+            ),
+            ("steps = 40", "steps = 0", "train.steps"),
+            ("measure_seeds = 6", "measure_seeds = 0", "measure_seeds"),
+            ("name = \"tiny\"", "name = \"../escape\"", "name"),
+            ("grid = 12", "grid = \"twelve\"", "grid"),
+            (
+                "steps = 40",
+                "steps = 40\nproblem = \"moons\"",
+                "train.problem",
+            ),
+            (
+                "steps = 40",
+                "steps = 40\nproblem = \"sines:2\"",
+                "train.loss",
+            ),
+        ];
+        for (from, to, named) in cases {
+            assert!(TINY.contains(from), "{from}");
+            let error =
+                refusal(&TINY.replace(from, to)).unwrap_or_else(|| panic!("{to}: accepted"));
+            let text = error.to_string();
+            assert!(text.contains(named), "{to}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_study_file_round_trips_through_the_config() {
+        let study = StudyConfig::parse(TINY, "tiny.toml").unwrap();
+        let resolved = study.resolved(BackendKind::default());
+        let text = toml::to_string(&resolved).unwrap();
+        let again = StudyConfig::parse(&text, "study.toml").unwrap();
+        assert_eq!(again, resolved);
+        assert_eq!(again.resolved(BackendKind::default()), resolved);
+        // The file's values reach the run config, and its defaults are
+        // the run config's defaults.
+        let run = again.run_config(None).unwrap();
+        let defaults = RunConfig::defaults();
+        assert_eq!(run.model.budgets, vec![200]);
+        assert_eq!(run.measure.grid, 12);
+        assert_eq!((run.measure_seeds, run.train_seeds), (6, 2));
+        assert_eq!(run.train.steps, 40);
+        assert_eq!(run.train.learning_rate, defaults.train.learning_rate);
+        assert_eq!(run.train.optimizer, defaults.train.optimizer);
+        assert_eq!(run.problem.loss, defaults.problem.loss);
+        assert_eq!(run.model.init, defaults.model.init);
+        assert_eq!(run.measure.c2c_threshold, defaults.measure.c2c_threshold);
+    }
+
+    #[test]
+    fn a_study_toml_saved_by_version_0_1_0_still_loads() {
+        // Written by `variability study experiments/quick.toml` at b20a001.
+        let saved = include_str!("../../tests/fixtures/study-0.1.0.toml");
+        let study = StudyConfig::parse(saved, "study.toml").unwrap();
+        assert_eq!(study.resolved(study.backend.unwrap()), study);
+        let plan = study.plan(&Registry::builtin(), None).unwrap();
+        assert_eq!(plan.config, study);
+        assert_eq!(plan.sweep.train.unwrap().optimizer, AdamConfig::new());
     }
 }

@@ -7,16 +7,19 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Whether and how a run shows its progress on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressMode {
     /// A bar when stderr is a terminal, plain lines when it is not.
     Auto,
+    /// Nothing (`--quiet`).
     Quiet,
 }
 
 /// How often plain lines are printed when stderr is not a terminal.
 const LINE_INTERVAL: Duration = Duration::from_secs(15);
 
+/// The progress of one run, counted in finished networks out of a total.
 pub struct Progress {
     bar: Option<ProgressBar>,
     lines: bool,
@@ -28,6 +31,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Starts counting `total` networks, shown under `label`.
     pub fn new(label: &str, total: usize, mode: ProgressMode) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let bar = (mode == ProgressMode::Auto && terminal).then(|| {
@@ -92,6 +96,7 @@ impl Progress {
         }
     }
 
+    /// Clears the bar, if one is shown.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -3,20 +3,23 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sweep::{Point, Sweep};
 use crate::measure::NetworkMeasures;
+use crate::nn::DEFAULT_LAYER;
 use crate::train::TrainedNetwork;
-use crate::{REVISION, VERSION};
 
 /// One measured network, as written by `variability measure --out`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MeasureRecord {
+    /// Activation name.
     pub activation: String,
-    /// Block type (records written before block types existed are `dense`).
+    /// Layer type (records written before layer types existed are `dense`).
     #[serde(default = "default_layer")]
     pub layer: String,
+    /// Number of hidden blocks `L`.
     pub depth: usize,
+    /// Width `n` of every hidden block, from the budget (METHOD §1).
     pub width: usize,
+    /// The parameter budget `P*` (the actual count is `measures.params`).
     pub budget: usize,
     /// Seed index of this network within its (activation, depth) point.
     pub seed: usize,
@@ -24,12 +27,19 @@ pub struct MeasureRecord {
     pub run_seed: u64,
     /// The derived seed this network's weights were drawn from.
     pub network_seed: u64,
+    /// Initialisation scheme's name (METHOD §2).
     pub init: String,
+    /// Landscape grid points per side `G` (METHOD §3).
     pub grid: usize,
-    pub epsilon: f64,
+    /// The C2C threshold ε (key `epsilon`, as in a study file).
+    #[serde(rename = "epsilon")]
+    pub c2c_threshold: f64,
+    /// The compute backend that measured the network.
     pub backend: String,
+    /// The measures at initialisation (METHOD §3), as top-level keys.
     #[serde(flatten)]
     pub measures: NetworkMeasures,
+    /// The crate version that produced the record.
     pub version: String,
     /// The git revision that produced the record (absent in older records).
     #[serde(default)]
@@ -40,41 +50,15 @@ pub struct MeasureRecord {
 /// trained, the training results (as written by `train` and `study`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// The network and its measures at initialisation.
     #[serde(flatten)]
     pub network: MeasureRecord,
+    /// The training results; `None` for a network that was only measured.
     #[serde(flatten)]
     pub training: Option<TrainedNetwork>,
 }
 
 impl RunRecord {
-    pub fn new(
-        point: &Point,
-        seed: usize,
-        network_seed: u64,
-        sweep: &Sweep,
-        measures: NetworkMeasures,
-        training: Option<TrainedNetwork>,
-    ) -> Self {
-        let network = MeasureRecord {
-            activation: point.activation.name().to_string(),
-            layer: point.layer.name().to_string(),
-            depth: point.config.depth,
-            width: point.config.width,
-            budget: point.budget,
-            seed,
-            run_seed: sweep.seed,
-            network_seed,
-            init: point.config.init.to_string(),
-            grid: sweep.measure.grid,
-            epsilon: sweep.measure.epsilon,
-            backend: sweep.backend.to_string(),
-            measures,
-            version: VERSION.to_string(),
-            revision: Some(REVISION.to_string()),
-        };
-        Self { network, training }
-    }
-
     /// Identifies the network within a study.
     pub fn key(&self) -> NetworkKey {
         let n = &self.network;
@@ -91,25 +75,19 @@ impl RunRecord {
 /// (budget, layer, activation, depth, seed): one network of a study.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NetworkKey {
+    /// The parameter budget `P*`.
     pub budget: usize,
+    /// Layer type name.
     pub layer: String,
+    /// Activation name.
     pub activation: String,
+    /// Number of hidden blocks `L`.
     pub depth: usize,
+    /// Seed index within the point.
     pub seed: usize,
 }
 
 impl NetworkKey {
-    /// The key of seed `seed` of a point.
-    pub fn of(point: &Point, seed: usize) -> Self {
-        Self {
-            budget: point.budget,
-            layer: point.layer.name().to_string(),
-            activation: point.activation.name().to_string(),
-            depth: point.config.depth,
-            seed,
-        }
-    }
-
     /// The key without its seed: the point.
     pub fn point(&self) -> (usize, String, String, usize) {
         (
@@ -121,7 +99,7 @@ impl NetworkKey {
     }
 }
 
-/// The block type of records and study files that do not name one.
+/// The layer type of records and study files that do not name one.
 pub fn default_layer() -> String {
-    "dense".to_string()
+    DEFAULT_LAYER.to_string()
 }

@@ -10,14 +10,15 @@ use super::config::{StudyConfig, StudyPlan};
 use super::progress::{Progress, ProgressMode};
 use super::records::RunRecord;
 use super::summary::StudySummary;
-use super::{io_error, StudyError};
+use super::{io_error, write_file, StudyError};
 use crate::error::InputError;
-use crate::json::{read_json_lines, write_atomically, JsonLines};
+use crate::json::{read_json_lines, JsonLines};
 use crate::nn::ComputeBackend;
 
 /// A study's results directory, held by this process: a lock on its
 /// `.lock` file keeps a second run out until this one ends.
 pub struct ResultsDir {
+    /// The directory.
     pub path: PathBuf,
     /// Held for as long as the directory is in use; the lock goes with it.
     _lock: fs::File,
@@ -33,9 +34,11 @@ const RESULT_FILES: [&str; 5] = [
 ];
 
 impl ResultsDir {
+    /// `runs.jsonl`: one record per finished network.
     pub fn runs(&self) -> PathBuf {
         self.path.join("runs.jsonl")
     }
+    /// `landscapes/`: the output landscapes of seed 0.
     pub fn landscapes(&self) -> PathBuf {
         self.path.join("landscapes")
     }
@@ -133,11 +136,6 @@ fn check_resumable(path: &Path, saved: &Path, plan: &StudyPlan) -> Result<(), St
         ));
     }
     Ok(())
-}
-
-/// [`write_atomically`], naming the file in the error.
-pub fn write_file(path: &Path, contents: &[u8]) -> Result<(), StudyError> {
-    write_atomically(path, contents).map_err(io_error(format!("writing {}", path.display())))
 }
 
 /// Runs (or resumes) a study on backend `B`, then writes its summaries.

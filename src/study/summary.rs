@@ -8,10 +8,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::config::StudyPlan;
-use super::records::{default_layer, NetworkKey, RunRecord};
-use super::results::write_file;
-use super::StudyError;
-use crate::measure::PROXY_NAMES;
+use super::records::{default_layer, RunRecord};
+use super::{write_file, StudyError};
+use crate::measure::Measure;
 use crate::stats::{kendall_tau, spearman, spearman_interval, spearman_p_value, Summary};
 use crate::train::TrainedNetwork;
 
@@ -21,26 +20,51 @@ pub struct PointSummary {
     /// What the point is plotted and correlated as: the activation, or
     /// `activation/layer` when the study sweeps block types.
     pub series: String,
+    /// Activation name.
     pub activation: String,
+    /// Layer type name.
     #[serde(default = "default_layer")]
     pub layer: String,
+    /// Number of hidden blocks `L`.
     pub depth: usize,
+    /// The parameter budget `P*`.
     pub budget: usize,
+    /// Width `n` of every hidden block.
     pub width: usize,
+    /// Actual parameter count `P` (METHOD §1).
     pub params: usize,
+    /// Networks measured at this point.
     pub networks: usize,
+    /// Activation ratio `AR` over the networks (METHOD §3).
     pub activation_ratio: Summary,
+    /// Activation count `AC` over the networks (METHOD §3).
     pub activation_count: Summary,
+    /// `V3` over the networks (METHOD §3).
     pub v3: Summary,
+    /// `RV_out` at initialisation over the networks (METHOD §3).
     pub rv_out: Summary,
+    /// Fraction of the networks collapsed to a constant at initialisation.
     pub c2c_frequency: f64,
+    /// Networks trained at this point.
     pub trained: usize,
-    pub train_acc: Summary,
-    pub best_train_acc: Summary,
-    pub test_acc: Summary,
+    /// Training score (accuracy, or R² for a regression target) over the
+    /// trained networks; the key keeps its first name, `train_acc`.
+    #[serde(rename = "train_acc")]
+    pub train_score: Summary,
+    /// Best training score during training (key `best_train_acc`).
+    #[serde(rename = "best_train_acc")]
+    pub best_train_score: Summary,
+    /// Test score (key `test_acc`).
+    #[serde(rename = "test_acc")]
+    pub test_score: Summary,
+    /// Final training loss over the trained networks, diverged ones left out
+    /// (counted as missing).
     pub final_loss: Summary,
+    /// `RV_out` after training, diverged networks left out (counted as missing).
     pub rv_out_trained: Summary,
+    /// Trained networks still constant after training: trapped by C2C.
     pub trapped: usize,
+    /// Trained networks whose loss became non-finite.
     pub diverged: usize,
     /// The zero-cost proxies by name (`PROXY_NAMES`; absent in older summaries).
     #[serde(default)]
@@ -53,15 +77,24 @@ pub struct PointSummary {
 /// the measure is finite.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Correlation {
+    /// The points compared: a series at a budget (`relu@2000`), or all of
+    /// them (`all@2000`).
     pub scope: String,
+    /// The measure's name.
     pub measure: String,
+    /// Points where the measure is finite: the sample size.
     pub points: usize,
+    /// Spearman's ρ between the measure's mean and the mean training score.
     pub spearman: f64,
+    /// Permutation p-value of ρ.
     pub p_value: f64,
+    /// Lower end of ρ's bootstrap 95% interval.
     #[serde(default = "nan", deserialize_with = "crate::json::f64_or_nan")]
     pub spearman_low: f64,
+    /// Upper end of ρ's bootstrap 95% interval.
     #[serde(default = "nan", deserialize_with = "crate::json::f64_or_nan")]
     pub spearman_high: f64,
+    /// Kendall's τ between the same pairs.
     #[serde(default = "nan", deserialize_with = "crate::json::f64_or_nan")]
     pub kendall: f64,
 }
@@ -73,39 +106,47 @@ fn nan() -> f64 {
 /// Everything a finished study reports.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StudySummary {
+    /// The study's name.
     pub name: String,
+    /// Each point's summary, in the plan's order.
     pub points: Vec<PointSummary>,
+    /// Each measure's correlations with trainability, per budget and scope.
     pub correlations: Vec<Correlation>,
 }
 
-/// Measures at initialisation that are correlated with trainability: the
-/// variability measures, then the zero-cost proxies.
-pub fn correlated_measures() -> Vec<&'static str> {
-    ["v3", "activation_ratio", "activation_count", "rv_out"]
-        .into_iter()
-        .chain(PROXY_NAMES)
-        .collect()
-}
+/// The figures of a point that come from training, in the columns of
+/// `summary.csv`.
+const TRAINING_FIGURES: [&str; 5] = [
+    "train_acc",
+    "best_train_acc",
+    "test_acc",
+    "final_loss",
+    "rv_out_trained",
+];
 
 const PERMUTATIONS: usize = 10_000;
 const RESAMPLES: usize = 2_000;
 
 impl StudySummary {
+    /// Summarises the records of `plan`'s study: points without records are
+    /// left out.
     pub fn of(plan: &StudyPlan, records: &[RunRecord]) -> Self {
         let mut groups: BTreeMap<_, Vec<&RunRecord>> = BTreeMap::new();
         for record in records {
             groups.entry(record.key().point()).or_default().push(record);
+        }
+        // Seed order: sums over a point's networks must not depend on the
+        // order the workers finished them in (floating-point addition is
+        // not associative), so a study summarises to the same bits.
+        for group in groups.values_mut() {
+            group.sort_by_key(|record| record.network.seed);
         }
         // Points in plan order.
         let points: Vec<PointSummary> = plan
             .sweep
             .points
             .iter()
-            .filter_map(|p| {
-                groups
-                    .get(&NetworkKey::of(p, 0).point())
-                    .map(|group| (p, group))
-            })
+            .filter_map(|p| groups.get(&p.key(0).point()).map(|group| (p, group)))
             .map(|(p, group)| {
                 PointSummary::of(
                     plan.config.series(p.activation.name(), p.layer.name()),
@@ -141,19 +182,24 @@ impl StudySummary {
         )
     }
 
+    /// The points as `summary.csv`: one row per point; mean, std, median and
+    /// missing of every figure.
     pub fn summary_csv(&self) -> String {
-        let figures = [
-            "activation_ratio",
-            "activation_count",
-            "v3",
-            "rv_out",
-            "train_acc",
-            "best_train_acc",
-            "test_acc",
-            "final_loss",
-            "rv_out_trained",
-        ];
-        let stats: Vec<&str> = figures.into_iter().chain(PROXY_NAMES).collect();
+        // The column order of earlier versions: the variability measures,
+        // the training figures, then the proxies.
+        let variability = [
+            Measure::ActivationRatio,
+            Measure::ActivationCount,
+            Measure::V3,
+            Measure::RvOut,
+        ]
+        .map(Measure::name);
+        let proxies = Measure::PROXIES.map(Measure::name);
+        let stats: Vec<&str> = variability
+            .into_iter()
+            .chain(TRAINING_FIGURES)
+            .chain(proxies)
+            .collect();
         let mut header: Vec<String> = [
             "series",
             "activation",
@@ -175,7 +221,7 @@ impl StudySummary {
             let mut row = vec![p.series.clone(), p.activation.clone(), p.layer.clone()];
             row.extend([p.depth, p.budget, p.width, p.params, p.networks].map(|n| n.to_string()));
             for stat in &stats {
-                let s = p.measure(stat);
+                let s = p.figure(stat);
                 row.extend([
                     csv_number(s.mean),
                     csv_number(s.std),
@@ -194,6 +240,7 @@ impl StudySummary {
         csv_text(&rows)
     }
 
+    /// The correlations as `correlations.csv`, one row per scope and measure.
     pub fn correlations_csv(&self) -> String {
         let header = [
             "scope",
@@ -242,21 +289,21 @@ fn correlations(
                 .filter(|p| {
                     p.budget == budget
                         && scope.is_none_or(|s| &p.series == s)
-                        && p.train_acc.count > 0
+                        && p.train_score.count > 0
                 })
                 .collect();
             let name = format!("{}@{budget}", scope.map_or("all", |s| s.as_str()));
-            for measure in correlated_measures() {
+            for measure in Measure::ALL {
                 let (values, accuracy): (Vec<f64>, Vec<f64>) = chosen
                     .iter()
-                    .map(|p| (p.measure(measure).mean, p.train_acc.mean))
+                    .map(|p| (p.measure(measure).mean, p.train_score.mean))
                     .filter(|(v, _)| v.is_finite())
                     .unzip();
                 let (spearman_low, spearman_high) =
                     spearman_interval(&values, &accuracy, RESAMPLES, seed);
                 correlations.push(Correlation {
                     scope: name.clone(),
-                    measure: measure.to_string(),
+                    measure: measure.name().to_string(),
                     points: values.len(),
                     spearman: spearman(&values, &accuracy),
                     p_value: spearman_p_value(&values, &accuracy, PERMUTATIONS, seed),
@@ -320,22 +367,22 @@ impl PointSummary {
             c2c_frequency: group.iter().filter(|r| r.network.measures.c2c).count() as f64
                 / group.len() as f64,
             trained: trained.len(),
-            train_acc: accuracy(|t| t.train_acc),
-            best_train_acc: accuracy(|t| t.best_train_acc),
-            test_acc: accuracy(|t| t.test_acc),
+            train_score: accuracy(|t| t.train_score),
+            best_train_score: accuracy(|t| t.best_train_score),
+            test_score: accuracy(|t| t.test_score),
             final_loss: training(|t| t.final_loss),
             rv_out_trained: training(|t| t.rv_out_trained),
             trapped: trained.iter().filter(|t| t.trapped).count(),
             diverged: trained.iter().filter(|t| t.diverged).count(),
-            proxies: PROXY_NAMES
+            proxies: Measure::PROXIES
                 .iter()
-                .map(|&name| {
+                .map(|&proxy| {
                     (
-                        name.to_string(),
+                        proxy.name().to_string(),
                         Summary::of(
                             group
                                 .iter()
-                                .map(|r| r.network.measures.proxies.get(name).unwrap_or(f64::NAN)),
+                                .map(|r| r.network.measures.get(proxy).unwrap_or(f64::NAN)),
                         ),
                     )
                 })
@@ -343,24 +390,35 @@ impl PointSummary {
         }
     }
 
-    /// A summarised figure by its name.
-    pub fn measure(&self, name: &str) -> Summary {
-        match name {
-            "activation_ratio" => self.activation_ratio,
-            "activation_count" => self.activation_count,
-            "v3" => self.v3,
-            "rv_out" => self.rv_out,
-            "train_acc" => self.train_acc,
-            "best_train_acc" => self.best_train_acc,
-            "test_acc" => self.test_acc,
-            "final_loss" => self.final_loss,
-            "rv_out_trained" => self.rv_out_trained,
+    /// A measure or proxy summarised over the point's networks.
+    pub fn measure(&self, measure: Measure) -> Summary {
+        match measure {
+            Measure::ActivationRatio => self.activation_ratio,
+            Measure::ActivationCount => self.activation_count,
+            Measure::V3 => self.v3,
+            Measure::RvOut => self.rv_out,
             // A proxy missing from an older summary has no values.
-            proxy if PROXY_NAMES.contains(&proxy) => self
+            proxy => self
                 .proxies
-                .get(proxy)
+                .get(proxy.name())
                 .copied()
                 .unwrap_or_else(|| Summary::of([])),
+        }
+    }
+
+    /// A summarised figure by its name: a measure's, or a training
+    /// figure's (`train_acc`, `best_train_acc`, `test_acc`, `final_loss`,
+    /// `rv_out_trained`).
+    pub fn figure(&self, name: &str) -> Summary {
+        if let Some(measure) = Measure::from_name(name) {
+            return self.measure(measure);
+        }
+        match name {
+            "train_acc" => self.train_score,
+            "best_train_acc" => self.best_train_score,
+            "test_acc" => self.test_score,
+            "final_loss" => self.final_loss,
+            "rv_out_trained" => self.rv_out_trained,
             other => panic!("no summarised figure named '{other}'"),
         }
     }
@@ -396,16 +454,16 @@ mod tests {
             network_seed: seed as u64,
             init: "scaled".into(),
             grid: 8,
-            epsilon: 1e-3,
+            c2c_threshold: 1e-3,
             backend: "ndarray".into(),
             measures,
             version: "test".into(),
             revision: None,
         };
-        let training = training.map(|(train_acc, diverged)| TrainedNetwork {
-            train_acc,
-            best_train_acc: train_acc,
-            test_acc: if diverged { f64::NAN } else { train_acc },
+        let training = training.map(|(train_score, diverged)| TrainedNetwork {
+            train_score,
+            best_train_score: train_score,
+            test_score: if diverged { f64::NAN } else { train_score },
             final_loss: 0.1,
             loss_curve: vec![0.7, 0.1],
             rv_out_trained: 0.5,
@@ -432,12 +490,12 @@ mod tests {
         assert_eq!(point.trained, 3);
         assert_eq!(point.diverged, 1);
         assert!(
-            (point.train_acc.mean - (0.9 + 0.9 + crate::train::CHANCE_ACCURACY) / 3.0).abs()
+            (point.train_score.mean - (0.9 + 0.9 + crate::train::CHANCE_ACCURACY) / 3.0).abs()
                 < 1e-12,
             "{:?}",
-            point.train_acc
+            point.train_score
         );
-        assert_eq!(point.train_acc.count, 3);
+        assert_eq!(point.train_score.count, 3);
         assert_eq!(
             point.final_loss.missing, 1,
             "the diverged run's loss is reported missing, not dropped silently"
@@ -454,5 +512,28 @@ mod tests {
         let point = PointSummary::of("relu".into(), &group.iter().collect::<Vec<_>>());
         assert_eq!((point.rv_out.count, point.rv_out.missing), (2, 1));
         assert!((point.c2c_frequency - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_summary_does_not_depend_on_the_order_records_finished_in() {
+        let text = "name = \"t\"\nbudget = 10\nactivations = [\"relu\"]\ndepths = [1]\ngrid = 8";
+        let plan = crate::study::StudyConfig::parse(text, "t.toml")
+            .unwrap()
+            .plan(&crate::nn::Registry::builtin(), None)
+            .unwrap();
+        // (0.1 + 0.2) + 0.3 and (0.3 + 0.2) + 0.1 differ in the last bit.
+        let records = [
+            record(0, 0.1, None),
+            record(1, 0.2, None),
+            record(2, 0.3, None),
+        ];
+        let reversed: Vec<RunRecord> = records.iter().rev().cloned().collect();
+        let forward = StudySummary::of(&plan, &records);
+        let backward = StudySummary::of(&plan, &reversed);
+        assert_eq!(forward.points.len(), 1);
+        assert_eq!(
+            forward.points[0].rv_out.mean.to_bits(),
+            backward.points[0].rv_out.mean.to_bits()
+        );
     }
 }

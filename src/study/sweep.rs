@@ -3,35 +3,50 @@
 //! take from a shared queue. Each worker holds its own data on the device;
 //! the caller receives finished tasks in completion order and writes them.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
-use super::records::{NetworkKey, RunRecord};
+use super::records::{MeasureRecord, NetworkKey, RunRecord};
 use super::shard::{partition, Shard};
 use crate::error::InputError;
-use crate::measure::{MeasureConfig, Measurer};
+use crate::measure::{MeasureConfig, Measurer, NetworkMeasures};
 use crate::nn::{
     ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend,
     INPUT_DIM, OUTPUT_DIM,
 };
 use crate::problem::ProblemConfig;
 use crate::seed::network_seed;
-use crate::train::{TrainConfig, Trainer};
+use crate::train::{TrainConfig, TrainedNetwork, Trainer};
+use crate::{REVISION, VERSION};
 
 /// One (layer, activation, depth, budget) point, sized to its budget.
 #[derive(Clone, Debug)]
 pub struct Point {
+    /// The activation of every hidden block.
     pub activation: ActivationSpec,
+    /// The hidden block type.
     pub layer: LayerSpec,
+    /// The architecture: depth, width from the budget (METHOD §1), init.
     pub config: MlpConfig,
+    /// The parameter budget `P*`.
     pub budget: usize,
 }
 
 impl Point {
+    /// The key of seed `seed` of this point.
+    pub fn key(&self, seed: usize) -> NetworkKey {
+        NetworkKey {
+            budget: self.budget,
+            layer: self.layer.name().to_string(),
+            activation: self.activation.name().to_string(),
+            depth: self.config.depth,
+            seed,
+        }
+    }
+
     /// Parameters of one network of the point, from its block type's count.
     pub fn params(&self) -> usize {
         self.layer
@@ -41,7 +56,7 @@ impl Point {
     /// Every (budget, layer, activation, depth) point, in that nesting
     /// order, each sized to its budget; the error says which budget is too
     /// small.
-    pub fn grid(
+    pub fn product(
         budgets: &[usize],
         layers: &[LayerSpec],
         activations: &[ActivationSpec],
@@ -80,30 +95,44 @@ impl Point {
 /// A chunk of seeds of one point, run as one ensemble.
 #[derive(Clone, Debug)]
 pub struct Task {
+    /// Index of the point in [`Sweep::points`].
     pub point: usize,
+    /// Seed indices of the ensemble's members.
     pub seeds: Vec<usize>,
+    /// Whether the members are trained after being measured.
     pub train: bool,
 }
 
 /// The output landscape of one network at initialisation and after training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Landscape {
+    /// Activation name.
     pub activation: String,
+    /// Layer type name.
     #[serde(default = "super::records::default_layer")]
     pub layer: String,
+    /// Number of hidden blocks `L`.
     pub depth: usize,
+    /// The parameter budget `P*`.
     pub budget: usize,
+    /// Seed index within the point.
     pub seed: usize,
+    /// Grid points per side `G`.
     pub grid: usize,
+    /// `V3` at initialisation (METHOD §3).
     pub v3: f64,
     /// `G × G` values, rows y, columns x.
     pub init: Vec<f32>,
+    /// The landscape after training (`G × G`, as `init`); `None` when the
+    /// network was not trained.
     pub trained: Option<Vec<f32>>,
 }
 
 /// What a finished task hands back.
 pub struct TaskOutput {
+    /// The task that was run.
     pub task: Task,
+    /// One record per network of the task.
     pub records: Vec<RunRecord>,
     /// The landscapes of seed 0, when the task holds it.
     pub landscape: Option<Landscape>,
@@ -113,8 +142,11 @@ pub struct TaskOutput {
 /// [`super::config::RunConfig::check`]).
 #[derive(Clone, Debug)]
 pub struct Sweep {
+    /// The points, each sized to its budget.
     pub points: Vec<Point>,
+    /// How networks are measured at initialisation.
     pub measure: MeasureConfig,
+    /// The model problem: data sets and loss.
     pub problem: ProblemConfig,
     /// `None` when nothing is trained.
     pub train: Option<TrainConfig>,
@@ -122,10 +154,11 @@ pub struct Sweep {
     pub measure_seeds: usize,
     /// Networks trained per point: seeds `0..train_seeds`.
     pub train_seeds: usize,
-    /// The run seed.
-    pub seed: u64,
+    /// The run seed every network seed and data set derives from.
+    pub run_seed: u64,
+    /// The compute backend, recorded with every network.
     pub backend: BackendKind,
-    /// Run only this shard's networks (see [`super::shard::partition`]).
+    /// Run only this shard's networks (see [`Sweep::partition`]).
     pub shard: Option<Shard>,
 }
 
@@ -133,6 +166,66 @@ impl Sweep {
     /// Networks per point: the trained ones are measured too.
     pub fn networks_per_point(&self) -> usize {
         self.measure_seeds.max(self.train_seeds)
+    }
+
+    /// Relative cost of one network of a point: a pass over the grid and
+    /// the training set to measure it, and `steps` forward and backward
+    /// passes (~3 passes each) over the training set to train it — all ∝
+    /// parameters.
+    pub fn network_cost(&self, point: usize, trained: bool) -> f64 {
+        let params = self.points[point].params() as f64;
+        let grid = (self.measure.grid * self.measure.grid) as f64;
+        let data = self.problem.train_size as f64;
+        let steps = self.train.as_ref().map_or(0, |t| t.steps) as f64;
+        params * (grid + data + if trained { 3.0 * steps * data } else { 0.0 })
+    }
+
+    /// The shard of every network of the sweep, `[point][seed]`, balanced
+    /// by [`Sweep::network_cost`] ([`partition`]).
+    pub fn partition(&self, count: usize) -> Vec<Vec<usize>> {
+        let train_seeds = if self.train.is_some() {
+            self.train_seeds
+        } else {
+            0
+        };
+        let costs: Vec<Vec<f64>> = (0..self.points.len())
+            .map(|point| {
+                (0..self.networks_per_point())
+                    .map(|seed| self.network_cost(point, seed < train_seeds))
+                    .collect()
+            })
+            .collect();
+        partition(&costs, count)
+    }
+
+    /// The record of one network of a point: what it is, how it was made,
+    /// its measures and (when trained) its training.
+    pub fn record(
+        &self,
+        point: &Point,
+        seed: usize,
+        network_seed: u64,
+        measures: NetworkMeasures,
+        training: Option<TrainedNetwork>,
+    ) -> RunRecord {
+        let network = MeasureRecord {
+            activation: point.activation.name().to_string(),
+            layer: point.layer.name().to_string(),
+            depth: point.config.depth,
+            width: point.config.width,
+            budget: point.budget,
+            seed,
+            run_seed: self.run_seed,
+            network_seed,
+            init: point.config.init.to_string(),
+            grid: self.measure.grid,
+            c2c_threshold: self.measure.c2c_threshold,
+            backend: self.backend.to_string(),
+            measures,
+            version: VERSION.to_string(),
+            revision: Some(REVISION.to_string()),
+        };
+        RunRecord { network, training }
     }
 
     /// The tasks still to run, given the networks already finished: the
@@ -146,7 +239,7 @@ impl Sweep {
             .collect();
         let owners = self
             .shard
-            .map(|shard| (shard.index, partition(self, shard.count)));
+            .map(|shard| (shard.index, self.partition(shard.count)));
         let mine = |point: usize, seed: usize| {
             owners
                 .as_ref()
@@ -157,12 +250,10 @@ impl Sweep {
         for (index, point) in self.points.iter().enumerate() {
             let todo = |range: std::ops::Range<usize>| -> Vec<usize> {
                 range
-                    .filter(|&seed| {
-                        mine(index, seed) && !done.contains(&NetworkKey::of(point, seed))
-                    })
+                    .filter(|&seed| mine(index, seed) && !done.contains(&point.key(seed)))
                     .collect()
             };
-            let chunk = self.chunk_members::<B>(point);
+            let chunk = self.task_members::<B>(point);
             let train_seeds = if self.train.is_some() {
                 self.train_seeds
             } else {
@@ -180,15 +271,14 @@ impl Sweep {
         train_tasks
     }
 
-    /// Networks per ensemble for a point (see `SupportedBackend::CHUNK_ELEMENTS`).
-    /// The training set (the gradient profile's, and training's) bounds it:
-    /// the grid is streamed in chunks of points.
-    pub fn chunk_members<B: SupportedBackend>(&self, point: &Point) -> usize {
-        B::members_per_ensemble(
-            B::CHUNK_ELEMENTS,
-            self.problem.train_size,
-            point.config.width,
-        )
+    /// Networks per task (one ensemble) for a point, as the measurer
+    /// chunks them (see `SupportedBackend::CHUNK_ELEMENTS`). The training
+    /// set (the gradient profile's, and training's) bounds it: the grid is
+    /// streamed in chunks of points.
+    pub fn task_members<B: SupportedBackend>(&self, point: &Point) -> usize {
+        point
+            .config
+            .members_per_ensemble::<B>(B::CHUNK_ELEMENTS, self.problem.train_size)
     }
 
     /// Splits seed indices of a point into tasks of at most `chunk` networks.
@@ -259,11 +349,17 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             measurer: Measurer::new(
                 sweep.measure.clone(),
                 sweep.problem.clone(),
-                sweep.seed,
+                sweep.run_seed,
                 device,
             ),
             trainer: sweep.train.clone().map(|t| {
-                Trainer::new(t, sweep.problem.clone(), &sweep.measure, sweep.seed, device)
+                Trainer::new(
+                    t,
+                    sweep.problem.clone(),
+                    &sweep.measure,
+                    sweep.run_seed,
+                    device,
+                )
             }),
             device: device.clone(),
         }
@@ -278,7 +374,7 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             .iter()
             .map(|&i| {
                 network_seed(
-                    sweep.seed,
+                    sweep.run_seed,
                     point.activation.function.seed_label(),
                     point.config.depth,
                     i,
@@ -319,11 +415,10 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             .into_iter()
             .enumerate()
             .map(|(member, measures)| {
-                RunRecord::new(
+                sweep.record(
                     point,
                     task.seeds[member],
                     network_seeds[member],
-                    sweep,
                     measures,
                     trained.as_ref().map(|t| t[member].clone()),
                 )

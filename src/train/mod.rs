@@ -5,5 +5,6 @@
 pub mod trainer;
 
 pub use trainer::{
-    OptimizerRecord, TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer, CHANCE_ACCURACY,
+    AdamConfig, OptimizerRecord, TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer,
+    CHANCE_ACCURACY,
 };

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -18,12 +18,16 @@ use crate::nn::{ComputeBackend, Mlp};
 use crate::problem::{grid_tensor, ProblemConfig};
 use crate::seed::{derive_seed, host_rng};
 
-/// How networks are trained (METHOD §4). Every field has the METHOD default.
+/// How networks are trained (METHOD §4). Every field has the METHOD
+/// default; this struct and [`AdamConfig`] are the only place those
+/// defaults are written (the command line's and the study file's come from
+/// here).
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainConfig {
-    /// Adam steps.
+    /// Optimiser steps.
     #[config(default = 2000)]
     pub steps: usize,
+    /// The optimiser's learning rate.
     #[config(default = 1e-3)]
     pub learning_rate: f64,
     /// Points per step; `None` is full batch.
@@ -31,49 +35,64 @@ pub struct TrainConfig {
     /// Record the loss (and training accuracy) every this many steps.
     #[config(default = 100)]
     pub log_every: usize,
-    /// Adam's β₁ (PyTorch's default).
+    /// Adam's moment settings.
+    #[config(default = "AdamConfig::new()")]
+    pub optimizer: AdamConfig,
+}
+
+/// Adam's settings (Kingma & Ba 2015), PyTorch's defaults: this crate's own
+/// config, turned into Burn's `AdamConfig` for training.
+#[derive(Config, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// β₁, the decay of the first moment.
     #[config(default = 0.9)]
-    pub adam_beta1: f64,
-    /// Adam's β₂ (PyTorch's default).
+    pub beta1: f64,
+    /// β₂, the decay of the second moment.
     #[config(default = 0.999)]
-    pub adam_beta2: f64,
-    /// Adam's ε: PyTorch's 1e-8, not Burn's 1e-5, which slows the layers
-    /// whose gradients are tiny — the deep layers under study.
+    pub beta2: f64,
+    /// ε: PyTorch's 1e-8, not Burn's 1e-5, which slows the layers whose
+    /// gradients are tiny — the deep layers under study.
     #[config(default = 1e-8)]
-    pub adam_epsilon: f64,
+    pub epsilon: f64,
 }
 
 impl TrainConfig {
     /// The optimiser these settings describe, as every training record
     /// carries it.
-    pub fn optimizer(&self) -> OptimizerRecord {
+    pub fn optimizer_record(&self) -> OptimizerRecord {
         OptimizerRecord {
             name: "adam".into(),
             learning_rate: self.learning_rate,
-            beta1: self.adam_beta1,
-            beta2: self.adam_beta2,
-            epsilon: self.adam_epsilon,
+            beta1: self.optimizer.beta1,
+            beta2: self.optimizer.beta2,
+            epsilon: self.optimizer.epsilon,
             steps: self.steps,
             batch_size: self.batch_size,
         }
     }
 
-    fn adam(&self) -> AdamConfig {
-        AdamConfig::new()
-            .with_beta_1(self.adam_beta1 as f32)
-            .with_beta_2(self.adam_beta2 as f32)
-            .with_epsilon(self.adam_epsilon as f32)
+    fn adam(&self) -> burn::optim::AdamConfig {
+        burn::optim::AdamConfig::new()
+            .with_beta_1(self.optimizer.beta1 as f32)
+            .with_beta_2(self.optimizer.beta2 as f32)
+            .with_epsilon(self.optimizer.epsilon as f32)
     }
 }
 
 /// The optimiser a network was trained with, in every training record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerRecord {
+    /// The optimiser's name (`adam`).
     pub name: String,
+    /// Learning rate.
     pub learning_rate: f64,
+    /// Adam's β₁.
     pub beta1: f64,
+    /// Adam's β₂.
     pub beta2: f64,
+    /// Adam's ε.
     pub epsilon: f64,
+    /// Optimiser steps of the run (a diverged network stops earlier).
     pub steps: usize,
     /// Points per step; `None` is full batch.
     pub batch_size: Option<usize>,
@@ -82,14 +101,22 @@ pub struct OptimizerRecord {
 /// The outcome of training one network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainedNetwork {
-    /// Training accuracy of the final network (of the last finite step if it diverged).
-    #[serde(deserialize_with = "crate::json::f64_or_nan")]
-    pub train_acc: f64,
-    /// Best training accuracy over the logged steps and the end.
-    #[serde(deserialize_with = "crate::json::f64_or_nan")]
-    pub best_train_acc: f64,
-    #[serde(deserialize_with = "crate::json::f64_or_nan")]
-    pub test_acc: f64,
+    /// Training score of the final network (of the last finite step if it
+    /// diverged): accuracy on a classification target, R² on a regression
+    /// target. The record key keeps its first name, `train_acc`.
+    #[serde(rename = "train_acc", deserialize_with = "crate::json::f64_or_nan")]
+    pub train_score: f64,
+    /// Best training score over the logged steps and the end.
+    #[serde(
+        rename = "best_train_acc",
+        deserialize_with = "crate::json::f64_or_nan"
+    )]
+    pub best_train_score: f64,
+    /// Score on the test set (accuracy or R², as `train_score`).
+    #[serde(rename = "test_acc", deserialize_with = "crate::json::f64_or_nan")]
+    pub test_score: f64,
+    /// Training loss of the final network (of the last finite step if it
+    /// diverged).
     #[serde(deserialize_with = "crate::json::f64_or_nan")]
     pub final_loss: f64,
     /// Loss at steps 0, `log_every`, 2·`log_every`, … (up to divergence).
@@ -113,8 +140,7 @@ pub struct TrainedNetwork {
     #[serde(default)]
     pub optimizer: Option<OptimizerRecord>,
     /// What a diverged run's score counts as: chance for a binary target
-    /// (0.5), R² = 0 for a regression target (where `train_acc`,
-    /// `best_train_acc` and `test_acc` hold R²).
+    /// (0.5), R² = 0 for a regression target.
     #[serde(default = "binary_chance")]
     pub chance: f64,
 }
@@ -142,8 +168,11 @@ impl TrainedNetwork {
 /// A trained ensemble, each member's results and each member's trained
 /// output landscape on the grid (`G × G`, rows y, columns x).
 pub struct TrainedEnsemble<B: ComputeBackend> {
+    /// The trained ensemble.
     pub model: Mlp<B>,
+    /// Each member's results, in member order.
     pub networks: Vec<TrainedNetwork>,
+    /// Each member's trained output landscape, `G × G` values.
     pub landscapes: Vec<Vec<f32>>,
 }
 
@@ -151,7 +180,7 @@ pub struct TrainedEnsemble<B: ComputeBackend> {
 pub struct Trainer<B: ComputeBackend> {
     settings: TrainConfig,
     problem: ProblemConfig,
-    epsilon: f64,
+    c2c_threshold: f64,
     run_seed: u64,
     train_points: Tensor<B, 2>,
     train_labels: Tensor<B, 2>,
@@ -165,7 +194,7 @@ pub struct Trainer<B: ComputeBackend> {
 #[derive(Clone, Default)]
 struct MemberLog {
     loss_curve: Vec<f64>,
-    best_train_acc: f64,
+    best_train_score: f64,
     diverged_at: Option<usize>,
     /// Last finite (loss, accuracy) seen.
     last_finite: Option<(f64, f64)>,
@@ -187,7 +216,7 @@ impl<B: ComputeBackend> Trainer<B> {
             grid_points: grid_tensor(measure.grid, device),
             settings,
             problem,
-            epsilon: measure.epsilon,
+            c2c_threshold: measure.c2c_threshold,
             run_seed,
             train_points,
             train_labels,
@@ -199,7 +228,7 @@ impl<B: ComputeBackend> Trainer<B> {
 
     /// The steps at which the loss is recorded: 0, `log_every`, … and the last.
     fn is_logged(&self, step: usize) -> bool {
-        step % self.settings.log_every.max(1) == 0 || step + 1 == self.settings.steps
+        step.is_multiple_of(self.settings.log_every.max(1)) || step + 1 == self.settings.steps
     }
 
     /// The mini-batch order: a fresh seeded shuffle of the training set per
@@ -248,21 +277,23 @@ impl<B: ComputeBackend> Trainer<B> {
             .enumerate()
             .map(|(m, log)| {
                 let diverged = log.diverged_at.is_some() || !final_losses[m].is_finite();
-                let (final_loss, train_acc) = if diverged {
+                let (final_loss, train_score) = if diverged {
                     log.last_finite.unwrap_or((f64::NAN, f64::NAN))
                 } else {
                     (final_losses[m], train_accs[m])
                 };
                 TrainedNetwork {
-                    train_acc,
-                    best_train_acc: log
-                        .best_train_acc
-                        .max(if diverged { 0.0 } else { train_acc }),
-                    test_acc: if diverged { f64::NAN } else { test_accs[m] },
+                    train_score,
+                    best_train_score: log.best_train_score.max(if diverged {
+                        0.0
+                    } else {
+                        train_score
+                    }),
+                    test_score: if diverged { f64::NAN } else { test_accs[m] },
                     final_loss,
                     loss_curve: log.loss_curve,
                     rv_out_trained: rv_outs[m],
-                    trapped: !diverged && rv_outs[m] < self.epsilon,
+                    trapped: !diverged && rv_outs[m] < self.c2c_threshold,
                     diverged,
                     diverged_at: log.diverged_at.or(if diverged {
                         Some(self.settings.steps)
@@ -271,7 +302,7 @@ impl<B: ComputeBackend> Trainer<B> {
                     }),
                     train_seconds: seconds,
                     ensemble_size: members,
-                    optimizer: Some(self.settings.optimizer()),
+                    optimizer: Some(self.settings.optimizer_record()),
                     chance: self.problem.chance_score(),
                 }
             })
@@ -348,7 +379,7 @@ fn record(logs: &mut [MemberLog], step: usize, losses: Vec<f64>, accuracies: Vec
             continue;
         }
         log.loss_curve.push(loss);
-        log.best_train_acc = log.best_train_acc.max(acc);
+        log.best_train_score = log.best_train_score.max(acc);
         log.last_finite = Some((loss, acc));
     }
 }
@@ -416,7 +447,11 @@ mod tests {
                 "loss {first} -> {}",
                 network.final_loss
             );
-            assert!(network.train_acc > 0.6, "accuracy {}", network.train_acc);
+            assert!(
+                network.train_score > 0.6,
+                "accuracy {}",
+                network.train_score
+            );
             assert!(!network.diverged);
             assert_eq!(network.loss_curve.len(), 7); // steps 0, 25, …, 125, and the last (149)
         }
@@ -455,7 +490,7 @@ mod tests {
         for (x, y) in a.loss_curve.iter().zip(&b.loss_curve) {
             assert!((x - y).abs() <= 1e-5 * x.abs().max(1e-3), "{x} vs {y}");
         }
-        assert!((a.test_acc - b.test_acc).abs() <= 1e-3);
+        assert!((a.test_score - b.test_score).abs() <= 1e-3);
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! A fast tanh for the CPU.
 //!
 //! Burn's CPU backends evaluate `tanh` with the C library's scalar `tanhf`,
-//! one element at a time (11–18 ns per element here, against 0.1 ns for
-//! relu), and Burn's autodiff evaluates it a second time in the backward
-//! pass. That made tanh networks 4–8× slower than relu networks of the same
-//! shape, and most of the paper study's time.
+//! one element at a time, and Burn's autodiff evaluates it a second time in
+//! the backward pass, so tanh networks ran several times slower than relu
+//! networks of the same shape (`benches/RACE.md`).
 //!
-//! [`tanh_f32`] is a rational function the compiler vectorises (about 1.5 ns
-//! per element), within 3 ulp. [`FastTanh`] runs it on Flex, and
+//! [`tanh_f32`] is a rational function the compiler vectorises, within
+//! 3 ulp. [`FastTanh`] runs it on Flex, and
 //! its autodiff op keeps the output, so the backward pass is one fused pass
 //! `grad · (1 − y²)` with no second tanh. The other backends keep Burn's own
 //! `tanh` (ndarray is kept as Burn ships it; a GPU's tanh is already fast);
@@ -57,8 +56,8 @@ const DENOMINATOR: [f64; 8] = [
 
 /// tanh(x) in `f32`, within 3 ulp of the exact value (the C library's
 /// `tanhf`: 1 ulp), written so the compiler vectorises a loop of it: no
-/// branches, one division. (Evaluated in `f64` it would be within an ulp, but
-/// 1.6× slower.) NaN stays NaN: diverged training must show.
+/// branches, one division. (Evaluated in `f64` it would be within an ulp,
+/// but slower.) NaN stays NaN: diverged training must show.
 #[inline(always)]
 pub fn tanh_f32(x: f32) -> f32 {
     let x = x.clamp(-SATURATION, SATURATION);

@@ -2,15 +2,14 @@
 //!
 //! A fixed budget makes deep networks narrow: width 5–8 at depths 24–64.
 //! Their products are `[points × 5]·[5 × 5]`, where `gemm`'s blocking and
-//! packing cost more than the 25 multiply-adds per point (2–5% of the
-//! machine's peak). These kernels hold each row of the small matrix in one
-//! vector of 8 floats and make one pass over the points: 1.3–1.5× faster
-//! training steps at depths 32–64 than `gemm`. At width 16 `gemm` was as
-//! fast or faster, so wider layers keep it. They are plain Rust, compiled once for the
-//! baseline CPU and once with AVX2 (chosen at run time), with no fused
-//! multiply-add: every CPU gets the same numbers, only at another speed.
-//! `nn/affine.rs` uses them on Flex; unit tests below check them against
-//! the naive loops.
+//! packing cost more than the 25 multiply-adds per point. These kernels
+//! hold each row of the small matrix in one vector of 8 floats and make one
+//! pass over the points; wider layers keep `gemm`, which is as fast from
+//! width 16 on (`benches/RACE.md` has the measurements). They are plain
+//! Rust, compiled once for the baseline CPU and once with AVX2 (chosen at
+//! run time), with no fused multiply-add: every CPU gets the same numbers,
+//! only at another speed. `affine.rs` uses them on Flex; unit tests below
+//! check them against the naive loops.
 
 use super::simd::simd_dispatch;
 

@@ -5,8 +5,7 @@
 //! backward pass a reduction over the points for the bias. For the deep,
 //! narrow networks of a fixed budget (width 5–8 at depths 24–64) each of
 //! those costs more than the arithmetic (a 2000×5×5 product is 50k
-//! multiply-adds), and Burn's autodiff merges graphs per node, so they were
-//! most of a training step. [`FastAffine`] makes the map one node with one
+//! multiply-adds), and Burn's autodiff merges graphs per node. [`FastAffine`] makes the map one node with one
 //! backward pass; on Flex it calls `gemm` (the crate Flex itself uses) on
 //! the tensors' own strides: the product accumulates onto the bias, and the
 //! backward pass computes the three gradients without copies. The other
@@ -23,7 +22,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Tensor, TensorCreationOptions, TensorPrimitive};
 
-use super::flex::{flex_f32, Operand};
+use super::flex::{flex_f32, Matrix, Operand};
 use super::narrow;
 
 /// `input·weight + bias` per member, through [`FastAffine`].
@@ -89,8 +88,8 @@ fn affine_by_ops<B: Backend>(
 }
 
 /// The bias gradient is the product of a row of ones with `grad`: a matrix
-/// product, which burn-ndarray runs 3× faster than its sum over the points
-/// axis (measured on deep, narrow networks).
+/// product, which burn-ndarray runs faster than its sum over the points
+/// axis.
 fn affine_backward_by_ops<B: Backend>(
     input: FloatTensor<B>,
     weight: FloatTensor<B>,
@@ -123,21 +122,17 @@ fn affine_dims(input: &FlexTensor, weight: &FlexTensor, other: &FlexTensor) -> O
     (x[0] == w[0] && x[2] == w[1] && dims.iter().all(|&d| d > 0)).then_some(dims)
 }
 
-/// `dst[p×n] (+)= lhs[p×k]·rhs[k×n]`, all strided (`(row, col)` strides);
-/// `accumulate` adds to what `dst` holds.
-#[allow(clippy::too_many_arguments)]
-fn gemm_into(
-    dst: &mut [f32],
-    accumulate: bool,
-    [p, k, n]: [usize; 3],
-    lhs: *const f32,
-    lhs_strides: [isize; 2],
-    rhs: *const f32,
-    rhs_strides: [isize; 2],
-) {
-    assert_eq!(dst.len(), p * n);
-    // SAFETY: `dst` holds p×n row-major elements (asserted); the operands'
-    // pointers and strides come from layouts that cover their buffers.
+/// `dst (+)= lhs·rhs`, with `dst` row-major `lhs.rows() × rhs.cols()`;
+/// `accumulate` adds to what `dst` holds. Panics on mismatched shapes.
+fn gemm_into(dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix) {
+    let [p, k, n] = [lhs.rows(), lhs.cols(), rhs.cols()];
+    assert_eq!(rhs.rows(), k, "inner dimensions of a product");
+    assert_eq!(dst.len(), p * n, "the product's output");
+    let ([lhs_row, lhs_col], [rhs_row, rhs_col]) = (lhs.strides(), rhs.strides());
+    // SAFETY: `dst` holds p×n row-major elements (asserted above), and a
+    // `Matrix` addresses only elements inside its buffer (checked where it
+    // was made), so gemm reads and writes in bounds. `dst` is a unique
+    // borrow and the operands shared ones, so they do not overlap.
     // Sequential: the workers already run networks side by side, as Flex's
     // own matmul does without its rayon feature.
     unsafe {
@@ -149,12 +144,12 @@ fn gemm_into(
             1,
             n as isize,
             accumulate,
-            lhs,
-            lhs_strides[1],
-            lhs_strides[0],
-            rhs,
-            rhs_strides[1],
-            rhs_strides[0],
+            lhs.ptr(),
+            lhs_col,
+            lhs_row,
+            rhs.ptr(),
+            rhs_col,
+            rhs_row,
             if accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
@@ -166,7 +161,7 @@ fn gemm_into(
 }
 
 /// Each member's matrix of `operand` as row-major rows, where the product
-/// is narrow enough for `nn/narrow.rs` and the rows are stored so.
+/// is narrow enough for `narrow.rs` and the rows are stored so.
 fn narrow_rows<'a>(
     operand: &'a Operand<'a>,
     members: usize,
@@ -220,16 +215,7 @@ pub(crate) fn flex_affine(input: FlexTensor, weight: FlexTensor, bias: FlexTenso
         }
     }
     for (member, dst) in output.chunks_exact_mut(points * fan_out).enumerate() {
-        let (x_strides, w_strides) = ([x.strides[1], x.strides[2]], [w.strides[1], w.strides[2]]);
-        gemm_into(
-            dst,
-            true,
-            [points, fan_in, fan_out],
-            x.member(member),
-            x_strides,
-            w.member(member),
-            w_strides,
-        );
+        gemm_into(dst, true, x.matrix(member), w.matrix(member));
     }
     flex_f32(output, [members, points, fan_out])
 }
@@ -282,7 +268,6 @@ pub(crate) fn flex_affine_backward(
         let bias_grad = needed[2].then(|| flex_f32(bias_grad, [members, 1, fan_out]));
         return [input_grad, weight_grad, bias_grad];
     }
-    let g_strides = [g.strides[1], g.strides[2]];
     let per_member = |rows: usize, cols: usize, fill: &dyn Fn(usize, &mut [f32])| {
         let mut data = vec![0.0f32; members * rows * cols];
         data.chunks_exact_mut(rows * cols)
@@ -293,30 +278,12 @@ pub(crate) fn flex_affine_backward(
     let input_grad = needed[0].then(|| {
         // grad·Wᵀ: Wᵀ is W read with its strides swapped.
         per_member(points, fan_in, &|member, dst| {
-            let w_transposed = [w.strides[2], w.strides[1]];
-            gemm_into(
-                dst,
-                false,
-                [points, fan_out, fan_in],
-                g.member(member),
-                g_strides,
-                w.member(member),
-                w_transposed,
-            );
+            gemm_into(dst, false, g.matrix(member), w.matrix(member).transposed());
         })
     });
     let weight_grad = needed[1].then(|| {
         per_member(fan_in, fan_out, &|member, dst| {
-            let x_transposed = [x.strides[2], x.strides[1]];
-            gemm_into(
-                dst,
-                false,
-                [fan_in, points, fan_out],
-                x.member(member),
-                x_transposed,
-                g.member(member),
-                g_strides,
-            );
+            gemm_into(dst, false, x.matrix(member).transposed(), g.matrix(member));
         })
     });
     let bias_grad = needed[2].then(|| {

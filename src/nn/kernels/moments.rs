@@ -2,11 +2,11 @@
 //! take of every layer, for every chunk of the landscape grid.
 //!
 //! In Burn's ops this is a broadcast difference, a square and two sums over
-//! the points axis, each a pass with its own intermediate; on Flex, whose
-//! reduction over a middle axis runs along rows of 5–16 units one element
-//! at a time, they were 40% of measuring a network. [`FastMoments`] makes it
-//! one op; on Flex one vectorised pass (which backend runs which is said in
-//! `nn/backend.rs`).
+//! the points axis, each a pass with its own intermediate; Flex reduces over
+//! a middle axis along rows of a few units, one element at a time.
+//! [`FastMoments`] makes it one op; on Flex one vectorised pass (which
+//! backend runs which is said in `nn/backend.rs`; the measured gain is in
+//! `benches/RACE.md`).
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::backend::Backend;

@@ -1,0 +1,119 @@
+//! The compute kernels: what the networks and measures ask of a backend
+//! beyond Burn's own ops, each behind a trait with Burn's ops as default.
+//!
+//! - [`FastAffine`] (`affine.rs`): `h·W + b` as one autodiff node;
+//! - [`FastTanh`] (`tanh.rs`): a vectorised tanh whose backward pass reuses
+//!   the output;
+//! - [`FastMoments`] (`moments.rs`): the per-unit sums and active counts of
+//!   the measures in one pass.
+//!
+//! Flex overrides all three with the plain-Rust loops of this folder
+//! (`narrow.rs`, `flex.rs`, `simd.rs` are their helpers); the other
+//! backends keep the defaults. Which backend overrides what is said in
+//! `nn/backend.rs`, the one file that names the backends. The rest of `nn`
+//! sees the kernels only through these traits, gathered as
+//! [`KernelBackend`].
+
+pub mod affine;
+mod flex;
+pub mod moments;
+mod narrow;
+pub(crate) mod simd;
+pub mod tanh;
+
+pub use affine::{fast_affine, AffineGradients, FastAffine};
+pub use moments::{active_counts, centred_sums, FastMoments};
+pub use tanh::{fast_tanh, tanh_f32, FastTanh};
+
+/// A backend with every kernel trait: what an [`Activation`] or a
+/// [`Layer`] may call in its tensor forms. Implemented for every backend
+/// that implements the three traits.
+///
+/// [`Activation`]: crate::nn::Activation
+/// [`Layer`]: crate::nn::Layer
+pub trait KernelBackend: FastAffine + FastTanh + FastMoments {}
+
+impl<B: FastAffine + FastTanh + FastMoments> KernelBackend for B {}
+
+#[cfg(test)]
+mod tests {
+    use super::simd::on_baseline;
+    use super::*;
+    use burn::backend::flex::FlexTensor;
+    use burn::backend::Flex;
+    use burn::tensor::{Tensor, TensorData};
+
+    fn values(count: usize, salt: usize) -> Vec<f32> {
+        (0..count)
+            .map(|i| (((i * 37 + salt * 11) % 23) as f32 - 11.0) * 0.19)
+            .collect()
+    }
+
+    fn flex(data: Vec<f32>, dims: [usize; 3]) -> FlexTensor {
+        let tensor = Tensor::<Flex, 3>::from_data(TensorData::new(data, dims), &Default::default());
+        tensor.into_primitive().tensor()
+    }
+
+    /// The bits of every value of a tensor, in row-major order.
+    fn floats(tensor: FlexTensor) -> Vec<u32> {
+        let tensor = tensor.to_contiguous();
+        let (start, count) = (
+            tensor.layout().start_offset(),
+            tensor.layout().num_elements(),
+        );
+        tensor.storage::<f32>()[start..start + count]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    }
+
+    /// Every loop `simd_dispatch!` compiles twice, run once in each copy:
+    /// the copies must agree to the bit (they differ only in vector width,
+    /// and neither fuses a multiply-add).
+    #[test]
+    fn avx2_and_baseline_copies_agree_bit_for_bit() {
+        type Kernel = Box<dyn Fn() -> Vec<Vec<u32>>>;
+        let kernels: Vec<(&str, Kernel)> = vec![
+            (
+                "tanh",
+                Box::new(|| {
+                    let z = flex(values(3 * 41 * 7, 1), [3, 41, 7]);
+                    let y = tanh::flex_tanh(z);
+                    let grad = flex(values(3 * 41 * 7, 2), [3, 41, 7]);
+                    vec![floats(y.clone()), floats(tanh::flex_tanh_backward(y, grad))]
+                }),
+            ),
+            (
+                "narrow products",
+                Box::new(|| {
+                    let (a, m, g) = (values(53 * 5, 3), values(5 * 7, 4), values(53 * 7, 5));
+                    let product = narrow::product(&a, 5, 7, |i, j| m[i * 7 + j], |j| j as f32);
+                    let (transposed, sums) = narrow::transposed_product_and_sum(&a, 5, &g, 7);
+                    [product, transposed, sums]
+                        .map(|v| v.into_iter().map(f32::to_bits).collect())
+                        .to_vec()
+                }),
+            ),
+            (
+                "moments",
+                Box::new(|| {
+                    let h = flex(values(2 * 300 * 9, 6), [2, 300, 9]);
+                    let shift = flex(values(2 * 9, 7), [2, 1, 9]);
+                    let counts = moments::flex_active_counts(h.clone(), 0.5);
+                    vec![floats(moments::flex_centred_sums(h, shift)), floats(counts)]
+                }),
+            ),
+        ];
+        if simd::avx2_allowed() {
+            // The switch really holds the thread to the baseline.
+            assert!(!on_baseline(simd::avx2_allowed));
+        } else {
+            eprintln!("no AVX2 on this CPU: both runs take the baseline copy");
+        }
+        for (name, kernel) in kernels {
+            let dispatched = kernel();
+            let baseline = on_baseline(&kernel);
+            assert_eq!(dispatched, baseline, "{name}: the two copies differ");
+        }
+    }
+}
