@@ -18,8 +18,8 @@ use crate::train::TrainConfig;
 
 /// The fixed shapes: the paper's budget at three depths.
 pub const SHAPES: [(&str, usize); 3] = [("wide-shallow", 1), ("medium", 8), ("deep-narrow", 32)];
-/// The parameter budget of every fixed shape (the paper's).
-pub const BUDGET: usize = 2000;
+/// The parameter budget of every fixed shape: the paper's, the default.
+pub const BUDGET: usize = crate::study::config::DEFAULT_BUDGET;
 
 /// How much work each measurement does.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -26,7 +26,8 @@
 //!    or `bench`; a measure looks inside a forward pass through
 //!    [`nn::PreActivationObserver`], which `measure` implements.
 //! 3. `study` and `report` import nothing of `cli`; `report` imports nothing
-//!    of `train` or `measure` (it reads results, it never recomputes).
+//!    of `train` or `measure` but the measures' names
+//!    ([`measure::names`]): it reads results, it never recomputes.
 //! 4. The backends are named in `nn/backend.rs` only: adding one touches
 //!    that file.
 //! 5. A study file and the command-line flags become the same

@@ -8,21 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{json_lines, run_in, stderr, stdout, TempDir};
 
-const TINY_STUDY: &str = r#"
-name = "tiny"
-budget = 200
-activations = ["relu", "abs"]
-depths = [1, 3]
-grid = 12
-measure_seeds = 6
-train_seeds = 2
-
-[train]
-steps = 40
-log_every = 10
-train_size = 64
-test_size = 64
-"#;
+/// A study of 2 × 2 points, small enough to run in a second.
+const TINY_STUDY: &str = include_str!("fixtures/tiny-study.toml");
 
 fn keys(records: &[serde_json::Value]) -> Vec<(String, u64, u64)> {
     records
@@ -157,6 +144,42 @@ fn a_different_config_is_refused_unless_fresh() {
     assert_eq!(
         json_lines(&dir.join("results/tiny/runs.jsonl")).len(),
         2 * 2 * 7
+    );
+}
+
+/// Two processes at once on one results directory: the second is refused
+/// while the first holds the lock (it has written a record, so it holds it
+/// and is still running), and the first writes every network once.
+#[test]
+fn a_second_run_into_a_directory_in_use_is_refused() {
+    let dir = TempDir::new("lock");
+    let (mut first, runs) = spawn_slow_study(&dir);
+    let started = Instant::now();
+    while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first run did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run finished before the second could start: make it slower"
+    );
+    let second = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("in use by another run"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(first.wait().unwrap().success(), "the first run must finish");
+    let keys = keys(&json_lines(&runs));
+    let unique: HashSet<_> = keys.iter().cloned().collect();
+    assert_eq!(
+        (keys.len(), unique.len()),
+        (2 * 6 * 6, 2 * 6 * 6),
+        "every network once"
     );
 }
 

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::error::CliError;
 use super::runs::{BenchPlan, StudyRunPlan, SweepPlan, TheoryPlan};
-use super::CliError;
 use crate::bench::BenchSettings;
 use crate::error::InputError;
 use crate::json::JsonLines;
@@ -57,7 +57,7 @@ pub struct SweepArgs {
     /// Activations, comma separated.
     #[arg(long, default_value = "relu,abs", value_delimiter = ',')]
     pub activation: Vec<String>,
-    /// Numbers of hidden layers (blocks), comma separated.
+    /// Numbers of hidden layers, comma separated.
     #[arg(long, default_value = "1,2,4,8", value_delimiter = ',')]
     pub depth: Vec<usize>,
     /// Hidden layer types, comma separated: dense, residual, layernorm-dense.
@@ -606,8 +606,36 @@ mod tests {
         }
     }
 
+    /// The keys `RunConfig::check` can name: every string literal of its
+    /// `impl` block that looks like a key (`grid`, `train.steps`).
+    fn keys_the_checker_names() -> Vec<String> {
+        let source = include_str!("../study/config.rs");
+        let start = source.find("impl RunConfig {").expect("the checker's impl");
+        let end = start + source[start..].find("\n}\n").expect("its end");
+        let looks_like_key = |s: &&str| {
+            let key_char =
+                |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.".contains(c);
+            !s.is_empty() && s.chars().all(key_char)
+        };
+        source[start..end]
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(looks_like_key)
+            .map(str::to_string)
+            .collect()
+    }
+
     #[test]
     fn every_key_the_checker_names_has_one_flag() {
+        let checked = keys_the_checker_names();
+        assert!(checked.len() > 15, "the key scan found only {checked:?}");
+        for key in &checked {
+            assert!(
+                FLAGS.iter().any(|(k, _)| k == key),
+                "`{key}` has no flag in FLAGS"
+            );
+        }
         let keys: Vec<&str> = FLAGS.iter().map(|(key, _)| *key).collect();
         let flags: Vec<&str> = FLAGS.iter().map(|(_, flag)| *flag).collect();
         for (i, key) in keys.iter().enumerate() {

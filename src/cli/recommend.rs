@@ -8,13 +8,13 @@ use clap::Args;
 use serde::Serialize;
 
 use super::args::{with_flag, ExecutionArgs};
+use super::error::CliError;
 use super::runs::write_json;
-use super::CliError;
 use crate::error::InputError;
+use crate::measure::Measure;
 use crate::nn::{BackendJob, BackendKind, ComputeBackend, Registry};
 use crate::stats::Summary;
 use crate::study::config::DEFAULT_BUDGET;
-use crate::study::Measure;
 use crate::study::{ModelConfig, Point, Progress, ProgressMode, RunConfig, RunRecord, Sweep};
 
 /// The measure `--by` defaults to: the best predictor of trainability in
@@ -36,10 +36,9 @@ pub struct RecommendArgs {
     /// Candidate depths, comma separated.
     #[arg(long, default_value = "1,2,4,8,16,32,64", value_delimiter = ',')]
     pub depth: Vec<usize>,
-    /// The measure or proxy to rank by: v3 (default: the best predictor of
-    /// the committed league, plots/predictors), activation_ratio,
-    /// activation_count, rv_out, naswot, grad_norm, snip, synflow, ntk_cond,
-    /// zico. Higher ranks first, except ntk_cond (lower).
+    /// The measure or proxy to rank by (default: the best predictor of the
+    /// committed league, plots/predictors). Higher ranks first, except
+    /// ntk_cond (lower).
     #[arg(long, value_enum, default_value_t = DEFAULT_PREDICTOR)]
     pub by: Measure,
     /// Networks measured per candidate.
@@ -124,7 +123,14 @@ impl RecommendArgs {
             config.train.steps = self.steps;
             config.train_seeds = self.verify_seeds;
             config.measure_seeds = self.verify_seeds;
-            Some(config.check(registry).map_err(with_flag)?)
+            // Here the seed counts are `--verify-seeds`, not `--seeds`.
+            let verify_flag = |mut error: InputError| {
+                if error.field.ends_with("_seeds") {
+                    error.field = "--verify-seeds".to_string();
+                }
+                with_flag(error)
+            };
+            Some(config.check(registry).map_err(verify_flag)?)
         } else {
             None
         };
@@ -152,9 +158,9 @@ pub struct Candidate {
     pub activation: String,
     /// Layer type name.
     pub layer: String,
-    /// Number of hidden blocks `L`.
+    /// Number of hidden layers `L`.
     pub depth: usize,
-    /// Width `n` of every hidden block, from the budget.
+    /// Width `n` of every hidden layer, from the budget.
     pub width: usize,
     /// Actual parameter count.
     pub params: usize,
@@ -263,6 +269,9 @@ fn collect<B: ComputeBackend>(
         Ok(())
     })?;
     progress.finish();
+    // In network order, so that sums over seeds do not depend on which
+    // worker finished first.
+    records.sort_by_key(RunRecord::key);
     Ok(records)
 }
 

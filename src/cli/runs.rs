@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::error::CliError;
 use super::table::{print_study_summary, TableRow};
-use super::CliError;
 use crate::bench::{bench_shapes, matmul_gflops, time_study, BenchReport, BenchSettings};
 use crate::json::JsonLines;
 use crate::nn::{ActivationSpec, BackendJob, BackendKind, ComputeBackend, LayerSpec};

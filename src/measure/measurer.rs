@@ -58,7 +58,7 @@ pub struct NetworkMeasures {
     /// The first hidden layer (1-based) with `RV_l < ε`.
     pub collapse_layer: Option<usize>,
     /// Frobenius norm of the loss gradient with respect to the weights of
-    /// each hidden block, then of the output layer, on the training set.
+    /// each hidden layer, then of the output layer, on the training set.
     pub grad_norms: Vec<f64>,
     /// The field's zero-cost proxies (absent in records of older versions).
     #[serde(default)]
@@ -269,7 +269,7 @@ fn points_per_chunk(elements: usize, members: usize, width: usize, total: usize)
 }
 
 /// What one streamed pass over the grid gathers, per member: active
-/// pairs, the moments of every block's output and of the network output
+/// pairs, the moments of every hidden layer.s output and of the network output
 /// (last), and the output landscape.
 struct LandscapePass {
     active: Vec<f64>,

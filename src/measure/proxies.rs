@@ -88,7 +88,7 @@ impl Proxies {
     /// Every proxy null, with the reason: the run was told not to compute them.
     pub fn not_computed() -> Self {
         let mut proxies = Self::default();
-        for proxy in Measure::PROXIES {
+        for &proxy in Measure::PROXIES {
             proxies.set(proxy, Err("not computed (proxies = false)"));
         }
         proxies

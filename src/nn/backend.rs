@@ -5,7 +5,7 @@
 //! backends named here: `NdArray` and `Flex` (CPU) and `Wgpu` (GPU, or
 //! Mesa's software Vulkan device), each with and without `Autodiff`, and
 //! [`F64Backend`] for the one computation that needs `f64`. Keeping the list short
-//! keeps compile times down. Activations and block types are type-erased
+//! keeps compile times down. Activations and layer types are type-erased
 //! here too ([`AnyActivation`], [`AnyLayer`]): a trait object carries their
 //! tensor forms for each backend of the list. Adding a backend means adding
 //! it to [`BackendKind`], [`run_on`], the list in `type_erased!`, and one
@@ -82,12 +82,12 @@ type_erased!(
 );
 
 type_erased!(
-    /// A type-erased block type usable on every backend of this file.
+    /// A type-erased layer type usable on every backend of this file.
     AnyLayer: Layer + LayerForward
 );
 
 /// A backend the library can run on: it finds, for a type-erased activation
-/// or block type, the tensor form that works on this backend, and says how large a chunk of
+/// or layer type, the tensor form that works on this backend, and says how large a chunk of
 /// an ensemble it handles well.
 pub trait SupportedBackend: FastTanh + FastAffine + FastMoments {
     /// Largest `members × points × width` of one ensemble chunk. On the CPU,

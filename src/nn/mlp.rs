@@ -30,7 +30,7 @@ pub fn dense_param_count(depth: usize, width: usize, input_dim: usize, output_di
 }
 
 /// The width `n >= 1` whose parameter count `count(n)` is closest to the
-/// budget (ties: the smaller `n`), solved numerically for any block type;
+/// budget (ties: the smaller `n`), solved numerically for any layer type;
 /// `None` when even `count(1)` exceeds the budget. `count` must grow with `n`.
 pub fn width_for_params(budget: usize, count: impl Fn(usize) -> usize) -> Option<usize> {
     if count(1) > budget {
@@ -108,20 +108,20 @@ pub struct HiddenLayer<B: Backend> {
 }
 
 impl<B: Backend> HiddenLayer<B> {
-    /// The parameter values, for the block type's forward pass.
+    /// The parameter values, for the layer type's forward pass.
     pub fn values(&self) -> Vec<Tensor<B, 3>> {
         self.params.iter().map(|p| p.val()).collect()
     }
 }
 
-/// The architecture of one point of the family: depth, width, block type,
+/// The architecture of one point of the family: depth, width, layer type,
 /// activation, initialisation. It builds an ensemble of networks with
 /// [`MlpConfig::init`].
 #[derive(Config, Debug)]
 pub struct MlpConfig {
-    /// Number of hidden blocks `L` (hidden layers, for `dense`).
+    /// Number of hidden layers `L` (hidden layers, for `dense`).
     pub depth: usize,
-    /// Width `n` of every hidden block.
+    /// Width `n` of every hidden layer.
     pub width: usize,
     /// Activation name (resolved through an `ActivationRegistry`).
     pub activation: String,
@@ -141,7 +141,7 @@ pub struct MlpConfig {
 
 impl MlpConfig {
     /// The config of the fixed-budget network at this depth: the width whose
-    /// parameter count, from the block type's own parameters, is closest to
+    /// parameter count, from the layer type's own parameters, is closest to
     /// the budget. `None` when the budget is too small for the depth.
     pub fn for_budget(
         budget: usize,
@@ -273,14 +273,14 @@ impl MlpConfig {
 /// An ensemble of independent networks of one architecture.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
-    /// The hidden blocks, input side first.
+    /// The hidden layers, input side first.
     pub hidden: Vec<HiddenLayer<B>>,
     /// The linear output layer (no activation).
     pub output: EnsembleLinear<B>,
-    /// The activation of every hidden block.
+    /// The activation of every hidden layer.
     #[module(skip)]
     pub activation: ActivationSpec,
-    /// The hidden block type.
+    /// The hidden layer type.
     #[module(skip)]
     pub layer: LayerSpec,
 }
@@ -291,7 +291,7 @@ impl<B: Backend> Mlp<B> {
         self.output.weight.dims()[0]
     }
 
-    /// Number of hidden blocks `L`.
+    /// Number of hidden layers `L`.
     pub fn depth(&self) -> usize {
         self.hidden.len()
     }
@@ -301,7 +301,7 @@ impl<B: Backend> Mlp<B> {
         self.num_params() / self.members()
     }
 
-    /// Every parameter, grouped by block: the hidden blocks input side
+    /// Every parameter, grouped by layer: the hidden layers input side
     /// first, then the output layer (weight, bias).
     pub fn param_groups(&self) -> Vec<Vec<&Param<Tensor<B, 3>>>> {
         let mut groups: Vec<Vec<&Param<Tensor<B, 3>>>> = self
@@ -393,7 +393,7 @@ impl<B: SupportedBackend> Mlp<B> {
     }
 
     /// Like [`Mlp::forward`], showing every pre-activation to `observer`
-    /// and keeping every block's output.
+    /// and keeping every hidden layer.s output.
     ///
     /// # Shapes
     /// - input: `[members, points, d]`
@@ -583,7 +583,7 @@ mod tests {
         assert_eq!(width(2000, 1), Some(500));
         assert_eq!(width(2000, 8), Some(16));
         assert_eq!(width(2000, 32), Some(7));
-        // Every shipped block fits the budget to within one width step.
+        // Every shipped layer type fits the budget to within one width step.
         for name in ["residual", "layernorm-dense"] {
             let layer = LayerRegistry::builtin().get(name).unwrap();
             for depth in [1, 8, 64] {

@@ -25,7 +25,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The activations and block types shipped with the library.
+    /// The activations and layer types shipped with the library.
     pub fn builtin() -> Self {
         Self {
             activations: ActivationRegistry::builtin(),
@@ -39,7 +39,7 @@ impl Registry {
         self
     }
 
-    /// Adds a block type (replacing one of the same name).
+    /// Adds a layer type (replacing one of the same name).
     pub fn with_layer(mut self, layer: impl Layer) -> Self {
         self.layers.register(layer);
         self
@@ -260,21 +260,21 @@ impl Default for ActivationRegistry {
 // ---------------------------------------------------------------------------
 // Layer types
 
-/// A registered block type, ready to build networks with.
+/// A registered layer type, ready to build networks with.
 #[derive(Clone)]
 pub struct LayerSpec {
-    /// The block type.
+    /// The layer type.
     pub function: Arc<dyn AnyLayer>,
 }
 
 impl LayerSpec {
-    /// The block type's name.
+    /// The layer type's name.
     pub fn name(&self) -> &str {
         self.function.name()
     }
 
     /// Parameters of one network of `depth` blocks of `width` units, with
-    /// the linear output layer, counted from the block's own parameters.
+    /// the linear output layer, counted from the layer type.s own parameters.
     pub fn network_params(
         &self,
         depth: usize,
@@ -306,13 +306,13 @@ impl fmt::Debug for LayerSpec {
     }
 }
 
-/// The block types the tool knows by name.
+/// The layer types the tool knows by name.
 #[derive(Clone)]
 pub struct LayerRegistry {
     entries: Vec<Arc<dyn AnyLayer>>,
 }
 
-/// A name that no registered block type has.
+/// A name that no registered layer type has.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown layer '{name}' (allowed: {allowed})")]
 pub struct UnknownLayer {
@@ -323,7 +323,7 @@ pub struct UnknownLayer {
 }
 
 impl LayerRegistry {
-    /// The block types shipped with the library.
+    /// The layer types shipped with the library.
     pub fn builtin() -> Self {
         let mut registry = Self {
             entries: Vec::new(),
@@ -335,19 +335,19 @@ impl LayerRegistry {
         registry
     }
 
-    /// Adds a block type; one with the same name is replaced.
+    /// Adds a layer type; one with the same name is replaced.
     pub fn register(&mut self, layer: impl Layer) -> &mut Self {
         self.entries.retain(|entry| entry.name() != layer.name());
         self.entries.push(Arc::new(layer));
         self
     }
 
-    /// The registered block types' names, in registration order.
+    /// The registered layer types' names, in registration order.
     pub fn names(&self) -> Vec<&str> {
         self.entries.iter().map(|entry| entry.name()).collect()
     }
 
-    /// Looks a block type up by name.
+    /// Looks a layer type up by name.
     pub fn get(&self, name: &str) -> Result<LayerSpec, UnknownLayer> {
         self.entries
             .iter()

@@ -9,6 +9,7 @@ pub struct Checkerboard {
     pub cells: usize,
 }
 
+/// METHOD §4's board: 8 × 8 cells.
 impl Default for Checkerboard {
     fn default() -> Self {
         Self { cells: 8 }

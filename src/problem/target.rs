@@ -9,7 +9,8 @@ use std::fmt;
 
 use rand::RngExt;
 
-use super::{Checkerboard, Dataset, INPUT_DIM};
+use super::checkerboard::Checkerboard;
+use super::data::{Dataset, INPUT_DIM};
 use crate::seed::{derive_seed, host_rng};
 
 /// The forms `--problem` and `train.problem` accept.

@@ -14,13 +14,14 @@ use plot::{
 };
 
 use crate::json::read_json_lines;
+use crate::measure::names::Measure;
 use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
+use crate::study::write_file;
 use crate::study::{
     landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError,
     StudySummary,
 };
-use crate::study::{write_file, Measure};
 use crate::theory::{relu_death_probability, Theory};
 
 /// A chart against depth: file name, title, y label, and the (median,
@@ -40,7 +41,7 @@ pub struct StudyResults {
     pub records: Vec<RunRecord>,
     /// Summaries of the records, per point and across points (METHOD §5).
     pub summary: StudySummary,
-    /// The study's points (activation, block type, width), for the theory.
+    /// The study's points (activation, layer type, width), for the theory.
     pub points: Vec<Point>,
     /// The results directory.
     pub dir: PathBuf,
@@ -120,7 +121,7 @@ impl StudyResults {
     }
 
     /// The plotted series: one per activation, or per (activation, layer)
-    /// when the study sweeps block types.
+    /// when the study sweeps layer types.
     fn series(&self) -> Vec<String> {
         self.config.series_names()
     }
@@ -802,7 +803,7 @@ fn profiles(results: &StudyResults, budget: usize) -> (Vec<Line>, Vec<Line>) {
 const THEORY_PAIRS: usize = 400;
 
 /// The infinite-width prediction of `RV_l` (METHOD §8) for a dense point,
-/// as a dashed line (`None` for other block types: the theory is METHOD's
+/// as a dashed line (`None` for other layer types: the theory is METHOD's
 /// dense family).
 fn predicted_profile(
     results: &StudyResults,

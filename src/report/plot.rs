@@ -155,7 +155,7 @@ pub fn activation_color(name: &str) -> RGBColor {
 }
 
 /// The colour of a plotted series: its activation's colour, shaded by
-/// block type for `activation/layer` series (dense as is, residual
+/// layer type for `activation/layer` series (dense as is, residual
 /// lighter, any other darker).
 pub fn series_color(series: &str) -> RGBColor {
     match series.split_once('/') {

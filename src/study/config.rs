@@ -79,44 +79,15 @@ impl RunConfig {
     /// first mistake.
     pub fn check(&self, registry: &Registry) -> Result<Sweep, InputError> {
         let model = &self.model;
-        if model.activations.is_empty() {
-            return Err(InputError::new(
-                "activations",
-                format!(
-                    "give at least one (allowed: {})",
-                    registry.activations.names().join(", ")
-                ),
-            ));
-        }
-        let activations = model
-            .activations
-            .iter()
-            .map(|name| {
-                registry
-                    .activations
-                    .get(name.trim())
-                    .map_err(|e| InputError::new("activations", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if model.layers.is_empty() {
-            return Err(InputError::new(
-                "layer",
-                format!(
-                    "give at least one (allowed: {})",
-                    registry.layers.names().join(", ")
-                ),
-            ));
-        }
-        let layers = model
-            .layers
-            .iter()
-            .map(|name| {
-                registry
-                    .layers
-                    .get(name.trim())
-                    .map_err(|e| InputError::new("layer", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let activations = resolve(
+            "activations",
+            &model.activations,
+            &registry.activations.names(),
+            |name| registry.activations.get(name),
+        )?;
+        let layers = resolve("layer", &model.layers, &registry.layers.names(), |name| {
+            registry.layers.get(name)
+        })?;
         if model.depths.is_empty() || model.depths.contains(&0) {
             return Err(InputError::new(
                 "depths",
@@ -227,6 +198,27 @@ impl RunConfig {
         }
         InputError::positive("train.adam_epsilon", train.optimizer.epsilon)
     }
+}
+
+/// Looks every name up (`get`), refusing an empty list; errors name `key`
+/// and the `allowed` names.
+fn resolve<T, E: std::fmt::Display>(
+    key: &str,
+    names: &[String],
+    allowed: &[&str],
+    get: impl Fn(&str) -> Result<T, E>,
+) -> Result<Vec<T>, InputError> {
+    if names.is_empty() {
+        let allowed = allowed.join(", ");
+        return Err(InputError::new(
+            key,
+            format!("give at least one (allowed: {allowed})"),
+        ));
+    }
+    names
+        .iter()
+        .map(|name| get(name.trim()).map_err(|e| InputError::new(key, e.to_string())))
+        .collect()
 }
 
 /// Budgets above this are refused outright (4 TB of weights).
@@ -524,7 +516,7 @@ impl StudyConfig {
     }
 
     /// The label of an (activation, layer) series: the activation alone
-    /// when the study has one block type.
+    /// when the study has one layer type.
     pub fn series(&self, activation: &str, layer: &str) -> String {
         if self.layer.names().len() == 1 {
             activation.to_string()
@@ -615,21 +607,8 @@ impl StudyConfig {
 mod tests {
     use super::*;
 
-    const TINY: &str = r#"
-name = "tiny"
-budget = 200
-activations = ["relu", "abs"]
-depths = [1, 3]
-grid = 12
-measure_seeds = 6
-train_seeds = 2
-
-[train]
-steps = 40
-log_every = 10
-train_size = 64
-test_size = 64
-"#;
+    /// The tiny study of `tests/study_cli.rs`.
+    const TINY: &str = include_str!("../../tests/fixtures/tiny-study.toml");
 
     /// The key an error names, or `None` when the file is accepted.
     fn refusal(text: &str) -> Option<InputError> {

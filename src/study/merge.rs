@@ -6,10 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::config::{StudyConfig, StudyPlan};
+use super::error::{io_error, write_file, StudyError};
 use super::records::{NetworkKey, RunRecord};
 use super::shard::Shard;
 use super::summary::StudySummary;
-use super::{io_error, write_file, StudyError};
 use crate::error::InputError;
 use crate::json::read_json_lines;
 use crate::nn::Registry;
@@ -21,10 +21,6 @@ pub struct MergeReport {
     pub shards: usize,
     /// Network records written to the merged `runs.jsonl`.
     pub networks: usize,
-    /// Networks that are in no shard yet: (shard, how many).
-    pub missing: Vec<(Shard, usize)>,
-    /// Networks present in more than one shard (or twice in one).
-    pub duplicates: usize,
 }
 
 /// Why a set of shards cannot be merged, or what is still missing.
@@ -99,33 +95,59 @@ fn shard_dirs(dir: &Path) -> Result<Vec<(Shard, PathBuf)>, InputError> {
 /// nothing and says what is missing or which shard differs.
 pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, MergeError> {
     let shards = shard_dirs(dir)?;
-    let count = shards[0].0.count;
-    // The configs: every shard's must equal the first one's.
-    let mut config: Option<(Shard, StudyConfig, String)> = None;
-    for (shard, path) in &shards {
+    let (config, text) = common_config(&shards)?;
+    let plan: StudyPlan = config.plan(registry, config.backend)?;
+    let (records, duplicates) = union_of_records(&shards)?;
+    check_complete(dir, &plan, shards[0].0.count, &records, duplicates)?;
+
+    write_file(&dir.join("study.toml"), text.as_bytes())?;
+    let mut lines = String::new();
+    for record in records.values() {
+        lines.push_str(&serde_json::to_string(record).expect("records serialise"));
+        lines.push('\n');
+    }
+    write_file(&dir.join("runs.jsonl"), lines.as_bytes())?;
+    copy_landscapes(dir, &shards)?;
+    let all: Vec<RunRecord> = records.into_values().collect();
+    StudySummary::of(&plan, &all).write(dir)?;
+    Ok(MergeReport {
+        shards: shards.len(),
+        networks: all.len(),
+    })
+}
+
+/// The study config every shard ran, and the text of its `study.toml`; an
+/// error names a shard whose config differs from the first one's.
+fn common_config(shards: &[(Shard, PathBuf)]) -> Result<(StudyConfig, String), MergeError> {
+    let mut first: Option<(Shard, StudyConfig, String)> = None;
+    for (shard, path) in shards {
         let file = path.join("study.toml");
         let text =
             fs::read_to_string(&file).map_err(io_error(format!("reading {}", file.display())))?;
         let parsed = StudyConfig::parse(&text, &file.display().to_string())?;
-        match &config {
-            None => config = Some((*shard, parsed, text)),
-            Some((first, reference, _)) if *reference != parsed => {
+        match &first {
+            None => first = Some((*shard, parsed, text)),
+            Some((reference_shard, reference, _)) if *reference != parsed => {
                 return Err(InputError::new(
                     "results",
-                    format!("shard {shard} ({}) ran a different study config from shard {first}: rerun it with the same file", path.display()),
+                    format!("shard {shard} ({}) ran a different study config from shard {reference_shard}: rerun it with the same file", path.display()),
                 )
                 .into());
             }
             Some(_) => {}
         }
     }
-    let (_, config, text) = config.expect("at least one shard");
-    let plan: StudyPlan = config.plan(registry, config.backend)?;
-    let owners = plan.sweep.partition(count);
+    let (_, config, text) = first.expect("at least one shard");
+    Ok((config, text))
+}
 
-    let mut records: BTreeMap<NetworkKey, RunRecord> = BTreeMap::new();
+/// Every shard's records by network, and how many networks came twice.
+fn union_of_records(
+    shards: &[(Shard, PathBuf)],
+) -> Result<(BTreeMap<NetworkKey, RunRecord>, usize), StudyError> {
+    let mut records = BTreeMap::new();
     let mut duplicates = 0;
-    for (_, path) in &shards {
+    for (_, path) in shards {
         let runs = path.join("runs.jsonl");
         if !runs.exists() {
             continue;
@@ -138,7 +160,19 @@ pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, Merg
             }
         }
     }
-    // What the plan expects, and whose each missing network is.
+    Ok((records, duplicates))
+}
+
+/// Refuses a merge with a network missing (naming the shard that owns it),
+/// a network twice, or a record of no network of the plan.
+fn check_complete(
+    dir: &Path,
+    plan: &StudyPlan,
+    count: usize,
+    records: &BTreeMap<NetworkKey, RunRecord>,
+    duplicates: usize,
+) -> Result<(), MergeError> {
+    let owners = plan.sweep.partition(count);
     let mut missing: BTreeMap<usize, usize> = BTreeMap::new();
     let mut expected = HashSet::new();
     for (point, owners) in plan.sweep.points.iter().zip(&owners) {
@@ -153,42 +187,36 @@ pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, Merg
             expected.insert(key);
         }
     }
-    let missing: Vec<(Shard, usize)> = missing
-        .into_iter()
-        .map(|(index, n)| (Shard { index, count }, n))
-        .collect();
     let strays = records
         .keys()
         .filter(|key| !expected.contains(*key))
         .count();
-    if !missing.is_empty() || duplicates > 0 || strays > 0 {
-        let mut message = format!("'{}': cannot merge; nothing was written.", dir.display());
-        for (shard, n) in &missing {
-            message += &format!(
-                "\n  shard {shard} is missing {n} network(s) ({})",
-                shard.dir(dir).display()
-            );
-        }
-        if duplicates > 0 {
-            message += &format!("\n  {duplicates} network(s) appear in more than one shard");
-        }
-        if strays > 0 {
-            message += &format!("\n  {strays} record(s) belong to no network of the study");
-        }
-        return Err(MergeError::Incomplete(message));
+    if missing.is_empty() && duplicates == 0 && strays == 0 {
+        return Ok(());
     }
+    let mut message = format!("'{}': cannot merge; nothing was written.", dir.display());
+    for (index, n) in missing {
+        let shard = Shard { index, count };
+        message += &format!(
+            "\n  shard {shard} is missing {n} network(s) ({})",
+            shard.dir(dir).display()
+        );
+    }
+    if duplicates > 0 {
+        message += &format!("\n  {duplicates} network(s) appear in more than one shard");
+    }
+    if strays > 0 {
+        message += &format!("\n  {strays} record(s) belong to no network of the study");
+    }
+    Err(MergeError::Incomplete(message))
+}
 
-    write_file(&dir.join("study.toml"), text.as_bytes())?;
-    let mut lines = String::new();
-    for record in records.values() {
-        lines.push_str(&serde_json::to_string(record).expect("records serialise"));
-        lines.push('\n');
-    }
-    write_file(&dir.join("runs.jsonl"), lines.as_bytes())?;
+/// Copies every shard's landscape files into `DIR/landscapes`.
+fn copy_landscapes(dir: &Path, shards: &[(Shard, PathBuf)]) -> Result<(), StudyError> {
     let landscapes = dir.join("landscapes");
     fs::create_dir_all(&landscapes)
         .map_err(io_error(format!("creating {}", landscapes.display())))?;
-    for (_, path) in &shards {
+    for (_, path) in shards {
         let Ok(entries) = fs::read_dir(path.join("landscapes")) else {
             continue;
         };
@@ -198,14 +226,7 @@ pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, Merg
                 .map_err(io_error(format!("copying {}", entry.path().display())))?;
         }
     }
-    let all: Vec<RunRecord> = records.into_values().collect();
-    StudySummary::of(&plan, &all).write(dir)?;
-    Ok(MergeReport {
-        shards: shards.len(),
-        networks: all.len(),
-        missing,
-        duplicates,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

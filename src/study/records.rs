@@ -15,9 +15,9 @@ pub struct MeasureRecord {
     /// Layer type (records written before layer types existed are `dense`).
     #[serde(default = "default_layer")]
     pub layer: String,
-    /// Number of hidden blocks `L`.
+    /// Number of hidden layers `L`.
     pub depth: usize,
-    /// Width `n` of every hidden block, from the budget (METHOD §1).
+    /// Width `n` of every hidden layer, from the budget (METHOD §1).
     pub width: usize,
     /// The parameter budget `P*` (the actual count is `measures.params`).
     pub budget: usize,
@@ -81,7 +81,7 @@ pub struct NetworkKey {
     pub layer: String,
     /// Activation name.
     pub activation: String,
-    /// Number of hidden blocks `L`.
+    /// Number of hidden layers `L`.
     pub depth: usize,
     /// Seed index within the point.
     pub seed: usize,

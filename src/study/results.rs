@@ -7,10 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::config::{StudyConfig, StudyPlan};
+use super::error::{io_error, write_file, StudyError};
 use super::progress::{Progress, ProgressMode};
 use super::records::RunRecord;
 use super::summary::StudySummary;
-use super::{io_error, write_file, StudyError};
 use crate::error::InputError;
 use crate::json::{read_json_lines, JsonLines};
 use crate::nn::ComputeBackend;
@@ -184,7 +184,7 @@ pub fn run_study<B: ComputeBackend>(
 }
 
 /// File name of a point's seed-0 landscapes (dense points keep the names
-/// they had before block types existed).
+/// they had before layer types existed).
 pub fn landscape_file_name(layer: &str, activation: &str, depth: usize, budget: usize) -> String {
     if layer == "dense" {
         format!("{activation}-d{depth}-b{budget}.json")

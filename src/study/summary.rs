@@ -8,8 +8,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::config::StudyPlan;
+use super::error::{write_file, StudyError};
 use super::records::{default_layer, RunRecord};
-use super::{write_file, StudyError};
 use crate::measure::Measure;
 use crate::stats::{kendall_tau, spearman, spearman_interval, spearman_p_value, Summary};
 use crate::train::TrainedNetwork;
@@ -18,18 +18,18 @@ use crate::train::TrainedNetwork;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PointSummary {
     /// What the point is plotted and correlated as: the activation, or
-    /// `activation/layer` when the study sweeps block types.
+    /// `activation/layer` when the study sweeps layer types.
     pub series: String,
     /// Activation name.
     pub activation: String,
     /// Layer type name.
     #[serde(default = "default_layer")]
     pub layer: String,
-    /// Number of hidden blocks `L`.
+    /// Number of hidden layers `L`.
     pub depth: usize,
     /// The parameter budget `P*`.
     pub budget: usize,
-    /// Width `n` of every hidden block.
+    /// Width `n` of every hidden layer.
     pub width: usize,
     /// Actual parameter count `P` (METHOD §1).
     pub params: usize,
@@ -194,7 +194,7 @@ impl StudySummary {
             Measure::RvOut,
         ]
         .map(Measure::name);
-        let proxies = Measure::PROXIES.map(Measure::name);
+        let proxies = Measure::PROXIES.iter().map(|m| m.name());
         let stats: Vec<&str> = variability
             .into_iter()
             .chain(TRAINING_FIGURES)

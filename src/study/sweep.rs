@@ -25,9 +25,9 @@ use crate::{REVISION, VERSION};
 /// One (layer, activation, depth, budget) point, sized to its budget.
 #[derive(Clone, Debug)]
 pub struct Point {
-    /// The activation of every hidden block.
+    /// The activation of every hidden layer.
     pub activation: ActivationSpec,
-    /// The hidden block type.
+    /// The hidden layer type.
     pub layer: LayerSpec,
     /// The architecture: depth, width from the budget (METHOD §1), init.
     pub config: MlpConfig,
@@ -47,7 +47,7 @@ impl Point {
         }
     }
 
-    /// Parameters of one network of the point, from its block type's count.
+    /// Parameters of one network of the point, from its layer type's count.
     pub fn params(&self) -> usize {
         self.layer
             .network_params(self.config.depth, self.config.width, INPUT_DIM, OUTPUT_DIM)
@@ -111,7 +111,7 @@ pub struct Landscape {
     /// Layer type name.
     #[serde(default = "super::records::default_layer")]
     pub layer: String,
-    /// Number of hidden blocks `L`.
+    /// Number of hidden layers `L`.
     pub depth: usize,
     /// The parameter budget `P*`.
     pub budget: usize,

@@ -112,14 +112,30 @@ fn affine_backward_by_ops<B: Backend>(
 // Flex: `gemm` on the tensors' strides.
 
 /// `[members, points, fan_in, fan_out]` where the three tensors are `f32`
-/// with matching shapes and no empty axis; `None` sends them to Burn's ops.
-fn affine_dims(input: &FlexTensor, weight: &FlexTensor, other: &FlexTensor) -> Option<[usize; 4]> {
-    let (x, w) = (input.layout().shape(), weight.layout().shape());
+/// with matching shapes and no empty axis: `other` is the bias
+/// `[members, 1, fan_out]`, or with `other_per_point` the gradient
+/// `[members, points, fan_out]`. `None` sends them to Burn's ops.
+fn affine_dims(
+    input: &FlexTensor,
+    weight: &FlexTensor,
+    other: &FlexTensor,
+    other_per_point: bool,
+) -> Option<[usize; 4]> {
     let all_f32 = [input, weight, other]
         .iter()
         .all(|t| t.dtype() == DType::F32 && t.layout().num_dims() == 3);
-    let dims = all_f32.then(|| [x[0], x[1], x[2], w[2]])?;
-    (x[0] == w[0] && x[2] == w[1] && dims.iter().all(|&d| d > 0)).then_some(dims)
+    if !all_f32 {
+        return None;
+    }
+    let (x, w, o) = (
+        input.layout().shape(),
+        weight.layout().shape(),
+        other.layout().shape(),
+    );
+    let dims = [x[0], x[1], x[2], w[2]];
+    let other_rows = if other_per_point { x[1] } else { 1 };
+    let shapes_fit = x[0] == w[0] && x[2] == w[1] && [o[0], o[1], o[2]] == [x[0], other_rows, w[2]];
+    (shapes_fit && dims.iter().all(|&d| d > 0)).then_some(dims)
 }
 
 /// `dst (+)= lhs·rhs`, with `dst` row-major `lhs.rows() × rhs.cols()`;
@@ -187,7 +203,8 @@ fn per_member_concat(members: usize, values: impl Fn(usize) -> Vec<f32>) -> Vec<
 /// [`FastAffine::affine`] on Flex: each output row starts as the bias, and
 /// `gemm` accumulates the product onto it.
 pub(crate) fn flex_affine(input: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-    let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &bias) else {
+    let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &bias, false)
+    else {
         return affine_by_ops::<burn::backend::Flex>(input, weight, bias);
     };
     let (x, w, b) = (
@@ -228,7 +245,7 @@ pub(crate) fn flex_affine_backward(
     grad: FlexTensor,
     needed: [bool; 3],
 ) -> AffineGradients<burn::backend::Flex> {
-    let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &grad) else {
+    let Some([members, points, fan_in, fan_out]) = affine_dims(&input, &weight, &grad, true) else {
         return affine_backward_by_ops::<burn::backend::Flex>(input, weight, grad, needed);
     };
     let (x, w, g) = (
@@ -415,7 +432,7 @@ mod tests {
 
     /// The fused op and Burn's ops give the same output and the same three
     /// gradients, for an input broadcast over members (stride 0, as the
-    /// network's input is) and a transposed one.
+    /// network's input is), a transposed one and a flipped one.
     fn the_op_and_its_gradients_match_burns_ops<Inner: FastAffine>() {
         let device = Default::default();
         let (members, points, fan_in, fan_out) = (3, 17, 4, 6);
@@ -425,7 +442,17 @@ mod tests {
         let transposed =
             Tensor::<Autodiff<Inner>, 3>::from_data(values(members, fan_in, points, 2), &device)
                 .swap_dims(1, 2);
-        for (case, input) in [("broadcast", broadcast), ("transposed", transposed)] {
+        // Reversed along the points: a negative stride, read from the end of
+        // each member's block backwards.
+        let flipped =
+            Tensor::<Autodiff<Inner>, 3>::from_data(values(members, points, fan_in, 6), &device)
+                .flip([1]);
+        let cases = [
+            ("broadcast", broadcast),
+            ("transposed", transposed),
+            ("flipped", flipped),
+        ];
+        for (case, input) in cases {
             let input = input.require_grad();
             let weight: Tensor<Autodiff<Inner>, 3> =
                 Tensor::from_data(values(members, fan_in, fan_out, 3), &device).require_grad();

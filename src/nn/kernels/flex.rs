@@ -52,7 +52,10 @@ impl<'a> Operand<'a> {
     /// range or the layout would reach outside the buffer.
     pub(crate) fn matrix(&self, member: usize) -> Matrix<'a> {
         assert!(member < self.dims[0], "member {member} of {}", self.dims[0]);
-        let start = self.offset + member as isize * self.strides[0];
+        let start = (member as isize)
+            .checked_mul(self.strides[0])
+            .and_then(|offset| offset.checked_add(self.offset))
+            .expect("a member's offset fits in isize");
         Matrix::new(
             self.data,
             start,
@@ -62,12 +65,18 @@ impl<'a> Operand<'a> {
     }
 
     /// `member`'s matrix as one row-major slice, where it is stored so.
+    /// `None` unless `rows × cols` is the operand's own matrix shape.
     pub(crate) fn rows(&self, member: usize, rows: usize, cols: usize) -> Option<&'a [f32]> {
-        let start = self.offset + member as isize * self.strides[0];
         let row_major = self.strides[1] == cols as isize && self.strides[2] == 1;
-        (member < self.dims[0] && row_major && start >= 0)
-            .then(|| self.data.get(start as usize..)?.get(..rows * cols))
-            .flatten()
+        if member >= self.dims[0] || [rows, cols] != [self.dims[1], self.dims[2]] || !row_major {
+            return None;
+        }
+        let start = (member as isize)
+            .checked_mul(self.strides[0])?
+            .checked_add(self.offset)?;
+        self.data
+            .get(usize::try_from(start).ok()?..)?
+            .get(..rows * cols)
     }
 
     pub(crate) fn at(&self, member: usize, row: usize, col: usize) -> f32 {
@@ -81,13 +90,25 @@ impl<'a> Operand<'a> {
 
 impl<'a> Matrix<'a> {
     /// Checks that the first and the farthest element in each direction are
-    /// inside `data` (a strided matrix's addresses lie between those).
+    /// inside `data` (a strided matrix's addresses lie between those), in
+    /// arithmetic that cannot overflow unnoticed.
     fn new(data: &'a [f32], start: isize, [rows, cols]: [usize; 2], strides: [isize; 2]) -> Self {
         assert!(rows > 0 && cols > 0, "an empty matrix has nothing to read");
-        let span = |count: usize, stride: isize| (count as isize - 1) * stride;
+        let span = |count: usize, stride: isize| {
+            isize::try_from(count - 1)
+                .ok()
+                .and_then(|steps| steps.checked_mul(stride))
+                .expect("a matrix's span fits in isize")
+        };
         let (row_span, col_span) = (span(rows, strides[0]), span(cols, strides[1]));
-        let lowest = start + row_span.min(0) + col_span.min(0);
-        let highest = start + row_span.max(0) + col_span.max(0);
+        let reach = |a: isize, b: isize| {
+            start
+                .checked_add(a)
+                .and_then(|v| v.checked_add(b))
+                .expect("a matrix's addresses fit in isize")
+        };
+        let lowest = reach(row_span.min(0), col_span.min(0));
+        let highest = reach(row_span.max(0), col_span.max(0));
         assert!(
             lowest >= 0 && (highest as usize) < data.len(),
             "a {rows}×{cols} matrix at {start} with strides {strides:?} is outside its buffer of {}",
@@ -127,9 +148,11 @@ impl<'a> Matrix<'a> {
 
     /// The first element. Every `(r, c)` with `r < rows` and `c < cols` is
     /// at `ptr + r·strides[0] + c·strides[1]`, inside the buffer (checked
-    /// when the view was made), for as long as the view lives.
+    /// when the view was made), for as long as the view lives. The pointer
+    /// is derived from the whole buffer, not from `start` on, because a
+    /// negative stride (a flipped tensor) reaches below `start`.
     pub(crate) fn ptr(&self) -> *const f32 {
-        self.data[self.start..].as_ptr()
+        self.data.as_ptr().wrapping_add(self.start)
     }
 }
 
