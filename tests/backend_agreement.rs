@@ -123,3 +123,80 @@ fn flex_gives_the_same_numbers_twice() {
     };
     assert_eq!(strip(first), strip(second));
 }
+
+/// The paper's widest network (depth 1, width 500 at budget 2000) on the
+/// paper's 101 × 101 grid: 5 million (point, unit) pairs per layer, where a
+/// single reduction on wgpu once miscounted the active pairs. Every
+/// measure, on every backend built in, against ndarray.
+#[test]
+fn the_widest_shape_agrees_on_every_backend() {
+    let dir = TempDir::new("wide");
+    let measure = |backend: &str| -> Vec<Value> {
+        let out = format!("wide-{backend}.jsonl");
+        let args = [
+            "measure",
+            "--activation",
+            "relu,abs",
+            "--depth",
+            "1",
+            "--budget",
+            "2000",
+            "--seeds",
+            "2",
+            "--grid",
+            "101",
+            "--quiet",
+            "--backend",
+            backend,
+            "--out",
+            &out,
+        ];
+        let output = run_with_env(dir.path(), &args, ENV);
+        assert!(output.status.success(), "{backend}: {}", stderr(&output));
+        let mut records = json_lines(&dir.join(&out));
+        records.sort_by_key(|r| r["network_seed"].as_u64());
+        records
+    };
+    let reference = measure("ndarray");
+    assert_eq!(reference[0]["width"], 500);
+    // abs is active everywhere: an exact count to hold the others to.
+    let abs = reference.iter().find(|r| r["activation"] == "abs").unwrap();
+    assert_eq!(abs["activation_ratio"], 1.0);
+    let mut backends = vec!["flex"];
+    if cfg!(feature = "wgpu") {
+        backends.push("wgpu");
+    }
+    for backend in backends {
+        for (a, b) in reference.iter().zip(&measure(backend)) {
+            assert_eq!(a["network_seed"], b["network_seed"]);
+            for key in [
+                "activation_ratio",
+                "activation_count",
+                "v3",
+                "rv_out",
+                "c2c",
+            ] {
+                assert_eq!(a[key].is_null(), b[key].is_null(), "{key}");
+            }
+            for key in [
+                "activation_ratio",
+                "activation_count",
+                "v3",
+                "rv_out",
+                "rv_layers",
+                "grad_norms",
+            ] {
+                for (x, y) in numbers(&a[key]).into_iter().zip(numbers(&b[key])) {
+                    assert!(close(x, y, 1e-4), "{key}: ndarray {x} vs {backend} {y}");
+                }
+            }
+            // The proxies go through products and eigenvalues of kernels
+            // over the batch: 1e-3.
+            for proxy in ["naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"] {
+                for (x, y) in numbers(&a[proxy]).into_iter().zip(numbers(&b[proxy])) {
+                    assert!(close(x, y, 1e-3), "{proxy}: ndarray {x} vs {backend} {y}");
+                }
+            }
+        }
+    }
+}

@@ -583,6 +583,17 @@ mod tests {
             ),
             (&["--problem", "moons"], "--problem", "checkerboard"),
             (&["--train-size", "0"], "--train-size", "at least 1"),
+            (&["--depth", "2,2"], "--depth", "2 is listed twice"),
+            (
+                &["--activation", "relu,abs,relu"],
+                "--activation",
+                "relu is listed twice",
+            ),
+            (
+                &["--layer", "dense,dense"],
+                "--layer",
+                "dense is listed twice",
+            ),
             (
                 &["--out", "no/such/folder/runs.jsonl"],
                 "--out",

@@ -12,6 +12,7 @@
 //! [`ActivationRegistry::builtin`]: crate::nn::ActivationRegistry::builtin
 //! [`ActivationRegistry::register`]: crate::nn::ActivationRegistry::register
 
+use std::f64::consts::PI;
 use std::fmt;
 
 use burn::tensor::activation as act;
@@ -88,6 +89,53 @@ pub trait Activation: fmt::Debug + Send + Sync + 'static {
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D>
     where
         Self: Sized;
+    /// `E[σ(u)·σ(v)]` for `(u, v)` jointly Gaussian with mean 0, variances
+    /// `a` and `b` and covariance `c`, in closed form where one is known.
+    /// The theory (METHOD §8) uses it; `None`, the default, has the theory
+    /// integrate numerically, piece by piece between [`Activation::kinks`].
+    fn gaussian_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        let _ = (a, b, c);
+        None
+    }
+    /// `E[σ′(u)·σ′(v)]` for the same pair, in closed form where one is known.
+    fn gaussian_slope_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        let _ = (a, b, c);
+        None
+    }
+    /// The points where σ or σ′ is not smooth (a kink, a jump): the
+    /// theory's quadrature splits its integrals there, because a kink inside
+    /// one piece of a Gaussian quadrature costs most of its accuracy. Empty,
+    /// the default, for a smooth σ.
+    fn kinks(&self) -> Vec<f64> {
+        Vec::new()
+    }
+}
+
+/// The arc-cosine kernel of degree 1 (Cho & Saul 2009, "Kernel methods
+/// for deep learning", NeurIPS): `E[relu(u)·relu(v)] = √(ab)/(2π)·(sin θ +
+/// (π − θ)·cos θ)` with `cos θ = c/√(ab)`, for `(u, v)` jointly Gaussian with
+/// variances `a`, `b` and covariance `c`.
+pub fn relu_gaussian_product(a: f64, b: f64, c: f64) -> f64 {
+    let (scale, theta) = gaussian_angle(a, b, c);
+    scale / (2.0 * PI) * (theta.sin() + (PI - theta) * theta.cos())
+}
+
+/// The arc-cosine kernel of degree 0: `E[1{u>0}·1{v>0}] = (π − θ)/(2π)`,
+/// the probability that both are positive.
+pub fn step_gaussian_product(a: f64, b: f64, c: f64) -> f64 {
+    let (_, theta) = gaussian_angle(a, b, c);
+    (PI - theta) / (2.0 * PI)
+}
+
+/// `(√(ab), θ)` with `cos θ = c/√(ab)` (θ = π/2 where a variance is 0).
+fn gaussian_angle(a: f64, b: f64, c: f64) -> (f64, f64) {
+    let scale = (a.max(0.0) * b.max(0.0)).sqrt();
+    let cosine = if scale > 0.0 {
+        (c / scale).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    (scale, cosine.acos())
 }
 
 /// The tensor forms of an activation on one backend, callable through `dyn`.
@@ -116,6 +164,36 @@ impl<B: KernelBackend, A: Activation> TensorActivation<B> for A {
 /// and accurate to ~1e-6 for the kinked activations (relu is exact anyway,
 /// by symmetry of the nodes).
 const HERMITE_NODES: usize = 160;
+
+/// Nodes and weights of `n`-point Gauss–Legendre quadrature on `[−1, 1]`
+/// (Newton's method on the Legendre recurrence from the classic cosine
+/// guesses), exact for polynomials of degree below `2n`.
+pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut nodes, mut weights) = (vec![0.0; n], vec![0.0; n]);
+    let nf = n as f64;
+    for i in 0..n.div_ceil(2) {
+        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (nf + 0.5)).cos();
+        let mut derivative = 0.0;
+        for _ in 0..100 {
+            // P_n(x) and P_{n−1}(x) by the three-term recurrence.
+            let (mut p, mut previous) = (1.0, 0.0);
+            for k in 1..=n {
+                let kf = k as f64;
+                (p, previous) = (((2.0 * kf - 1.0) * x * p - (kf - 1.0) * previous) / kf, p);
+            }
+            derivative = nf * (x * p - previous) / (x * x - 1.0);
+            let step = p / derivative;
+            x -= step;
+            if step.abs() < 1e-15 {
+                break;
+            }
+        }
+        let weight = 2.0 / ((1.0 - x * x) * derivative * derivative);
+        (nodes[i], nodes[n - 1 - i]) = (x, -x);
+        (weights[i], weights[n - 1 - i]) = (weight, weight);
+    }
+    (nodes, weights)
+}
 
 /// Nodes and weights of Gauss–Hermite quadrature for the weight `exp(-x²)`
 /// (Newton's method on the orthonormal Hermite recurrence, with the classic
@@ -219,6 +297,15 @@ impl Activation for Relu {
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.greater_elem(0.0).float()
     }
+    fn gaussian_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        Some(relu_gaussian_product(a, b, c))
+    }
+    fn gaussian_slope_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        Some(step_gaussian_product(a, b, c))
+    }
+    fn kinks(&self) -> Vec<f64> {
+        vec![0.0]
+    }
 }
 
 /// `|z|`.
@@ -244,6 +331,18 @@ impl Activation for Abs {
     }
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.sign()
+    }
+    /// `|u| = relu(u) + relu(−u)`, and by symmetry
+    /// `E[|u|·|v|] = 2·(k(c) + k(−c))` with `k` relu's kernel.
+    fn gaussian_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        Some(2.0 * (relu_gaussian_product(a, b, c) + relu_gaussian_product(a, b, -c)))
+    }
+    /// `E[sign(u)·sign(v)] = P(same sign) − P(opposite) = 4·s(c) − 1`.
+    fn gaussian_slope_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        Some(4.0 * step_gaussian_product(a, b, c) - 1.0)
+    }
+    fn kinks(&self) -> Vec<f64> {
+        vec![0.0]
     }
 }
 
@@ -276,6 +375,22 @@ impl Activation for LeakyRelu {
     }
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.greater_elem(0.0).float() * (1.0 - LEAKY_SLOPE) + LEAKY_SLOPE
+    }
+    /// `σ(u) = relu(u) − α·relu(−u)`: `(1 + α²)·k(c) − 2α·k(−c)`.
+    fn gaussian_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        let alpha = LEAKY_SLOPE;
+        Some(
+            (1.0 + alpha * alpha) * relu_gaussian_product(a, b, c)
+                - 2.0 * alpha * relu_gaussian_product(a, b, -c),
+        )
+    }
+    /// `σ′ = 1` or `α`: `(1 + α²)·s(c) + 2α·(½ − s(c))`.
+    fn gaussian_slope_product(&self, a: f64, b: f64, c: f64) -> Option<f64> {
+        let (alpha, both) = (LEAKY_SLOPE, step_gaussian_product(a, b, c));
+        Some((1.0 + alpha * alpha) * both + 2.0 * alpha * (0.5 - both))
+    }
+    fn kinks(&self) -> Vec<f64> {
+        vec![0.0]
     }
 }
 
@@ -354,6 +469,9 @@ impl Activation for Elu {
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         // e^min(z, 0): 1 for z > 0, e^z otherwise.
         z.clamp_max(0.0).exp()
+    }
+    fn kinks(&self) -> Vec<f64> {
+        vec![0.0]
     }
 }
 
@@ -467,6 +585,9 @@ impl Activation for ShiftedRelu {
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.greater_elem(self.shift).float()
     }
+    fn kinks(&self) -> Vec<f64> {
+        vec![self.shift]
+    }
 }
 
 /// `min(max(z − τ, 0), m)`: a shifted relu clipped at `m`
@@ -512,6 +633,9 @@ impl Activation for ClippedRelu {
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.clone().greater_elem(self.shift).float() * z.lower_elem(self.shift + self.top).float()
     }
+    fn kinks(&self) -> Vec<f64> {
+        vec![self.shift, self.shift + self.top]
+    }
 }
 
 #[cfg(test)]
@@ -524,5 +648,25 @@ mod tests {
         assert!((gaussian_expectation(|z| z * z) - 1.0).abs() < 1e-12);
         assert!((gaussian_expectation(|z| z.powi(4)) - 3.0).abs() < 1e-10);
         assert!(gaussian_expectation(|z| z.powi(3)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn legendre_rules_integrate_polynomials_exactly() {
+        for n in [1, 2, 5, 16] {
+            let (nodes, weights) = gauss_legendre(n);
+            for degree in 0..2 * n as i32 {
+                let rule: f64 = nodes
+                    .iter()
+                    .zip(&weights)
+                    .map(|(x, w)| w * x.powi(degree))
+                    .sum();
+                let exact = if degree % 2 == 0 {
+                    2.0 / (degree + 1) as f64
+                } else {
+                    0.0
+                };
+                assert!((rule - exact).abs() < 1e-13, "n = {n}, x^{degree}: {rule}");
+            }
+        }
     }
 }

@@ -214,6 +214,30 @@ impl ActivationRegistry {
             .collect()
     }
 
+    /// The name by which two spellings of one activation compare equal: the
+    /// name itself, or for a parametric one its family and its numbers as
+    /// parsed (`shifted-relu:-0`, `shifted-relu:0.0` → `shifted-relu:0`).
+    /// A name that is neither is returned as it is.
+    pub fn canonical_name(&self, name: &str) -> String {
+        if self.entries.iter().any(|entry| entry.name() == name) {
+            return name.to_string();
+        }
+        let Some((family, params)) = name.split_once(':') else {
+            return name.to_string();
+        };
+        let numbers: Option<Vec<String>> = params
+            .split(':')
+            // `+ 0.0` turns −0 into 0.
+            .map(|p| p.trim().parse::<f64>().ok().map(|v| (v + 0.0).to_string()))
+            .collect();
+        match numbers {
+            Some(numbers) if self.families.iter().any(|f| f.name == family) => {
+                format!("{family}:{}", numbers.join(":"))
+            }
+            _ => name.to_string(),
+        }
+    }
+
     /// Looks an activation up by name (or builds a parametric one) and
     /// computes its gain and threshold.
     pub fn get(&self, name: &str) -> Result<ActivationSpec, UnknownActivation> {

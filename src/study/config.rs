@@ -100,6 +100,13 @@ impl RunConfig {
                 "give budget = N or budgets = [N, …]",
             ));
         }
+        // A value listed twice would run, record and summarise every one of
+        // its networks twice.
+        let canonical = |name: &String| registry.activations.canonical_name(name.trim());
+        refuse_repeats("activations", model.activations.iter().map(canonical))?;
+        refuse_repeats("layer", model.layers.iter().map(|l| l.trim().to_string()))?;
+        refuse_repeats("depths", model.depths.iter().map(usize::to_string))?;
+        refuse_repeats("budget", model.budgets.iter().map(usize::to_string))?;
         if let Some(&budget) = model.budgets.iter().find(|&&b| b > MAX_BUDGET) {
             return Err(InputError::new(
                 "budget",
@@ -219,6 +226,26 @@ fn resolve<T, E: std::fmt::Display>(
         .iter()
         .map(|name| get(name.trim()).map_err(|e| InputError::new(key, e.to_string())))
         .collect()
+}
+
+/// Refuses a list in which one value comes twice, naming the value and
+/// both places (counted from 1).
+fn refuse_repeats(key: &str, values: impl Iterator<Item = String>) -> Result<(), InputError> {
+    let mut seen: Vec<String> = Vec::new();
+    for value in values {
+        if let Some(first) = seen.iter().position(|v| *v == value) {
+            let second = seen.len() + 1;
+            return Err(InputError::new(
+                key,
+                format!(
+                    "{value} is listed twice (places {} and {second}); list each value once",
+                    first + 1
+                ),
+            ));
+        }
+        seen.push(value);
+    }
+    Ok(())
 }
 
 /// Budgets above this are refused outright (4 TB of weights).
@@ -669,6 +696,32 @@ mod tests {
                 "steps = 40",
                 "steps = 40\nproblem = \"sines:2\"",
                 "train.loss",
+            ),
+            // A value listed twice would run every network of it twice.
+            (
+                "depths = [1, 3]",
+                "depths = [1, 3, 1]",
+                "depths: 1 is listed twice",
+            ),
+            (
+                "activations = [\"relu\", \"abs\"]",
+                "activations = [\"relu\", \"abs\", \"relu\"]",
+                "activations: relu is listed twice",
+            ),
+            (
+                "activations = [\"relu\", \"abs\"]",
+                "activations = [\"shifted-relu:0\", \"shifted-relu:-0.0\"]",
+                "shifted-relu:0 is listed twice",
+            ),
+            (
+                "depths = [1, 3]",
+                "depths = [1, 3]\nlayer = [\"dense\", \"dense\"]",
+                "layer: dense is listed twice",
+            ),
+            (
+                "budget = 200",
+                "budgets = [200, 300, 200]",
+                "budget: 200 is listed twice",
             ),
         ];
         for (from, to, named) in cases {
