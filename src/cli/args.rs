@@ -58,32 +58,37 @@ pub struct SweepArgs {
     #[arg(long, default_value = "relu,abs", value_delimiter = ',')]
     pub activation: Vec<String>,
     /// Numbers of hidden layers, comma separated.
-    #[arg(long, default_value = "1,2,4,8", value_delimiter = ',')]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value = "1,2,4,8",
+        value_delimiter = ','
+    )]
     pub depth: Vec<usize>,
     /// Hidden layer types, comma separated: dense, residual, layernorm-dense.
     #[arg(long, default_value = DEFAULT_LAYER, value_delimiter = ',')]
     pub layer: Vec<String>,
     /// Parameter budget P*; each depth gets the width closest to it.
-    #[arg(long, default_value_t = DEFAULT_BUDGET)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_BUDGET)]
     pub budget: usize,
     /// Networks (seeds) per (activation, depth).
-    #[arg(long, default_value_t = RunConfig::defaults().measure_seeds)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().measure_seeds)]
     pub seeds: usize,
     /// Landscape grid size G (G×G points on [-1,1]²).
-    #[arg(long, default_value_t = RunConfig::defaults().measure.grid)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().measure.grid)]
     pub grid: usize,
     /// Initialisation scheme (METHOD §2).
     #[arg(long, value_enum, default_value_t = RunConfig::defaults().model.init)]
     pub init: Init,
     /// C2C threshold on RV_out.
-    #[arg(long, default_value_t = RunConfig::defaults().measure.c2c_threshold)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().measure.c2c_threshold)]
     pub epsilon: f64,
     /// Skip the zero-cost proxies (most of the time of measuring a network);
     /// records then carry them as null, "not computed".
     #[arg(long)]
     pub no_proxies: bool,
     /// Run seed every network and data set derives from.
-    #[arg(long, default_value_t = RunConfig::defaults().run_seed)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().run_seed)]
     pub seed: u64,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = RunConfig::defaults().backend)]
@@ -93,10 +98,10 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = RunConfig::defaults().problem.problem)]
     pub problem: String,
     /// Checkerboard cells per side (when --problem names none).
-    #[arg(long, default_value_t = RunConfig::defaults().problem.cells)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.cells)]
     pub cells: usize,
     /// Training-set size (also the gradient profile's data).
-    #[arg(long, default_value_t = RunConfig::defaults().problem.train_size)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.train_size)]
     pub train_size: usize,
     /// Training loss.
     #[arg(long, value_enum, default_value_t = RunConfig::defaults().problem.loss)]
@@ -174,7 +179,7 @@ impl SweepArgs {
 pub struct ExecutionArgs {
     /// Worker threads, each running its own networks (default: one per core
     /// on the CPU backends, one on wgpu).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// No progress output.
     #[arg(long)]
@@ -221,28 +226,28 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
     /// Test-set size.
-    #[arg(long, default_value_t = RunConfig::defaults().problem.test_size)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.test_size)]
     pub test_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = RunConfig::defaults().train.learning_rate)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.learning_rate)]
     pub lr: f64,
     /// Points per step (default: full batch).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
     /// Adam steps.
-    #[arg(long, default_value_t = RunConfig::defaults().train.steps)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.steps)]
     pub steps: usize,
     /// Record the loss every this many steps.
-    #[arg(long, default_value_t = RunConfig::defaults().train.log_every)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.log_every)]
     pub log_every: usize,
     /// Adam's β₁.
-    #[arg(long, default_value_t = RunConfig::defaults().train.optimizer.beta1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.optimizer.beta1)]
     pub adam_beta1: f64,
     /// Adam's β₂.
-    #[arg(long, default_value_t = RunConfig::defaults().train.optimizer.beta2)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.optimizer.beta2)]
     pub adam_beta2: f64,
     /// Adam's ε (PyTorch's default; Burn's own is 1e-5).
-    #[arg(long, default_value_t = RunConfig::defaults().train.optimizer.epsilon)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.optimizer.epsilon)]
     pub adam_epsilon: f64,
 }
 
@@ -285,7 +290,7 @@ pub struct StudyArgs {
     pub shard: Option<String>,
     /// With --backend wgpu: the GPU adapter to run on (the N-th discrete
     /// GPU), so a node with several GPUs runs one shard per GPU.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub device: Option<usize>,
     /// Threads and progress output.
     #[command(flatten)]
@@ -301,6 +306,15 @@ impl StudyArgs {
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("results").join(&study.config.name));
+        if dir.exists() && !dir.is_dir() {
+            return Err(InputError::new(
+                "--out",
+                format!(
+                    "'{}' is a file; give a folder for the results",
+                    dir.display()
+                ),
+            ));
+        }
         if let Some(text) = &self.shard {
             let shard = Shard::parse(text, |name| std::env::var(name).ok())?;
             dir = shard.dir(&dir);
@@ -328,7 +342,7 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Png)]
     pub format: Format,
     /// Size factor: 1 gives 800×560 pixels per chart, 2 doubles every length and font.
-    #[arg(long, default_value_t = DEFAULT_SCALE)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_SCALE)]
     pub scale: f64,
 }
 
@@ -365,7 +379,7 @@ pub struct PaperArgs {
     #[arg(long, default_value = "plots")]
     pub plots: PathBuf,
     /// Size factor of the figures.
-    #[arg(long, default_value_t = DEFAULT_SCALE)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_SCALE)]
     pub scale: f64,
     /// Compute backend.
     #[arg(long, value_enum)]
@@ -400,13 +414,13 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = RunConfig::defaults().backend)]
     pub backend: BackendKind,
     /// Networks measured per shape.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 50)]
     pub measure_networks: usize,
     /// Networks trained per shape.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 6)]
     pub train_networks: usize,
     /// Adam steps per trained network.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     pub steps: usize,
     /// The study whose wall time is measured (with the chosen threads and
     /// with one); "none" skips it.
@@ -472,19 +486,24 @@ pub struct TheoryArgs {
     #[arg(long, default_value = "relu,abs,tanh", value_delimiter = ',')]
     pub activation: Vec<String>,
     /// Numbers of hidden layers, comma separated.
-    #[arg(long, default_value = "8", value_delimiter = ',')]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value = "8",
+        value_delimiter = ','
+    )]
     pub depth: Vec<usize>,
     /// Parameter budget: each depth gets the dense width closest to it.
-    #[arg(long, default_value_t = DEFAULT_BUDGET)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_BUDGET)]
     pub budget: usize,
     /// Landscape grid size G whose pairs the RV profile averages over.
-    #[arg(long, default_value_t = RunConfig::defaults().measure.grid)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().measure.grid)]
     pub grid: usize,
     /// Seeded grid pairs sampled for the RV profile.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
     pub pairs: usize,
     /// Seed of the pair sample.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
     /// Where the predictions go as JSON.
     #[arg(long, default_value = "results/theory.json")]
@@ -584,6 +603,15 @@ mod tests {
             (&["--problem", "moons"], "--problem", "checkerboard"),
             (&["--train-size", "0"], "--train-size", "at least 1"),
             (&["--depth", "2,2"], "--depth", "2 is listed twice"),
+            // A negative number is a value the checker names, not a flag.
+            (&["--depth", "-1"], "--depth", "invalid value '-1'"),
+            (&["--epsilon", "-1"], "--epsilon", "positive"),
+            (&["--seed", "-3"], "--seed", "invalid value '-3'"),
+            (
+                &["--problem", "checkerboard:4", "--cells", "6"],
+                "--cells",
+                "conflicts",
+            ),
             (
                 &["--activation", "relu,abs,relu"],
                 "--activation",
@@ -635,6 +663,28 @@ mod tests {
             .filter(looks_like_key)
             .map(str::to_string)
             .collect()
+    }
+
+    #[test]
+    fn a_results_folder_that_is_a_file_is_refused() {
+        let file = std::env::temp_dir().join(format!("variability-out-{}", std::process::id()));
+        std::fs::write(&file, "not a folder").unwrap();
+        #[derive(Parser)]
+        struct StudyCommand {
+            #[command(flatten)]
+            args: StudyArgs,
+        }
+        let out = file.display().to_string();
+        let line = ["study", "experiments/quick.toml", "--out", &out];
+        let command = StudyCommand::try_parse_from(line).unwrap();
+        let error = command
+            .args
+            .plan(&Registry::builtin())
+            .err()
+            .expect("refused");
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(error.field, "--out");
+        assert!(error.message.contains("is a file"), "{error}");
     }
 
     #[test]

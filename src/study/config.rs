@@ -13,7 +13,7 @@ use super::sweep::{Point, Sweep};
 use crate::error::InputError;
 use crate::measure::MeasureConfig;
 use crate::nn::{BackendKind, Init, Registry, DEFAULT_LAYER};
-use crate::problem::{Loss, ProblemConfig};
+use crate::problem::{Checkerboard, Loss, ProblemConfig, Target};
 use crate::train::{AdamConfig, TrainConfig};
 
 /// The parameter budget `P*` of a run that names none (METHOD §1).
@@ -176,6 +176,23 @@ impl RunConfig {
         let target = problem
             .target()
             .map_err(|message| InputError::new("train.problem", message))?;
+        // `checkerboard:c` names its cells; a different `cells` that is not
+        // the default was given on purpose, and one of the two would be lost.
+        if let Target::Checkerboard(board) = &target {
+            let named = problem.problem.contains(':');
+            if named
+                && problem.cells != board.cells
+                && problem.cells != Checkerboard::default().cells
+            {
+                return Err(InputError::new(
+                    "train.cells",
+                    format!(
+                        "{} conflicts with problem {}: give the cells once",
+                        problem.cells, problem.problem
+                    ),
+                ));
+            }
+        }
         if target.is_regression() && problem.loss != Loss::Mse {
             return Err(InputError::new(
                 "train.loss",
@@ -530,7 +547,17 @@ impl StudyConfig {
 
     /// Parses a study file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, InputError> {
-        toml::from_str(text).map_err(|e| InputError::new(origin, e.to_string().trim().to_string()))
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            // The reason first, then where: toml's own text puts the reason
+            // after a quoted excerpt of the file.
+            let line = e
+                .span()
+                .and_then(|span| text.get(..span.start))
+                .map(|before| before.matches('\n').count() + 1);
+            let place = line.map_or(String::new(), |l| format!(" (line {l})"));
+            let reason = e.message().trim();
+            InputError::new(origin, format!("{reason}{place}\n{}", e.to_string().trim()))
+        })
     }
 
     /// The config with every default written out, as saved in `study.toml`.
@@ -573,16 +600,18 @@ impl StudyConfig {
 
     /// The study as a [`RunConfig`], after the checks only a file needs.
     pub fn run_config(&self, backend_flag: Option<BackendKind>) -> Result<RunConfig, InputError> {
+        // The name is a folder under results/: a plain name, not `.` or
+        // `..`, which would put the results in results/ or the working
+        // directory.
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
         if self.name.is_empty()
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || !self.name.chars().all(allowed)
+            || self.name.chars().all(|c| c == '.')
         {
             return Err(InputError::new(
                 "name",
                 format!(
-                    "'{}' must be letters, digits, '-', '_' or '.' (it names the results folder)",
+                    "'{}' must be letters, digits, '-', '_' or '.', and not only dots (it names the results folder)",
                     self.name
                 ),
             ));
@@ -686,6 +715,13 @@ mod tests {
             ("steps = 40", "steps = 0", "train.steps"),
             ("measure_seeds = 6", "measure_seeds = 0", "measure_seeds"),
             ("name = \"tiny\"", "name = \"../escape\"", "name"),
+            ("name = \"tiny\"", "name = \".\"", "not only dots"),
+            (
+                "steps = 40",
+                "steps = 40\nproblem = \"checkerboard:4\"\ncells = 6",
+                "train.cells: 6 conflicts with problem checkerboard:4",
+            ),
+            ("name = \"tiny\"", "name = \"..\"", "not only dots"),
             ("grid = 12", "grid = \"twelve\"", "grid"),
             (
                 "steps = 40",
@@ -765,5 +801,19 @@ mod tests {
         let plan = study.plan(&Registry::builtin(), None).unwrap();
         assert_eq!(plan.config, study);
         assert_eq!(plan.sweep.train.unwrap().optimizer, AdamConfig::new());
+    }
+
+    #[test]
+    fn a_toml_mistake_says_its_reason_and_line_first() {
+        let text = TINY.replace("steps = 40", "steps = 40\nbogus_key = 1");
+        let error = StudyConfig::parse(&text, "tiny.toml").unwrap_err();
+        let first = error.message.lines().next().unwrap();
+        assert!(first.starts_with("unknown field `bogus_key`"), "{first}");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("bogus_key"))
+            .unwrap()
+            + 1;
+        assert!(first.ends_with(&format!("(line {line})")), "{first}");
     }
 }

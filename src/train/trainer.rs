@@ -57,9 +57,10 @@ pub struct AdamConfig {
 }
 
 impl TrainConfig {
-    /// The optimiser these settings describe, as every training record
-    /// carries it.
-    pub fn optimizer_record(&self) -> OptimizerRecord {
+    /// The optimiser these settings describe on a training set of
+    /// `train_size` points, as every training record carries it: a batch as
+    /// large as the set is full batch, and is recorded so (`None`).
+    pub fn optimizer_record(&self, train_size: usize) -> OptimizerRecord {
         OptimizerRecord {
             name: "adam".into(),
             learning_rate: self.learning_rate,
@@ -67,7 +68,7 @@ impl TrainConfig {
             beta2: self.optimizer.beta2,
             epsilon: self.optimizer.epsilon,
             steps: self.steps,
-            batch_size: self.batch_size,
+            batch_size: self.batch_size.filter(|&b| b < train_size),
         }
     }
 
@@ -302,7 +303,7 @@ impl<B: ComputeBackend> Trainer<B> {
                     }),
                     train_seconds: seconds,
                     ensemble_size: members,
-                    optimizer: Some(self.settings.optimizer_record()),
+                    optimizer: Some(self.settings.optimizer_record(self.problem.train_size)),
                     chance: self.problem.chance_score(),
                 }
             })
@@ -491,6 +492,18 @@ mod tests {
             assert!((x - y).abs() <= 1e-5 * x.abs().max(1e-3), "{x} vs {y}");
         }
         assert!((a.test_score - b.test_score).abs() <= 1e-3);
+    }
+
+    #[test]
+    fn a_batch_as_large_as_the_set_is_recorded_as_full_batch() {
+        let settings = small_settings().with_batch_size(Some(999_999));
+        assert!(
+            trainer(settings.clone()).batches().is_none(),
+            "trains full batch"
+        );
+        assert_eq!(settings.optimizer_record(256).batch_size, None);
+        let mini = small_settings().with_batch_size(Some(64));
+        assert_eq!(mini.optimizer_record(256).batch_size, Some(64));
     }
 
     #[test]
