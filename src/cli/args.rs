@@ -631,6 +631,11 @@ mod tests {
             (&["--grid", "100000"], "--grid", "of memory"),
             (&["--budget", "1000000000"], "--budget", "of memory"),
             (
+                &["--train-size", "10000000000"],
+                "--train-size",
+                "of memory",
+            ),
+            (
                 &["--budget", "100000000000000"],
                 "--budget",
                 "more than any machine holds",

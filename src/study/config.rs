@@ -145,10 +145,23 @@ impl RunConfig {
         let limit = available / 10 * 8;
         let trained = self.train_seeds > 0;
         for point in points {
-            let (grid, network) = estimated_bytes(point, &self.measure, &self.problem, trained);
-            if grid + network > limit {
-                let (key, what) = if grid > network {
+            let bytes = estimated_bytes(point, &self.measure, &self.problem, trained);
+            let total = bytes.landscapes + bytes.parameters + bytes.activations;
+            if total > limit {
+                // Named by the value to lower: the grid when the landscapes
+                // are most of it; else the training set when the default
+                // one would fit; else the budget.
+                let default_problem = RunConfig::defaults().problem;
+                let with_default_set =
+                    estimated_bytes(point, &self.measure, &default_problem, trained);
+                let (key, what) = if bytes.landscapes > bytes.parameters + bytes.activations {
                     ("grid", "its landscapes")
+                } else if with_default_set.landscapes
+                    + with_default_set.parameters
+                    + with_default_set.activations
+                    <= limit
+                {
+                    ("train.train_size", "one network over its training set")
                 } else {
                     ("budget", "one network")
                 };
@@ -157,7 +170,7 @@ impl RunConfig {
                     format!(
                         "{what} at depth {} would need about {} of memory, more than the {} this machine has available",
                         point.config.depth,
-                        gigabytes(grid + network),
+                        gigabytes(total),
                         gigabytes(limit)
                     ),
                 ));
@@ -268,17 +281,25 @@ fn refuse_repeats(key: &str, values: impl Iterator<Item = String>) -> Result<(),
 /// Budgets above this are refused outright (4 TB of weights).
 const MAX_BUDGET: usize = 1_000_000_000_000;
 
-/// Bytes one network of a point needs at the least (an ensemble of one):
-/// `(landscapes, network)`. The landscapes: the grid points, each landscape
-/// in memory and as JSON text. The network: its parameters with their
-/// gradients (and Adam's two moments when trained), and the activations a
-/// backward pass over the training set keeps.
+/// Bytes one network of a point needs at the least (an ensemble of one),
+/// by what they hold.
+pub struct MemoryEstimate {
+    /// The grid points, each landscape in memory and as JSON text.
+    pub landscapes: u128,
+    /// The parameters with their gradients (and Adam's two moments when
+    /// trained).
+    pub parameters: u128,
+    /// The activations a backward pass over the training set keeps.
+    pub activations: u128,
+}
+
+/// The [`MemoryEstimate`] of one network of `point`.
 pub fn estimated_bytes(
     point: &Point,
     measure: &MeasureConfig,
     problem: &ProblemConfig,
     trained: bool,
-) -> (u128, u128) {
+) -> MemoryEstimate {
     const FLOAT: u128 = 4;
     let grid_points = (measure.grid as u128).pow(2);
     let landscapes = grid_points * (2 * FLOAT + 2 * FLOAT + 8 + 2 * 16);
@@ -289,7 +310,11 @@ pub fn estimated_bytes(
         * (point.config.depth as u128 + 1)
         * 3
         * FLOAT;
-    (landscapes, params * FLOAT * copies + activations)
+    MemoryEstimate {
+        landscapes,
+        parameters: params * FLOAT * copies,
+        activations,
+    }
 }
 
 /// Available memory in bytes (Linux's `MemAvailable`), if known.

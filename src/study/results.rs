@@ -76,8 +76,19 @@ impl ResultsDir {
         if !runs.exists() {
             return Ok(Vec::new());
         }
-        let records: Vec<RunRecord> =
-            read_json_lines(&runs).map_err(io_error(format!("reading {}", runs.display())))?;
+        let records: Vec<RunRecord> = read_json_lines(&runs).map_err(|error| {
+            // A line that is not a record is the user's to fix (exit 2),
+            // and the message already names the file and the line.
+            if error.kind() == std::io::ErrorKind::InvalidData {
+                InputError::new(
+                    "results",
+                    format!("{error}; delete that line, or rerun with --fresh to start over"),
+                )
+                .into()
+            } else {
+                io_error(format!("reading {}", runs.display()))(error)
+            }
+        })?;
         let mut text = String::new();
         for record in &records {
             text.push_str(&serde_json::to_string(record).expect("records serialise"));
@@ -190,5 +201,32 @@ pub fn landscape_file_name(layer: &str, activation: &str, depth: usize, budget: 
         format!("{activation}-d{depth}-b{budget}.json")
     } else {
         format!("{activation}-{layer}-d{depth}-b{budget}.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_that_is_no_record_is_the_users_to_fix() {
+        let dir = std::env::temp_dir().join(format!("variability-garbage-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("runs.jsonl"), "garbage\n{}\n").unwrap();
+        let results = ResultsDir {
+            path: dir.clone(),
+            _lock: lock(&dir).unwrap(),
+        };
+        let error = results.finished_records().unwrap_err();
+        drop(results);
+        fs::remove_dir_all(&dir).unwrap();
+        match error {
+            StudyError::Input(error) => {
+                assert_eq!(error.field, "results");
+                assert!(error.message.contains("line 1"), "{error}");
+                assert!(error.message.contains("--fresh"), "{error}");
+            }
+            other => panic!("an I/O error: {other}"),
+        }
     }
 }
