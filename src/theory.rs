@@ -97,8 +97,12 @@ impl Quadrature {
         total
     }
 
-    /// `E[f(z)]`, `z ~ N(0, variance)`, for an `f` with kinks at `kinks`.
+    /// `E[f(z)]`, `z ~ N(0, variance)`, for an `f` with kinks at `kinks`
+    /// (none: a smooth `f`, and Gauss–Hermite).
     fn expect_kinked(&self, variance: f64, kinks: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+        if kinks.is_empty() {
+            return self.expect(variance, f);
+        }
         let scale = variance.max(0.0).sqrt();
         if scale == 0.0 {
             return f(0.0);
@@ -107,14 +111,18 @@ impl Quadrature {
     }
 
     /// `E[f(z)·f(z′)]` as [`Quadrature::expect_pair`], for an `f` with
-    /// kinks at `kinks`: the outer integral breaks where `f(z)` kinks, the
-    /// inner one, for each outer point, where `f(z′)` does.
+    /// kinks at `kinks` (none: Gauss–Hermite): the outer integral breaks
+    /// where `f(z)` kinks, the inner one, for each outer point, where `f(z′)`
+    /// does.
     fn expect_pair_kinked(
         &self,
         [a, b, c]: [f64; 3],
         kinks: &[f64],
         f: impl Fn(f64) -> f64,
     ) -> f64 {
+        if kinks.is_empty() {
+            return self.expect_pair(a, b, c, f);
+        }
         let (sa, sb) = (a.max(0.0).sqrt(), b.max(0.0).sqrt());
         if sa == 0.0 || sb == 0.0 {
             return self.expect_kinked(a, kinks, &f) * self.expect_kinked(b, kinks, &f);
@@ -217,6 +225,9 @@ pub struct Theory<'a> {
     activation: &'a ActivationSpec,
     width: usize,
     quadrature: Quadrature,
+    /// The activation's kinks, asked once (the expectations run per pair
+    /// and layer).
+    kinks: Vec<f64>,
 }
 
 impl<'a> Theory<'a> {
@@ -226,6 +237,7 @@ impl<'a> Theory<'a> {
             activation,
             width,
             quadrature: Quadrature::new(NODES),
+            kinks: activation.function.kinks(),
         }
     }
 
@@ -236,16 +248,10 @@ impl<'a> Theory<'a> {
     /// `E[σ(z)²]`, `z ~ N(0, q)`, as [`Theory::cross`] picks its method.
     fn square_mean(&self, q: f64) -> f64 {
         let function = &self.activation.function;
-        if let Some(exact) = function.gaussian_product(q, q, q) {
-            return exact;
-        }
-        let kinks = function.kinks();
-        let square = |z: f64| self.sigma(z).powi(2);
-        if kinks.is_empty() {
-            self.quadrature.expect(q, square)
-        } else {
-            self.quadrature.expect_kinked(q, &kinks, square)
-        }
+        function.gaussian_product(q, q, q).unwrap_or_else(|| {
+            self.quadrature
+                .expect_kinked(q, &self.kinks, |z| self.sigma(z).powi(2))
+        })
     }
 
     /// `E[σ(z)·σ(z′)]` for the pair of variances `a`, `b` and covariance
@@ -253,31 +259,19 @@ impl<'a> Theory<'a> {
     /// kinked σ, else Gauss–Hermite.
     fn cross(&self, [a, b, c]: [f64; 3]) -> f64 {
         let function = &self.activation.function;
-        if let Some(exact) = function.gaussian_product(a, b, c) {
-            return exact;
-        }
-        let kinks = function.kinks();
-        if kinks.is_empty() {
-            self.quadrature.expect_pair(a, b, c, |z| self.sigma(z))
-        } else {
+        function.gaussian_product(a, b, c).unwrap_or_else(|| {
             self.quadrature
-                .expect_pair_kinked([a, b, c], &kinks, |z| self.sigma(z))
-        }
+                .expect_pair_kinked([a, b, c], &self.kinks, |z| self.sigma(z))
+        })
     }
 
     /// `E[σ′(z)·σ′(z′)]`, as [`Theory::cross`].
     fn slope_cross(&self, [a, b, c]: [f64; 3]) -> f64 {
         let function = &self.activation.function;
-        if let Some(exact) = function.gaussian_slope_product(a, b, c) {
-            return exact;
-        }
-        let kinks = function.kinks();
-        let slope = |z: f64| function.derivative(z);
-        if kinks.is_empty() {
-            self.quadrature.expect_pair(a, b, c, slope)
-        } else {
-            self.quadrature.expect_pair_kinked([a, b, c], &kinks, slope)
-        }
+        function.gaussian_slope_product(a, b, c).unwrap_or_else(|| {
+            self.quadrature
+                .expect_pair_kinked([a, b, c], &self.kinks, |z| function.derivative(z))
+        })
     }
 
     /// `g²/(n+1)·(n·k + 1)`: the next layer's pre-activation covariance from

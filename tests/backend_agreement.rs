@@ -64,6 +64,16 @@ fn numbers(value: &Value) -> Vec<f64> {
     }
 }
 
+/// Every number under each of `keys` in record `b` (from `backend`) is
+/// within `relative` of ndarray's record `a`.
+fn assert_keys_close(a: &Value, b: &Value, keys: &[&str], relative: f64, backend: &str) {
+    for key in keys {
+        for (x, y) in numbers(&a[*key]).into_iter().zip(numbers(&b[*key])) {
+            assert!(close(x, y, relative), "{key}: ndarray {x} vs {backend} {y}");
+        }
+    }
+}
+
 /// Runs the same command on ndarray and on `backend` and compares them
 /// network by network.
 fn agrees_with_ndarray(backend: &str) {
@@ -75,17 +85,14 @@ fn agrees_with_ndarray(backend: &str) {
         assert_eq!(a["network_seed"], b["network_seed"]);
         assert_eq!(b["backend"], backend);
         // Measures at initialisation: the same network, so 1e-4 relative.
-        for key in [
+        let measures = [
             "activation_ratio",
             "v3",
             "rv_out",
             "rv_layers",
             "grad_norms",
-        ] {
-            for (x, y) in numbers(&a[key]).into_iter().zip(numbers(&b[key])) {
-                assert!(close(x, y, 1e-4), "{key}: ndarray {x} vs {backend} {y}");
-            }
-        }
+        ];
+        assert_keys_close(a, b, &measures, 1e-4, backend);
         // A few Adam steps: rounding differences grow, but stay small.
         for (x, y) in numbers(&a["loss_curve"])
             .into_iter()
@@ -178,25 +185,19 @@ fn the_widest_shape_agrees_on_every_backend() {
             ] {
                 assert_eq!(a[key].is_null(), b[key].is_null(), "{key}");
             }
-            for key in [
+            let measures = [
                 "activation_ratio",
                 "activation_count",
                 "v3",
                 "rv_out",
                 "rv_layers",
                 "grad_norms",
-            ] {
-                for (x, y) in numbers(&a[key]).into_iter().zip(numbers(&b[key])) {
-                    assert!(close(x, y, 1e-4), "{key}: ndarray {x} vs {backend} {y}");
-                }
-            }
+            ];
+            assert_keys_close(a, b, &measures, 1e-4, backend);
             // The proxies go through products and eigenvalues of kernels
             // over the batch: 1e-3.
-            for proxy in ["naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"] {
-                for (x, y) in numbers(&a[proxy]).into_iter().zip(numbers(&b[proxy])) {
-                    assert!(close(x, y, 1e-3), "{proxy}: ndarray {x} vs {backend} {y}");
-                }
-            }
+            let proxies = ["naswot", "grad_norm", "snip", "synflow", "ntk_cond", "zico"];
+            assert_keys_close(a, b, &proxies, 1e-3, backend);
         }
     }
 }
