@@ -250,7 +250,7 @@ fn time_sweep<B: ComputeBackend>(
     let tasks = Sweep::tasks_for(0, &seeds, train, chunk);
     let started = Instant::now();
     sweep
-        .run::<B, ()>(&tasks, threads, device, |_| Ok(()))
+        .run::<B, ()>(tasks.into_iter(), threads, device, |_| Ok(()))
         .expect("the bench keeps no results");
     started.elapsed().as_secs_f64()
 }

@@ -12,6 +12,9 @@ use variability::nn::Registry;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // SIGINT and SIGTERM say what the run kept, after any write in progress.
+    // Without a handler the signal's default still stops the process.
+    let _ = ctrlc::set_handler(|| variability::study::interrupt::interrupted());
     let cli = Cli::parse();
     if let Err(error) = run(cli, &Registry::builtin()) {
         eprintln!("error: {error}");

@@ -4,9 +4,8 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{json_lines, record_set, run_in, stderr, stdout, TempDir};
+use common::{json_lines, record_set, run_in, stderr, stdout, wait_for_lines, TempDir};
 
 const TINY_STUDY: &str = r#"
 name = "tiny"
@@ -166,18 +165,14 @@ fn a_killed_shard_resumes_and_the_merge_completes() {
         .spawn()
         .unwrap();
     let runs = dir.join("out/shards/0-of-2/runs.jsonl");
-    let started = Instant::now();
-    while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 2 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no results appeared"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the shard finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lines(&mut child, &runs, 2);
+    let early = run_in(dir.path(), &["merge", "out"]);
+    assert_eq!(early.status.code(), Some(2), "{}", stderr(&early));
+    assert!(
+        stderr(&early).contains("shard 0/2") && stderr(&early).contains("still running"),
+        "{}",
+        stderr(&early)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let partial = std::fs::read_to_string(&runs).unwrap();

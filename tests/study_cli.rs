@@ -4,9 +4,8 @@ mod common;
 
 use std::collections::HashSet;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{json_lines, run_in, stderr, stdout, TempDir};
+use common::{json_lines, run_in, stderr, stdout, wait_for_lines, TempDir};
 
 /// A study of 2 × 2 points, small enough to run in a second.
 const TINY_STUDY: &str = include_str!("fixtures/tiny-study.toml");
@@ -85,6 +84,8 @@ fn spawn_slow_study(dir: &TempDir) -> (std::process::Child, std::path::PathBuf) 
     let child = Command::new(env!("CARGO_BIN_EXE_variability"))
         .args(["study", "tiny.toml", "--quiet", "--threads", "1"])
         .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     (child, dir.join("results/tiny/runs.jsonl"))
@@ -94,18 +95,7 @@ fn spawn_slow_study(dir: &TempDir) -> (std::process::Child, std::path::PathBuf) 
 fn a_killed_study_resumes_with_each_network_once() {
     let dir = TempDir::new("resume");
     let (mut child, runs) = spawn_slow_study(&dir);
-    let started = Instant::now();
-    while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 4 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no results appeared"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the study finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lines(&mut child, &runs, 4);
     child.kill().unwrap(); // SIGKILL: no clean-up runs
     child.wait().unwrap();
     let partial = json_lines(&runs).len();
@@ -122,6 +112,54 @@ fn a_killed_study_resumes_with_each_network_once() {
     let unique: HashSet<_> = keys.iter().cloned().collect();
     assert_eq!(keys.len(), 2 * 6 * 6, "every network once");
     assert_eq!(unique.len(), keys.len(), "no network twice");
+}
+
+/// SIGTERM mid-study: one line says what was kept, the lock goes with the
+/// process, a report meanwhile says how much is in, and the rerun says
+/// what it kept.
+#[test]
+fn an_interrupted_study_says_what_it_kept_and_resumes() {
+    let dir = TempDir::new("sigterm");
+    let (mut child, runs) = spawn_slow_study(&dir);
+    wait_for_lines(&mut child, &runs, 4);
+    let report = run_in(dir.path(), &["report", "results/tiny", "--out", "plots"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(
+        stderr(&report).contains("of 72 networks are in (the study is still running)"),
+        "{}",
+        stderr(&report)
+    );
+    let summary = std::fs::read_to_string(dir.join("plots/summary.md")).unwrap();
+    assert!(summary.contains("**Incomplete:**"), "{summary}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let kept = json_lines(&runs).len();
+    assert!(kept < 72, "the study finished before the signal");
+    assert!(
+        stderr(&output).contains(&format!(
+            "interrupted: {kept} networks kept in results/tiny; run the same command to resume"
+        )),
+        "{}",
+        stderr(&output)
+    );
+
+    let resumed = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).contains(&format!(
+            "resuming: {kept} networks kept in results/tiny, {} to run",
+            72 - kept
+        )),
+        "{}",
+        stdout(&resumed)
+    );
+    assert_eq!(json_lines(&runs).len(), 72);
 }
 
 #[test]
@@ -154,18 +192,7 @@ fn a_different_config_is_refused_unless_fresh() {
 fn a_second_run_into_a_directory_in_use_is_refused() {
     let dir = TempDir::new("lock");
     let (mut first, runs) = spawn_slow_study(&dir);
-    let started = Instant::now();
-    while std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the first run did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        first.try_wait().unwrap().is_none(),
-        "the first run finished before the second could start: make it slower"
-    );
+    wait_for_lines(&mut first, &runs, 1);
     let second = run_in(dir.path(), &["study", "tiny.toml", "--quiet"]);
     assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
     assert!(

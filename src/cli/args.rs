@@ -21,12 +21,14 @@ use crate::train::{AdamConfig, TrainConfig};
 /// The flag of each config key the command-line flags set: the checker
 /// names keys, the user typed flags. The one table of the renaming, used by
 /// every command.
-pub(crate) const FLAGS: [(&str, &str); 19] = [
+pub(crate) const FLAGS: [(&str, &str); 20] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
     ("budget", "--budget"),
     ("measure_seeds", "--seeds"),
+    // `train` trains every network it measures: --seeds sets both.
+    ("train_seeds", "--seeds"),
     ("grid", "--grid"),
     ("epsilon", "--epsilon"),
     ("train.cells", "--cells"),
@@ -178,7 +180,8 @@ impl SweepArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ExecutionArgs {
     /// Worker threads, each running its own networks (default: one per core
-    /// on the CPU backends, one on wgpu).
+    /// on the CPU backends, one on wgpu). More than this machine's logical
+    /// cores is refused: extra workers only add memory and contention.
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// No progress output.
@@ -190,7 +193,16 @@ impl ExecutionArgs {
     pub(crate) fn threads(&self, backend: BackendKind) -> Result<usize, InputError> {
         match self.threads {
             Some(0) => Err(InputError::new("--threads", "must be at least 1, got 0")),
-            Some(threads) => Ok(threads),
+            Some(threads) => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                if threads > cores {
+                    return Err(InputError::new(
+                        "--threads",
+                        format!("{threads} is more than this machine's {cores} logical cores; give 1 to {cores} (more workers than cores only add memory and contention)"),
+                    ));
+                }
+                Ok(threads)
+            }
             None => Ok(backend.default_threads()),
         }
     }
@@ -272,7 +284,9 @@ impl TrainArgs {
 /// The flags of `variability study`.
 #[derive(Args, Debug)]
 pub struct StudyArgs {
-    /// The study file (TOML), e.g. experiments/paper.toml.
+    /// The study file (TOML), e.g. experiments/paper.toml. Its
+    /// train_seeds may exceed measure_seeds: trained networks are measured
+    /// too, so each point then has train_seeds networks, all measured.
     pub file: PathBuf,
     /// Results directory (default: results/NAME).
     #[arg(long)]
@@ -640,6 +654,8 @@ mod tests {
                 "--budget",
                 "more than any machine holds",
             ),
+            (&["--seeds", "100000000"], "--seeds", "of records in memory"),
+            (&["--threads", "100000"], "--threads", "logical cores"),
         ];
         for (flags, flag, hint) in cases {
             let message = refusal(flags);
@@ -706,7 +722,12 @@ mod tests {
         let flags: Vec<&str> = FLAGS.iter().map(|(_, flag)| *flag).collect();
         for (i, key) in keys.iter().enumerate() {
             assert!(!keys[i + 1..].contains(key), "{key} twice");
-            assert!(!flags[i + 1..].contains(&flags[i]), "{} twice", flags[i]);
+            let shared = flags[i] == "--seeds";
+            assert!(
+                shared || !flags[i + 1..].contains(&flags[i]),
+                "{} twice",
+                flags[i]
+            );
         }
         let renamed = with_flag(InputError::new("train.train_size", "x"));
         assert_eq!(renamed.field, "--train-size");

@@ -126,6 +126,9 @@ fn report(
     format: Format,
     scale: f64,
 ) -> Result<(), CliError> {
+    if let Some(incomplete) = results.incomplete() {
+        eprintln!("note: {}: {incomplete}", results.dir.display());
+    }
     let written = write_report(results, out, format, scale)?;
     println!("{} files in {}", written.len(), out.display());
     Ok(())

@@ -261,10 +261,12 @@ fn collect<B: ComputeBackend>(
     } else {
         "measure"
     };
-    let mut progress = Progress::new(label, sweep.points.len() * sweep.networks_per_point(), mode);
+    let (networks, cost) = tasks.size();
+    let mut progress = Progress::new(label, networks, cost, mode);
+    progress.announce(sweep.estimated_seconds(cost, threads));
     let mut records = Vec::new();
-    sweep.run::<B, CliError>(&tasks, threads, device, |output| {
-        progress.advance(output.records.len());
+    sweep.run::<B, CliError>(tasks.iter(), threads, device, |output| {
+        progress.advance(output.records.len(), sweep.task_cost(&output.task));
         records.extend(output.records);
         Ok(())
     })?;

@@ -7,6 +7,7 @@ use super::table::{print_study_summary, TableRow};
 use crate::bench::{bench_shapes, matmul_gflops, time_study, BenchReport, BenchSettings};
 use crate::json::JsonLines;
 use crate::nn::{ActivationSpec, BackendJob, BackendKind, ComputeBackend, LayerSpec};
+use crate::study::interrupt::Kept;
 use crate::study::{run_study, Progress, ProgressMode, ResultsDir, RunRecord, StudyPlan, Sweep};
 use crate::theory::{Prediction, Theory};
 
@@ -32,30 +33,38 @@ impl BackendJob for SweepPlan {
         let train = sweep.train.is_some();
         let networks = sweep.networks_per_point();
         let tasks = sweep.tasks::<B>(&[]);
+        let (total, cost) = tasks.size();
         let mut per_point: Vec<Vec<RunRecord>> = vec![Vec::new(); sweep.points.len()];
         let mut next_row = 0;
         let mut progress = Progress::new(
             if train { "train" } else { "measure" },
-            sweep.points.len() * networks,
+            total,
+            cost,
             self.progress,
         );
+        progress.announce(sweep.estimated_seconds(cost, self.threads));
         println!(
             "{}",
             TableRow::header(train, short_score_name(&sweep.problem))
         );
         let out = &mut self.out;
-        sweep.run::<B, CliError>(&tasks, self.threads, device, |output| {
-            if let Some(out) = out.as_mut() {
-                for record in &output.records {
-                    out.write(record)
-                        .map_err(CliError::io(format!("writing {}", out.path().display())))?;
-                }
+        let kept = out.as_ref().map(|out| Kept::start(out.path(), 0, false));
+        sweep.run::<B, CliError>(tasks.iter(), self.threads, device, |output| {
+            if let (Some(out), Some(kept)) = (out.as_mut(), kept.as_ref()) {
+                kept.write(output.records.len(), || {
+                    output.records.iter().try_for_each(|record| {
+                        out.write(record)
+                            .map_err(CliError::io(format!("writing {}", out.path().display())))
+                    })
+                })?;
             }
-            progress.advance(output.records.len());
+            progress.advance(output.records.len(), sweep.task_cost(&output.task));
             per_point[output.task.point].extend(output.records);
             while next_row < per_point.len() && per_point[next_row].len() == networks {
                 per_point[next_row].sort_by_key(|r| r.network.seed);
                 progress.println(&TableRow::of(&per_point[next_row]).to_string());
+                // A printed row's records are no longer needed.
+                per_point[next_row] = Vec::new();
                 next_row += 1;
             }
             Ok(())

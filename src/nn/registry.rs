@@ -133,7 +133,22 @@ pub enum UnknownActivation {
         /// The family's allowed form, e.g. `shifted-relu:τ (any real τ)`.
         form: String,
     },
+    /// An activation that (almost) vanishes on its standard normal inputs:
+    /// every network would be dead, and the gain `1/sqrt(E[σ(z)²])`
+    /// (METHOD §2) meaningless.
+    #[error("activation '{name}': E[σ(z)²] for z ~ N(0, 1) is {second_moment:.1e}, so σ vanishes on the inputs it is given, every network would be dead and the gain 1/√E[σ²] is meaningless; a usable activation has E[σ²] above {MIN_SECOND_MOMENT:.0e}")]
+    Unusable {
+        /// The name asked for.
+        name: String,
+        /// `E[σ(z)²]`, `z ~ N(0, 1)`, as computed (`1/gain²`).
+        second_moment: f64,
+    },
 }
+
+/// The smallest `E[σ(z)²]`, `z ~ N(0, 1)`, an activation may have: below it
+/// the gain exceeds 10⁶ and scaled float32 weights carry no signal
+/// (`shifted-relu:τ` crosses it at τ ≈ 6.6).
+pub const MIN_SECOND_MOMENT: f64 = 1e-12;
 
 impl ActivationRegistry {
     /// The activations shipped with the library.
@@ -154,7 +169,7 @@ impl ActivationRegistry {
             .register(Identity)
             .register_family(
                 "shifted-relu",
-                "shifted-relu:τ with any real τ",
+                "shifted-relu:τ with real τ below about 6.6",
                 |name, p| match p {
                     [shift] => Ok(ShiftedRelu::new(name, *shift)),
                     _ => Err(format!("takes one parameter, got {}", p.len())),
@@ -162,7 +177,7 @@ impl ActivationRegistry {
             )
             .register_family(
                 "clipped-relu",
-                "clipped-relu:τ:m with any real τ and m > 0",
+                "clipped-relu:τ:m with real τ below about 6.6 and m > 0",
                 |name, p| match p {
                     [_, top] if *top <= 0.0 => Err(format!("m must be positive, got {top}")),
                     [shift, top] => Ok(ClippedRelu::new(name, *shift, *top)),
@@ -241,6 +256,20 @@ impl ActivationRegistry {
     /// Looks an activation up by name (or builds a parametric one) and
     /// computes its gain and threshold.
     pub fn get(&self, name: &str) -> Result<ActivationSpec, UnknownActivation> {
+        let spec = self.build(name)?;
+        let second_moment = spec.gain.powi(-2);
+        if second_moment.is_finite() && second_moment > MIN_SECOND_MOMENT {
+            Ok(spec)
+        } else {
+            Err(UnknownActivation::Unusable {
+                name: name.to_string(),
+                second_moment,
+            })
+        }
+    }
+
+    /// The activation named `name`, usable or not.
+    fn build(&self, name: &str) -> Result<ActivationSpec, UnknownActivation> {
         if let Some(entry) = self.entries.iter().find(|entry| entry.name() == name) {
             return Ok(ActivationSpec::new(entry.clone()));
         }
@@ -523,6 +552,21 @@ mod tests {
             message.contains("unknown activation") && message.contains("shifted-relu:τ"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn an_activation_that_vanishes_on_its_inputs_is_refused() {
+        let registry = ActivationRegistry::builtin();
+        for name in ["shifted-relu:40", "shifted-relu:8", "clipped-relu:9:1"] {
+            let message = registry.get(name).unwrap_err().to_string();
+            assert!(
+                message.contains(name) && message.contains("E[σ(z)²]"),
+                "{name}: {message}"
+            );
+        }
+        // E[(z − 6)₊²] ≈ 4.8e-11 is small but usable.
+        assert!(registry.get("shifted-relu:6").is_ok());
+        assert!(registry.get("shifted-relu:-40").is_ok());
     }
 
     #[test]

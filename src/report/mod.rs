@@ -19,8 +19,8 @@ use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
 use crate::study::write_file;
 use crate::study::{
-    landscape_file_name, Landscape, Point, PointSummary, RunRecord, StudyConfig, StudyError,
-    StudySummary,
+    landscape_file_name, Landscape, Point, PointSummary, ResultsDir, RunRecord, StudyConfig,
+    StudyError, StudySummary,
 };
 use crate::theory::{relu_death_probability, Theory};
 
@@ -45,6 +45,10 @@ pub struct StudyResults {
     pub points: Vec<Point>,
     /// The results directory.
     pub dir: PathBuf,
+    /// Networks finished, out of the study's total.
+    pub networks: (usize, usize),
+    /// Whether a study run holds the directory now (still running).
+    pub running: bool,
 }
 
 /// Errors of a report.
@@ -89,12 +93,36 @@ impl StudyResults {
             )));
         }
         let summary = StudySummary::of(&plan, &records);
+        let sweep = &plan.sweep;
+        let finished: std::collections::HashSet<_> = records
+            .iter()
+            .filter(|r| r.training.is_some() || r.network.seed >= sweep.train_seeds)
+            .map(RunRecord::key)
+            .collect();
         Ok(Self {
             config,
+            networks: (
+                finished.len(),
+                sweep.points.len() * sweep.networks_per_point(),
+            ),
+            running: ResultsDir::in_use(dir),
             records,
             summary,
             points: plan.sweep.points,
             dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Says how many networks of how many are in, when not all are.
+    pub fn incomplete(&self) -> Option<String> {
+        let (present, total) = self.networks;
+        (present < total || self.running).then(|| {
+            let state = if self.running {
+                "the study is still running"
+            } else {
+                "the study stopped before the end; run it again to resume"
+            };
+            format!("{present} of {total} networks are in ({state}); the figures and numbers are over those")
         })
     }
 
@@ -171,8 +199,14 @@ fn caption(results: &StudyResults) -> String {
     } else {
         format!(" · blocks {}", layers.join(", "))
     };
+    let (present, total) = results.networks;
+    let incomplete = if present < total {
+        format!(" (incomplete: {present} of {total} networks in)")
+    } else {
+        String::new()
+    };
     format!(
-        "study '{}' · budget {}{} · {} networks measured, {} trained per point · init {} · grid {} · revision {} · variability {}",
+        "study '{}' · budget {}{} · {} networks measured, {} trained per point{incomplete} · init {} · grid {} · revision {} · variability {}",
         c.name,
         budgets.join(", "),
         blocks,
@@ -846,10 +880,11 @@ fn score_name(results: &StudyResults) -> &'static str {
 
 /// The summary table and the correlations as Markdown.
 pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
-    let mut md = format!(
-        "# Study '{}'\n\n{caption}\n\n## Per point\n\n",
-        results.config.name
-    );
+    let mut md = format!("# Study '{}'\n\n", results.config.name);
+    if let Some(incomplete) = results.incomplete() {
+        let _ = writeln!(md, "> **Incomplete:** {incomplete}.\n");
+    }
+    let _ = write!(md, "{caption}\n\n## Per point\n\n");
     let score = score_name(results);
     let _ = writeln!(md, "| activation | layer | depth | budget | width | params | AR | AC | V3 median [IQR] | C2C | train {score} | test {score} | trapped | diverged |");
     md += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";

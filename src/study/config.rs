@@ -58,7 +58,8 @@ pub struct RunConfig {
     /// Networks measured per point.
     #[config(default = 50)]
     pub measure_seeds: usize,
-    /// Networks trained per point (seeds `0..train_seeds`; 0: none).
+    /// Networks trained per point (seeds `0..train_seeds`; 0: none). They
+    /// are measured too: a point has `max(measure_seeds, train_seeds)`.
     #[config(default = 5)]
     pub train_seeds: usize,
     /// The run seed every network seed and data set derives from.
@@ -175,6 +176,30 @@ impl RunConfig {
                     ),
                 ));
             }
+        }
+        // Every finished network's record is held in memory at the end (the
+        // summaries, resuming, merging): seeds cost memory there.
+        let networks = self.measure_seeds.max(self.train_seeds) as u128;
+        let log_points = (self.train.steps / self.train.log_every.max(1)) as u128 + 2;
+        let records: u128 = points
+            .iter()
+            .map(|point| networks * record_bytes(point.config.depth, trained.then_some(log_points)))
+            .sum();
+        if records > limit {
+            let key = if self.train_seeds > self.measure_seeds {
+                "train_seeds"
+            } else {
+                "measure_seeds"
+            };
+            return Err(InputError::new(
+                key,
+                format!(
+                    "{networks} networks per point × {} points would hold about {} of records in memory, more than the {} this machine has available",
+                    points.len(),
+                    gigabytes(records),
+                    gigabytes(limit)
+                ),
+            ));
         }
         Ok(())
     }
@@ -317,6 +342,14 @@ pub fn estimated_bytes(
     }
 }
 
+/// Bytes one finished network's record takes in memory, with what
+/// summarising and resuming keep beside it: its fixed fields, its
+/// per-layer profiles, and its loss curve (`log_points` entries) when
+/// trained.
+fn record_bytes(depth: usize, log_points: Option<u128>) -> u128 {
+    2048 + 128 * depth as u128 + log_points.map_or(0, |points| 512 + 16 * points)
+}
+
 /// Available memory in bytes (Linux's `MemAvailable`), if known.
 fn available_memory() -> Option<u128> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -327,6 +360,33 @@ fn available_memory() -> Option<u128> {
 
 fn gigabytes(bytes: u128) -> String {
     format!("{:.1} GB", bytes as f64 / 1e9)
+}
+
+/// The key of the line a TOML error points into (at byte `at` of
+/// `text`), with its table's name in front (`train.steps`); `None` outside
+/// a `key = value` line.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split('=').next().unwrap_or("").trim();
+    let is_key = line.contains('=')
+        && !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
+    if !is_key {
+        return None;
+    }
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 /// A study file. Every key but `name`, the budget, `activations` and
@@ -366,7 +426,9 @@ pub struct StudyConfig {
     /// Networks measured per point.
     #[serde(default = "defaults::measure_seeds")]
     pub measure_seeds: usize,
-    /// Networks trained per point (seeds `0..train_seeds`).
+    /// Networks trained per point (seeds `0..train_seeds`). Trained
+    /// networks are measured too: more than `measure_seeds` makes each
+    /// point `train_seeds` networks, all measured.
     #[serde(default = "defaults::train_seeds")]
     pub train_seeds: usize,
     /// The study seed every network seed and data set derives from.
@@ -570,18 +632,22 @@ impl StudyConfig {
         }
     }
 
-    /// Parses a study file's text; `origin` names it in errors.
+    /// Parses a study file's text; `origin` names it in errors. A mistake
+    /// in one key's value is named by that key (`train.steps`), then the
+    /// reason, then the file and line.
     pub fn parse(text: &str, origin: &str) -> Result<Self, InputError> {
         toml::from_str(text).map_err(|e: toml::de::Error| {
             // The reason first, then where: toml's own text puts the reason
             // after a quoted excerpt of the file.
-            let line = e
-                .span()
-                .and_then(|span| text.get(..span.start))
-                .map(|before| before.matches('\n').count() + 1);
-            let place = line.map_or(String::new(), |l| format!(" (line {l})"));
+            let before = e.span().and_then(|span| text.get(..span.start));
+            let line = before.map(|before| before.matches('\n').count() + 1);
+            let place = line.map_or(format!(" ({origin})"), |l| format!(" ({origin}, line {l})"));
             let reason = e.message().trim();
-            InputError::new(origin, format!("{reason}{place}\n{}", e.to_string().trim()))
+            let key = before.and_then(|before| key_at(text, before.len()));
+            InputError::new(
+                key.as_deref().unwrap_or(origin),
+                format!("{reason}{place}\n{}", e.to_string().trim()),
+            )
         })
     }
 
@@ -795,6 +861,22 @@ mod tests {
     }
 
     #[test]
+    fn a_value_of_the_wrong_type_is_named_by_its_key() {
+        for (from, to, key) in [
+            ("grid = 12", "grid = -3", "grid"),
+            ("steps = 40", "steps = 1.5", "train.steps"),
+            ("measure_seeds = 6", "bogus_key = 1", "bogus_key"),
+        ] {
+            let error = refusal(&TINY.replace(from, to)).expect("refused");
+            assert_eq!(error.field, key, "{to}: {error}");
+            assert!(error.message.contains("tiny.toml, line"), "{error}");
+        }
+        // A mistake outside any key's line is named by the file.
+        let error = refusal("name = \"t\"\nthis is not toml\n").expect("refused");
+        assert_eq!(error.field, "tiny.toml", "{error}");
+    }
+
+    #[test]
     fn a_study_file_round_trips_through_the_config() {
         let study = StudyConfig::parse(TINY, "tiny.toml").unwrap();
         let resolved = study.resolved(BackendKind::default());
@@ -839,6 +921,10 @@ mod tests {
             .position(|l| l.starts_with("bogus_key"))
             .unwrap()
             + 1;
-        assert!(first.ends_with(&format!("(line {line})")), "{first}");
+        assert!(
+            first.ends_with(&format!("(tiny.toml, line {line})")),
+            "{first}"
+        );
+        assert_eq!(error.field, "train.bogus_key");
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::config::{StudyConfig, StudyPlan};
 use super::error::{io_error, write_file, StudyError};
 use super::records::{NetworkKey, RunRecord};
+use super::results::try_lock;
 use super::shard::Shard;
 use super::summary::StudySummary;
 use crate::error::InputError;
@@ -95,6 +96,19 @@ fn shard_dirs(dir: &Path) -> Result<Vec<(Shard, PathBuf)>, InputError> {
 /// nothing and says what is missing or which shard differs.
 pub fn merge_shards(dir: &Path, registry: &Registry) -> Result<MergeReport, MergeError> {
     let shards = shard_dirs(dir)?;
+    // Held until the merge is written: no shard may run meanwhile.
+    let _locks = shards
+        .iter()
+        .map(|(shard, path)| {
+            try_lock(path)?.ok_or_else(|| {
+                InputError::new(
+                    "results",
+                    format!("shard {shard} ({}) is still running (another process holds its .lock): wait for it to finish, then merge", path.display()),
+                )
+                .into()
+            })
+        })
+        .collect::<Result<Vec<_>, StudyError>>()?;
     let (config, text) = common_config(&shards)?;
     let plan: StudyPlan = config.plan(registry, config.backend)?;
     let (records, duplicates) = union_of_records(&shards)?;

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod interrupt;
 pub mod merge;
 pub mod progress;
 pub mod records;
@@ -15,9 +16,11 @@ pub mod sweep;
 pub use config::{ModelConfig, RunConfig, StudyConfig, StudyPlan};
 pub use error::{write_file, StudyError};
 pub use merge::{merge_shards, MergeError, MergeReport};
-pub use progress::{Progress, ProgressMode};
+pub use progress::{duration, remaining_seconds, Progress, ProgressMode};
 pub use records::{MeasureRecord, NetworkKey, RunRecord};
 pub use results::{landscape_file_name, run_study, ResultsDir};
 pub use shard::Shard;
 pub use summary::{Correlation, PointSummary, StudySummary};
-pub use sweep::{Landscape, Point, Sweep, Task, TaskOutput};
+pub use sweep::{
+    Landscape, Point, Sweep, Task, TaskList, TaskOutput, COST_PER_THREAD_SECOND, LAYER_OVERHEAD,
+};

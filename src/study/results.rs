@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::{StudyConfig, StudyPlan};
 use super::error::{io_error, write_file, StudyError};
+use super::interrupt::Kept;
 use super::progress::{Progress, ProgressMode};
 use super::records::RunRecord;
 use super::summary::StudySummary;
@@ -41,6 +42,12 @@ impl ResultsDir {
     /// `landscapes/`: the output landscapes of seed 0.
     pub fn landscapes(&self) -> PathBuf {
         self.path.join("landscapes")
+    }
+
+    /// Whether a run holds the results directory `path` now (a study still
+    /// running there).
+    pub fn in_use(path: &Path) -> bool {
+        path.join(".lock").exists() && matches!(try_lock(path), Ok(None))
     }
 
     /// Makes the directory ready for `plan`: new, resumed (same resolved
@@ -101,6 +108,18 @@ impl ResultsDir {
 
 /// Takes the directory's lock, or says that another run holds it.
 fn lock(path: &Path) -> Result<fs::File, StudyError> {
+    try_lock(path)?.ok_or_else(|| {
+        InputError::new(
+            "--out",
+            format!("'{}' is in use by another run (it holds {}); wait for it to finish, or use --out for another folder", path.display(), path.join(".lock").display()),
+        )
+        .into()
+    })
+}
+
+/// The directory's lock, held until the file is dropped; `None` when
+/// another process holds it.
+pub(super) fn try_lock(path: &Path) -> Result<Option<fs::File>, StudyError> {
     let lock_path = path.join(".lock");
     let file = fs::OpenOptions::new()
         .create(true)
@@ -109,13 +128,12 @@ fn lock(path: &Path) -> Result<fs::File, StudyError> {
         .open(&lock_path)
         .map_err(io_error(format!("opening {}", lock_path.display())))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(InputError::new(
-            "--out",
-            format!("'{}' is in use by another run (it holds {}); wait for it to finish, or use --out for another folder", path.display(), lock_path.display()),
-        )
-        .into()),
-        Err(fs::TryLockError::Error(source)) => Err(StudyError::Io { context: format!("locking {}", lock_path.display()), source }),
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(source)) => Err(StudyError::Io {
+            context: format!("locking {}", lock_path.display()),
+            source,
+        }),
     }
 }
 
@@ -159,34 +177,47 @@ pub fn run_study<B: ComputeBackend>(
 ) -> Result<StudySummary, StudyError> {
     let finished = dir.finished_records()?;
     let tasks = plan.sweep.tasks::<B>(&finished);
-    let total: usize = tasks.iter().map(|t| t.seeds.len()).sum();
+    let (networks, cost) = tasks.size();
+    if !finished.is_empty() {
+        println!(
+            "resuming: {} networks kept in {}, {networks} to run",
+            finished.len(),
+            dir.path.display()
+        );
+    }
     let mut runs = JsonLines::append(&dir.runs())
         .map_err(io_error(format!("opening {}", dir.runs().display())))?;
-    let mut bar = Progress::new(&plan.config.name, total, progress);
+    let mut bar = Progress::new(&plan.config.name, networks, cost, progress);
+    bar.announce(plan.sweep.estimated_seconds(cost, threads));
+    let kept = Kept::start(&dir.path, finished.len(), true);
     plan.sweep
-        .run::<B, StudyError>(&tasks, threads, device, |output| {
-            // The landscape first: a record on disk means its landscape is too.
-            if let Some(landscape) = &output.landscape {
-                let path = dir.landscapes().join(landscape_file_name(
-                    &landscape.layer,
-                    &landscape.activation,
-                    landscape.depth,
-                    landscape.budget,
-                ));
-                write_file(
-                    &path,
-                    serde_json::to_string(landscape)
-                        .expect("serialises")
-                        .as_bytes(),
-                )?;
-            }
-            for record in &output.records {
-                runs.write(record)
-                    .map_err(io_error(format!("writing {}", dir.runs().display())))?;
-            }
-            bar.advance(output.records.len());
+        .run::<B, StudyError>(tasks.iter(), threads, device, |output| {
+            kept.write::<StudyError>(output.records.len(), || {
+                // The landscape first: a record on disk means its landscape is too.
+                if let Some(landscape) = &output.landscape {
+                    let path = dir.landscapes().join(landscape_file_name(
+                        &landscape.layer,
+                        &landscape.activation,
+                        landscape.depth,
+                        landscape.budget,
+                    ));
+                    write_file(
+                        &path,
+                        serde_json::to_string(landscape)
+                            .expect("serialises")
+                            .as_bytes(),
+                    )?;
+                }
+                for record in &output.records {
+                    runs.write(record)
+                        .map_err(io_error(format!("writing {}", dir.runs().display())))?;
+                }
+                Ok(())
+            })?;
+            bar.advance(output.records.len(), plan.sweep.task_cost(&output.task));
             Ok(())
         })?;
+    drop(kept);
     bar.finish();
     let records = dir.finished_records()?;
     let summary = StudySummary::of(plan, &records);

@@ -427,56 +427,7 @@ impl PointSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::NetworkMeasures;
-    use crate::study::records::MeasureRecord;
-
-    fn record(seed: usize, rv_out: f64, training: Option<(f64, bool)>) -> RunRecord {
-        let measures = NetworkMeasures {
-            params: 10,
-            activation_ratio: 0.5,
-            activation_count: 1.0,
-            v3: 0.01,
-            rv_out,
-            rv_layers: vec![rv_out],
-            c2c: rv_out < 1e-3,
-            collapse_layer: None,
-            grad_norms: vec![1.0, 1.0],
-            proxies: Default::default(),
-        };
-        let network = MeasureRecord {
-            activation: "relu".into(),
-            layer: "dense".into(),
-            depth: 1,
-            width: 2,
-            budget: 10,
-            seed,
-            run_seed: 0,
-            network_seed: seed as u64,
-            init: "scaled".into(),
-            grid: 8,
-            c2c_threshold: 1e-3,
-            backend: "ndarray".into(),
-            measures,
-            version: "test".into(),
-            revision: None,
-        };
-        let training = training.map(|(train_score, diverged)| TrainedNetwork {
-            train_score,
-            best_train_score: train_score,
-            test_score: if diverged { f64::NAN } else { train_score },
-            final_loss: 0.1,
-            loss_curve: vec![0.7, 0.1],
-            rv_out_trained: 0.5,
-            trapped: false,
-            diverged,
-            diverged_at: diverged.then_some(10),
-            train_seconds: 1.0,
-            ensemble_size: 1,
-            optimizer: None,
-            chance: crate::train::CHANCE_ACCURACY,
-        });
-        RunRecord { network, training }
-    }
+    use crate::study::records::test_record as record;
 
     #[test]
     fn a_diverged_run_counts_as_a_failed_one_in_trainability() {

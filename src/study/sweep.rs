@@ -4,8 +4,8 @@
 //! the caller receives finished tasks in completion order and writes them.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,19 @@ use crate::problem::ProblemConfig;
 use crate::seed::network_seed;
 use crate::train::{TrainConfig, TrainedNetwork, Trainer};
 use crate::{REVISION, VERSION};
+
+/// Units of [`Sweep::network_cost`] one CPU worker gets through per
+/// second over a whole study, measuring and proxies included: what the
+/// paper study sustained on 2 cores (9.2e9; benches/RACE.md), rounded down.
+pub const COST_PER_THREAD_SECOND: f64 = 9.0e9;
+
+/// The work of one hidden layer beyond its multiply-adds (activation,
+/// derivative, biases, Adam's update, one dispatch per op), in
+/// multiply-adds per input: fitted to the paper study's training times,
+/// where a depth-64 network of 2,000 parameters trains 4.5× slower than a
+/// depth-2 one. With it the cost explains those times to 29% (rms), against
+/// 76% with parameters alone.
+pub const LAYER_OVERHEAD: f64 = 128.0;
 
 /// One (layer, activation, depth, budget) point, sized to its budget.
 #[derive(Clone, Debug)]
@@ -103,6 +116,74 @@ pub struct Task {
     pub train: bool,
 }
 
+/// The tasks a sweep still has to run ([`Sweep::tasks`]): which networks
+/// are finished and which shard owns each, from which the tasks are made
+/// on demand.
+pub struct TaskList<'a> {
+    sweep: &'a Sweep,
+    done: HashSet<NetworkKey>,
+    /// This shard's index and the shard of every network, `[point][seed]`.
+    owners: Option<(usize, Vec<Vec<usize>>)>,
+    /// Networks per task (one ensemble), per point.
+    members: Vec<usize>,
+}
+
+impl TaskList<'_> {
+    /// Whether seed `seed` of point `point` is still to run here.
+    fn to_run(&self, point: usize, seed: usize) -> bool {
+        let mine = self
+            .owners
+            .as_ref()
+            .is_none_or(|(index, owners)| owners[point][seed] == *index);
+        mine && (self.done.is_empty() || !self.done.contains(&self.sweep.points[point].key(seed)))
+    }
+
+    /// The trained seeds, then the measured-only ones: `(trained, seeds)`.
+    fn phases(&self) -> [(bool, std::ops::Range<usize>); 2] {
+        let trained = self.sweep.trained_seeds();
+        [
+            (true, 0..trained),
+            (false, trained..self.sweep.networks_per_point()),
+        ]
+    }
+
+    /// The tasks, in the order they are run.
+    pub fn iter(&self) -> impl Iterator<Item = Task> + Send + '_ {
+        self.phases().into_iter().flat_map(move |(train, seeds)| {
+            (0..self.sweep.points.len()).flat_map(move |point| {
+                let mut seeds = seeds.clone().filter(move |&seed| self.to_run(point, seed));
+                let members = self.members[point];
+                std::iter::from_fn(move || {
+                    let chunk: Vec<usize> = seeds.by_ref().take(members).collect();
+                    (!chunk.is_empty()).then_some(Task {
+                        point,
+                        seeds: chunk,
+                        train,
+                    })
+                })
+            })
+        })
+    }
+
+    /// The networks still to run and their total cost
+    /// ([`Sweep::network_cost`]), counted without making the tasks.
+    pub fn size(&self) -> (usize, f64) {
+        let mut networks = 0;
+        let mut cost = 0.0;
+        for (train, seeds) in self.phases() {
+            for point in 0..self.sweep.points.len() {
+                let count = seeds
+                    .clone()
+                    .filter(|&seed| self.to_run(point, seed))
+                    .count();
+                networks += count;
+                cost += count as f64 * self.sweep.network_cost(point, train);
+            }
+        }
+        (networks, cost)
+    }
+}
+
 /// The output landscape of one network at initialisation and after training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Landscape {
@@ -170,24 +251,34 @@ impl Sweep {
 
     /// Relative cost of one network of a point: a pass over the grid and
     /// the training set to measure it, and `steps` forward and backward
-    /// passes (~3 passes each) over the training set to train it — all ∝
-    /// parameters.
+    /// passes (~3 passes each) over the training set to train it. Each pass
+    /// costs the parameters' multiply-adds plus [`LAYER_OVERHEAD`] per
+    /// hidden layer.
     pub fn network_cost(&self, point: usize, trained: bool) -> f64 {
-        let params = self.points[point].params() as f64;
+        let point = &self.points[point];
+        let work = point.params() as f64 + LAYER_OVERHEAD * point.config.depth as f64;
         let grid = (self.measure.grid * self.measure.grid) as f64;
         let data = self.problem.train_size as f64;
         let steps = self.train.as_ref().map_or(0, |t| t.steps) as f64;
-        params * (grid + data + if trained { 3.0 * steps * data } else { 0.0 })
+        work * (grid + data + if trained { 3.0 * steps * data } else { 0.0 })
+    }
+
+    /// The cost of a task: its networks' [`Sweep::network_cost`].
+    pub fn task_cost(&self, task: &Task) -> f64 {
+        task.seeds.len() as f64 * self.network_cost(task.point, task.train)
+    }
+
+    /// A rough wall time for work of total cost `cost` on `threads`
+    /// workers, at the rate a CPU worker sustains on the paper study
+    /// ([`COST_PER_THREAD_SECOND`]).
+    pub fn estimated_seconds(&self, cost: f64, threads: usize) -> f64 {
+        cost / (COST_PER_THREAD_SECOND * threads.max(1) as f64)
     }
 
     /// The shard of every network of the sweep, `[point][seed]`, balanced
     /// by [`Sweep::network_cost`] ([`partition`]).
     pub fn partition(&self, count: usize) -> Vec<Vec<usize>> {
-        let train_seeds = if self.train.is_some() {
-            self.train_seeds
-        } else {
-            0
-        };
+        let train_seeds = self.trained_seeds();
         let costs: Vec<Vec<f64>> = (0..self.points.len())
             .map(|point| {
                 (0..self.networks_per_point())
@@ -230,45 +321,36 @@ impl Sweep {
 
     /// The tasks still to run, given the networks already finished: the
     /// training tasks first (the long part, so the workers finish together),
-    /// then the measuring ones.
-    pub fn tasks<B: SupportedBackend>(&self, finished: &[RunRecord]) -> Vec<Task> {
-        let done: HashSet<NetworkKey> = finished
+    /// then the measuring ones. They are made one at a time as workers ask,
+    /// so memory does not grow with the number of seeds.
+    pub fn tasks<B: SupportedBackend>(&self, finished: &[RunRecord]) -> TaskList<'_> {
+        let done = finished
             .iter()
             .filter(|r| r.training.is_some() || r.network.seed >= self.train_seeds)
             .map(RunRecord::key)
             .collect();
-        let owners = self
-            .shard
-            .map(|shard| (shard.index, self.partition(shard.count)));
-        let mine = |point: usize, seed: usize| {
-            owners
-                .as_ref()
-                .is_none_or(|(index, owners)| owners[point][seed] == *index)
-        };
-        let mut train_tasks = Vec::new();
-        let mut measure_tasks = Vec::new();
-        for (index, point) in self.points.iter().enumerate() {
-            let todo = |range: std::ops::Range<usize>| -> Vec<usize> {
-                range
-                    .filter(|&seed| mine(index, seed) && !done.contains(&point.key(seed)))
-                    .collect()
-            };
-            let chunk = self.task_members::<B>(point);
-            let train_seeds = if self.train.is_some() {
-                self.train_seeds
-            } else {
-                0
-            };
-            train_tasks.extend(Self::tasks_for(index, &todo(0..train_seeds), true, chunk));
-            measure_tasks.extend(Self::tasks_for(
-                index,
-                &todo(train_seeds..self.networks_per_point()),
-                false,
-                chunk,
-            ));
+        TaskList {
+            sweep: self,
+            done,
+            owners: self
+                .shard
+                .map(|shard| (shard.index, self.partition(shard.count))),
+            members: self
+                .points
+                .iter()
+                .map(|p| self.task_members::<B>(p))
+                .collect(),
         }
-        train_tasks.extend(measure_tasks);
-        train_tasks
+    }
+
+    /// Seeds `0..trained_seeds()` of each point are trained (none when
+    /// nothing is).
+    fn trained_seeds(&self) -> usize {
+        if self.train.is_some() {
+            self.train_seeds
+        } else {
+            0
+        }
     }
 
     /// Networks per task (one ensemble) for a point, as the measurer
@@ -295,30 +377,35 @@ impl Sweep {
 
     /// Runs `tasks` on `threads` workers, handing each finished task to
     /// `on_done` on this thread, in completion order. Stops at the first
-    /// error `on_done` returns.
+    /// error `on_done` returns. A worker sets itself up on the device only
+    /// once it has a task.
     pub fn run<B: ComputeBackend, E>(
         &self,
-        tasks: &[Task],
+        tasks: impl Iterator<Item = Task> + Send,
         threads: usize,
         device: &B::Device,
         mut on_done: impl FnMut(TaskOutput) -> Result<(), E>,
     ) -> Result<(), E> {
-        let next = AtomicUsize::new(0);
-        let stop = std::sync::atomic::AtomicBool::new(false);
+        let tasks = Mutex::new(tasks);
+        let next = || tasks.lock().unwrap_or_else(PoisonError::into_inner).next();
+        let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let (sender, receiver) = mpsc::channel();
-            for _ in 0..threads.clamp(1, tasks.len().max(1)) {
+            for _ in 0..threads.max(1) {
                 let sender = sender.clone();
                 let (next, stop) = (&next, &stop);
                 scope.spawn(move || {
+                    let Some(first) = next() else {
+                        return;
+                    };
                     let worker = Worker::<B>::new(self, device);
-                    while !stop.load(Ordering::Relaxed) {
-                        let Some(task) = tasks.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                            break;
-                        };
-                        if sender.send(worker.run(task.clone())).is_err() {
+                    let mut task = Some(first);
+                    while let Some(current) = task.take() {
+                        if stop.load(Ordering::Relaxed) || sender.send(worker.run(current)).is_err()
+                        {
                             break;
                         }
+                        task = next();
                     }
                 });
             }
@@ -429,5 +516,80 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             records,
             landscape,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Registry;
+    use crate::study::records::test_record;
+    use burn::backend::NdArray;
+
+    /// relu at depths 1 and 2, `seeds` networks per point, the first
+    /// `trained` of them trained: built whole, past the memory guard, as
+    /// the list of tasks must not need the memory.
+    fn sweep(seeds: usize, trained: usize) -> Sweep {
+        let registry = Registry::builtin();
+        let relu = registry.activations.get("relu").unwrap();
+        let dense = registry.layers.get("dense").unwrap();
+        Sweep {
+            points: Point::product(&[2000], &[dense], &[relu], &[1, 2], Init::default()).unwrap(),
+            measure: MeasureConfig::new(),
+            problem: ProblemConfig::new(),
+            train: Some(TrainConfig::new()),
+            measure_seeds: seeds,
+            train_seeds: trained,
+            run_seed: 0,
+            backend: BackendKind::default(),
+            shard: None,
+        }
+    }
+
+    #[test]
+    fn the_tasks_are_made_as_they_are_asked_for() {
+        // 2^40 seeds per point: a list made whole would need 8 TB.
+        let sweep = sweep(1 << 40, 3);
+        let tasks = sweep.tasks::<NdArray>(&[]);
+        let first: Vec<Task> = tasks.iter().take(8).collect();
+        let trained: Vec<(usize, usize)> = first
+            .iter()
+            .filter(|t| t.train)
+            .flat_map(|t| t.seeds.iter().map(|&seed| (t.point, seed)))
+            .collect();
+        assert_eq!(trained, [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
+        let measured = first.iter().find(|t| !t.train).unwrap();
+        assert_eq!(
+            (measured.point, measured.seeds[0], measured.seeds.len()),
+            (0, 3, tasks.members[0])
+        );
+    }
+
+    #[test]
+    fn the_task_list_skips_finished_networks_and_counts_what_is_left() {
+        let sweep = sweep(7, 2);
+        let all = sweep.tasks::<NdArray>(&[]);
+        assert_eq!(all.size().0, 14);
+        let ran: Vec<Task> = all.iter().collect();
+        assert_eq!(ran.iter().map(|t| t.seeds.len()).sum::<usize>(), 14);
+        let cost: f64 = ran.iter().map(|t| sweep.task_cost(t)).sum();
+        assert!((all.size().1 - cost).abs() <= 1e-9 * cost);
+        // A measured-only record of a seed that is to be trained is not
+        // finished; the others are.
+        let record = |point: usize, seed: usize, trained: bool| {
+            let mut record = test_record(seed, 0.5, trained.then_some((0.9, false)));
+            record.network.depth = sweep.points[point].config.depth;
+            record.network.budget = sweep.points[point].budget;
+            record
+        };
+        let finished = [record(0, 0, false), record(0, 1, true), record(1, 5, false)];
+        let left = sweep.tasks::<NdArray>(&finished);
+        assert_eq!(left.size().0, 12);
+        let seeds: Vec<(usize, usize)> = left
+            .iter()
+            .flat_map(|t| t.seeds.into_iter().map(move |s| (t.point, s)))
+            .collect();
+        assert!(seeds.contains(&(0, 0)) && !seeds.contains(&(0, 1)));
+        assert!(!seeds.contains(&(1, 5)) && seeds.contains(&(1, 6)));
     }
 }

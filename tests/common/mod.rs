@@ -85,3 +85,24 @@ pub fn record_set(path: &std::path::Path) -> BTreeSet<String> {
         })
         .collect()
 }
+
+/// Waits, at most two minutes, until the running `child` has written
+/// `count` lines to `path`, and checks it is still running then.
+pub fn wait_for_lines(child: &mut std::process::Child, path: &Path, count: usize) {
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before the test could act: make it slower"
+        );
+        if std::fs::read_to_string(path).map_or(0, |t| t.lines().count()) >= count {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no results appeared in {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
