@@ -16,12 +16,12 @@ use crate::report::plot::{Format, DEFAULT_SCALE};
 use crate::report::StudyResults;
 use crate::study::config::DEFAULT_BUDGET;
 use crate::study::{ModelConfig, ProgressMode, RunConfig, Shard, StudyConfig};
-use crate::train::{AdamConfig, TrainConfig};
+use crate::train::{AdamConfig, OptimizerKind, TrainConfig};
 
 /// The flag of each config key the command-line flags set: the checker
 /// names keys, the user typed flags. The one table of the renaming, used by
 /// every command.
-pub(crate) const FLAGS: [(&str, &str); 20] = [
+pub(crate) const FLAGS: [(&str, &str); 21] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -43,6 +43,7 @@ pub(crate) const FLAGS: [(&str, &str); 20] = [
     ("train.adam_beta1", "--adam-beta1"),
     ("train.adam_beta2", "--adam-beta2"),
     ("train.adam_epsilon", "--adam-epsilon"),
+    ("train.momentum", "--momentum"),
 ];
 
 /// Renames an error's config key to the flag that set it.
@@ -240,13 +241,13 @@ pub struct TrainArgs {
     /// Test-set size.
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.test_size)]
     pub test_size: usize,
-    /// Adam learning rate.
+    /// The optimiser's learning rate.
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.learning_rate)]
     pub lr: f64,
     /// Points per step (default: full batch).
     #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
-    /// Adam steps.
+    /// Optimiser steps.
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.steps)]
     pub steps: usize,
     /// Record the loss every this many steps.
@@ -261,6 +262,12 @@ pub struct TrainArgs {
     /// Adam's ε (PyTorch's default; Burn's own is 1e-5).
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.optimizer.epsilon)]
     pub adam_epsilon: f64,
+    /// The optimiser: adam (METHOD §4) or sgd with heavy-ball momentum.
+    #[arg(long, value_enum, default_value_t = RunConfig::defaults().train.algorithm)]
+    pub optimizer: OptimizerKind,
+    /// SGD's momentum, in [0, 1) (with --optimizer sgd).
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.momentum)]
+    pub momentum: f64,
 }
 
 impl TrainArgs {
@@ -276,6 +283,8 @@ impl TrainArgs {
                 beta2: self.adam_beta2,
                 epsilon: self.adam_epsilon,
             },
+            algorithm: self.optimizer,
+            momentum: self.momentum,
         };
         self.sweep.plan(registry, Some((train, self.test_size)))
     }
@@ -663,6 +672,41 @@ mod tests {
                 message.contains(flag) && message.contains(hint),
                 "{flags:?}: {message}"
             );
+        }
+    }
+
+    #[test]
+    fn bad_optimizer_settings_are_refused_naming_the_flag() {
+        #[derive(Parser)]
+        struct TrainCommand {
+            #[command(flatten)]
+            args: TrainArgs,
+        }
+        let refusal = |flags: &[&str]| {
+            let line = std::iter::once("train").chain(flags.iter().copied());
+            match TrainCommand::try_parse_from(line) {
+                Err(error) => error.to_string(),
+                Ok(command) => match command.args.plan(&Registry::builtin()) {
+                    Err(error) => error.to_string(),
+                    Ok(_) => panic!("{flags:?}: accepted"),
+                },
+            }
+        };
+        for (flags, hint) in [
+            (
+                &["--momentum", "1"][..],
+                "--momentum: must be in [0, 1), got 1",
+            ),
+            (&["--momentum", "-0.5"][..], "--momentum: must be in [0, 1)"),
+            (
+                &["--optimizer", "rmsprop"][..],
+                "possible values: adam, sgd",
+            ),
+            (&["--lr", "nan"][..], "--lr: must be a positive number"),
+            (&["--lr", "inf"][..], "--lr: must be a positive number"),
+        ] {
+            let message = refusal(flags);
+            assert!(message.contains(hint), "{flags:?}: {message}");
         }
     }
 

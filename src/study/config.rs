@@ -14,7 +14,7 @@ use crate::error::InputError;
 use crate::measure::MeasureConfig;
 use crate::nn::{BackendKind, Init, Registry, DEFAULT_LAYER};
 use crate::problem::{Checkerboard, Loss, ProblemConfig, Target};
-use crate::train::{AdamConfig, TrainConfig};
+use crate::train::{AdamConfig, OptimizerKind, TrainConfig};
 
 /// The parameter budget `P*` of a run that names none (METHOD §1).
 pub const DEFAULT_BUDGET: usize = 2000;
@@ -258,6 +258,12 @@ impl RunConfig {
                 ));
             }
         }
+        if !(0.0..1.0).contains(&train.momentum) {
+            return Err(InputError::new(
+                "train.momentum",
+                format!("must be in [0, 1), got {}", train.momentum),
+            ));
+        }
         InputError::positive("train.adam_epsilon", train.optimizer.epsilon)
     }
 }
@@ -461,6 +467,10 @@ pub struct TrainSection {
     pub adam_beta2: f64,
     /// Adam's ε.
     pub adam_epsilon: f64,
+    /// The optimiser: `adam` or `sgd` (with momentum).
+    pub optimizer: OptimizerKind,
+    /// SGD's heavy-ball momentum, in [0, 1).
+    pub momentum: f64,
     /// The training loss.
     pub loss: Loss,
     /// The target: `checkerboard`, `checkerboard:c`, `spirals:t`, `rings:k`.
@@ -490,6 +500,8 @@ impl TrainSection {
             adam_beta1: train.optimizer.beta1,
             adam_beta2: train.optimizer.beta2,
             adam_epsilon: train.optimizer.epsilon,
+            optimizer: train.algorithm,
+            momentum: train.momentum,
             loss: problem.loss,
             problem: problem.problem.clone(),
             cells: problem.cells,
@@ -510,6 +522,8 @@ impl TrainSection {
                 beta2: self.adam_beta2,
                 epsilon: self.adam_epsilon,
             },
+            algorithm: self.optimizer,
+            momentum: self.momentum,
         }
     }
 

@@ -151,6 +151,7 @@ pub(crate) fn test_record(seed: usize, rv_out: f64, training: Option<(f64, bool)
         ensemble_size: 1,
         optimizer: None,
         chance: crate::train::CHANCE_ACCURACY,
+        data: None,
     });
     RunRecord { network, training }
 }

@@ -1,10 +1,10 @@
-//! Training on the model problem (METHOD §4): Adam on an ensemble, each
-//! member following the path it would follow alone, and what each trained
-//! network records.
+//! Training on the model problem (METHOD §4): Adam (or SGD with momentum,
+//! METHOD §9) on an ensemble, each member following the path it would
+//! follow alone, and what each trained network records.
 
 pub mod trainer;
 
 pub use trainer::{
-    AdamConfig, OptimizerRecord, TrainConfig, TrainedEnsemble, TrainedNetwork, Trainer,
-    CHANCE_ACCURACY,
+    AdamConfig, DataRecord, OptimizerKind, OptimizerRecord, TrainConfig, TrainedEnsemble,
+    TrainedNetwork, Trainer, CHANCE_ACCURACY,
 };

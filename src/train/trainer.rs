@@ -38,6 +38,41 @@ pub struct TrainConfig {
     /// Adam's moment settings.
     #[config(default = "AdamConfig::new()")]
     pub optimizer: AdamConfig,
+    /// The optimiser: Adam (METHOD §4, the default) or SGD with momentum
+    /// (METHOD §9).
+    #[config(default = "OptimizerKind::Adam")]
+    pub algorithm: OptimizerKind,
+    /// SGD's heavy-ball momentum μ, in [0, 1): the velocity is
+    /// `v ← μ·v + g` and the step `−lr·v` (no dampening, as PyTorch's SGD).
+    #[config(default = 0.9)]
+    pub momentum: f64,
+}
+
+/// The optimisers a network can be trained with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam (Kingma & Ba 2015) with [`AdamConfig`]'s settings.
+    #[default]
+    Adam,
+    /// Stochastic gradient descent with heavy-ball momentum (Polyak 1964).
+    Sgd,
+}
+
+impl OptimizerKind {
+    /// The name in records, study files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Sgd => "sgd",
+        }
+    }
+}
+
+impl std::fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Adam's settings (Kingma & Ba 2015), PyTorch's defaults: this crate's own
@@ -61,12 +96,14 @@ impl TrainConfig {
     /// `train_size` points, as every training record carries it: a batch as
     /// large as the set is full batch, and is recorded so (`None`).
     pub fn optimizer_record(&self, train_size: usize) -> OptimizerRecord {
+        let adam = (self.algorithm == OptimizerKind::Adam).then_some(&self.optimizer);
         OptimizerRecord {
-            name: "adam".into(),
+            name: self.algorithm.name().into(),
             learning_rate: self.learning_rate,
-            beta1: self.optimizer.beta1,
-            beta2: self.optimizer.beta2,
-            epsilon: self.optimizer.epsilon,
+            beta1: adam.map(|a| a.beta1),
+            beta2: adam.map(|a| a.beta2),
+            epsilon: adam.map(|a| a.epsilon),
+            momentum: (self.algorithm == OptimizerKind::Sgd).then_some(self.momentum),
             steps: self.steps,
             batch_size: self.batch_size.filter(|&b| b < train_size),
         }
@@ -78,21 +115,34 @@ impl TrainConfig {
             .with_beta_2(self.optimizer.beta2 as f32)
             .with_epsilon(self.optimizer.epsilon as f32)
     }
+
+    fn sgd(&self) -> burn::optim::SgdConfig {
+        let momentum = burn::optim::momentum::MomentumConfig::new()
+            .with_momentum(self.momentum)
+            .with_dampening(0.0);
+        burn::optim::SgdConfig::new().with_momentum(Some(momentum))
+    }
 }
 
 /// The optimiser a network was trained with, in every training record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerRecord {
-    /// The optimiser's name (`adam`).
+    /// The optimiser's name (`adam`, `sgd`).
     pub name: String,
     /// Learning rate.
     pub learning_rate: f64,
-    /// Adam's β₁.
-    pub beta1: f64,
-    /// Adam's β₂.
-    pub beta2: f64,
-    /// Adam's ε.
-    pub epsilon: f64,
+    /// Adam's β₁ (Adam only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta1: Option<f64>,
+    /// Adam's β₂ (Adam only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta2: Option<f64>,
+    /// Adam's ε (Adam only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    /// SGD's momentum (SGD only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
     /// Optimiser steps of the run (a diverged network stops earlier).
     pub steps: usize,
     /// Points per step; `None` is full batch.
@@ -144,6 +194,24 @@ pub struct TrainedNetwork {
     /// (0.5), R² = 0 for a regression target.
     #[serde(default = "binary_chance")]
     pub chance: f64,
+    /// The data it was trained on (absent in records written before it was
+    /// recorded, which trained on the checkerboard).
+    #[serde(default)]
+    pub data: Option<DataRecord>,
+}
+
+/// The problem, loss and data set sizes a network was trained on, in every
+/// training record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataRecord {
+    /// The target with its parameters (`checkerboard:8`, `spirals:3`).
+    pub problem: String,
+    /// The training loss.
+    pub loss: crate::problem::Loss,
+    /// Training-set size.
+    pub train_size: usize,
+    /// Test-set size.
+    pub test_size: usize,
 }
 
 /// The accuracy a diverged run counts for in trainability: chance on the
@@ -305,6 +373,15 @@ impl<B: ComputeBackend> Trainer<B> {
                     ensemble_size: members,
                     optimizer: Some(self.settings.optimizer_record(self.problem.train_size)),
                     chance: self.problem.chance_score(),
+                    data: Some(DataRecord {
+                        problem: self
+                            .problem
+                            .target()
+                            .map_or(self.problem.problem.clone(), |t| t.to_string()),
+                        loss: self.problem.loss,
+                        train_size: self.problem.train_size,
+                        test_size: self.problem.test_size,
+                    }),
                 }
             })
             .collect();
@@ -315,11 +392,21 @@ impl<B: ComputeBackend> Trainer<B> {
         }
     }
 
-    /// The Adam steps, logging each member's loss and accuracy on the
-    /// logged steps; stops early once every member has diverged.
-    fn run_steps(&self, mut model: Mlp<B>) -> (Mlp<B>, Vec<MemberLog>) {
+    /// The optimiser's steps, logging each member's loss and accuracy on
+    /// the logged steps; stops early once every member has diverged.
+    fn run_steps(&self, model: Mlp<B>) -> (Mlp<B>, Vec<MemberLog>) {
+        match self.settings.algorithm {
+            OptimizerKind::Adam => self.run_steps_with(model, self.settings.adam().init()),
+            OptimizerKind::Sgd => self.run_steps_with(model, self.settings.sgd().init()),
+        }
+    }
+
+    fn run_steps_with(
+        &self,
+        mut model: Mlp<B>,
+        mut optimizer: impl Optimizer<Mlp<B>, B>,
+    ) -> (Mlp<B>, Vec<MemberLog>) {
         let settings = &self.settings;
-        let mut optimizer = settings.adam().init::<B, Mlp<B>>();
         let batches = self.batches();
         let mut logs = vec![MemberLog::default(); model.members()];
         for step in 0..settings.steps {
@@ -455,7 +542,43 @@ mod tests {
             );
             assert!(!network.diverged);
             assert_eq!(network.loss_curve.len(), 7); // steps 0, 25, …, 125, and the last (149)
+            let data = network.data.as_ref().expect("the data are recorded");
+            assert_eq!(
+                (
+                    data.problem.as_str(),
+                    data.loss,
+                    data.train_size,
+                    data.test_size
+                ),
+                ("checkerboard:2", crate::problem::Loss::Bce, 256, 256)
+            );
         }
+    }
+
+    #[test]
+    fn sgd_with_momentum_trains_and_is_recorded_as_such() {
+        let sgd = small_settings()
+            .with_algorithm(OptimizerKind::Sgd)
+            .with_learning_rate(0.05);
+        let with_momentum = trainer(sgd.clone()).train(ensemble("relu", 2, 16, &[1]));
+        let network = &with_momentum.networks[0];
+        assert!(
+            network.final_loss < 0.8 * network.loss_curve[0],
+            "{network:?}"
+        );
+        let record = network.optimizer.as_ref().unwrap();
+        assert_eq!(
+            (record.name.as_str(), record.momentum, record.beta1),
+            ("sgd", Some(0.9), None)
+        );
+        // The momentum is used: without it the path differs.
+        let plain = trainer(sgd.with_momentum(0.0)).train(ensemble("relu", 2, 16, &[1]));
+        assert_ne!(plain.networks[0].loss_curve, network.loss_curve);
+        let adam = small_settings().optimizer_record(256);
+        assert_eq!(
+            (adam.name.as_str(), adam.momentum, adam.beta1),
+            ("adam", None, Some(0.9))
+        );
     }
 
     #[test]
