@@ -247,7 +247,7 @@ fn time_sweep<B: ComputeBackend>(
             .min(networks.div_ceil(threads))
             .max(1)
     });
-    let tasks = Sweep::tasks_for(0, &seeds, train, chunk);
+    let tasks = Sweep::tasks_for(0, &seeds, train.then_some(0), chunk);
     let started = Instant::now();
     sweep
         .run::<B, ()>(tasks.into_iter(), threads, device, |_| Ok(()))

@@ -206,3 +206,84 @@ fn a_killed_shard_resumes_and_the_merge_completes() {
         "every network once"
     );
 }
+
+/// A study that sweeps two learning rates trains each trained seed once
+/// per rate; its shards merge into what one run writes, and a run cut
+/// short resumes to every record once.
+#[test]
+fn a_study_over_two_rates_shards_merges_and_resumes() {
+    let dir = TempDir::new("two-rates");
+    let study = TINY_STUDY.replace("[train]\n", "[train]\nlearning_rate = [1e-3, 1e-2]\n");
+    std::fs::write(dir.join("tiny.toml"), &study).unwrap();
+    let single = run_in(
+        dir.path(),
+        &["study", "tiny.toml", "--out", "single", "--quiet"],
+    );
+    assert!(single.status.success(), "{}", stderr(&single));
+    // 6 points × (2 trained seeds × 2 rates + 3 measured only).
+    let records = json_lines(&dir.join("single/runs.jsonl"));
+    assert_eq!(records.len(), 6 * 7);
+    let rates: std::collections::BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| r["optimizer"]["learning_rate"].as_f64())
+        .map(|rate| format!("{rate:e}"))
+        .collect();
+    assert_eq!(rates.into_iter().collect::<Vec<_>>(), ["1e-2", "1e-3"]);
+    // The saved config keeps the list as a list.
+    let saved = std::fs::read_to_string(dir.join("single/study.toml")).unwrap();
+    assert!(saved.contains("learning_rate = [0.001, 0.01]"), "{saved}");
+
+    for shard in ["0/2", "1/2"] {
+        let args = [
+            "study",
+            "tiny.toml",
+            "--shard",
+            shard,
+            "--out",
+            "sharded",
+            "--quiet",
+        ];
+        let output = run_in(dir.path(), &args);
+        assert!(output.status.success(), "{shard}: {}", stderr(&output));
+    }
+    let merge = run_in(dir.path(), &["merge", "sharded"]);
+    assert!(merge.status.success(), "{}", stderr(&merge));
+    assert_eq!(
+        record_set(&dir.join("sharded/runs.jsonl")),
+        record_set(&dir.join("single/runs.jsonl"))
+    );
+
+    // What `kill -9` leaves: the first records and a line cut short.
+    std::fs::create_dir_all(dir.join("resumed")).unwrap();
+    std::fs::copy(
+        dir.join("single/study.toml"),
+        dir.join("resumed/study.toml"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(dir.join("single/runs.jsonl")).unwrap();
+    let mut partial: String = text.lines().take(9).map(|l| format!("{l}\n")).collect();
+    partial.push_str("{\"activation\":\"relu\",\"dep");
+    std::fs::write(dir.join("resumed/runs.jsonl"), partial).unwrap();
+    let resumed = run_in(
+        dir.path(),
+        &["study", "tiny.toml", "--out", "resumed", "--quiet"],
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).contains("resuming: 9 networks kept"),
+        "{}",
+        stdout(&resumed)
+    );
+    let keys: std::collections::BTreeSet<String> = json_lines(&dir.join("resumed/runs.jsonl"))
+        .iter()
+        .map(|r| {
+            let setting = &r["optimizer"];
+            format!(
+                "{} {} {} {} {}",
+                r["activation"], r["depth"], r["seed"], setting["name"], setting["learning_rate"]
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), 6 * 7, "every record once");
+    assert_eq!(json_lines(&dir.join("resumed/runs.jsonl")).len(), 6 * 7);
+}

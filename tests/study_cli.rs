@@ -162,6 +162,71 @@ fn an_interrupted_study_says_what_it_kept_and_resumes() {
     assert_eq!(json_lines(&runs).len(), 72);
 }
 
+/// `train` over two rates and two optimisers trains the same networks
+/// four ways, and each record says what produced it.
+#[test]
+fn train_sweeps_rates_and_optimizers_over_the_same_networks() {
+    let dir = TempDir::new("settings");
+    let output = run_in(
+        dir.path(),
+        &[
+            "train",
+            "--activation",
+            "relu",
+            "--depth",
+            "4",
+            "--seeds",
+            "2",
+            "--steps",
+            "200",
+            "--lr",
+            "1e-3,1e-2",
+            "--optimizer",
+            "adam,sgd",
+            "--grid",
+            "12",
+            "--train-size",
+            "64",
+            "--test-size",
+            "32",
+            "--quiet",
+            "--out",
+            "runs.jsonl",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let records = json_lines(&dir.join("runs.jsonl"));
+    assert_eq!(records.len(), 8);
+    let mut settings = std::collections::BTreeSet::new();
+    for record in &records {
+        let optimizer = &record["optimizer"];
+        settings.insert(format!(
+            "{} {}",
+            optimizer["name"], optimizer["learning_rate"]
+        ));
+        let data = &record["data"];
+        assert_eq!(
+            (
+                data["problem"].as_str(),
+                data["loss"].as_str(),
+                data["train_size"].as_u64(),
+                data["test_size"].as_u64()
+            ),
+            (Some("checkerboard:8"), Some("bce"), Some(64), Some(32)),
+            "{record}"
+        );
+        // The same network at step 0 under every setting.
+        let twin = records
+            .iter()
+            .find(|r| r["seed"] == record["seed"])
+            .unwrap();
+        for key in ["network_seed", "v3", "rv_out", "activation_ratio"] {
+            assert_eq!(record[key], twin[key], "{key}");
+        }
+    }
+    assert_eq!(settings.len(), 4, "{settings:?}");
+}
+
 #[test]
 fn a_different_config_is_refused_unless_fresh() {
     let dir = TempDir::new("refuse");

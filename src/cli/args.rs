@@ -21,7 +21,7 @@ use crate::train::{AdamConfig, OptimizerKind, TrainConfig};
 /// The flag of each config key the command-line flags set: the checker
 /// names keys, the user typed flags. The one table of the renaming, used by
 /// every command.
-pub(crate) const FLAGS: [(&str, &str); 21] = [
+pub(crate) const FLAGS: [(&str, &str); 22] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -44,6 +44,7 @@ pub(crate) const FLAGS: [(&str, &str); 21] = [
     ("train.adam_beta2", "--adam-beta2"),
     ("train.adam_epsilon", "--adam-epsilon"),
     ("train.momentum", "--momentum"),
+    ("train.optimizer", "--optimizer"),
 ];
 
 /// Renames an error's config key to the flag that set it.
@@ -241,9 +242,9 @@ pub struct TrainArgs {
     /// Test-set size.
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.test_size)]
     pub test_size: usize,
-    /// The optimiser's learning rate.
-    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.learning_rate)]
-    pub lr: f64,
+    /// Learning rates, comma separated: each trains the same networks.
+    #[arg(long, allow_negative_numbers = true, value_delimiter = ',', default_values_t = RunConfig::defaults().train.learning_rates)]
+    pub lr: Vec<f64>,
     /// Points per step (default: full batch).
     #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
@@ -262,9 +263,10 @@ pub struct TrainArgs {
     /// Adam's ε (PyTorch's default; Burn's own is 1e-5).
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.optimizer.epsilon)]
     pub adam_epsilon: f64,
-    /// The optimiser: adam (METHOD §4) or sgd with heavy-ball momentum.
-    #[arg(long, value_enum, default_value_t = RunConfig::defaults().train.algorithm)]
-    pub optimizer: OptimizerKind,
+    /// Optimisers, comma separated: adam (METHOD §4), sgd (heavy-ball
+    /// momentum); each is swept with every rate.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = RunConfig::defaults().train.optimizers)]
+    pub optimizer: Vec<OptimizerKind>,
     /// SGD's momentum, in [0, 1) (with --optimizer sgd).
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.momentum)]
     pub momentum: f64,
@@ -275,7 +277,7 @@ impl TrainArgs {
     pub fn plan(&self, registry: &Registry) -> Result<SweepPlan, InputError> {
         let train = TrainConfig {
             steps: self.steps,
-            learning_rate: self.lr,
+            learning_rates: self.lr.clone(),
             batch_size: self.batch_size,
             log_every: self.log_every,
             optimizer: AdamConfig {
@@ -283,7 +285,7 @@ impl TrainArgs {
                 beta2: self.adam_beta2,
                 epsilon: self.adam_epsilon,
             },
-            algorithm: self.optimizer,
+            optimizers: self.optimizer.clone(),
             momentum: self.momentum,
         };
         self.sweep.plan(registry, Some((train, self.test_size)))

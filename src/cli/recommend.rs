@@ -279,7 +279,7 @@ fn collect<B: ComputeBackend>(
 
 /// The records of one point (matched by their network keys).
 fn records_of<'a>(records: &'a [RunRecord], point: &Point) -> impl Iterator<Item = &'a RunRecord> {
-    let key = point.key(0).point();
+    let key = point.key(0, None).point();
     records.iter().filter(move |r| r.key().point() == key)
 }
 

@@ -31,7 +31,8 @@ impl BackendJob for SweepPlan {
     fn run<B: ComputeBackend>(mut self, device: &B::Device) -> Self::Output {
         let sweep = &self.sweep;
         let train = sweep.train.is_some();
-        let networks = sweep.networks_per_point();
+        let networks = sweep.records_per_point();
+        let settings = sweep.settings().len();
         let tasks = sweep.tasks::<B>(&[]);
         let (total, cost) = tasks.size();
         let mut per_point: Vec<Vec<RunRecord>> = vec![Vec::new(); sweep.points.len()];
@@ -61,8 +62,17 @@ impl BackendJob for SweepPlan {
             progress.advance(output.records.len(), sweep.task_cost(&output.task));
             per_point[output.task.point].extend(output.records);
             while next_row < per_point.len() && per_point[next_row].len() == networks {
-                per_point[next_row].sort_by_key(|r| r.network.seed);
-                progress.println(&TableRow::of(&per_point[next_row]).to_string());
+                // A row per setting, in seed order.
+                per_point[next_row].sort_by_key(|r| (r.key().setting, r.network.seed));
+                for rows in per_point[next_row].chunk_by(|a, b| a.key().setting == b.key().setting)
+                {
+                    let setting = rows[0].training.as_ref().and_then(|t| t.optimizer.as_ref());
+                    let label = match setting {
+                        Some(o) if settings > 1 => format!("  {} lr {:e}", o.name, o.learning_rate),
+                        _ => String::new(),
+                    };
+                    progress.println(&format!("{}{label}", TableRow::of(rows)));
+                }
                 // A printed row's records are no longer needed.
                 per_point[next_row] = Vec::new();
                 next_row += 1;

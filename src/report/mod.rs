@@ -103,7 +103,7 @@ impl StudyResults {
             config,
             networks: (
                 finished.len(),
-                sweep.points.len() * sweep.networks_per_point(),
+                sweep.points.len() * sweep.records_per_point(),
             ),
             running: ResultsDir::in_use(dir),
             records,

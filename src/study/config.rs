@@ -242,7 +242,29 @@ impl RunConfig {
         if self.train_seeds > 0 {
             InputError::at_least("train.steps", train.steps, 1)?;
         }
-        InputError::positive("train.learning_rate", train.learning_rate)?;
+        if train.learning_rates.is_empty() {
+            return Err(InputError::new(
+                "train.learning_rate",
+                "give a rate or a list of rates",
+            ));
+        }
+        for &rate in &train.learning_rates {
+            InputError::positive("train.learning_rate", rate)?;
+        }
+        refuse_repeats(
+            "train.learning_rate",
+            train.learning_rates.iter().map(|r| format!("{r:e}")),
+        )?;
+        if train.optimizers.is_empty() {
+            return Err(InputError::new(
+                "train.optimizer",
+                "give an optimiser or a list (allowed: adam, sgd)",
+            ));
+        }
+        refuse_repeats(
+            "train.optimizer",
+            train.optimizers.iter().map(|o| o.to_string()),
+        )?;
         InputError::at_least("train.log_every", train.log_every, 1)?;
         if let Some(batch) = train.batch_size {
             InputError::at_least("train.batch_size", batch, 1)?;
@@ -455,8 +477,9 @@ pub struct StudyConfig {
 pub struct TrainSection {
     /// Optimiser steps per network.
     pub steps: usize,
-    /// Adam's learning rate.
-    pub learning_rate: f64,
+    /// The learning rate, or a list of rates to sweep.
+    #[serde(deserialize_with = "rates")]
+    pub learning_rate: OneOrMany<f64>,
     /// Points per step; absent is full batch.
     pub batch_size: Option<usize>,
     /// The loss is recorded every `log_every` steps.
@@ -467,8 +490,9 @@ pub struct TrainSection {
     pub adam_beta2: f64,
     /// Adam's ε.
     pub adam_epsilon: f64,
-    /// The optimiser: `adam` or `sgd` (with momentum).
-    pub optimizer: OptimizerKind,
+    /// The optimiser, `adam` or `sgd` (with momentum), or a list to sweep.
+    #[serde(deserialize_with = "optimizers")]
+    pub optimizer: OneOrMany<OptimizerKind>,
     /// SGD's heavy-ball momentum, in [0, 1).
     pub momentum: f64,
     /// The training loss.
@@ -494,13 +518,13 @@ impl TrainSection {
     fn from_configs(train: &TrainConfig, problem: &ProblemConfig) -> Self {
         Self {
             steps: train.steps,
-            learning_rate: train.learning_rate,
+            learning_rate: OneOrMany::of(&train.learning_rates),
             batch_size: train.batch_size,
             log_every: train.log_every,
             adam_beta1: train.optimizer.beta1,
             adam_beta2: train.optimizer.beta2,
             adam_epsilon: train.optimizer.epsilon,
-            optimizer: train.algorithm,
+            optimizer: OneOrMany::of(&train.optimizers),
             momentum: train.momentum,
             loss: problem.loss,
             problem: problem.problem.clone(),
@@ -514,7 +538,7 @@ impl TrainSection {
     pub fn train_config(&self) -> TrainConfig {
         TrainConfig {
             steps: self.steps,
-            learning_rate: self.learning_rate,
+            learning_rates: self.learning_rate.values(),
             batch_size: self.batch_size,
             log_every: self.log_every,
             optimizer: AdamConfig {
@@ -522,7 +546,7 @@ impl TrainSection {
                 beta2: self.adam_beta2,
                 epsilon: self.adam_epsilon,
             },
-            algorithm: self.optimizer,
+            optimizers: self.optimizer.values(),
             momentum: self.momentum,
         }
     }
@@ -537,6 +561,53 @@ impl TrainSection {
             loss: self.loss,
         }
     }
+}
+
+/// One value, or a list to sweep: `learning_rate = 1e-3` or
+/// `learning_rate = [1e-4, 1e-3]`. One value is written back as one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// One value.
+    One(T),
+    /// Several values, swept.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    /// One value when `values` holds one, else the list.
+    fn of(values: &[T]) -> Self {
+        match values {
+            [one] => OneOrMany::One(one.clone()),
+            many => OneOrMany::Many(many.to_vec()),
+        }
+    }
+
+    /// The values, in file order.
+    pub fn values(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(value) => vec![value.clone()],
+            OneOrMany::Many(values) => values.clone(),
+        }
+    }
+}
+
+/// `learning_rate`: a number or a list, or what is allowed.
+fn rates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OneOrMany<f64>, D::Error> {
+    OneOrMany::deserialize(d).map_err(|_| {
+        serde::de::Error::custom("give a number or a list of numbers (e.g. [1e-4, 1e-3])")
+    })
+}
+
+/// `optimizer`: a name or a list, or what is allowed.
+fn optimizers<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<OneOrMany<OptimizerKind>, D::Error> {
+    OneOrMany::deserialize(d).map_err(|_| {
+        serde::de::Error::custom(
+            "allowed: \"adam\", \"sgd\", or a list of them (e.g. [\"adam\", \"sgd\"])",
+        )
+    })
 }
 
 /// `layer = "residual"` or `layer = ["dense", "residual"]`.
@@ -838,6 +909,32 @@ mod tests {
                 "steps = 40\nproblem = \"sines:2\"",
                 "train.loss",
             ),
+            (
+                "steps = 40",
+                "steps = 40\nlearning_rate = [1e-3, 0.001]",
+                "train.learning_rate: 1e-3 is listed twice",
+            ),
+            (
+                "steps = 40",
+                "steps = 40\nlearning_rate = [1e-3, -1.0]",
+                "train.learning_rate: must be a positive number",
+            ),
+            (
+                "steps = 40",
+                "steps = 40\nlearning_rate = []",
+                "train.learning_rate: give a rate",
+            ),
+            (
+                "steps = 40",
+                "steps = 40\noptimizer = \"rmsprop\"",
+                "train.optimizer",
+            ),
+            (
+                "steps = 40",
+                "steps = 40\noptimizer = [\"sgd\", \"sgd\"]",
+                "train.optimizer: sgd is listed twice",
+            ),
+            ("steps = 40", "steps = 40\nmomentum = 1.0", "train.momentum"),
             // A value listed twice would run every network of it twice.
             (
                 "depths = [1, 3]",
@@ -906,7 +1003,7 @@ mod tests {
         assert_eq!(run.measure.grid, 12);
         assert_eq!((run.measure_seeds, run.train_seeds), (6, 2));
         assert_eq!(run.train.steps, 40);
-        assert_eq!(run.train.learning_rate, defaults.train.learning_rate);
+        assert_eq!(run.train.learning_rates, defaults.train.learning_rates);
         assert_eq!(run.train.optimizer, defaults.train.optimizer);
         assert_eq!(run.problem.loss, defaults.problem.loss);
         assert_eq!(run.model.init, defaults.model.init);

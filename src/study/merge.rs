@@ -189,16 +189,22 @@ fn check_complete(
     let owners = plan.sweep.partition(count);
     let mut missing: BTreeMap<usize, usize> = BTreeMap::new();
     let mut expected = HashSet::new();
-    for (point, owners) in plan.sweep.points.iter().zip(&owners) {
+    let sweep = &plan.sweep;
+    let settings = sweep.settings();
+    for (point, owners) in sweep.points.iter().zip(&owners) {
         for (seed, &owner) in owners.iter().enumerate() {
-            let key = point.key(seed);
-            let done = records
-                .get(&key)
-                .is_some_and(|r| seed >= plan.sweep.train_seeds || r.training.is_some());
-            if !done {
-                *missing.entry(owner).or_default() += 1;
+            // A trained seed has one record per setting; another, one.
+            let keys: Vec<NetworkKey> = if seed < sweep.trained_seeds() {
+                settings.iter().map(|&s| point.key(seed, Some(s))).collect()
+            } else {
+                vec![point.key(seed, None)]
+            };
+            for key in keys {
+                if !records.contains_key(&key) {
+                    *missing.entry(owner).or_default() += 1;
+                }
+                expected.insert(key);
             }
-            expected.insert(key);
         }
     }
     let strays = records

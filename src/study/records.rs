@@ -68,11 +68,17 @@ impl RunRecord {
             activation: n.activation.clone(),
             depth: n.depth,
             seed: n.seed,
+            setting: self
+                .training
+                .as_ref()
+                .and_then(|t| t.optimizer.as_ref())
+                .map(|o| SettingKey::new(&o.name, o.learning_rate)),
         }
     }
 }
 
-/// (budget, layer, activation, depth, seed): one network of a study.
+/// (budget, layer, activation, depth, seed), and the training setting of
+/// a trained network: one record of a study.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NetworkKey {
     /// The parameter budget `P*`.
@@ -85,6 +91,28 @@ pub struct NetworkKey {
     pub depth: usize,
     /// Seed index within the point.
     pub seed: usize,
+    /// The setting it was trained with; `None` when only measured.
+    pub setting: Option<SettingKey>,
+}
+
+/// A training setting as a key: the optimiser's name and the learning
+/// rate's bits (positive rates order as their bits do).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SettingKey {
+    /// The optimiser's name.
+    pub optimizer: String,
+    /// `f64::to_bits` of the learning rate.
+    pub learning_rate_bits: u64,
+}
+
+impl SettingKey {
+    /// The key of `optimizer` at `learning_rate`.
+    pub fn new(optimizer: &str, learning_rate: f64) -> Self {
+        Self {
+            optimizer: optimizer.to_string(),
+            learning_rate_bits: learning_rate.to_bits(),
+        }
+    }
 }
 
 impl NetworkKey {
@@ -149,7 +177,10 @@ pub(crate) fn test_record(seed: usize, rv_out: f64, training: Option<(f64, bool)
         diverged_at: diverged.then_some(10),
         train_seconds: 1.0,
         ensemble_size: 1,
-        optimizer: None,
+        optimizer: {
+            let defaults = crate::train::TrainConfig::new();
+            Some(defaults.optimizer_record(defaults.settings()[0], 64))
+        },
         chance: crate::train::CHANCE_ACCURACY,
         data: None,
     });

@@ -132,7 +132,8 @@ impl StudySummary {
     /// left out.
     pub fn of(plan: &StudyPlan, records: &[RunRecord]) -> Self {
         let mut groups: BTreeMap<_, Vec<&RunRecord>> = BTreeMap::new();
-        for record in records {
+        // Trainability at one setting: METHOD §9's fixed s₀.
+        for record in records.iter().filter(|r| plan.sweep.summarised(r)) {
             groups.entry(record.key().point()).or_default().push(record);
         }
         // Seed order: sums over a point's networks must not depend on the
@@ -146,7 +147,7 @@ impl StudySummary {
             .sweep
             .points
             .iter()
-            .filter_map(|p| groups.get(&p.key(0).point()).map(|group| (p, group)))
+            .filter_map(|p| groups.get(&p.key(0, None).point()).map(|group| (p, group)))
             .map(|(p, group)| {
                 PointSummary::of(
                     plan.config.series(p.activation.name(), p.layer.name()),

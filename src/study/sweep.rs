@@ -9,7 +9,7 @@ use std::sync::{mpsc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{MeasureRecord, NetworkKey, RunRecord};
+use super::records::{MeasureRecord, NetworkKey, RunRecord, SettingKey};
 use super::shard::{partition, Shard};
 use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer, NetworkMeasures};
@@ -19,7 +19,7 @@ use crate::nn::{
 };
 use crate::problem::ProblemConfig;
 use crate::seed::network_seed;
-use crate::train::{TrainConfig, TrainedNetwork, Trainer};
+use crate::train::{Setting, TrainConfig, TrainedNetwork, Trainer};
 use crate::{REVISION, VERSION};
 
 /// Units of [`Sweep::network_cost`] one CPU worker gets through per
@@ -49,14 +49,16 @@ pub struct Point {
 }
 
 impl Point {
-    /// The key of seed `seed` of this point.
-    pub fn key(&self, seed: usize) -> NetworkKey {
+    /// The key of seed `seed` of this point, trained with `setting` (or
+    /// only measured).
+    pub fn key(&self, seed: usize, setting: Option<Setting>) -> NetworkKey {
         NetworkKey {
             budget: self.budget,
             layer: self.layer.name().to_string(),
             activation: self.activation.name().to_string(),
             depth: self.config.depth,
             seed,
+            setting: setting.map(|s| SettingKey::new(s.optimizer.name(), s.learning_rate)),
         }
     }
 
@@ -112,8 +114,16 @@ pub struct Task {
     pub point: usize,
     /// Seed indices of the ensemble's members.
     pub seeds: Vec<usize>,
-    /// Whether the members are trained after being measured.
-    pub train: bool,
+    /// The setting the members are trained with after being measured (an
+    /// index into [`Sweep::settings`]); `None`: only measured.
+    pub setting: Option<usize>,
+}
+
+impl Task {
+    /// Whether the members are trained.
+    pub fn trained(&self) -> bool {
+        self.setting.is_some()
+    }
 }
 
 /// The tasks a sweep still has to run ([`Sweep::tasks`]): which networks
@@ -126,39 +136,49 @@ pub struct TaskList<'a> {
     owners: Option<(usize, Vec<Vec<usize>>)>,
     /// Networks per task (one ensemble), per point.
     members: Vec<usize>,
+    /// The training settings.
+    settings: Vec<Setting>,
 }
 
 impl TaskList<'_> {
-    /// Whether seed `seed` of point `point` is still to run here.
-    fn to_run(&self, point: usize, seed: usize) -> bool {
+    /// Whether seed `seed` of point `point` is still to run here with
+    /// `setting` (or only measured).
+    fn to_run(&self, point: usize, seed: usize, setting: Option<usize>) -> bool {
         let mine = self
             .owners
             .as_ref()
             .is_none_or(|(index, owners)| owners[point][seed] == *index);
-        mine && (self.done.is_empty() || !self.done.contains(&self.sweep.points[point].key(seed)))
+        let key = || {
+            let setting = setting.map(|s| self.settings[s]);
+            self.sweep.points[point].key(seed, setting)
+        };
+        mine && (self.done.is_empty() || !self.done.contains(&key()))
     }
 
-    /// The trained seeds, then the measured-only ones: `(trained, seeds)`.
-    fn phases(&self) -> [(bool, std::ops::Range<usize>); 2] {
+    /// The trained seeds once per setting, then the measured-only ones:
+    /// `(setting, seeds)`.
+    fn phases(&self) -> Vec<(Option<usize>, std::ops::Range<usize>)> {
         let trained = self.sweep.trained_seeds();
-        [
-            (true, 0..trained),
-            (false, trained..self.sweep.networks_per_point()),
-        ]
+        (0..self.settings.len())
+            .map(|setting| (Some(setting), 0..trained))
+            .chain([(None, trained..self.sweep.networks_per_point())])
+            .collect()
     }
 
     /// The tasks, in the order they are run.
     pub fn iter(&self) -> impl Iterator<Item = Task> + Send + '_ {
-        self.phases().into_iter().flat_map(move |(train, seeds)| {
+        self.phases().into_iter().flat_map(move |(setting, seeds)| {
             (0..self.sweep.points.len()).flat_map(move |point| {
-                let mut seeds = seeds.clone().filter(move |&seed| self.to_run(point, seed));
+                let mut seeds = seeds
+                    .clone()
+                    .filter(move |&seed| self.to_run(point, seed, setting));
                 let members = self.members[point];
                 std::iter::from_fn(move || {
                     let chunk: Vec<usize> = seeds.by_ref().take(members).collect();
                     (!chunk.is_empty()).then_some(Task {
                         point,
                         seeds: chunk,
-                        train,
+                        setting,
                     })
                 })
             })
@@ -170,14 +190,14 @@ impl TaskList<'_> {
     pub fn size(&self) -> (usize, f64) {
         let mut networks = 0;
         let mut cost = 0.0;
-        for (train, seeds) in self.phases() {
+        for (setting, seeds) in self.phases() {
             for point in 0..self.sweep.points.len() {
                 let count = seeds
                     .clone()
-                    .filter(|&seed| self.to_run(point, seed))
+                    .filter(|&seed| self.to_run(point, seed, setting))
                     .count();
                 networks += count;
-                cost += count as f64 * self.sweep.network_cost(point, train);
+                cost += count as f64 * self.sweep.network_cost(point, setting.is_some());
             }
         }
         (networks, cost)
@@ -249,6 +269,41 @@ impl Sweep {
         self.measure_seeds.max(self.train_seeds)
     }
 
+    /// The training settings (METHOD §9): every optimiser with every rate;
+    /// none when nothing is trained.
+    pub fn settings(&self) -> Vec<Setting> {
+        self.train
+            .as_ref()
+            .map_or_else(Vec::new, TrainConfig::settings)
+    }
+
+    /// The fixed setting `s₀` (METHOD §9) that the single-setting summaries
+    /// use: the METHOD §4 default (Adam at 1e-3) when it is swept, else the
+    /// first setting.
+    pub fn fixed_setting(&self) -> Option<usize> {
+        let settings = self.settings();
+        let default = TrainConfig::new().settings()[0];
+        (!settings.is_empty()).then(|| settings.iter().position(|&s| s == default).unwrap_or(0))
+    }
+
+    /// Whether a record enters the single-setting summaries: measured only,
+    /// or trained with the fixed setting.
+    pub fn summarised(&self, record: &RunRecord) -> bool {
+        let fixed = self.fixed_setting().map(|s| {
+            let setting = self.settings()[s];
+            SettingKey::new(setting.optimizer.name(), setting.learning_rate)
+        });
+        let key = record.key().setting;
+        key.is_none() || key == fixed
+    }
+
+    /// Records per point: one per trained seed and setting, one per other
+    /// measured seed.
+    pub fn records_per_point(&self) -> usize {
+        let trained = self.trained_seeds();
+        trained * self.settings().len() + (self.networks_per_point() - trained)
+    }
+
     /// Relative cost of one network of a point: a pass over the grid and
     /// the training set to measure it, and `steps` forward and backward
     /// passes (~3 passes each) over the training set to train it. Each pass
@@ -265,7 +320,7 @@ impl Sweep {
 
     /// The cost of a task: its networks' [`Sweep::network_cost`].
     pub fn task_cost(&self, task: &Task) -> f64 {
-        task.seeds.len() as f64 * self.network_cost(task.point, task.train)
+        task.seeds.len() as f64 * self.network_cost(task.point, task.trained())
     }
 
     /// A rough wall time for work of total cost `cost` on `threads`
@@ -279,10 +334,15 @@ impl Sweep {
     /// by [`Sweep::network_cost`] ([`partition`]).
     pub fn partition(&self, count: usize) -> Vec<Vec<usize>> {
         let train_seeds = self.trained_seeds();
+        // A trained seed is trained once per setting, on its one shard.
+        let settings = self.settings().len() as f64;
         let costs: Vec<Vec<f64>> = (0..self.points.len())
             .map(|point| {
                 (0..self.networks_per_point())
-                    .map(|seed| self.network_cost(point, seed < train_seeds))
+                    .map(|seed| match seed < train_seeds {
+                        true => settings * self.network_cost(point, true),
+                        false => self.network_cost(point, false),
+                    })
                     .collect()
             })
             .collect();
@@ -340,12 +400,13 @@ impl Sweep {
                 .iter()
                 .map(|p| self.task_members::<B>(p))
                 .collect(),
+            settings: self.settings(),
         }
     }
 
     /// Seeds `0..trained_seeds()` of each point are trained (none when
     /// nothing is).
-    fn trained_seeds(&self) -> usize {
+    pub fn trained_seeds(&self) -> usize {
         if self.train.is_some() {
             self.train_seeds
         } else {
@@ -364,13 +425,18 @@ impl Sweep {
     }
 
     /// Splits seed indices of a point into tasks of at most `chunk` networks.
-    pub fn tasks_for(point: usize, seeds: &[usize], train: bool, chunk: usize) -> Vec<Task> {
+    pub fn tasks_for(
+        point: usize,
+        seeds: &[usize],
+        setting: Option<usize>,
+        chunk: usize,
+    ) -> Vec<Task> {
         seeds
             .chunks(chunk)
             .map(|c| Task {
                 point,
                 seeds: c.to_vec(),
-                train,
+                setting,
             })
             .collect()
     }
@@ -426,6 +492,7 @@ struct Worker<'a, B: ComputeBackend> {
     sweep: &'a Sweep,
     measurer: Measurer<B>,
     trainer: Option<Trainer<B>>,
+    settings: Vec<Setting>,
     device: B::Device,
 }
 
@@ -448,6 +515,7 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
                     device,
                 )
             }),
+            settings: sweep.settings(),
             device: device.clone(),
         }
     }
@@ -475,7 +543,13 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             &self.device,
         );
         let mut measured = self.measurer.measure_ensemble(&model);
-        let seed_zero = task.seeds.iter().position(|&i| i == 0);
+        // Seed 0's landscapes are kept once: with the fixed setting's
+        // training, or measured only.
+        let seed_zero = task
+            .seeds
+            .iter()
+            .position(|&i| i == 0)
+            .filter(|_| task.setting.is_none() || task.setting == sweep.fixed_setting());
         let mut landscape = seed_zero.map(|member| Landscape {
             activation: name.to_string(),
             layer: point.layer.name().to_string(),
@@ -487,9 +561,9 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             init: std::mem::take(&mut measured.landscapes[member]),
             trained: None,
         });
-        let trained = match (&self.trainer, task.train) {
-            (Some(trainer), true) => {
-                let mut trained = trainer.train(model);
+        let trained = match (&self.trainer, task.setting) {
+            (Some(trainer), Some(setting)) => {
+                let mut trained = trainer.train(model, self.settings[setting]);
                 if let (Some(l), Some(member)) = (landscape.as_mut(), seed_zero) {
                     l.trained = Some(std::mem::take(&mut trained.landscapes[member]));
                 }
@@ -554,15 +628,41 @@ mod tests {
         let first: Vec<Task> = tasks.iter().take(8).collect();
         let trained: Vec<(usize, usize)> = first
             .iter()
-            .filter(|t| t.train)
+            .filter(|t| t.trained())
             .flat_map(|t| t.seeds.iter().map(|&seed| (t.point, seed)))
             .collect();
         assert_eq!(trained, [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
-        let measured = first.iter().find(|t| !t.train).unwrap();
+        let measured = first.iter().find(|t| !t.trained()).unwrap();
         assert_eq!(
             (measured.point, measured.seeds[0], measured.seeds.len()),
             (0, 3, tasks.members[0])
         );
+    }
+
+    #[test]
+    fn every_setting_trains_the_same_seeds() {
+        use crate::train::OptimizerKind::{Adam, Sgd};
+        let mut sweep = sweep(4, 2);
+        sweep.train = Some(
+            TrainConfig::new()
+                .with_optimizers(vec![Sgd, Adam])
+                .with_learning_rates(vec![1e-2, 1e-3]),
+        );
+        // Per point: 2 trained seeds × 4 settings, and 2 measured only.
+        assert_eq!(sweep.records_per_point(), 10);
+        let tasks: Vec<Task> = sweep.tasks::<NdArray>(&[]).iter().collect();
+        assert_eq!(tasks.iter().map(|t| t.seeds.len()).sum::<usize>(), 20);
+        for setting in 0..4 {
+            let seeds: Vec<usize> = tasks
+                .iter()
+                .filter(|t| t.point == 0 && t.setting == Some(setting))
+                .flat_map(|t| t.seeds.clone())
+                .collect();
+            assert_eq!(seeds, [0, 1], "setting {setting}");
+        }
+        // s₀ is METHOD §4's Adam at 1e-3, wherever it is listed.
+        assert_eq!(sweep.settings()[3].optimizer, Adam);
+        assert_eq!(sweep.fixed_setting(), Some(3));
     }
 
     #[test]

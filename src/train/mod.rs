@@ -5,6 +5,6 @@
 pub mod trainer;
 
 pub use trainer::{
-    AdamConfig, DataRecord, OptimizerKind, OptimizerRecord, TrainConfig, TrainedEnsemble,
+    AdamConfig, DataRecord, OptimizerKind, OptimizerRecord, Setting, TrainConfig, TrainedEnsemble,
     TrainedNetwork, Trainer, CHANCE_ACCURACY,
 };

@@ -27,9 +27,10 @@ pub struct TrainConfig {
     /// Optimiser steps.
     #[config(default = 2000)]
     pub steps: usize,
-    /// The optimiser's learning rate.
-    #[config(default = 1e-3)]
-    pub learning_rate: f64,
+    /// The learning rates: one, or several swept (METHOD §9), each
+    /// training the same networks.
+    #[config(default = "vec![1e-3]")]
+    pub learning_rates: Vec<f64>,
     /// Points per step; `None` is full batch.
     pub batch_size: Option<usize>,
     /// Record the loss (and training accuracy) every this many steps.
@@ -38,10 +39,10 @@ pub struct TrainConfig {
     /// Adam's moment settings.
     #[config(default = "AdamConfig::new()")]
     pub optimizer: AdamConfig,
-    /// The optimiser: Adam (METHOD §4, the default) or SGD with momentum
-    /// (METHOD §9).
-    #[config(default = "OptimizerKind::Adam")]
-    pub algorithm: OptimizerKind,
+    /// The optimisers: Adam (METHOD §4, the default), SGD with momentum
+    /// (METHOD §9), or both, each swept with every rate.
+    #[config(default = "vec![OptimizerKind::Adam]")]
+    pub optimizers: Vec<OptimizerKind>,
     /// SGD's heavy-ball momentum μ, in [0, 1): the velocity is
     /// `v ← μ·v + g` and the step `−lr·v` (no dampening, as PyTorch's SGD).
     #[config(default = 0.9)]
@@ -69,6 +70,21 @@ impl OptimizerKind {
     }
 }
 
+/// One training setting (METHOD §9): an optimiser and its learning rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Setting {
+    /// The optimiser.
+    pub optimizer: OptimizerKind,
+    /// Its learning rate.
+    pub learning_rate: f64,
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} lr {:e}", self.optimizer, self.learning_rate)
+    }
+}
+
 impl std::fmt::Display for OptimizerKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -92,18 +108,33 @@ pub struct AdamConfig {
 }
 
 impl TrainConfig {
+    /// Every setting swept: each optimiser with each rate, optimiser first.
+    pub fn settings(&self) -> Vec<Setting> {
+        self.optimizers
+            .iter()
+            .flat_map(|&optimizer| {
+                self.learning_rates
+                    .iter()
+                    .map(move |&learning_rate| Setting {
+                        optimizer,
+                        learning_rate,
+                    })
+            })
+            .collect()
+    }
+
     /// The optimiser these settings describe on a training set of
     /// `train_size` points, as every training record carries it: a batch as
     /// large as the set is full batch, and is recorded so (`None`).
-    pub fn optimizer_record(&self, train_size: usize) -> OptimizerRecord {
-        let adam = (self.algorithm == OptimizerKind::Adam).then_some(&self.optimizer);
+    pub fn optimizer_record(&self, setting: Setting, train_size: usize) -> OptimizerRecord {
+        let adam = (setting.optimizer == OptimizerKind::Adam).then_some(&self.optimizer);
         OptimizerRecord {
-            name: self.algorithm.name().into(),
-            learning_rate: self.learning_rate,
+            name: setting.optimizer.name().into(),
+            learning_rate: setting.learning_rate,
             beta1: adam.map(|a| a.beta1),
             beta2: adam.map(|a| a.beta2),
             epsilon: adam.map(|a| a.epsilon),
-            momentum: (self.algorithm == OptimizerKind::Sgd).then_some(self.momentum),
+            momentum: (setting.optimizer == OptimizerKind::Sgd).then_some(self.momentum),
             steps: self.steps,
             batch_size: self.batch_size.filter(|&b| b < train_size),
         }
@@ -322,10 +353,10 @@ impl<B: ComputeBackend> Trainer<B> {
         Some(batches)
     }
 
-    /// Trains every member of `model` and reports each one.
-    pub fn train(&self, model: Mlp<B>) -> TrainedEnsemble<B> {
+    /// Trains every member of `model` with `setting` and reports each one.
+    pub fn train(&self, model: Mlp<B>, setting: Setting) -> TrainedEnsemble<B> {
         let started = Instant::now();
-        let (model, logs) = self.run_steps(model);
+        let (model, logs) = self.run_steps(model, setting);
         let trained = model.valid();
         let (final_losses, train_accs) = self.evaluate(
             &trained,
@@ -371,7 +402,10 @@ impl<B: ComputeBackend> Trainer<B> {
                     }),
                     train_seconds: seconds,
                     ensemble_size: members,
-                    optimizer: Some(self.settings.optimizer_record(self.problem.train_size)),
+                    optimizer: Some(
+                        self.settings
+                            .optimizer_record(setting, self.problem.train_size),
+                    ),
                     chance: self.problem.chance_score(),
                     data: Some(DataRecord {
                         problem: self
@@ -394,16 +428,18 @@ impl<B: ComputeBackend> Trainer<B> {
 
     /// The optimiser's steps, logging each member's loss and accuracy on
     /// the logged steps; stops early once every member has diverged.
-    fn run_steps(&self, model: Mlp<B>) -> (Mlp<B>, Vec<MemberLog>) {
-        match self.settings.algorithm {
-            OptimizerKind::Adam => self.run_steps_with(model, self.settings.adam().init()),
-            OptimizerKind::Sgd => self.run_steps_with(model, self.settings.sgd().init()),
+    fn run_steps(&self, model: Mlp<B>, setting: Setting) -> (Mlp<B>, Vec<MemberLog>) {
+        let rate = setting.learning_rate;
+        match setting.optimizer {
+            OptimizerKind::Adam => self.run_steps_with(model, rate, self.settings.adam().init()),
+            OptimizerKind::Sgd => self.run_steps_with(model, rate, self.settings.sgd().init()),
         }
     }
 
     fn run_steps_with(
         &self,
         mut model: Mlp<B>,
+        learning_rate: f64,
         mut optimizer: impl Optimizer<Mlp<B>, B>,
     ) -> (Mlp<B>, Vec<MemberLog>) {
         let settings = &self.settings;
@@ -435,7 +471,7 @@ impl<B: ComputeBackend> Trainer<B> {
                 }
             }
             let gradients = GradientsParams::from_grads(losses.sum().backward(), &model);
-            model = optimizer.step(settings.learning_rate, model, gradients);
+            model = optimizer.step(learning_rate, model, gradients);
         }
         (model, logs)
     }
@@ -488,6 +524,11 @@ mod tests {
 
     type B = Autodiff<NdArray>;
 
+    /// Trains with the trainer's first setting.
+    fn train(trainer: &Trainer<B>, model: Mlp<B>) -> TrainedEnsemble<B> {
+        trainer.train(model, trainer.settings.settings()[0])
+    }
+
     fn small_settings() -> TrainConfig {
         TrainConfig::new().with_steps(150).with_log_every(25)
     }
@@ -526,8 +567,8 @@ mod tests {
 
     #[test]
     fn training_reduces_the_loss_on_a_small_problem() {
-        let trainer = trainer(small_settings().with_learning_rate(1e-2));
-        let trained = trainer.train(ensemble("relu", 2, 16, &[1, 2]));
+        let trainer = trainer(small_settings().with_learning_rates(vec![1e-2]));
+        let trained = train(&trainer, ensemble("relu", 2, 16, &[1, 2]));
         for network in &trained.networks {
             let first = network.loss_curve[0];
             assert!(
@@ -558,9 +599,9 @@ mod tests {
     #[test]
     fn sgd_with_momentum_trains_and_is_recorded_as_such() {
         let sgd = small_settings()
-            .with_algorithm(OptimizerKind::Sgd)
-            .with_learning_rate(0.05);
-        let with_momentum = trainer(sgd.clone()).train(ensemble("relu", 2, 16, &[1]));
+            .with_optimizers(vec![OptimizerKind::Sgd])
+            .with_learning_rates(vec![0.05]);
+        let with_momentum = train(&trainer(sgd.clone()), ensemble("relu", 2, 16, &[1]));
         let network = &with_momentum.networks[0];
         assert!(
             network.final_loss < 0.8 * network.loss_curve[0],
@@ -572,9 +613,13 @@ mod tests {
             ("sgd", Some(0.9), None)
         );
         // The momentum is used: without it the path differs.
-        let plain = trainer(sgd.with_momentum(0.0)).train(ensemble("relu", 2, 16, &[1]));
+        let plain = train(
+            &trainer(sgd.with_momentum(0.0)),
+            ensemble("relu", 2, 16, &[1]),
+        );
         assert_ne!(plain.networks[0].loss_curve, network.loss_curve);
-        let adam = small_settings().optimizer_record(256);
+        let defaults = small_settings();
+        let adam = defaults.optimizer_record(defaults.settings()[0], 256);
         assert_eq!(
             (adam.name.as_str(), adam.momentum, adam.beta1),
             ("adam", None, Some(0.9))
@@ -583,9 +628,9 @@ mod tests {
 
     #[test]
     fn every_shipped_block_type_trains() {
-        let trainer = trainer(small_settings().with_learning_rate(1e-2));
+        let trainer = trainer(small_settings().with_learning_rates(vec![1e-2]));
         for layer in ["residual", "layernorm-dense"] {
-            let trained = trainer.train(ensemble_of(layer, "relu", 3, 12, &[1, 2]));
+            let trained = train(&trainer, ensemble_of(layer, "relu", 3, 12, &[1, 2]));
             for network in &trained.networks {
                 assert!(
                     network.final_loss < 0.8 * network.loss_curve[0],
@@ -597,8 +642,8 @@ mod tests {
 
     #[test]
     fn a_huge_learning_rate_is_recorded_as_diverged() {
-        let trainer = trainer(small_settings().with_learning_rate(1e30));
-        let trained = trainer.train(ensemble("relu", 3, 8, &[1]));
+        let trainer = trainer(small_settings().with_learning_rates(vec![1e30]));
+        let trained = train(&trainer, ensemble("relu", 3, 8, &[1]));
         let network = &trained.networks[0];
         assert!(network.diverged, "{network:?}");
         assert!(network.diverged_at.is_some());
@@ -608,8 +653,8 @@ mod tests {
     #[test]
     fn members_train_as_they_would_alone() {
         let trainer = trainer(small_settings().with_steps(40));
-        let together = trainer.train(ensemble("tanh", 2, 6, &[5, 6, 7]));
-        let alone = trainer.train(ensemble("tanh", 2, 6, &[6]));
+        let together = train(&trainer, ensemble("tanh", 2, 6, &[5, 6, 7]));
+        let alone = train(&trainer, ensemble("tanh", 2, 6, &[6]));
         let (a, b) = (&together.networks[1], &alone.networks[0]);
         for (x, y) in a.loss_curve.iter().zip(&b.loss_curve) {
             assert!((x - y).abs() <= 1e-5 * x.abs().max(1e-3), "{x} vs {y}");
@@ -624,9 +669,17 @@ mod tests {
             trainer(settings.clone()).batches().is_none(),
             "trains full batch"
         );
-        assert_eq!(settings.optimizer_record(256).batch_size, None);
+        assert_eq!(
+            settings
+                .optimizer_record(settings.settings()[0], 256)
+                .batch_size,
+            None
+        );
         let mini = small_settings().with_batch_size(Some(64));
-        assert_eq!(mini.optimizer_record(256).batch_size, Some(64));
+        assert_eq!(
+            mini.optimizer_record(mini.settings()[0], 256).batch_size,
+            Some(64)
+        );
     }
 
     #[test]
