@@ -23,25 +23,28 @@ train_size = 64
 test_size = 64
 "#;
 
+/// Runs `tiny.toml` in `dir` as each of `shards`, into `out`.
+fn run_shards(dir: &TempDir, shards: &[&str], out: &str) {
+    for shard in shards {
+        let args = [
+            "study",
+            "tiny.toml",
+            "--shard",
+            shard,
+            "--out",
+            out,
+            "--quiet",
+        ];
+        let output = run_in(dir.path(), &args);
+        assert!(output.status.success(), "{shard}: {}", stderr(&output));
+    }
+}
+
 #[test]
 fn three_shards_merge_into_what_one_run_writes() {
     let dir = TempDir::new("shards");
     std::fs::write(dir.join("tiny.toml"), TINY_STUDY).unwrap();
-    for shard in ["0/3", "1/3", "2/3"] {
-        let output = run_in(
-            dir.path(),
-            &[
-                "study",
-                "tiny.toml",
-                "--shard",
-                shard,
-                "--out",
-                "sharded",
-                "--quiet",
-            ],
-        );
-        assert!(output.status.success(), "{shard}: {}", stderr(&output));
-    }
+    run_shards(&dir, &["0/3", "1/3", "2/3"], "sharded");
     // Every shard holds part of the study, none all of it.
     let sizes: Vec<usize> = (0..3)
         .map(|i| json_lines(&dir.join(&format!("sharded/shards/{i}-of-3/runs.jsonl"))).len())
@@ -233,19 +236,7 @@ fn a_study_over_two_rates_shards_merges_and_resumes() {
     let saved = std::fs::read_to_string(dir.join("single/study.toml")).unwrap();
     assert!(saved.contains("learning_rate = [0.001, 0.01]"), "{saved}");
 
-    for shard in ["0/2", "1/2"] {
-        let args = [
-            "study",
-            "tiny.toml",
-            "--shard",
-            shard,
-            "--out",
-            "sharded",
-            "--quiet",
-        ];
-        let output = run_in(dir.path(), &args);
-        assert!(output.status.success(), "{shard}: {}", stderr(&output));
-    }
+    run_shards(&dir, &["0/2", "1/2"], "sharded");
     let merge = run_in(dir.path(), &["merge", "sharded"]);
     assert!(merge.status.success(), "{}", stderr(&merge));
     assert_eq!(
