@@ -232,6 +232,26 @@ fn a_study_over_two_rates_shards_merges_and_resumes() {
         .map(|rate| format!("{rate:e}"))
         .collect();
     assert_eq!(rates.into_iter().collect::<Vec<_>>(), ["1e-2", "1e-3"]);
+    // Per point: the fixed setting's row, the other setting's, the tuned one.
+    let summary = std::fs::read_to_string(dir.join("single/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 3 * 6, "{summary}");
+    assert_eq!(
+        summary.matches(",tuned: adam lr 1e-").count(),
+        6,
+        "{summary}"
+    );
+    let correlations = std::fs::read_to_string(dir.join("single/correlations.csv")).unwrap();
+    assert!(
+        correlations.contains("\nall@200/tuned,v3,"),
+        "{correlations}"
+    );
+    let report = run_in(dir.path(), &["report", "single", "--out", "report"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let markdown = std::fs::read_to_string(dir.join("report/summary.md")).unwrap();
+    assert!(
+        markdown.contains("## Trainability under tuning"),
+        "{markdown}"
+    );
     // The saved config keeps the list as a list.
     let saved = std::fs::read_to_string(dir.join("single/study.toml")).unwrap();
     assert!(saved.contains("learning_rate = [0.001, 0.01]"), "{saved}");

@@ -897,6 +897,7 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
             p.test_score.std, p.trapped, p.diverged
         );
     }
+    md += &tuning_markdown(results, score);
     let _ = write!(
         md,
         "\n## Each measure and proxy at initialisation against mean training {score}\n\n"
@@ -916,6 +917,62 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
             format_rho(c.spearman_low),
             format_rho(c.spearman_high),
             format_rho(c.kendall)
+        );
+    }
+    md
+}
+
+/// The section on training settings (METHOD §9), when the study sweeps
+/// them: each point's mean training score at every setting, and its tuned
+/// score with the setting that reached it and the test score there.
+fn tuning_markdown(results: &StudyResults, score: &str) -> String {
+    let summary = &results.summary;
+    if summary.tuned.is_empty() {
+        return String::new();
+    }
+    let mut settings: Vec<String> = Vec::new();
+    for p in &summary.by_setting {
+        let label = p.setting.clone().unwrap_or_default();
+        if !settings.contains(&label) {
+            settings.push(label);
+        }
+    }
+    let mut md = format!("\n## Trainability under tuning (METHOD §9)\n\nMean training {score} at every setting (each trains the same networks), and the tuned score: the best of those means, with the setting that reached it and the test {score} at that setting. The setting is chosen on training {score}, not test: the question is trainability, not generalisation. The table above and the correlations without `/tuned` are at the fixed setting.\n\n");
+    let _ = writeln!(
+        md,
+        "| activation | layer | depth | {} | tuned train {score} | tuned at | test {score} there |",
+        settings.join(" | ")
+    );
+    let _ = writeln!(
+        md,
+        "|---|---|---:|{}---:|---|---:|",
+        "---:|".repeat(settings.len())
+    );
+    for tuned in &summary.tuned {
+        let same_point = |p: &&PointSummary| {
+            (p.budget, &p.layer, &p.activation, p.depth)
+                == (tuned.budget, &tuned.layer, &tuned.activation, tuned.depth)
+        };
+        let by_setting: Vec<String> = summary
+            .by_setting
+            .iter()
+            .filter(same_point)
+            .map(|p| format!("{:.3}", p.train_score.mean))
+            .collect();
+        let at = tuned
+            .setting
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches("tuned: ");
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {:.3} | {at} | {:.3} |",
+            tuned.activation,
+            tuned.layer,
+            tuned.depth,
+            by_setting.join(" | "),
+            tuned.train_score.mean,
+            tuned.test_score.mean
         );
     }
     md

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::config::StudyPlan;
 use super::error::{write_file, StudyError};
-use super::records::{default_layer, RunRecord};
+use super::records::{default_layer, RunRecord, SettingKey};
 use crate::measure::Measure;
 use crate::stats::{kendall_tau, spearman, spearman_interval, spearman_p_value, Summary};
-use crate::train::TrainedNetwork;
+use crate::train::{Setting, TrainedNetwork};
 
 /// The figures of one (layer, activation, depth, budget) point over its seeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,6 +69,10 @@ pub struct PointSummary {
     /// The zero-cost proxies by name (`PROXY_NAMES`; absent in older summaries).
     #[serde(default)]
     pub proxies: BTreeMap<String, Summary>,
+    /// The training setting the training figures are at (`adam lr 1e-3`;
+    /// `tuned: …` for a tuned row), when the study sweeps settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
 }
 
 /// Spearman's ρ (with its permutation p-value and bootstrap 95% interval)
@@ -110,8 +114,19 @@ pub struct StudySummary {
     pub name: String,
     /// Each point's summary, in the plan's order.
     pub points: Vec<PointSummary>,
-    /// Each measure's correlations with trainability, per budget and scope.
+    /// Each measure's correlations with trainability, per budget and scope
+    /// (`relu@2000` at the fixed setting, `relu@2000/tuned` against the
+    /// tuned score).
     pub correlations: Vec<Correlation>,
+    /// Each point at each training setting, when the study sweeps
+    /// settings (METHOD §9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_setting: Vec<PointSummary>,
+    /// Each point at its best setting: the tuned trainability `A*(p)`,
+    /// chosen on mean training score (ties: the smaller rate), with the test
+    /// score at that setting (METHOD §9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tuned: Vec<PointSummary>,
 }
 
 /// The figures of a point that come from training, in the columns of
@@ -131,9 +146,60 @@ impl StudySummary {
     /// Summarises the records of `plan`'s study: points without records are
     /// left out.
     pub fn of(plan: &StudyPlan, records: &[RunRecord]) -> Self {
+        let sweep = &plan.sweep;
+        let settings = sweep.settings();
+        let labelled = settings.len() > 1;
+        // One summary per point and setting: the measured-only records and
+        // the records trained with that setting.
+        let at = |setting: Option<usize>| -> Vec<PointSummary> {
+            let key = setting.map(|s| {
+                let s = settings[s];
+                SettingKey::new(s.optimizer.name(), s.learning_rate)
+            });
+            let chosen: Vec<&RunRecord> = records
+                .iter()
+                .filter(|r| {
+                    let own = r.key().setting;
+                    own.is_none() || own == key
+                })
+                .collect();
+            let mut summaries = Self::points(plan, &chosen);
+            if labelled {
+                let label = setting.map(|s| settings[s].to_string());
+                summaries.iter_mut().for_each(|p| p.setting = label.clone());
+            }
+            summaries
+        };
+        let points = at(sweep.fixed_setting());
+        let by_setting: Vec<Vec<PointSummary>> = if labelled {
+            (0..settings.len()).map(|s| at(Some(s))).collect()
+        } else {
+            Vec::new()
+        };
+        let tuned = tuned(&by_setting, &settings);
+        let series = plan.config.series_names();
+        let budgets = plan.config.budget_list();
+        let mut correlations = correlations(&points, &series, &budgets, plan.config.seed, "");
+        correlations.extend(correlations_of_tuned(
+            &tuned,
+            &series,
+            &budgets,
+            plan.config.seed,
+        ));
+        Self {
+            name: plan.config.name.clone(),
+            points,
+            correlations,
+            by_setting: by_setting.into_iter().flatten().collect(),
+            tuned,
+        }
+    }
+
+    /// The summary of every point with records among `records`, in plan
+    /// order.
+    fn points(plan: &StudyPlan, records: &[&RunRecord]) -> Vec<PointSummary> {
         let mut groups: BTreeMap<_, Vec<&RunRecord>> = BTreeMap::new();
-        // Trainability at one setting: METHOD §9's fixed s₀.
-        for record in records.iter().filter(|r| plan.sweep.summarised(r)) {
+        for &record in records {
             groups.entry(record.key().point()).or_default().push(record);
         }
         // Seed order: sums over a point's networks must not depend on the
@@ -142,9 +208,7 @@ impl StudySummary {
         for group in groups.values_mut() {
             group.sort_by_key(|record| record.network.seed);
         }
-        // Points in plan order.
-        let points: Vec<PointSummary> = plan
-            .sweep
+        plan.sweep
             .points
             .iter()
             .filter_map(|p| groups.get(&p.key(0, None).point()).map(|group| (p, group)))
@@ -154,18 +218,7 @@ impl StudySummary {
                     group,
                 )
             })
-            .collect();
-        let correlations = correlations(
-            &points,
-            &plan.config.series_names(),
-            &plan.config.budget_list(),
-            plan.config.seed,
-        );
-        Self {
-            name: plan.config.name.clone(),
-            points,
-            correlations,
-        }
+            .collect()
     }
 
     /// Writes `summary.csv`, `summary.json` and `correlations.csv`.
@@ -216,9 +269,14 @@ impl StudySummary {
         for stat in &stats {
             header.extend(["mean", "std", "median", "missing"].map(|s| format!("{stat}_{s}")));
         }
-        header.extend(["c2c_frequency", "trained", "trapped", "diverged"].map(String::from));
+        header.extend(
+            ["c2c_frequency", "trained", "trapped", "diverged", "setting"].map(String::from),
+        );
         let mut rows = vec![header];
-        for p in &self.points {
+        // The fixed setting's rows, the other settings', then the tuned ones.
+        let fixed = self.points.first().and_then(|p| p.setting.clone());
+        let others = self.by_setting.iter().filter(|p| p.setting != fixed);
+        for p in self.points.iter().chain(others).chain(&self.tuned) {
             let mut row = vec![p.series.clone(), p.activation.clone(), p.layer.clone()];
             row.extend([p.depth, p.budget, p.width, p.params, p.networks].map(|n| n.to_string()));
             for stat in &stats {
@@ -235,6 +293,7 @@ impl StudySummary {
                 p.trained.to_string(),
                 p.trapped.to_string(),
                 p.diverged.to_string(),
+                p.setting.clone().unwrap_or_default(),
             ]);
             rows.push(row);
         }
@@ -280,6 +339,7 @@ fn correlations(
     series: &[String],
     budgets: &[usize],
     seed: u64,
+    suffix: &str,
 ) -> Vec<Correlation> {
     let mut correlations = Vec::new();
     for &budget in budgets {
@@ -293,7 +353,7 @@ fn correlations(
                         && p.train_score.count > 0
                 })
                 .collect();
-            let name = format!("{}@{budget}", scope.map_or("all", |s| s.as_str()));
+            let name = format!("{}@{budget}{suffix}", scope.map_or("all", |s| s.as_str()));
             for measure in Measure::ALL {
                 let (values, accuracy): (Vec<f64>, Vec<f64>) = chosen
                     .iter()
@@ -316,6 +376,46 @@ fn correlations(
         }
     }
     correlations
+}
+
+/// The correlations against the tuned score (scopes `relu@2000/tuned`).
+fn correlations_of_tuned(
+    tuned: &[PointSummary],
+    series: &[String],
+    budgets: &[usize],
+    seed: u64,
+) -> Vec<Correlation> {
+    if tuned.is_empty() {
+        return Vec::new();
+    }
+    correlations(tuned, series, budgets, seed, "/tuned")
+}
+
+/// Each point at its best setting (METHOD §9): the highest mean training
+/// score over the settings, ties going to the smaller rate; `by_setting`
+/// holds the points at each setting, in the same order. Labelled
+/// `tuned: <setting>`.
+fn tuned(by_setting: &[Vec<PointSummary>], settings: &[Setting]) -> Vec<PointSummary> {
+    let Some(first) = by_setting.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .filter_map(|point| {
+            let best = (0..by_setting.len())
+                .filter(|&s| by_setting[s][point].train_score.count > 0)
+                .max_by(|&a, &b| {
+                    let score = |s: usize| by_setting[s][point].train_score.mean;
+                    score(a).total_cmp(&score(b)).then(
+                        settings[b]
+                            .learning_rate
+                            .total_cmp(&settings[a].learning_rate),
+                    )
+                })?;
+            let mut row = by_setting[best][point].clone();
+            row.setting = Some(format!("tuned: {}", settings[best]));
+            Some(row)
+        })
+        .collect()
 }
 
 /// Rows as CSV text, quoted where a field needs it.
@@ -388,6 +488,7 @@ impl PointSummary {
                     )
                 })
                 .collect(),
+            setting: None,
         }
     }
 
@@ -429,6 +530,33 @@ impl PointSummary {
 mod tests {
     use super::*;
     use crate::study::records::test_record as record;
+
+    #[test]
+    fn the_tuned_score_is_the_best_setting_with_its_own_test_score() {
+        use crate::train::OptimizerKind::{Adam, Sgd};
+        let setting = |optimizer, learning_rate| Setting {
+            optimizer,
+            learning_rate,
+        };
+        let settings = [setting(Adam, 1e-3), setting(Adam, 1e-2), setting(Sgd, 1e-4)];
+        let point = |scores: [f64; 2]| {
+            let records: Vec<RunRecord> = (0..2)
+                .map(|seed| record(seed, 0.4, Some((scores[seed], false))))
+                .collect();
+            PointSummary::of("relu".into(), &records.iter().collect::<Vec<_>>())
+        };
+        let by_setting = vec![
+            vec![point([0.8, 0.8]), point([0.7, 0.7])],
+            vec![point([0.9, 1.0]), point([0.7, 0.7])],
+            vec![point([0.9, 0.9]), point([0.7, 0.7])],
+        ];
+        let tuned = tuned(&by_setting, &settings);
+        assert_eq!(tuned[0].setting.as_deref(), Some("tuned: adam lr 1e-2"));
+        assert!((tuned[0].train_score.mean - 0.95).abs() < 1e-12);
+        assert_eq!(tuned[0].test_score, by_setting[1][0].test_score);
+        // Every setting ties: the smallest rate wins.
+        assert_eq!(tuned[1].setting.as_deref(), Some("tuned: sgd lr 1e-4"));
+    }
 
     #[test]
     fn a_diverged_run_counts_as_a_failed_one_in_trainability() {

@@ -277,24 +277,13 @@ impl Sweep {
             .map_or_else(Vec::new, TrainConfig::settings)
     }
 
-    /// The fixed setting `s₀` (METHOD §9) that the single-setting summaries
-    /// use: the METHOD §4 default (Adam at 1e-3) when it is swept, else the
-    /// first setting.
+    /// The fixed setting `s₀` (METHOD §9) of the summaries' main rows: the
+    /// METHOD §4 default (Adam at 1e-3) when it is swept, else the first
+    /// setting.
     pub fn fixed_setting(&self) -> Option<usize> {
         let settings = self.settings();
         let default = TrainConfig::new().settings()[0];
         (!settings.is_empty()).then(|| settings.iter().position(|&s| s == default).unwrap_or(0))
-    }
-
-    /// Whether a record enters the single-setting summaries: measured only,
-    /// or trained with the fixed setting.
-    pub fn summarised(&self, record: &RunRecord) -> bool {
-        let fixed = self.fixed_setting().map(|s| {
-            let setting = self.settings()[s];
-            SettingKey::new(setting.optimizer.name(), setting.learning_rate)
-        });
-        let key = record.key().setting;
-        key.is_none() || key == fixed
     }
 
     /// Records per point: one per trained seed and setting, one per other
