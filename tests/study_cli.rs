@@ -189,6 +189,8 @@ fn train_sweeps_rates_and_optimizers_over_the_same_networks() {
             "64",
             "--test-size",
             "32",
+            "--track",
+            "0,100,200",
             "--quiet",
             "--out",
             "runs.jsonl",
@@ -223,6 +225,14 @@ fn train_sweeps_rates_and_optimizers_over_the_same_networks() {
         for key in ["network_seed", "v3", "rv_out", "activation_ratio"] {
             assert_eq!(record[key], twin[key], "{key}");
         }
+        // Tracked at steps 0, 100 and 200; step 0 is the initial network.
+        let tracked = record["tracked"].as_array().expect("tracked steps");
+        let steps: Vec<u64> = tracked
+            .iter()
+            .map(|t| t["step"].as_u64().unwrap())
+            .collect();
+        assert_eq!(steps, [0, 100, 200]);
+        assert_eq!(tracked[0]["v3"], record["v3"]);
     }
     assert_eq!(settings.len(), 4, "{settings:?}");
 }

@@ -21,7 +21,7 @@ use crate::train::{AdamConfig, OptimizerKind, TrainConfig};
 /// The flag of each config key the command-line flags set: the checker
 /// names keys, the user typed flags. The one table of the renaming, used by
 /// every command.
-pub(crate) const FLAGS: [(&str, &str); 22] = [
+pub(crate) const FLAGS: [(&str, &str); 23] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -45,6 +45,7 @@ pub(crate) const FLAGS: [(&str, &str); 22] = [
     ("train.adam_epsilon", "--adam-epsilon"),
     ("train.momentum", "--momentum"),
     ("train.optimizer", "--optimizer"),
+    ("train.track", "--track"),
 ];
 
 /// Renames an error's config key to the flag that set it.
@@ -267,6 +268,11 @@ pub struct TrainArgs {
     /// momentum); each is swept with every rate.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = RunConfig::defaults().train.optimizers)]
     pub optimizer: Vec<OptimizerKind>,
+    /// Steps at which the network under training is measured on the grid
+    /// (V3, RV_out, activation ratio, C2C), comma separated, sorted; 0 is
+    /// the initial network. Default: none.
+    #[arg(long, allow_negative_numbers = true, value_delimiter = ',')]
+    pub track: Vec<usize>,
     /// SGD's momentum, in [0, 1) (with --optimizer sgd).
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().train.momentum)]
     pub momentum: f64,
@@ -287,6 +293,7 @@ impl TrainArgs {
             },
             optimizers: self.optimizer.clone(),
             momentum: self.momentum,
+            track: self.track.clone(),
         };
         self.sweep.plan(registry, Some((train, self.test_size)))
     }
@@ -706,6 +713,9 @@ mod tests {
             ),
             (&["--lr", "nan"][..], "--lr: must be a positive number"),
             (&["--lr", "inf"][..], "--lr: must be a positive number"),
+            (&["--track", "0,10,5"][..], "--track: give the steps sorted"),
+            (&["--track", "0,0"][..], "--track: give the steps sorted"),
+            (&["--track", "0,3000"][..], "--track: step 3000 is beyond"),
         ] {
             let message = refusal(flags);
             assert!(message.contains(hint), "{flags:?}: {message}");

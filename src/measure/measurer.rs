@@ -181,20 +181,19 @@ impl<B: ComputeBackend> Measurer<B> {
                 let rv_of = |layer: &UnitMoments| layer.relative_variation();
                 let moments = &pass.moments[member];
                 let rv_layers: Vec<f64> = moments[..model.depth()].iter().map(rv_of).collect();
-                let rv_out = rv_of(&moments[model.depth()]);
-                let active = pass.active[member];
+                let grid = pass.grid_measures(member, &self.config);
                 NetworkMeasures {
                     params,
-                    activation_ratio: active / (grid_points * pass.hidden_units as f64),
-                    activation_count: active / grid_points,
-                    v3: third_order_variability(&pass.landscapes[member], self.config.grid),
-                    rv_out,
+                    activation_ratio: grid.activation_ratio,
+                    activation_count: pass.active[member] / grid_points,
+                    v3: grid.v3,
+                    rv_out: grid.rv_out,
                     collapse_layer: rv_layers
                         .iter()
                         .position(|rv| *rv < self.config.c2c_threshold)
                         .map(|l| l + 1),
                     rv_layers,
-                    c2c: rv_out < self.config.c2c_threshold,
+                    c2c: grid.c2c,
                     grad_norms: grad_norms[member].clone(),
                     proxies: proxies.next().expect("one per member"),
                 }
@@ -278,7 +277,50 @@ struct LandscapePass {
     landscapes: Vec<Vec<f32>>,
 }
 
+/// The measures of one network on the landscape grid alone (METHOD §3):
+/// what tracking records through training (METHOD §9).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GridMeasures {
+    /// Activation ratio `AR`.
+    pub activation_ratio: f64,
+    /// `V3` of the output landscape.
+    pub v3: f64,
+    /// `RV_out`.
+    pub rv_out: f64,
+    /// `RV_out < ε`: collapsed to a constant.
+    pub c2c: bool,
+}
+
+/// The [`GridMeasures`] of every member of `model` on `grid_points` (the
+/// `config.grid`² grid), streamed in chunks of `stream_elements`.
+pub fn grid_measures<B: SupportedBackend>(
+    model: &Mlp<B>,
+    grid_points: &Tensor<B, 2>,
+    config: &MeasureConfig,
+    stream_elements: usize,
+) -> Vec<GridMeasures> {
+    let pass = LandscapePass::run(model, grid_points, stream_elements);
+    (0..model.members())
+        .map(|member| pass.grid_measures(member, config))
+        .collect()
+}
+
 impl LandscapePass {
+    /// One member's grid measures.
+    fn grid_measures(&self, member: usize, config: &MeasureConfig) -> GridMeasures {
+        let grid_points = (config.grid * config.grid) as f64;
+        let rv_out = self.moments[member]
+            .last()
+            .expect("the output's moments")
+            .relative_variation();
+        GridMeasures {
+            activation_ratio: self.active[member] / (grid_points * self.hidden_units as f64),
+            v3: third_order_variability(&self.landscapes[member], config.grid),
+            rv_out,
+            c2c: rv_out < config.c2c_threshold,
+        }
+    }
+
     /// Streams the grid through `model` in chunks of at most `elements`
     /// per intermediate: memory stays bounded for any grid.
     fn run<B: SupportedBackend>(

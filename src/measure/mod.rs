@@ -8,6 +8,6 @@ pub mod measurer;
 pub mod names;
 pub mod proxies;
 
-pub use measurer::{MeasureConfig, Measurer, NetworkMeasures};
+pub use measurer::{grid_measures, GridMeasures, MeasureConfig, Measurer, NetworkMeasures};
 pub use names::Measure;
 pub use proxies::Proxies;

@@ -280,6 +280,24 @@ impl RunConfig {
                 ));
             }
         }
+        if let Some(pair) = train.track.windows(2).find(|pair| pair[0] >= pair[1]) {
+            return Err(InputError::new(
+                "train.track",
+                format!(
+                    "give the steps sorted and once each ({} before {})",
+                    pair[0], pair[1]
+                ),
+            ));
+        }
+        if let Some(&last) = train.track.last().filter(|&&last| last > train.steps) {
+            return Err(InputError::new(
+                "train.track",
+                format!(
+                    "step {last} is beyond the {} steps of training",
+                    train.steps
+                ),
+            ));
+        }
         if !(0.0..1.0).contains(&train.momentum) {
             return Err(InputError::new(
                 "train.momentum",
@@ -495,6 +513,10 @@ pub struct TrainSection {
     pub optimizer: OneOrMany<OptimizerKind>,
     /// SGD's heavy-ball momentum, in [0, 1).
     pub momentum: f64,
+    /// Steps at which the network under training is measured on the grid
+    /// (METHOD §9): sorted, distinct, at most `steps`. Empty: none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub track: Vec<usize>,
     /// The training loss.
     pub loss: Loss,
     /// The target: `checkerboard`, `checkerboard:c`, `spirals:t`, `rings:k`.
@@ -526,6 +548,7 @@ impl TrainSection {
             adam_epsilon: train.optimizer.epsilon,
             optimizer: OneOrMany::of(&train.optimizers),
             momentum: train.momentum,
+            track: train.track.clone(),
             loss: problem.loss,
             problem: problem.problem.clone(),
             cells: problem.cells,
@@ -548,6 +571,7 @@ impl TrainSection {
             },
             optimizers: self.optimizer.values(),
             momentum: self.momentum,
+            track: self.track.clone(),
         }
     }
 

@@ -183,6 +183,8 @@ pub(crate) fn test_record(seed: usize, rv_out: f64, training: Option<(f64, bool)
         },
         chance: crate::train::CHANCE_ACCURACY,
         data: None,
+        tracked: Vec::new(),
+        escape_step: None,
     });
     RunRecord { network, training }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::functions::relative_variation;
 use crate::measure::measurer::output_landscapes;
-use crate::measure::MeasureConfig;
+use crate::measure::{grid_measures, GridMeasures, MeasureConfig};
 use crate::nn::{ComputeBackend, Mlp};
 use crate::problem::{grid_tensor, ProblemConfig};
 use crate::seed::{derive_seed, host_rng};
@@ -43,6 +43,11 @@ pub struct TrainConfig {
     /// (METHOD §9), or both, each swept with every rate.
     #[config(default = "vec![OptimizerKind::Adam]")]
     pub optimizers: Vec<OptimizerKind>,
+    /// The steps at which the network under training is measured on the
+    /// landscape grid (METHOD §9; sorted, distinct, at most `steps`; step 0
+    /// is the network at initialisation). Empty: none.
+    #[config(default = "Vec::new()")]
+    pub track: Vec<usize>,
     /// SGD's heavy-ball momentum μ, in [0, 1): the velocity is
     /// `v ← μ·v + g` and the step `−lr·v` (no dampening, as PyTorch's SGD).
     #[config(default = 0.9)]
@@ -229,6 +234,34 @@ pub struct TrainedNetwork {
     /// recorded, which trained on the checkerboard).
     #[serde(default)]
     pub data: Option<DataRecord>,
+    /// The grid measures at the tracked steps (METHOD §9), in step order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracked: Vec<TrackedStep>,
+    /// For a network collapsed at step 0: the first tracked step at which
+    /// `RV_out` reached ε again (METHOD §9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escape_step: Option<usize>,
+}
+
+/// The grid measures of a network under training at one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackedStep {
+    /// The step: the network after that many optimiser steps.
+    pub step: usize,
+    /// Its measures on the landscape grid.
+    #[serde(flatten)]
+    pub measures: GridMeasures,
+}
+
+/// The step at which a network collapsed at the first tracked step (step
+/// 0) first has `RV_out ≥ ε` again; `None` when it was not collapsed there,
+/// or never left.
+fn escape_step(tracked: &[TrackedStep]) -> Option<usize> {
+    let (first, later) = tracked.split_first()?;
+    if first.step != 0 || !first.measures.c2c {
+        return None;
+    }
+    later.iter().find(|t| !t.measures.c2c).map(|t| t.step)
 }
 
 /// The problem, loss and data set sizes a network was trained on, in every
@@ -281,6 +314,7 @@ pub struct Trainer<B: ComputeBackend> {
     settings: TrainConfig,
     problem: ProblemConfig,
     c2c_threshold: f64,
+    measure: MeasureConfig,
     run_seed: u64,
     train_points: Tensor<B, 2>,
     train_labels: Tensor<B, 2>,
@@ -298,6 +332,8 @@ struct MemberLog {
     diverged_at: Option<usize>,
     /// Last finite (loss, accuracy) seen.
     last_finite: Option<(f64, f64)>,
+    /// The grid measures at the tracked steps so far.
+    tracked: Vec<TrackedStep>,
 }
 
 impl<B: ComputeBackend> Trainer<B> {
@@ -317,6 +353,7 @@ impl<B: ComputeBackend> Trainer<B> {
             settings,
             problem,
             c2c_threshold: measure.c2c_threshold,
+            measure: measure.clone(),
             run_seed,
             train_points,
             train_labels,
@@ -416,6 +453,8 @@ impl<B: ComputeBackend> Trainer<B> {
                         train_size: self.problem.train_size,
                         test_size: self.problem.test_size,
                     }),
+                    escape_step: escape_step(&log.tracked),
+                    tracked: log.tracked,
                 }
             })
             .collect();
@@ -446,6 +485,7 @@ impl<B: ComputeBackend> Trainer<B> {
         let batches = self.batches();
         let mut logs = vec![MemberLog::default(); model.members()];
         for step in 0..settings.steps {
+            self.track(&model, step, &mut logs);
             let (points, labels) = match &batches {
                 Some(batches) => {
                     let batch = batches[step % batches.len()].clone();
@@ -473,7 +513,27 @@ impl<B: ComputeBackend> Trainer<B> {
             let gradients = GradientsParams::from_grads(losses.sum().backward(), &model);
             model = optimizer.step(learning_rate, model, gradients);
         }
+        if logs.iter().any(|log| log.diverged_at.is_none()) {
+            self.track(&model, settings.steps, &mut logs);
+        }
         (model, logs)
+    }
+
+    /// Measures the network under training on the grid when `step` is
+    /// tracked.
+    fn track(&self, model: &Mlp<B>, step: usize, logs: &mut [MemberLog]) {
+        if self.settings.track.binary_search(&step).is_err() {
+            return;
+        }
+        let measures = grid_measures(
+            &model.valid(),
+            &self.grid_points,
+            &self.measure,
+            B::STREAM_ELEMENTS,
+        );
+        for (log, measures) in logs.iter_mut().zip(measures) {
+            log.tracked.push(TrackedStep { step, measures });
+        }
     }
 
     /// Per-member loss and accuracy of a trained ensemble on a data set.
@@ -594,6 +654,61 @@ mod tests {
                 ("checkerboard:2", crate::problem::Loss::Bce, 256, 256)
             );
         }
+    }
+
+    #[test]
+    fn tracking_at_step_zero_gives_the_init_measures_exactly() {
+        let trainer = trainer(small_settings().with_track(vec![0, 50, 150]));
+        let model = ensemble("relu", 3, 8, &[1, 2]);
+        let measurer = crate::measure::Measurer::<B>::new(
+            MeasureConfig::new().with_grid(16),
+            ProblemConfig::new().with_train_size(256),
+            0,
+            &Default::default(),
+        );
+        let init = measurer.measure_ensemble(&model).networks;
+        let trained = train(&trainer, model);
+        for (network, init) in trained.networks.iter().zip(&init) {
+            let steps: Vec<usize> = network.tracked.iter().map(|t| t.step).collect();
+            assert_eq!(steps, [0, 50, 150]);
+            let at_zero = &network.tracked[0].measures;
+            assert_eq!(
+                (
+                    at_zero.v3,
+                    at_zero.rv_out,
+                    at_zero.activation_ratio,
+                    at_zero.c2c
+                ),
+                (init.v3, init.rv_out, init.activation_ratio, init.c2c)
+            );
+            // The last tracked step is the trained network (RV_out from the
+            // streamed moments there, from the landscape's values here).
+            let (tracked, trained) = (network.tracked[2].measures.rv_out, network.rv_out_trained);
+            assert!(
+                (tracked - trained).abs() <= 1e-6 * trained,
+                "{tracked} vs {trained}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_collapsed_network_escapes_at_the_first_step_it_varies_again() {
+        let at = |step: usize, c2c: bool| TrackedStep {
+            step,
+            measures: GridMeasures {
+                activation_ratio: 0.5,
+                v3: 0.0,
+                rv_out: if c2c { 0.0 } else { 0.1 },
+                c2c,
+            },
+        };
+        assert_eq!(
+            escape_step(&[at(0, true), at(10, true), at(100, false)]),
+            Some(100)
+        );
+        assert_eq!(escape_step(&[at(0, true), at(10, true)]), None);
+        assert_eq!(escape_step(&[at(0, false), at(10, false)]), None);
+        assert_eq!(escape_step(&[at(5, true), at(10, false)]), None);
     }
 
     #[test]
