@@ -949,15 +949,18 @@ fn tuning_markdown(results: &StudyResults, score: &str) -> String {
         "---:|".repeat(settings.len())
     );
     for tuned in &summary.tuned {
-        let same_point = |p: &&PointSummary| {
-            (p.budget, &p.layer, &p.activation, p.depth)
-                == (tuned.budget, &tuned.layer, &tuned.activation, tuned.depth)
-        };
-        let by_setting: Vec<String> = summary
-            .by_setting
+        let same_point = |p: &&PointSummary| p.point() == tuned.point();
+        // One cell per setting, empty where an unfinished study lacks it.
+        let by_setting: Vec<String> = settings
             .iter()
-            .filter(same_point)
-            .map(|p| format!("{:.3}", p.train_score.mean))
+            .map(|label| {
+                summary
+                    .by_setting
+                    .iter()
+                    .filter(same_point)
+                    .find(|p| p.setting.as_deref() == Some(label.as_str()))
+                    .map_or("–".to_string(), |p| format!("{:.3}", p.train_score.mean))
+            })
             .collect();
         let at = tuned
             .setting

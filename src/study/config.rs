@@ -178,12 +178,24 @@ impl RunConfig {
             }
         }
         // Every finished network's record is held in memory at the end (the
-        // summaries, resuming, merging): seeds cost memory there.
+        // summaries, resuming, merging): seeds cost memory there. A trained
+        // seed has a record per setting, with its loss curve and tracking.
         let networks = self.measure_seeds.max(self.train_seeds) as u128;
+        let trained_records = if trained {
+            self.train_seeds as u128 * self.train.settings().len() as u128
+        } else {
+            0
+        };
+        let measured_records = networks - if trained { self.train_seeds as u128 } else { 0 };
         let log_points = (self.train.steps / self.train.log_every.max(1)) as u128 + 2;
+        let training = log_points + 4 * self.train.track.len() as u128;
         let records: u128 = points
             .iter()
-            .map(|point| networks * record_bytes(point.config.depth, trained.then_some(log_points)))
+            .map(|point| {
+                let depth = point.config.depth;
+                trained_records * record_bytes(depth, Some(training))
+                    + measured_records * record_bytes(depth, None)
+            })
             .sum();
         if records > limit {
             let key = if self.train_seeds > self.measure_seeds {
@@ -390,8 +402,8 @@ pub fn estimated_bytes(
 
 /// Bytes one finished network's record takes in memory, with what
 /// summarising and resuming keep beside it: its fixed fields, its
-/// per-layer profiles, and its loss curve (`log_points` entries) when
-/// trained.
+/// per-layer profiles, and when trained its loss curve and tracked steps
+/// (`log_points` 16-byte entries).
 fn record_bytes(depth: usize, log_points: Option<u128>) -> u128 {
     2048 + 128 * depth as u128 + log_points.map_or(0, |points| 512 + 16 * points)
 }
@@ -427,6 +439,7 @@ fn key_at(text: &str, at: usize) -> Option<String> {
         .lines()
         .rev()
         .map(str::trim)
+        .map(|l| l.split('#').next().unwrap_or("").trim())
         .find(|l| l.starts_with('[') && l.ends_with(']'))
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
     Some(match table {
@@ -1006,6 +1019,10 @@ mod tests {
             assert_eq!(error.field, key, "{to}: {error}");
             assert!(error.message.contains("tiny.toml, line"), "{error}");
         }
+        let commented = TINY
+            .replace("[train]", "[train]  # the training")
+            .replace("steps = 40", "steps = 1.5");
+        assert_eq!(refusal(&commented).expect("refused").field, "train.steps");
         // A mistake outside any key's line is named by the file.
         let error = refusal("name = \"t\"\nthis is not toml\n").expect("refused");
         assert_eq!(error.field, "tiny.toml", "{error}");

@@ -396,22 +396,30 @@ fn correlations_of_tuned(
 /// holds the points at each setting, in the same order. Labelled
 /// `tuned: <setting>`.
 fn tuned(by_setting: &[Vec<PointSummary>], settings: &[Setting]) -> Vec<PointSummary> {
-    let Some(first) = by_setting.first() else {
-        return Vec::new();
-    };
-    (0..first.len())
+    // Matched by point, not position: an unfinished study may lack a point
+    // at some settings.
+    let mut points: Vec<(usize, &str, &str, usize)> = Vec::new();
+    for p in by_setting.iter().flatten() {
+        if !points.contains(&p.point()) {
+            points.push(p.point());
+        }
+    }
+    points
+        .iter()
         .filter_map(|point| {
-            let best = (0..by_setting.len())
-                .filter(|&s| by_setting[s][point].train_score.count > 0)
-                .max_by(|&a, &b| {
-                    let score = |s: usize| by_setting[s][point].train_score.mean;
-                    score(a).total_cmp(&score(b)).then(
-                        settings[b]
+            let (best, row) = by_setting
+                .iter()
+                .enumerate()
+                .filter_map(|(s, rows)| rows.iter().find(|p| p.point() == *point).map(|p| (s, p)))
+                .filter(|(_, p)| p.train_score.count > 0)
+                .max_by(|(a, pa), (b, pb)| {
+                    pa.train_score.mean.total_cmp(&pb.train_score.mean).then(
+                        settings[*b]
                             .learning_rate
-                            .total_cmp(&settings[a].learning_rate),
+                            .total_cmp(&settings[*a].learning_rate),
                     )
                 })?;
-            let mut row = by_setting[best][point].clone();
+            let mut row = row.clone();
             row.setting = Some(format!("tuned: {}", settings[best]));
             Some(row)
         })
@@ -492,6 +500,11 @@ impl PointSummary {
         }
     }
 
+    /// (budget, layer, activation, depth): which point this is.
+    pub fn point(&self) -> (usize, &str, &str, usize) {
+        (self.budget, &self.layer, &self.activation, self.depth)
+    }
+
     /// A measure or proxy summarised over the point's networks.
     pub fn measure(&self, measure: Measure) -> Summary {
         match measure {
@@ -539,16 +552,18 @@ mod tests {
             learning_rate,
         };
         let settings = [setting(Adam, 1e-3), setting(Adam, 1e-2), setting(Sgd, 1e-4)];
-        let point = |scores: [f64; 2]| {
+        let point = |depth: usize, scores: [f64; 2]| {
             let records: Vec<RunRecord> = (0..2)
                 .map(|seed| record(seed, 0.4, Some((scores[seed], false))))
                 .collect();
-            PointSummary::of("relu".into(), &records.iter().collect::<Vec<_>>())
+            let mut point = PointSummary::of("relu".into(), &records.iter().collect::<Vec<_>>());
+            point.depth = depth;
+            point
         };
         let by_setting = vec![
-            vec![point([0.8, 0.8]), point([0.7, 0.7])],
-            vec![point([0.9, 1.0]), point([0.7, 0.7])],
-            vec![point([0.9, 0.9]), point([0.7, 0.7])],
+            vec![point(1, [0.8, 0.8]), point(4, [0.7, 0.7])],
+            vec![point(1, [0.9, 1.0]), point(4, [0.7, 0.7])],
+            vec![point(1, [0.9, 0.9]), point(4, [0.7, 0.7])],
         ];
         let tuned = tuned(&by_setting, &settings);
         assert_eq!(tuned[0].setting.as_deref(), Some("tuned: adam lr 1e-2"));
@@ -556,6 +571,18 @@ mod tests {
         assert_eq!(tuned[0].test_score, by_setting[1][0].test_score);
         // Every setting ties: the smallest rate wins.
         assert_eq!(tuned[1].setting.as_deref(), Some("tuned: sgd lr 1e-4"));
+        // An unfinished study: depth 4 is missing at two settings, so the
+        // rows are matched by point, not by position.
+        let unfinished = vec![
+            vec![point(1, [0.8, 0.8]), point(4, [0.6, 0.6])],
+            vec![point(1, [0.9, 1.0])],
+            vec![],
+        ];
+        let tuned = super::tuned(&unfinished, &settings);
+        let depths: Vec<usize> = tuned.iter().map(|p| p.depth).collect();
+        assert_eq!(depths, [1, 4]);
+        assert_eq!(tuned[1].setting.as_deref(), Some("tuned: adam lr 1e-3"));
+        assert!((tuned[1].train_score.mean - 0.6).abs() < 1e-12);
     }
 
     #[test]

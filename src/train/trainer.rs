@@ -254,14 +254,18 @@ pub struct TrackedStep {
 }
 
 /// The step at which a network collapsed at the first tracked step (step
-/// 0) first has `RV_out ≥ ε` again; `None` when it was not collapsed there,
-/// or never left.
+/// 0) first has a finite `RV_out ≥ ε` again; `None` when it was not
+/// collapsed there, or never left (a diverged network's NaN landscape is
+/// no escape).
 fn escape_step(tracked: &[TrackedStep]) -> Option<usize> {
     let (first, later) = tracked.split_first()?;
     if first.step != 0 || !first.measures.c2c {
         return None;
     }
-    later.iter().find(|t| !t.measures.c2c).map(|t| t.step)
+    later
+        .iter()
+        .find(|t| t.measures.rv_out.is_finite() && !t.measures.c2c)
+        .map(|t| t.step)
 }
 
 /// The problem, loss and data set sizes a network was trained on, in every
@@ -709,6 +713,12 @@ mod tests {
         assert_eq!(escape_step(&[at(0, true), at(10, true)]), None);
         assert_eq!(escape_step(&[at(0, false), at(10, false)]), None);
         assert_eq!(escape_step(&[at(5, true), at(10, false)]), None);
+        let mut diverged = at(10, false);
+        diverged.measures.rv_out = f64::NAN;
+        assert_eq!(
+            escape_step(&[at(0, true), diverged, at(20, false)]),
+            Some(20)
+        );
     }
 
     #[test]
