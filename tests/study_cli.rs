@@ -77,9 +77,14 @@ fn a_study_writes_its_results_and_a_rerun_redoes_nothing() {
 /// Starts, on one thread, a study with enough work (2 × 6 × 6 networks, 400
 /// steps) that a test can act while it runs; returns it and its runs file.
 fn spawn_slow_study(dir: &TempDir) -> (std::process::Child, std::path::PathBuf) {
+    spawn_study(dir, 400)
+}
+
+/// [`spawn_slow_study`] with `steps` training steps per network.
+fn spawn_study(dir: &TempDir, steps: usize) -> (std::process::Child, std::path::PathBuf) {
     let study = TINY_STUDY
         .replace("depths = [1, 3]", "depths = [1, 2, 3, 4, 6, 8]")
-        .replace("steps = 40", "steps = 400");
+        .replace("steps = 40", &format!("steps = {steps}"));
     std::fs::write(dir.join("tiny.toml"), study).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_variability"))
         .args(["study", "tiny.toml", "--quiet", "--threads", "1"])
@@ -120,7 +125,8 @@ fn a_killed_study_resumes_with_each_network_once() {
 #[test]
 fn an_interrupted_study_says_what_it_kept_and_resumes() {
     let dir = TempDir::new("sigterm");
-    let (mut child, runs) = spawn_slow_study(&dir);
+    // Slow enough (about 10 s) that the report and the signal come mid-run.
+    let (mut child, runs) = spawn_study(&dir, 4000);
     wait_for_lines(&mut child, &runs, 4);
     let report = run_in(dir.path(), &["report", "results/tiny", "--out", "plots"]);
     assert!(report.status.success(), "{}", stderr(&report));
