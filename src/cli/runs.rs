@@ -8,6 +8,7 @@ use crate::bench::{bench_shapes, matmul_gflops, time_study, BenchReport, BenchSe
 use crate::json::JsonLines;
 use crate::nn::{ActivationSpec, BackendJob, BackendKind, ComputeBackend, LayerSpec};
 use crate::study::interrupt::Kept;
+use crate::study::records::SettingKey;
 use crate::study::{run_study, Progress, ProgressMode, ResultsDir, RunRecord, StudyPlan, Sweep};
 use crate::theory::{Prediction, Theory};
 
@@ -32,7 +33,7 @@ impl BackendJob for SweepPlan {
         let sweep = &self.sweep;
         let train = sweep.train.is_some();
         let networks = sweep.records_per_point();
-        let settings = sweep.settings().len();
+        let settings = sweep.settings();
         let tasks = sweep.tasks::<B>(&[]);
         let (total, cost) = tasks.size();
         let mut per_point: Vec<Vec<RunRecord>> = vec![Vec::new(); sweep.points.len()];
@@ -66,9 +67,10 @@ impl BackendJob for SweepPlan {
                 per_point[next_row].sort_by_key(|r| (r.key().setting, r.network.seed));
                 for rows in per_point[next_row].chunk_by(|a, b| a.key().setting == b.key().setting)
                 {
-                    let setting = rows[0].training.as_ref().and_then(|t| t.optimizer.as_ref());
+                    let own = rows[0].key().setting;
+                    let setting = settings.iter().find(|&&s| Some(SettingKey::from(s)) == own);
                     let label = match setting {
-                        Some(o) if settings > 1 => format!("  {} lr {:e}", o.name, o.learning_rate),
+                        Some(setting) if settings.len() > 1 => format!("  {setting}"),
                         _ => String::new(),
                     };
                     progress.println(&format!("{}{label}", TableRow::of(rows)));

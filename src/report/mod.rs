@@ -94,11 +94,7 @@ impl StudyResults {
         }
         let summary = StudySummary::of(&plan, &records);
         let sweep = &plan.sweep;
-        let finished: std::collections::HashSet<_> = records
-            .iter()
-            .filter(|r| r.training.is_some() || r.network.seed >= sweep.train_seeds)
-            .map(RunRecord::key)
-            .collect();
+        let finished = sweep.finished_keys(&records);
         Ok(Self {
             config,
             networks: (

@@ -122,8 +122,7 @@ impl RunConfig {
             &model.depths,
             model.init,
         )?;
-        self.check_memory(&points)?;
-        Ok(Sweep {
+        let sweep = Sweep {
             points,
             measure: self.measure.clone(),
             problem: self.problem.clone(),
@@ -133,13 +132,16 @@ impl RunConfig {
             run_seed: self.run_seed,
             backend: self.backend,
             shard: None,
-        })
+        };
+        self.check_memory(&sweep)?;
+        Ok(sweep)
     }
 
     /// Refuses, before anything runs, a run whose largest network would not
     /// fit in this machine's available memory, naming the grid or the budget
     /// (whichever needs more), so that no input aborts the process.
-    fn check_memory(&self, points: &[Point]) -> Result<(), InputError> {
+    fn check_memory(&self, sweep: &Sweep) -> Result<(), InputError> {
+        let points = &sweep.points;
         let Some(available) = available_memory() else {
             return Ok(());
         };
@@ -180,13 +182,11 @@ impl RunConfig {
         // Every finished network's record is held in memory at the end (the
         // summaries, resuming, merging): seeds cost memory there. A trained
         // seed has a record per setting, with its loss curve and tracking.
-        let networks = self.measure_seeds.max(self.train_seeds) as u128;
-        let trained_records = if trained {
-            self.train_seeds as u128 * self.train.settings().len() as u128
-        } else {
-            0
-        };
-        let measured_records = networks - if trained { self.train_seeds as u128 } else { 0 };
+        // As `Sweep::records_per_point`, in u128: the seeds asked for may be
+        // absurd, and this is where they are refused.
+        let networks = sweep.networks_per_point();
+        let trained_records = sweep.trained_seeds() as u128 * sweep.settings().len() as u128;
+        let measured_records = (networks - sweep.trained_seeds()) as u128;
         let log_points = (self.train.steps / self.train.log_every.max(1)) as u128 + 2;
         let training = log_points + 4 * self.train.track.len() as u128;
         let records: u128 = points

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::NetworkMeasures;
 use crate::nn::DEFAULT_LAYER;
-use crate::train::TrainedNetwork;
+use crate::train::{Setting, TrainedNetwork};
 
 /// One measured network, as written by `variability measure --out`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +112,12 @@ impl SettingKey {
             optimizer: optimizer.to_string(),
             learning_rate_bits: learning_rate.to_bits(),
         }
+    }
+}
+
+impl From<Setting> for SettingKey {
+    fn from(setting: Setting) -> Self {
+        Self::new(setting.optimizer.name(), setting.learning_rate)
     }
 }
 

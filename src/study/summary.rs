@@ -152,10 +152,7 @@ impl StudySummary {
         // One summary per point and setting: the measured-only records and
         // the records trained with that setting.
         let at = |setting: Option<usize>| -> Vec<PointSummary> {
-            let key = setting.map(|s| {
-                let s = settings[s];
-                SettingKey::new(s.optimizer.name(), s.learning_rate)
-            });
+            let key = setting.map(|s| SettingKey::from(settings[s]));
             let chosen: Vec<&RunRecord> = records
                 .iter()
                 .filter(|r| {

@@ -58,7 +58,7 @@ impl Point {
             activation: self.activation.name().to_string(),
             depth: self.config.depth,
             seed,
-            setting: setting.map(|s| SettingKey::new(s.optimizer.name(), s.learning_rate)),
+            setting: setting.map(SettingKey::from),
         }
     }
 
@@ -188,19 +188,12 @@ impl TaskList<'_> {
     /// The networks still to run and their total cost
     /// ([`Sweep::network_cost`]), counted without making the tasks.
     pub fn size(&self) -> (usize, f64) {
-        let mut networks = 0;
-        let mut cost = 0.0;
-        for (setting, seeds) in self.phases() {
-            for point in 0..self.sweep.points.len() {
-                let count = seeds
-                    .clone()
-                    .filter(|&seed| self.to_run(point, seed, setting))
-                    .count();
-                networks += count;
-                cost += count as f64 * self.sweep.network_cost(point, setting.is_some());
-            }
-        }
-        (networks, cost)
+        self.iter().fold((0, 0.0), |(networks, cost), task| {
+            (
+                networks + task.seeds.len(),
+                cost + self.sweep.task_cost(&task),
+            )
+        })
     }
 }
 
@@ -373,14 +366,9 @@ impl Sweep {
     /// then the measuring ones. They are made one at a time as workers ask,
     /// so memory does not grow with the number of seeds.
     pub fn tasks<B: SupportedBackend>(&self, finished: &[RunRecord]) -> TaskList<'_> {
-        let done = finished
-            .iter()
-            .filter(|r| r.training.is_some() || r.network.seed >= self.train_seeds)
-            .map(RunRecord::key)
-            .collect();
         TaskList {
             sweep: self,
-            done,
+            done: self.finished_keys(finished),
             owners: self
                 .shard
                 .map(|shard| (shard.index, self.partition(shard.count))),
@@ -391,6 +379,16 @@ impl Sweep {
                 .collect(),
             settings: self.settings(),
         }
+    }
+
+    /// The keys of the records that finish their network: a seed to be
+    /// trained is finished by a trained record, another by any record.
+    pub fn finished_keys(&self, records: &[RunRecord]) -> HashSet<NetworkKey> {
+        records
+            .iter()
+            .filter(|r| r.training.is_some() || r.network.seed >= self.train_seeds)
+            .map(RunRecord::key)
+            .collect()
     }
 
     /// Seeds `0..trained_seeds()` of each point are trained (none when
