@@ -15,12 +15,14 @@ train_seeds = 2
 
 [train]
 steps = 30
+learning_rate = [1e-3, 1e-2]
+track = [0, 10, 30]
 log_every = 10
 train_size = 64
 test_size = 64
 "#;
 
-const FIGURES: [&str; 12] = [
+const FIGURES: [&str; 15] = [
     "v3_vs_depth",
     "activation_ratio_vs_depth",
     "activation_count_vs_depth",
@@ -33,6 +35,9 @@ const FIGURES: [&str; 12] = [
     "landscapes_trained",
     "collapse_profile",
     "predictor_league",
+    "accuracy_vs_lr",
+    "tuned_accuracy_vs_depth",
+    "variability_during_training",
 ];
 
 #[test]
@@ -117,6 +122,20 @@ fn report_draws_every_figure_and_the_summary() {
     assert!(
         labels.contains("relu") && labels.contains("abs"),
         "{labels}"
+    );
+    // The learning-rate axis is ticked at the swept rates themselves.
+    let text = std::fs::read_to_string(dir.join("svg/accuracy_vs_lr.svg")).unwrap();
+    let document = roxmltree::Document::parse(&text).expect("the SVG parses as XML");
+    let ticks: Vec<&str> = document
+        .root_element()
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    assert!(
+        ticks.contains(&"1e-3") && ticks.contains(&"1e-2"),
+        "{ticks:?}"
     );
 }
 

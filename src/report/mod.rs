@@ -19,10 +19,11 @@ use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
 use crate::study::write_file;
 use crate::study::{
-    landscape_file_name, Landscape, Point, PointSummary, ResultsDir, RunRecord, StudyConfig,
-    StudyError, StudySummary,
+    landscape_file_name, Landscape, Point, PointSummary, ResultsDir, RunRecord, SettingKey,
+    StudyConfig, StudyError, StudySummary,
 };
 use crate::theory::{relu_death_probability, Theory};
+use crate::train::{OptimizerKind, Setting, TrackedStep, TrainedNetwork};
 
 /// A chart against depth: file name, title, y label, and the (median,
 /// lower, upper) band of a point.
@@ -49,6 +50,9 @@ pub struct StudyResults {
     pub networks: (usize, usize),
     /// Whether a study run holds the directory now (still running).
     pub running: bool,
+    /// The training settings the study sweeps (METHOD §9); one when it
+    /// does not sweep, none when it does not train.
+    pub settings: Vec<Setting>,
 }
 
 /// Errors of a report.
@@ -102,6 +106,7 @@ impl StudyResults {
                 sweep.points.len() * sweep.records_per_point(),
             ),
             running: ResultsDir::in_use(dir),
+            settings: sweep.settings(),
             records,
             summary,
             points: plan.sweep.points,
@@ -162,6 +167,47 @@ impl StudyResults {
                     .map(move |a| (a.clone(), l.clone()))
             })
             .find(|(a, l)| self.config.series(a, l) == series)
+    }
+
+    /// The setting a summary row is at (its label, `tuned: ` or not).
+    fn setting_of(&self, point: &PointSummary) -> Option<Setting> {
+        let label = point.setting.as_deref()?.trim_start_matches("tuned: ");
+        self.settings
+            .iter()
+            .copied()
+            .find(|s| s.to_string() == label)
+    }
+
+    /// The tuned row of the point `point` is at.
+    fn tuned_row(&self, point: &PointSummary) -> Option<&PointSummary> {
+        self.summary
+            .tuned
+            .iter()
+            .find(|t| t.point() == point.point())
+    }
+
+    /// The trained networks of a point that were tracked, at the point's
+    /// tuned setting when the study sweeps settings.
+    fn tracked_networks(&self, series: &str, depth: usize, budget: usize) -> Vec<&TrainedNetwork> {
+        let tuned = self
+            .summary
+            .points
+            .iter()
+            .find(|p| p.series == series && p.depth == depth && p.budget == budget)
+            .and_then(|p| self.tuned_row(p))
+            .and_then(|t| self.setting_of(t))
+            .map(SettingKey::from);
+        self.records
+            .iter()
+            .filter(|r| {
+                self.series_of(r) == series
+                    && r.network.depth == depth
+                    && r.network.budget == budget
+                    && (tuned.is_none() || r.key().setting == tuned)
+            })
+            .filter_map(|r| r.training.as_ref())
+            .filter(|t| !t.tracked.is_empty())
+            .collect()
     }
 
     /// The series a record belongs to.
@@ -243,6 +289,9 @@ pub fn write_report(
     written.extend(figures.league()?);
     written.extend(figures.galleries()?);
     written.extend(figures.profiles()?);
+    written.extend(figures.accuracy_against_rate()?);
+    written.extend(figures.tuned_accuracy_against_depth()?);
+    written.extend(figures.variability_during_training()?);
     let markdown = summary_markdown(results, &figures.canvas.caption);
     write_file(&out.join("summary.md"), markdown.as_bytes())?;
     written.push(out.join("summary.md"));
@@ -280,6 +329,7 @@ impl Figures<'_> {
             y,
             log_x: true,
             log_y: false,
+            x_ticks: &[],
         }
     }
 
@@ -441,6 +491,7 @@ impl Figures<'_> {
             y: "|ρ| across depths",
             log_x: false,
             log_y: false,
+            x_ticks: &[],
         };
         plot::league_chart(
             &self.file("predictor_league"),
@@ -566,6 +617,7 @@ impl Figures<'_> {
                 y: y_label,
                 log_x: false,
                 log_y: false,
+                x_ticks: &[],
             };
             plot::scatter_chart(
                 &self.file(name),
@@ -635,6 +687,7 @@ impl Figures<'_> {
                 y,
                 log_x: false,
                 log_y: false,
+                x_ticks: &[],
             };
             plot::line_chart(&self.file(name), &self.canvas, &axes, &lines)?;
             written.push(self.file(name));
@@ -704,6 +757,297 @@ impl Figures<'_> {
         Ok(written)
     }
 
+    /// Training score against learning rate (METHOD §9): one panel per
+    /// series (and optimiser), one curve per depth, each curve's tuned
+    /// rate ringed. None unless the study sweeps two rates or more.
+    fn accuracy_against_rate(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let results = self.results;
+        let mut rates: Vec<f64> = results.settings.iter().map(|s| s.learning_rate).collect();
+        rates.sort_by(f64::total_cmp);
+        rates.dedup();
+        if rates.len() < 2 || results.summary.by_setting.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut optimizers: Vec<OptimizerKind> =
+            results.settings.iter().map(|s| s.optimizer).collect();
+        optimizers.dedup();
+        let ticks: Vec<(f64, String)> = rates.iter().map(|&r| (r, format!("{r:e}"))).collect();
+        let mut depths = results.config.depths.clone();
+        depths.sort_unstable();
+        let budget = self.budget();
+        let score = score_name(results);
+        let y = format!("training {score} (mean ± std)");
+        let mut panels: Vec<(String, String, OptimizerKind)> = Vec::new();
+        for series in results.series() {
+            for &optimizer in &optimizers {
+                let title = if optimizers.len() > 1 {
+                    format!("{series}, {optimizer}")
+                } else {
+                    series.clone()
+                };
+                panels.push((series.clone(), title, optimizer));
+            }
+        }
+        let row: Vec<(Axes, Vec<Line>)> = panels
+            .iter()
+            .map(|(series, title, optimizer)| {
+                let lines = depths
+                    .iter()
+                    .enumerate()
+                    .map(|(rank, &depth)| {
+                        let at_point = |p: &&PointSummary| {
+                            &p.series == series && p.depth == depth && p.budget == budget
+                        };
+                        let mut points: Vec<(f64, f64, f64, f64)> = results
+                            .summary
+                            .by_setting
+                            .iter()
+                            .filter(at_point)
+                            .filter(|p| p.train_score.count > 0)
+                            .filter_map(|p| {
+                                let setting = results.setting_of(p)?;
+                                (setting.optimizer == *optimizer).then(|| {
+                                    let (y, low, high) = mean_std(p.train_score);
+                                    (setting.learning_rate, y, low, high)
+                                })
+                            })
+                            .collect();
+                        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                        let marks = results
+                            .summary
+                            .tuned
+                            .iter()
+                            .filter(at_point)
+                            .filter_map(|t| {
+                                let setting = results.setting_of(t)?;
+                                (setting.optimizer == *optimizer)
+                                    .then_some((setting.learning_rate, t.train_score.mean))
+                            })
+                            .collect();
+                        Line {
+                            marks,
+                            ..Line::new(
+                                format!("L = {depth}"),
+                                plot::sequential_color(rank, depths.len()),
+                                points,
+                            )
+                        }
+                    })
+                    .collect();
+                let axes = Axes {
+                    title,
+                    x: "learning rate (log scale)",
+                    y: &y,
+                    log_x: true,
+                    log_y: false,
+                    x_ticks: &ticks,
+                };
+                (axes, lines)
+            })
+            .collect();
+        let title = format!(
+            "Training {score} against learning rate, one curve per depth (ring: the tuned rate)"
+        );
+        let file = self.file("accuracy_vs_lr");
+        plot::panel_chart(&file, &self.canvas, &title, &[row])?;
+        Ok(vec![file])
+    }
+
+    /// The tuned training score against depth (METHOD §9), each series
+    /// beside its score at the fixed setting (dashed). None unless the
+    /// study sweeps settings.
+    fn tuned_accuracy_against_depth(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let results = self.results;
+        if results.summary.tuned.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fixed = results
+            .summary
+            .points
+            .first()
+            .and_then(|p| p.setting.clone())
+            .unwrap_or_default();
+        let mut lines = Vec::new();
+        for series in results.series() {
+            let color = series_color(&series);
+            let by_depth = |rows: &[PointSummary]| -> Vec<(f64, f64, f64, f64)> {
+                rows.iter()
+                    .filter(|p| p.series == series && p.budget == self.budget())
+                    .filter(|p| p.train_score.count > 0)
+                    .map(|p| {
+                        let (y, low, high) = mean_std(p.train_score);
+                        (p.depth as f64, y, low, high)
+                    })
+                    .collect()
+            };
+            lines.push(Line::new(
+                format!("{series}, tuned"),
+                color,
+                by_depth(&results.summary.tuned),
+            ));
+            lines.push(Line {
+                dashed: true,
+                ..Line::new(
+                    format!("at {fixed}"),
+                    color,
+                    by_depth(&results.summary.points),
+                )
+            });
+        }
+        let score = score_name(results);
+        let title = format!("Tuned training {score} against depth (best setting per point)");
+        let y = format!("training {score} at the best setting (mean ± std)");
+        let file = self.file("tuned_accuracy_vs_depth");
+        plot::line_chart(&file, &self.canvas, &self.depth_axes(&title, &y), &lines)?;
+        Ok(vec![file])
+    }
+
+    /// Median V3 and RV_out of the trained networks at the tracked steps
+    /// (METHOD §9), one panel per series, one curve per depth; networks
+    /// collapsed at initialisation are drawn apart, dashed. Each point's
+    /// networks are shown at its tuned setting when the study sweeps
+    /// settings. None unless the study tracks.
+    fn variability_during_training(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let results = self.results;
+        let Some(steps) = results
+            .records
+            .iter()
+            .filter_map(|r| r.training.as_ref())
+            .map(|t| t.tracked.iter().map(|s| s.step).collect::<Vec<_>>())
+            .find(|steps| !steps.is_empty())
+        else {
+            return Ok(Vec::new());
+        };
+        // Step 0 sits at 1 on the log axis: positions are step + 1.
+        let ticks: Vec<(f64, String)> = steps
+            .iter()
+            .map(|&s| ((s + 1) as f64, s.to_string()))
+            .collect();
+        let budget = self.budget();
+        let depths = spread_of_depths(&results.config.depths, 5);
+        let epsilon = results.config.epsilon;
+        type Value = fn(&TrackedStep) -> f64;
+        // (y label, value, whether to draw the collapse threshold)
+        let measures: [(&str, Value, bool); 2] = [
+            (
+                "V3, third-order variability (median, IQR)",
+                |s| s.measures.v3,
+                false,
+            ),
+            (
+                "RV_out (median, IQR; log scale)",
+                |s| s.measures.rv_out,
+                true,
+            ),
+        ];
+        let series = results.series();
+        let rows: Vec<Vec<(Axes, Vec<Line>)>> = measures
+            .iter()
+            .map(|&(y, value, threshold)| {
+                series
+                    .iter()
+                    .map(|series| {
+                        let mut lines: Vec<Line> = depths
+                            .iter()
+                            .enumerate()
+                            .flat_map(|(rank, &depth)| {
+                                let color = plot::sequential_color(rank, depths.len());
+                                self.tracked_lines(series, depth, budget, value, color)
+                            })
+                            .collect();
+                        if threshold {
+                            lines.push(Line {
+                                dashed: true,
+                                ..Line::new(
+                                    "ε, the collapse threshold".into(),
+                                    RGB_GREY,
+                                    ticks
+                                        .iter()
+                                        .map(|t| (t.0, epsilon, epsilon, epsilon))
+                                        .collect(),
+                                )
+                            });
+                        }
+                        let axes = Axes {
+                            title: series,
+                            x: "training step (log scale of 1 + step)",
+                            y,
+                            log_x: true,
+                            log_y: true,
+                            x_ticks: &ticks,
+                        };
+                        (axes, lines)
+                    })
+                    .collect()
+            })
+            .collect();
+        let setting = if results.summary.tuned.is_empty() {
+            String::new()
+        } else {
+            " at each point's tuned setting".to_string()
+        };
+        let title = format!(
+            "Variability of the trained networks during training{setting} (dashed: collapsed at initialisation)"
+        );
+        let file = self.file("variability_during_training");
+        plot::panel_chart(&file, &self.canvas, &title, &rows)?;
+        Ok(vec![file])
+    }
+
+    /// A point's tracked `value` against step + 1: the median over its
+    /// trained networks not collapsed at initialisation (with IQR), and
+    /// dashed over those that were.
+    fn tracked_lines(
+        &self,
+        series: &str,
+        depth: usize,
+        budget: usize,
+        value: fn(&TrackedStep) -> f64,
+        color: plot::RGBColor,
+    ) -> Vec<Line> {
+        let tracked: Vec<&[TrackedStep]> = self
+            .results
+            .tracked_networks(series, depth, budget)
+            .iter()
+            .map(|t| t.tracked.as_slice())
+            .collect();
+        let (collapsed, rest): (Vec<&[TrackedStep]>, Vec<&[TrackedStep]>) = tracked
+            .into_iter()
+            .partition(|t| t[0].step == 0 && t[0].measures.c2c);
+        let median_by_step = |group: &[&[TrackedStep]]| -> Vec<(f64, f64, f64, f64)> {
+            let Some(first) = group.first() else {
+                return Vec::new();
+            };
+            first
+                .iter()
+                .enumerate()
+                .map(|(k, step)| {
+                    let s = Summary::of(group.iter().filter_map(|t| t.get(k)).map(value));
+                    ((step.step + 1) as f64, s.median, s.q25, s.q75)
+                })
+                .collect()
+        };
+        let mut lines = Vec::new();
+        if !rest.is_empty() {
+            lines.push(Line::new(
+                format!("L = {depth}"),
+                color,
+                median_by_step(&rest),
+            ));
+        }
+        if !collapsed.is_empty() {
+            lines.push(Line {
+                dashed: true,
+                ..Line::new(
+                    "collapsed at initialisation (median)".into(),
+                    color,
+                    median_by_step(&collapsed),
+                )
+            });
+        }
+        lines
+    }
+
     /// The collapse profile beside the gradient profile.
     fn profiles(&self) -> Result<Vec<PathBuf>, ReportError> {
         let (rv_lines, grad_lines) = profiles(self.results, self.budget());
@@ -713,6 +1057,7 @@ impl Figures<'_> {
             y: "RV_l (log scale)",
             log_x: false,
             log_y: true,
+            x_ticks: &[],
         };
         let grad_axes = Axes {
             title: "gradient norm of layer l's weights",
@@ -720,6 +1065,7 @@ impl Figures<'_> {
             y: "‖∂loss/∂W_l‖ (log scale)",
             log_x: false,
             log_y: true,
+            x_ticks: &[],
         };
         let file = self.file("collapse_profile");
         plot::twin_line_chart(
@@ -894,6 +1240,7 @@ pub fn summary_markdown(results: &StudyResults, caption: &str) -> String {
         );
     }
     md += &tuning_markdown(results, score);
+    md += &tracking_markdown(results, score);
     let _ = write!(
         md,
         "\n## Each measure and proxy at initialisation against mean training {score}\n\n"
@@ -972,6 +1319,65 @@ fn tuning_markdown(results: &StudyResults, score: &str) -> String {
             by_setting.join(" | "),
             tuned.train_score.mean,
             tuned.test_score.mean
+        );
+    }
+    md
+}
+
+/// The section on tracking (METHOD §9), when the study tracks: per point,
+/// how many trained networks were collapsed at initialisation, how many
+/// left collapse and at which tracked steps.
+fn tracking_markdown(results: &StudyResults, score: &str) -> String {
+    let rows: Vec<(&PointSummary, Vec<&TrainedNetwork>)> = results
+        .summary
+        .points
+        .iter()
+        .map(|p| (p, results.tracked_networks(&p.series, p.depth, p.budget)))
+        .filter(|(_, tracked)| !tracked.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let at = if results.summary.tuned.is_empty() {
+        "the study's setting"
+    } else {
+        "each point's tuned setting"
+    };
+    let mut md = format!("\n## Leaving collapse during training (METHOD §9)\n\nThe trained networks at {at}, measured at the tracked steps. A network collapsed at initialisation (`RV_out < ε` at step 0) escapes at the first tracked step where its `RV_out ≥ ε`; `escape steps` lists them, `never` for one that did not.\n\n");
+    let _ = writeln!(
+        md,
+        "| activation | layer | depth | tracked | collapsed at step 0 | escaped | escape steps | train {score} of the collapsed |"
+    );
+    md += "|---|---|---:|---:|---:|---:|---|---:|\n";
+    for (p, tracked) in rows {
+        let collapsed: Vec<&&TrainedNetwork> = tracked
+            .iter()
+            .filter(|t| t.tracked[0].step == 0 && t.tracked[0].measures.c2c)
+            .collect();
+        let steps: Vec<String> = collapsed
+            .iter()
+            .map(|t| t.escape_step.map_or("never".to_string(), |s| s.to_string()))
+            .collect();
+        let escaped = collapsed.iter().filter(|t| t.escape_step.is_some()).count();
+        let score_of_collapsed = Summary::of(collapsed.iter().map(|t| t.train_score));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {escaped} | {} | {} |",
+            p.activation,
+            p.layer,
+            p.depth,
+            tracked.len(),
+            collapsed.len(),
+            if steps.is_empty() {
+                "–".to_string()
+            } else {
+                steps.join(", ")
+            },
+            if collapsed.is_empty() {
+                "–".to_string()
+            } else {
+                format!("{:.3}", score_of_collapsed.mean)
+            },
         );
     }
     md

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::chart::{ChartContext, MeshStyle};
-use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -134,6 +135,13 @@ const PALETTE: [RGBColor; 8] = [
 /// The `index`-th colour of the palette (wrapping around).
 pub fn palette_color(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
+}
+
+/// The `index`-th of `count` ordered values (depths) on the viridis scale,
+/// dark to light; its yellow end is left out, too faint on white.
+pub fn sequential_color(index: usize, count: usize) -> RGBColor {
+    let t = index as f64 / count.saturating_sub(1).max(1) as f64;
+    ViridisRGB::get_color(0.85 * t)
 }
 
 /// The colour of an activation, the same in every figure of every report.
@@ -348,6 +356,8 @@ pub struct Line {
     pub points: Vec<(f64, f64, f64, f64)>,
     /// Drawn dashed, without band or markers (a prediction beside measurements).
     pub dashed: bool,
+    /// Points ringed for attention (the tuned rate of a curve).
+    pub marks: Vec<(f64, f64)>,
 }
 
 impl Line {
@@ -358,6 +368,7 @@ impl Line {
             color,
             points,
             dashed: false,
+            marks: Vec::new(),
         }
     }
 }
@@ -424,6 +435,10 @@ pub struct Axes<'a> {
     pub log_x: bool,
     /// Whether the y axis is logarithmic.
     pub log_y: bool,
+    /// On a log x axis, the ticks as (position, label): the swept values
+    /// themselves (learning rates, tracked steps). Empty: powers of two
+    /// (depths).
+    pub x_ticks: &'a [(f64, String)],
 }
 
 /// Lines with bands (e.g. a measure against depth, log-scaled depth).
@@ -451,57 +466,114 @@ impl Chart for LineChart<'_> {
         canvas: &Canvas,
         root: &DrawingArea<DB, Shift>,
     ) -> Result<(), String> {
-        let axes = self.axes;
-        let legend = line_legend(self.lines);
-        // A log x axis is drawn as log2(x) on a linear axis with ticks 1, 2, 4, …:
-        // plotters' own log axis labels every minor tick and the labels collide.
-        let to_x = |x: f64| if axes.log_x { x.log2() } else { x };
-        let lines: Vec<Line> = self
-            .lines
-            .iter()
-            .map(|l| Line {
-                points: l
-                    .points
-                    .iter()
-                    .map(|p| (to_x(p.0), p.1, p.2, p.3))
-                    .collect(),
-                label: l.label.clone(),
-                ..*l
-            })
-            .collect();
-        let xs = padded_range(
-            lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)),
-            false,
-        );
-        let ys = padded_range(
-            lines
+        let plot = layout(canvas, root, &line_legend(self.lines))?;
+        draw_line_panel(canvas, &plot, self.axes, self.lines, None, 20.0)
+    }
+}
+
+/// One chart of lines with bands on `area`: its own x range, and the y
+/// range `y_range` (shared with other panels) or its own.
+fn draw_line_panel<DB: DrawingBackend>(
+    canvas: &Canvas,
+    area: &DrawingArea<DB, Shift>,
+    axes: &Axes,
+    lines: &[Line],
+    y_range: Option<(f64, f64)>,
+    title_size: f64,
+) -> Result<(), String> {
+    // A log x axis is drawn as log(x) on a linear axis with ticks of our
+    // choosing: plotters' own log axis labels every minor tick and the
+    // labels collide. Depths go by powers of two, swept values by decades.
+    let by_ticks = axes.log_x && !axes.x_ticks.is_empty();
+    let to_x = |x: f64| match (axes.log_x, by_ticks) {
+        (false, _) => x,
+        (true, false) => x.log2(),
+        (true, true) => x.log10(),
+    };
+    let lines: Vec<Line> = lines
+        .iter()
+        .map(|l| Line {
+            points: l
+                .points
                 .iter()
-                .flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])),
-            axes.log_y,
-        );
-        let plot = layout(canvas, root, &legend)?;
-        let mut builder = chart_builder(&plot, canvas, axes.title, 20.0);
-        let body = LineBody {
-            canvas,
-            axes,
-            lines: &lines,
-            xs,
-            y_floor: ys.0,
+                .map(|p| (to_x(p.0), p.1, p.2, p.3))
+                .collect(),
+            marks: l.marks.iter().map(|m| (to_x(m.0), m.1)).collect(),
+            label: l.label.clone(),
+            ..*l
+        })
+        .collect();
+    let xs = padded_range(
+        lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)),
+        false,
+    );
+    let ys = y_range.unwrap_or_else(|| line_y_range(&lines, axes.log_y));
+    let ticks: Vec<(f64, String)> = if by_ticks {
+        axes.x_ticks
+            .iter()
+            .map(|(x, label)| (to_x(*x), label.clone()))
+            .collect()
+    } else {
+        let (first, last) = (xs.0.ceil() as i32, xs.1.floor() as i32);
+        (first..=last)
+            .map(|k| (k as f64, format!("{}", 2f64.powi(k))))
+            .collect()
+    };
+    let body = LineBody {
+        canvas,
+        axes,
+        lines: &lines,
+        ticks: &ticks,
+        y_floor: ys.0,
+    };
+    let mut builder = chart_builder(area, canvas, axes.title, title_size);
+    if axes.log_x {
+        let keyed = TickedAxis {
+            range: (xs.0..xs.1).into(),
+            ticks: ticks.iter().map(|t| t.0).collect(),
         };
-        if axes.log_y {
-            body.draw(
-                builder
-                    .build_cartesian_2d(xs.0..xs.1, (ys.0..ys.1).log_scale())
-                    .map_err(|e| e.to_string())?,
-            )
+        body.build_and_draw(&mut builder, keyed, ys)
+    } else {
+        body.build_and_draw(&mut builder, xs.0..xs.1, ys)
+    }
+}
+
+/// A linear axis (here in log units) with grid lines and labels exactly at
+/// `ticks`.
+struct TickedAxis {
+    range: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.range.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
         } else {
-            body.draw(
-                builder
-                    .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
-                    .map_err(|e| e.to_string())?,
-            )
+            self.ticks.clone()
         }
     }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.range()
+    }
+}
+
+/// The y range that shows every line's centre and band.
+fn line_y_range<'l>(lines: impl IntoIterator<Item = &'l Line>, log: bool) -> (f64, f64) {
+    padded_range(
+        lines
+            .into_iter()
+            .flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3])),
+        log,
+    )
 }
 
 /// The mesh, bands, lines and markers of a line chart, on linear or log axes.
@@ -509,11 +581,39 @@ struct LineBody<'a> {
     canvas: &'a Canvas,
     axes: &'a Axes<'a>,
     lines: &'a [Line],
-    xs: (f64, f64),
+    /// The x ticks of a log x axis (positions already in log units).
+    ticks: &'a [(f64, String)],
     y_floor: f64,
 }
 
 impl LineBody<'_> {
+    /// Builds the chart on x axis `x` and a linear or log y axis, and draws.
+    fn build_and_draw<DB, X>(
+        &self,
+        builder: &mut ChartBuilder<'_, '_, DB>,
+        x: X,
+        ys: (f64, f64),
+    ) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: AsRangedCoord<Value = f64>,
+        X::CoordDescType: ValueFormatter<f64>,
+    {
+        if self.axes.log_y {
+            self.draw(
+                builder
+                    .build_cartesian_2d(x, (ys.0..ys.1).log_scale())
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            self.draw(
+                builder
+                    .build_cartesian_2d(x, ys.0..ys.1)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+    }
+
     fn draw<DB, X, Y>(
         &self,
         mut chart: ChartContext<'_, DB, Cartesian2d<X, Y>>,
@@ -524,10 +624,13 @@ impl LineBody<'_> {
         Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
         let (canvas, axes) = (self.canvas, self.axes);
-        let x_ticks = (self.xs.1.floor() - self.xs.0.ceil()) as usize + 1;
         let x_format = |v: &f64| {
             if axes.log_x {
-                format!("{}", 2f64.powf(*v).round())
+                let nearest = self
+                    .ticks
+                    .iter()
+                    .min_by(|a, b| (a.0 - v).abs().total_cmp(&(b.0 - v).abs()));
+                nearest.map_or_else(String::new, |t| t.1.clone())
             } else {
                 format!("{v}")
             }
@@ -535,7 +638,10 @@ impl LineBody<'_> {
         let mut mesh = chart.configure_mesh();
         style_mesh(&mut mesh, canvas, axes);
         if axes.log_x {
-            mesh.x_labels(x_ticks).x_label_formatter(&x_format);
+            mesh.x_label_formatter(&x_format);
+        }
+        if axes.log_y {
+            mesh.y_label_formatter(&|v| log_tick(*v));
         }
         mesh.draw().map_err(|e| e.to_string())?;
         let floor = |v: f64| if axes.log_y { v.max(self.y_floor) } else { v };
@@ -582,6 +688,83 @@ impl LineBody<'_> {
                         .map(|p| Circle::new(*p, canvas.px(3.5), line.color.filled())),
                 )
                 .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(line.marks.iter().map(|m| {
+                    Circle::new(
+                        (m.0, floor(m.1)),
+                        canvas.px(8.0),
+                        line.color.stroke_width(canvas.px(2.0)),
+                    )
+                }))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Line charts in a grid of panels sharing one legend; the panels of a
+/// row share their y range, so a row compares like with like.
+pub fn panel_chart(
+    path: &Path,
+    canvas: &Canvas,
+    title: &str,
+    rows: &[Vec<(Axes, Vec<Line>)>],
+) -> Result<(), PlotError> {
+    canvas.render(path, &PanelChart { title, rows })
+}
+
+struct PanelChart<'a> {
+    title: &'a str,
+    rows: &'a [Vec<(Axes<'a>, Vec<Line>)>],
+}
+
+impl PanelChart<'_> {
+    fn columns(&self) -> usize {
+        self.rows.iter().map(Vec::len).max().unwrap_or(1).max(1)
+    }
+}
+
+impl Chart for PanelChart<'_> {
+    fn size(&self) -> (f64, f64) {
+        (
+            LEGEND_WIDTH + 520.0 * self.columns() as f64,
+            60.0 + CAPTION_HEIGHT + 420.0 * self.rows.len().max(1) as f64,
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        canvas: &Canvas,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
+        // One legend entry per label over every panel.
+        let mut legend: Vec<LegendEntry> = Vec::new();
+        for (_, lines) in self.rows.iter().flatten() {
+            for entry in line_legend(lines) {
+                if !legend.iter().any(|e| e.label == entry.label) {
+                    legend.push(entry);
+                }
+            }
+        }
+        // The measured lines first, then what the dashed ones mean.
+        legend.sort_by_key(|e| e.label.starts_with("dashed: "));
+        let plot = layout(canvas, root, &legend)?;
+        let (heading, body) = plot.split_vertically(canvas.px(40.0));
+        heading
+            .draw_text(
+                self.title,
+                &TextStyle::from(canvas.font(20.0)),
+                (canvas.px(12.0) as i32, canvas.px(10.0) as i32),
+            )
+            .map_err(|e| e.to_string())?;
+        let areas = body.split_evenly((self.rows.len().max(1), self.columns()));
+        for (r, row) in self.rows.iter().enumerate() {
+            let log_y = row.first().is_some_and(|(axes, _)| axes.log_y);
+            let ys = line_y_range(row.iter().flat_map(|(_, lines)| lines), log_y);
+            for (c, (axes, lines)) in row.iter().enumerate() {
+                let area = &areas[r * self.columns() + c];
+                draw_line_panel(canvas, area, axes, lines, Some(ys), 16.0)?;
+            }
         }
         Ok(())
     }
@@ -1130,6 +1313,7 @@ mod tests {
             dashed: false,
             label: label.into(),
             color: activation_color(label),
+            marks: Vec::new(),
             points: [1.0, 2.0, 4.0, 8.0, 16.0]
                 .iter()
                 .map(|&d: &f64| {
@@ -1153,6 +1337,7 @@ mod tests {
             y: "y",
             log_x,
             log_y,
+            x_ticks: &[],
         };
         line_chart(
             &dir.join("line.png"),
@@ -1224,6 +1409,31 @@ mod tests {
         )
         .unwrap();
         check_png(&dir.join("twin.png"), (1400, 600));
+
+        let ticks = [(1e-3, "1e-3".to_string()), (1e-2, "1e-2".to_string())];
+        let rate_axes = || Axes {
+            x_ticks: &ticks,
+            ..axes(true, false)
+        };
+        let swept = || Line {
+            marks: vec![(1e-2, 0.9)],
+            ..Line::new(
+                "L = 4".into(),
+                sequential_color(0, 2),
+                vec![(1e-3, 0.7, 0.6, 0.8), (1e-2, 0.9, 0.85, 0.95)],
+            )
+        };
+        panel_chart(
+            &dir.join("panels.png"),
+            &canvas(1.0),
+            "panels",
+            &[
+                vec![(rate_axes(), vec![swept()]), (rate_axes(), vec![swept()])],
+                vec![(axes(true, true), vec![line("relu", 2.0)])],
+            ],
+        )
+        .unwrap();
+        check_png(&dir.join("panels.png"), (190 + 2 * 520, 60 + 22 + 2 * 420));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -1244,6 +1454,7 @@ mod tests {
                 y: "y",
                 log_x: true,
                 log_y: false,
+                x_ticks: &[],
             },
             &[line("relu", 0.0)],
         )

@@ -17,7 +17,7 @@ pub use config::{ModelConfig, RunConfig, StudyConfig, StudyPlan};
 pub use error::{write_file, StudyError};
 pub use merge::{merge_shards, MergeError, MergeReport};
 pub use progress::{duration, remaining_seconds, Progress, ProgressMode};
-pub use records::{MeasureRecord, NetworkKey, RunRecord};
+pub use records::{MeasureRecord, NetworkKey, RunRecord, SettingKey};
 pub use results::{landscape_file_name, run_study, ResultsDir};
 pub use shard::Shard;
 pub use summary::{Correlation, PointSummary, StudySummary};

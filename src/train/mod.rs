@@ -5,6 +5,6 @@
 pub mod trainer;
 
 pub use trainer::{
-    AdamConfig, DataRecord, OptimizerKind, OptimizerRecord, Setting, TrainConfig, TrainedEnsemble,
-    TrainedNetwork, Trainer, CHANCE_ACCURACY,
+    AdamConfig, DataRecord, OptimizerKind, OptimizerRecord, Setting, TrackedStep, TrainConfig,
+    TrainedEnsemble, TrainedNetwork, Trainer, CHANCE_ACCURACY,
 };
