@@ -19,11 +19,10 @@ use crate::nn::Registry;
 use crate::stats::{spearman, Summary};
 use crate::study::write_file;
 use crate::study::{
-    landscape_file_name, Landscape, Point, PointSummary, ResultsDir, RunRecord, SettingKey,
-    StudyConfig, StudyError, StudySummary,
+    landscape_file_name, Landscape, OptimizerKind, Point, PointSummary, ResultsDir, RunRecord,
+    Setting, SettingKey, StudyConfig, StudyError, StudySummary, TrackedStep, TrainedNetwork,
 };
 use crate::theory::{relu_death_probability, Theory};
-use crate::train::{OptimizerKind, Setting, TrackedStep, TrainedNetwork};
 
 /// A chart against depth: file name, title, y label, and the (median,
 /// lower, upper) band of a point.

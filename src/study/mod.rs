@@ -18,6 +18,9 @@ pub use error::{write_file, StudyError};
 pub use merge::{merge_shards, MergeError, MergeReport};
 pub use progress::{duration, remaining_seconds, Progress, ProgressMode};
 pub use records::{MeasureRecord, NetworkKey, RunRecord, SettingKey};
+// What a training record holds, named here so the report reads records
+// through the study alone.
+pub use crate::train::{OptimizerKind, Setting, TrackedStep, TrainedNetwork};
 pub use results::{landscape_file_name, run_study, ResultsDir};
 pub use shard::Shard;
 pub use summary::{Correlation, PointSummary, StudySummary};
