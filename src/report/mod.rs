@@ -177,35 +177,36 @@ impl StudyResults {
             .find(|s| s.to_string() == label)
     }
 
-    /// The tuned row of the point `point` is at.
-    fn tuned_row(&self, point: &PointSummary) -> Option<&PointSummary> {
-        self.summary
-            .tuned
-            .iter()
-            .find(|t| t.point() == point.point())
-    }
-
-    /// The trained networks of a point that were tracked, at the point's
-    /// tuned setting when the study sweeps settings.
-    fn tracked_networks(&self, series: &str, depth: usize, budget: usize) -> Vec<&TrainedNetwork> {
-        let tuned = self
-            .summary
-            .points
-            .iter()
-            .find(|p| p.series == series && p.depth == depth && p.budget == budget)
-            .and_then(|p| self.tuned_row(p))
-            .and_then(|t| self.setting_of(t))
-            .map(SettingKey::from);
+    /// The records of a point's tracked trained networks, at the point's
+    /// tuned setting when the study sweeps settings (none before the point
+    /// has a tuned row).
+    fn tracked_networks(&self, series: &str, depth: usize, budget: usize) -> Vec<&RunRecord> {
+        let setting = if self.settings.len() > 1 {
+            let tuned = self
+                .summary
+                .tuned
+                .iter()
+                .find(|t| t.series == series && t.depth == depth && t.budget == budget)
+                .and_then(|t| self.setting_of(t));
+            match tuned {
+                Some(setting) => SettingKey::from(setting),
+                None => return Vec::new(),
+            }
+        } else {
+            match self.settings.first() {
+                Some(&setting) => SettingKey::from(setting),
+                None => return Vec::new(),
+            }
+        };
         self.records
             .iter()
             .filter(|r| {
                 self.series_of(r) == series
                     && r.network.depth == depth
                     && r.network.budget == budget
-                    && (tuned.is_none() || r.key().setting == tuned)
+                    && r.key().setting.as_ref() == Some(&setting)
             })
-            .filter_map(|r| r.training.as_ref())
-            .filter(|t| !t.tracked.is_empty())
+            .filter(|r| r.training.as_ref().is_some_and(|t| !t.tracked.is_empty()))
             .collect()
     }
 
@@ -767,9 +768,12 @@ impl Figures<'_> {
         if rates.len() < 2 || results.summary.by_setting.is_empty() {
             return Ok(Vec::new());
         }
-        let mut optimizers: Vec<OptimizerKind> =
-            results.settings.iter().map(|s| s.optimizer).collect();
-        optimizers.dedup();
+        let mut optimizers: Vec<OptimizerKind> = Vec::new();
+        for setting in &results.settings {
+            if !optimizers.contains(&setting.optimizer) {
+                optimizers.push(setting.optimizer);
+            }
+        }
         let ticks: Vec<(f64, String)> = rates.iter().map(|&r| (r, format!("{r:e}"))).collect();
         let mut depths = results.config.depths.clone();
         depths.sort_unstable();
@@ -792,8 +796,7 @@ impl Figures<'_> {
             .map(|(series, title, optimizer)| {
                 let lines = depths
                     .iter()
-                    .enumerate()
-                    .map(|(rank, &depth)| {
+                    .map(|&depth| {
                         let at_point = |p: &&PointSummary| {
                             &p.series == series && p.depth == depth && p.budget == budget
                         };
@@ -825,11 +828,7 @@ impl Figures<'_> {
                             .collect();
                         Line {
                             marks,
-                            ..Line::new(
-                                format!("L = {depth}"),
-                                plot::sequential_color(rank, depths.len()),
-                                points,
-                            )
+                            ..Line::new(format!("L = {depth}"), self.depth_color(depth), points)
                         }
                     })
                     .collect();
@@ -844,9 +843,12 @@ impl Figures<'_> {
                 (axes, lines)
             })
             .collect();
-        let title = format!(
-            "Training {score} against learning rate, one curve per depth (ring: the tuned rate)"
-        );
+        let ring = if optimizers.len() > 1 {
+            "ring: the tuned setting, in its optimiser's panel"
+        } else {
+            "ring: the tuned rate"
+        };
+        let title = format!("Training {score} against learning rate, one curve per depth ({ring})");
         let file = self.file("accuracy_vs_lr");
         plot::panel_chart(&file, &self.canvas, &title, &[row])?;
         Ok(vec![file])
@@ -895,7 +897,7 @@ impl Figures<'_> {
         }
         let score = score_name(results);
         let title = format!("Tuned training {score} against depth (best setting per point)");
-        let y = format!("training {score} at the best setting (mean ± std)");
+        let y = format!("training {score} (mean ± std)");
         let file = self.file("tuned_accuracy_vs_depth");
         plot::line_chart(&file, &self.canvas, &self.depth_axes(&title, &y), &lines)?;
         Ok(vec![file])
@@ -908,31 +910,26 @@ impl Figures<'_> {
     /// settings. None unless the study tracks.
     fn variability_during_training(&self) -> Result<Vec<PathBuf>, ReportError> {
         let results = self.results;
-        let Some(steps) = results
+        let steps = &results.config.train.track;
+        let tracked_any = results
             .records
             .iter()
-            .filter_map(|r| r.training.as_ref())
-            .map(|t| t.tracked.iter().map(|s| s.step).collect::<Vec<_>>())
-            .find(|steps| !steps.is_empty())
-        else {
+            .any(|r| r.training.as_ref().is_some_and(|t| !t.tracked.is_empty()));
+        if steps.is_empty() || !tracked_any {
             return Ok(Vec::new());
-        };
+        }
         // Step 0 sits at 1 on the log axis: positions are step + 1.
         let ticks: Vec<(f64, String)> = steps
             .iter()
             .map(|&s| ((s + 1) as f64, s.to_string()))
             .collect();
         let budget = self.budget();
-        let depths = spread_of_depths(&results.config.depths, 5);
+        let shown = spread_of_depths(&results.config.depths, 5);
         let epsilon = results.config.epsilon;
         type Value = fn(&TrackedStep) -> f64;
         // (y label, value, whether to draw the collapse threshold)
         let measures: [(&str, Value, bool); 2] = [
-            (
-                "V3, third-order variability (median, IQR)",
-                |s| s.measures.v3,
-                false,
-            ),
+            ("V3 (median, IQR; log scale)", |s| s.measures.v3, false),
             (
                 "RV_out (median, IQR; log scale)",
                 |s| s.measures.rv_out,
@@ -946,12 +943,11 @@ impl Figures<'_> {
                 series
                     .iter()
                     .map(|series| {
-                        let mut lines: Vec<Line> = depths
+                        let mut lines: Vec<Line> = shown
                             .iter()
-                            .enumerate()
-                            .flat_map(|(rank, &depth)| {
-                                let color = plot::sequential_color(rank, depths.len());
-                                self.tracked_lines(series, depth, budget, value, color)
+                            .flat_map(|&depth| {
+                                let color = self.depth_color(depth);
+                                self.tracked_lines(series, depth, budget, steps, value, color)
                             })
                             .collect();
                         if threshold {
@@ -995,45 +991,46 @@ impl Figures<'_> {
 
     /// A point's tracked `value` against step + 1: the median over its
     /// trained networks not collapsed at initialisation (with IQR), and
-    /// dashed over those that were.
+    /// dashed over those that were. A network whose training stopped early
+    /// (diverged) counts at the steps it reached.
     fn tracked_lines(
         &self,
         series: &str,
         depth: usize,
         budget: usize,
+        steps: &[usize],
         value: fn(&TrackedStep) -> f64,
         color: plot::RGBColor,
     ) -> Vec<Line> {
-        let tracked: Vec<&[TrackedStep]> = self
+        let (collapsed, rest): (Vec<&RunRecord>, Vec<&RunRecord>) = self
             .results
             .tracked_networks(series, depth, budget)
-            .iter()
-            .map(|t| t.tracked.as_slice())
-            .collect();
-        let (collapsed, rest): (Vec<&[TrackedStep]>, Vec<&[TrackedStep]>) = tracked
             .into_iter()
-            .partition(|t| t[0].step == 0 && t[0].measures.c2c);
-        let median_by_step = |group: &[&[TrackedStep]]| -> Vec<(f64, f64, f64, f64)> {
-            let Some(first) = group.first() else {
-                return Vec::new();
-            };
-            first
+            .partition(|r| r.network.measures.c2c);
+        let median_by_step = |group: &[&RunRecord]| -> Vec<(f64, f64, f64, f64)> {
+            steps
                 .iter()
-                .enumerate()
-                .map(|(k, step)| {
-                    let s = Summary::of(group.iter().filter_map(|t| t.get(k)).map(value));
-                    ((step.step + 1) as f64, s.median, s.q25, s.q75)
+                .map(|&step| {
+                    let at_step = group.iter().filter_map(|r| {
+                        let tracked = &r.training.as_ref()?.tracked;
+                        tracked.iter().find(|t| t.step == step).map(value)
+                    });
+                    let s = Summary::of(at_step);
+                    ((step + 1) as f64, s.median, s.q25, s.q75)
                 })
                 .collect()
         };
-        let mut lines = Vec::new();
-        if !rest.is_empty() {
-            lines.push(Line::new(
-                format!("L = {depth}"),
-                color,
-                median_by_step(&rest),
-            ));
-        }
+        // The solid line names the depth in the legend, even when every
+        // network there collapsed and it has no points.
+        let mut lines = vec![Line::new(
+            format!("L = {depth}"),
+            color,
+            if rest.is_empty() {
+                Vec::new()
+            } else {
+                median_by_step(&rest)
+            },
+        )];
         if !collapsed.is_empty() {
             lines.push(Line {
                 dashed: true,
@@ -1045,6 +1042,16 @@ impl Figures<'_> {
             });
         }
         lines
+    }
+
+    /// A depth's colour in every per-depth figure: its rank among the
+    /// study's depths on the sequential scale.
+    fn depth_color(&self, depth: usize) -> plot::RGBColor {
+        let mut depths = self.results.config.depths.clone();
+        depths.sort_unstable();
+        depths.dedup();
+        let rank = depths.iter().position(|&d| d == depth).unwrap_or(0);
+        plot::sequential_color(rank, depths.len())
     }
 
     /// The collapse profile beside the gradient profile.
@@ -1327,7 +1334,7 @@ fn tuning_markdown(results: &StudyResults, score: &str) -> String {
 /// how many trained networks were collapsed at initialisation, how many
 /// left collapse and at which tracked steps.
 fn tracking_markdown(results: &StudyResults, score: &str) -> String {
-    let rows: Vec<(&PointSummary, Vec<&TrainedNetwork>)> = results
+    let rows: Vec<(&PointSummary, Vec<&RunRecord>)> = results
         .summary
         .points
         .iter()
@@ -1342,40 +1349,51 @@ fn tracking_markdown(results: &StudyResults, score: &str) -> String {
     } else {
         "each point's tuned setting"
     };
-    let mut md = format!("\n## Leaving collapse during training (METHOD §9)\n\nThe trained networks at {at}, measured at the tracked steps. A network collapsed at initialisation (`RV_out < ε` at step 0) escapes at the first tracked step where its `RV_out ≥ ε`; `escape steps` lists them, `never` for one that did not.\n\n");
+    // An escape is only seen from step 0 (METHOD §9).
+    let from_zero = results.config.train.track.first() == Some(&0);
+    let mut md = format!("\n## Leaving collapse during training (METHOD §9)\n\nThe trained networks at {at}, measured at the tracked steps. A network collapsed at initialisation (`RV_out < ε`) escapes at the first tracked step where its `RV_out ≥ ε`; `escape steps` lists them, `never` for one that did not. The training {score} of a diverged network counts as chance.\n\n");
     let _ = writeln!(
         md,
-        "| activation | layer | depth | tracked | collapsed at step 0 | escaped | escape steps | train {score} of the collapsed |"
+        "| activation | layer | depth | budget | tracked | collapsed at initialisation | escaped | escape steps | train {score} of the collapsed |"
     );
-    md += "|---|---|---:|---:|---:|---:|---|---:|\n";
+    md += "|---|---|---:|---:|---:|---:|---:|---|---:|\n";
+    let dash = || "–".to_string();
     for (p, tracked) in rows {
-        let collapsed: Vec<&&TrainedNetwork> = tracked
+        let collapsed: Vec<&TrainedNetwork> = tracked
             .iter()
-            .filter(|t| t.tracked[0].step == 0 && t.tracked[0].measures.c2c)
+            .filter(|r| r.network.measures.c2c)
+            .filter_map(|r| r.training.as_ref())
             .collect();
+        let escaped = collapsed.iter().filter(|t| t.escape_step.is_some()).count();
         let steps: Vec<String> = collapsed
             .iter()
             .map(|t| t.escape_step.map_or("never".to_string(), |s| s.to_string()))
             .collect();
-        let escaped = collapsed.iter().filter(|t| t.escape_step.is_some()).count();
-        let score_of_collapsed = Summary::of(collapsed.iter().map(|t| t.train_score));
+        let steps = match (from_zero, steps.is_empty()) {
+            (false, _) => "step 0 not tracked".to_string(),
+            (true, true) => dash(),
+            (true, false) => steps.join(", "),
+        };
+        let score_of_collapsed =
+            Summary::of(collapsed.iter().map(|t| t.counted(t.train_score))).mean;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {escaped} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {steps} | {} |",
             p.activation,
             p.layer,
             p.depth,
+            p.budget,
             tracked.len(),
             collapsed.len(),
-            if steps.is_empty() {
-                "–".to_string()
+            if from_zero {
+                escaped.to_string()
             } else {
-                steps.join(", ")
+                dash()
             },
             if collapsed.is_empty() {
-                "–".to_string()
+                dash()
             } else {
-                format!("{:.3}", score_of_collapsed.mean)
+                format!("{score_of_collapsed:.3}")
             },
         );
     }

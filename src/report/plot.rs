@@ -503,8 +503,13 @@ fn draw_line_panel<DB: DrawingBackend>(
             ..*l
         })
         .collect();
+    // Given ticks are all shown, so panels of one sweep span the same x.
+    let tick_positions = axes.x_ticks.iter().filter(|_| by_ticks).map(|t| to_x(t.0));
     let xs = padded_range(
-        lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)),
+        lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.0))
+            .chain(tick_positions),
         false,
     );
     let ys = y_range.unwrap_or_else(|| line_y_range(&lines, axes.log_y));
