@@ -3,6 +3,7 @@
 
 mod checkerboard;
 mod data;
+mod shipped;
 mod target;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checkerboard::Checkerboard;
 pub use data::{grid_tensor, landscape_grid, Dataset, INPUT_DIM};
+pub use shipped::{data_dir, DataError, ShippedData, Split, Table, TEST_FRACTION};
 pub use target::{Target, PROBLEM_FORMS};
 
 /// The problem every network of a run is measured (gradient profile) and
