@@ -3,6 +3,7 @@
 
 mod checkerboard;
 mod data;
+mod plane;
 mod shipped;
 mod target;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checkerboard::Checkerboard;
 pub use data::{grid_tensor, landscape_grid, Dataset, INPUT_DIM};
+pub use plane::{data_planes, DataPlane};
 pub use shipped::{data_dir, DataError, ShippedData, Split, Table, TEST_FRACTION};
 pub use target::{Target, PROBLEM_FORMS};
 

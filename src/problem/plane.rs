@@ -1,0 +1,226 @@
+//! Planes through the data (METHOD §10): for inputs of more than two
+//! dimensions the landscape is drawn on the plane through three training
+//! points, as Somepalli et al. 2022 draw decision regions on the plane
+//! spanned by three samples ("Can Neural Nets Learn the Same Model Twice?
+//! Investigating Reproducibility and Double Descent from the Decision
+//! Boundary Perspective", CVPR 2022, arXiv:2203.08124; read: the abstract
+//! and introduction).
+
+use crate::seed::{derive_seed, host_rng};
+
+use super::shipped::Table;
+use rand::RngExt;
+
+/// The plane through three points `a, b, c` of `R^d`: centred on their
+/// centroid `m`, spanned by the orthonormal `e₁, e₂` (Gram–Schmidt on
+/// `b − a`, `c − a`), scaled by `r`, the largest distance of the three
+/// from `m`, so all three lie in the square `m + r(u e₁ + v e₂)`,
+/// `u, v ∈ [−1, 1]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataPlane {
+    /// The centroid `m`.
+    pub centre: Vec<f64>,
+    /// The first direction `e₁`, along `b − a`.
+    pub first: Vec<f64>,
+    /// The second direction `e₂`, orthogonal to `e₁`.
+    pub second: Vec<f64>,
+    /// The half-width `r` of the square.
+    pub radius: f64,
+}
+
+/// Below this, relative to the points' spread, three points are taken as
+/// collinear: they span no plane.
+const COLLINEAR: f64 = 1e-9;
+
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+fn norm(x: &[f64]) -> f64 {
+    dot(x, x).sqrt()
+}
+
+impl DataPlane {
+    /// The plane through `a, b, c`; `None` when they are (nearly) collinear.
+    pub fn through(a: &[f64], b: &[f64], c: &[f64]) -> Option<Self> {
+        let minus =
+            |x: &[f64], y: &[f64]| -> Vec<f64> { x.iter().zip(y).map(|(p, q)| p - q).collect() };
+        let (ab, ac) = (minus(b, a), minus(c, a));
+        let scale = norm(&ab).max(norm(&ac));
+        if scale == 0.0 {
+            return None;
+        }
+        let first: Vec<f64> = ab
+            .iter()
+            .map(|v| v / norm(&ab).max(f64::MIN_POSITIVE))
+            .collect();
+        let along = dot(&ac, &first);
+        let rest: Vec<f64> = ac.iter().zip(&first).map(|(v, e)| v - along * e).collect();
+        if norm(&ab) <= COLLINEAR * scale || norm(&rest) <= COLLINEAR * scale {
+            return None;
+        }
+        let second: Vec<f64> = rest.iter().map(|v| v / norm(&rest)).collect();
+        let centre: Vec<f64> = (0..a.len()).map(|i| (a[i] + b[i] + c[i]) / 3.0).collect();
+        let radius = [a, b, c]
+            .iter()
+            .map(|p| norm(&minus(p, &centre)))
+            .fold(0.0, f64::max);
+        Some(Self {
+            centre,
+            first,
+            second,
+            radius,
+        })
+    }
+
+    /// The point at plane coordinates `(u, v)`: `m + r(u e₁ + v e₂)`.
+    pub fn point(&self, u: f64, v: f64) -> Vec<f64> {
+        (0..self.centre.len())
+            .map(|i| self.centre[i] + self.radius * (u * self.first[i] + v * self.second[i]))
+            .collect()
+    }
+
+    /// The plane coordinates `(u, v)` of a point's projection onto the plane.
+    pub fn coordinates(&self, x: &[f64]) -> (f64, f64) {
+        let offset: Vec<f64> = x.iter().zip(&self.centre).map(|(p, m)| p - m).collect();
+        (
+            dot(&offset, &self.first) / self.radius,
+            dot(&offset, &self.second) / self.radius,
+        )
+    }
+
+    /// §3's `G × G` grid laid on the plane, as `[G·G, d]` row-major in the
+    /// same order as the 2-D landscape grid (x along e₁ fastest).
+    pub fn grid(&self, size: usize) -> Vec<f32> {
+        let coordinate = |k: usize| -1.0 + 2.0 * k as f64 / (size - 1) as f64;
+        let mut points = Vec::with_capacity(size * size * self.centre.len());
+        for i in 0..size {
+            for j in 0..size {
+                points.extend(
+                    self.point(coordinate(j), coordinate(i))
+                        .into_iter()
+                        .map(|x| x as f32),
+                );
+            }
+        }
+        points
+    }
+}
+
+/// `count` planes through three distinct training points each, drawn with
+/// `seed`; a draw of collinear points is drawn again.
+pub fn data_planes(train: &Table, count: usize, seed: u64) -> Vec<DataPlane> {
+    let mut rng = host_rng(derive_seed(seed, &[b"planes"]));
+    let row = |r: usize| -> Vec<f64> {
+        train.points[r * train.inputs..(r + 1) * train.inputs]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect()
+    };
+    let mut planes = Vec::with_capacity(count);
+    // Bounded: a data set whose points all lie on a line spans no plane.
+    let mut draws = 0;
+    while planes.len() < count && draws < 1000 * count.max(1) && train.len() >= 3 {
+        draws += 1;
+        let picks: Vec<usize> = (0..3).map(|_| rng.random_range(0..train.len())).collect();
+        if picks[0] == picks[1] || picks[0] == picks[2] || picks[1] == picks[2] {
+            continue;
+        }
+        if let Some(plane) = DataPlane::through(&row(picks[0]), &row(picks[1]), &row(picks[2])) {
+            planes.push(plane);
+        }
+    }
+    planes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points() -> [Vec<f64>; 3] {
+        [
+            vec![1.0, 0.0, 2.0, -1.0],
+            vec![0.5, 3.0, 0.0, 1.0],
+            vec![-2.0, 1.0, 1.0, 0.0],
+        ]
+    }
+
+    #[test]
+    fn the_square_holds_the_three_points_and_is_orthonormal() {
+        let [a, b, c] = points();
+        let plane = DataPlane::through(&a, &b, &c).unwrap();
+        assert!((norm(&plane.first) - 1.0).abs() < 1e-12);
+        assert!((norm(&plane.second) - 1.0).abs() < 1e-12);
+        assert!(dot(&plane.first, &plane.second).abs() < 1e-12);
+        let mut farthest: f64 = 0.0;
+        for p in [&a, &b, &c] {
+            let (u, v) = plane.coordinates(p);
+            // In the plane: its point at (u, v) is p itself.
+            let back = plane.point(u, v);
+            assert!(back.iter().zip(p).all(|(x, y)| (x - y).abs() < 1e-12));
+            assert!(u.abs() <= 1.0 && v.abs() <= 1.0, "({u}, {v})");
+            farthest = farthest.max(u.hypot(v));
+        }
+        // The farthest of the three is at distance r from the centre.
+        assert!((farthest - 1.0).abs() < 1e-12);
+        assert_eq!(plane.coordinates(&plane.centre), (0.0, 0.0));
+        // The grid spans the square: its corners are m ± r e₁ ± r e₂.
+        let grid = plane.grid(5);
+        let corner: Vec<f64> = grid[..4].iter().map(|&x| f64::from(x)).collect();
+        let expected = plane.point(-1.0, -1.0);
+        assert!(corner
+            .iter()
+            .zip(&expected)
+            .all(|(x, y)| (x - y).abs() < 1e-5));
+        assert_eq!(grid.len(), 25 * 4);
+    }
+
+    #[test]
+    fn the_plane_does_not_depend_on_the_order_of_the_points() {
+        let [a, b, c] = points();
+        let plane = DataPlane::through(&a, &b, &c).unwrap();
+        let other = DataPlane::through(&c, &a, &b).unwrap();
+        assert!((plane.radius - other.radius).abs() < 1e-12);
+        assert!(plane
+            .centre
+            .iter()
+            .zip(&other.centre)
+            .all(|(x, y)| (x - y).abs() < 1e-12));
+        // The same plane, turned or flipped: each direction of one lies in
+        // the span of the other's.
+        for e in [&other.first, &other.second] {
+            let inside = dot(e, &plane.first).hypot(dot(e, &plane.second));
+            assert!((inside - 1.0).abs() < 1e-12, "{inside}");
+        }
+    }
+
+    #[test]
+    fn collinear_points_span_no_plane() {
+        let a = vec![0.0, 0.0, 0.0];
+        assert_eq!(
+            DataPlane::through(&a, &[1.0, 1.0, 1.0], &[2.0, 2.0, 2.0]),
+            None
+        );
+        assert_eq!(DataPlane::through(&a, &a, &[1.0, 0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn planes_are_seeded_and_pass_through_training_points() {
+        let train = Table {
+            inputs: 3,
+            classes: 2,
+            points: (0..60).map(|k| ((k * 37 % 11) as f32) - 5.0).collect(),
+            labels: vec![0; 20],
+        };
+        let planes = data_planes(&train, 4, 3);
+        assert_eq!(planes.len(), 4);
+        assert_eq!(planes, data_planes(&train, 4, 3));
+        assert_ne!(planes, data_planes(&train, 4, 4));
+        // A line of points spans no plane: none is drawn, and the draw ends.
+        let line = Table {
+            points: (0..60).map(|k| (k / 3) as f32).collect(),
+            ..train
+        };
+        assert!(data_planes(&line, 2, 0).is_empty());
+    }
+}
