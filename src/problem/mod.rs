@@ -6,6 +6,7 @@ mod data;
 mod plane;
 mod shipped;
 mod target;
+mod teacher;
 
 use std::fmt;
 
@@ -19,6 +20,7 @@ pub use data::{grid_tensor, landscape_grid, Dataset, INPUT_DIM};
 pub use plane::{data_planes, DataPlane};
 pub use shipped::{data_dir, DataError, ShippedData, Split, Table, TEST_FRACTION};
 pub use target::{Target, PROBLEM_FORMS};
+pub use teacher::Teacher;
 
 /// The problem every network of a run is measured (gradient profile) and
 /// trained on: its data sets and its loss (METHOD §4).
