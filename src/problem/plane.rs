@@ -47,7 +47,7 @@ impl DataPlane {
             |x: &[f64], y: &[f64]| -> Vec<f64> { x.iter().zip(y).map(|(p, q)| p - q).collect() };
         let (ab, ac) = (minus(b, a), minus(c, a));
         let scale = norm(&ab).max(norm(&ac));
-        if scale == 0.0 {
+        if !(scale > 0.0) {
             return None;
         }
         let first: Vec<f64> = ab
@@ -56,7 +56,8 @@ impl DataPlane {
             .collect();
         let along = dot(&ac, &first);
         let rest: Vec<f64> = ac.iter().zip(&first).map(|(v, e)| v - along * e).collect();
-        if norm(&ab) <= COLLINEAR * scale || norm(&rest) <= COLLINEAR * scale {
+        // Written as "not above" so a NaN coordinate spans no plane either.
+        if !(norm(&ab) > COLLINEAR * scale && norm(&rest) > COLLINEAR * scale) {
             return None;
         }
         let second: Vec<f64> = rest.iter().map(|v| v / norm(&rest)).collect();
@@ -164,15 +165,18 @@ mod tests {
         // The farthest of the three is at distance r from the centre.
         assert!((farthest - 1.0).abs() < 1e-12);
         assert_eq!(plane.coordinates(&plane.centre), (0.0, 0.0));
-        // The grid spans the square: its corners are m ± r e₁ ± r e₂.
-        let grid = plane.grid(5);
-        let corner: Vec<f64> = grid[..4].iter().map(|&x| f64::from(x)).collect();
-        let expected = plane.point(-1.0, -1.0);
-        assert!(corner
-            .iter()
-            .zip(&expected)
-            .all(|(x, y)| (x - y).abs() < 1e-5));
+        // The grid is the 2-D landscape grid laid on the plane, point for
+        // point in the same order.
+        let (grid, square) = (plane.grid(5), crate::problem::landscape_grid(5));
         assert_eq!(grid.len(), 25 * 4);
+        for (k, uv) in square.chunks_exact(2).enumerate() {
+            let expected = plane.point(f64::from(uv[0]), f64::from(uv[1]));
+            let row = &grid[4 * k..4 * k + 4];
+            assert!(row
+                .iter()
+                .zip(&expected)
+                .all(|(x, y)| (f64::from(*x) - y).abs() < 1e-5));
+        }
     }
 
     #[test]
@@ -197,6 +201,10 @@ mod tests {
     #[test]
     fn collinear_points_span_no_plane() {
         let a = vec![0.0, 0.0, 0.0];
+        assert_eq!(
+            DataPlane::through(&a, &[1.0, f64::NAN, 0.0], &[0.0, 1.0, 0.0]),
+            None
+        );
         assert_eq!(
             DataPlane::through(&a, &[1.0, 1.0, 1.0], &[2.0, 2.0, 2.0]),
             None

@@ -59,11 +59,21 @@ impl ShippedData {
         let text = read_text(&path)?;
         // scikit-learn's breast-cancer file opens with a line of its own:
         // "samples,features,class names…".
+        let (samples, inputs, classes) = self.shape();
         let body = match self {
             ShippedData::Digits => text.as_str(),
-            ShippedData::BreastCancer => text.split_once('\n').map_or("", |(_, rest)| rest),
+            ShippedData::BreastCancer => {
+                let (header, rest) = text.split_once('\n').unwrap_or((&text, ""));
+                let expected = format!("{samples},{inputs},malignant,benign");
+                if header.trim() != expected {
+                    return Err(DataError::Corrupt {
+                        path,
+                        reason: format!("line 1: '{header}', where the header is '{expected}'"),
+                    });
+                }
+                rest
+            }
         };
-        let (samples, inputs, classes) = self.shape();
         let first_line = if body.len() < text.len() { 2 } else { 1 };
         let table = parse_table(body, first_line, inputs, classes).map_err(|reason| {
             DataError::Corrupt {
@@ -144,8 +154,15 @@ fn parse_table(
     inputs: usize,
     classes: usize,
 ) -> Result<Table, String> {
+    if inputs == 0 || classes < 2 {
+        return Err(format!(
+            "a table needs inputs and two classes or more, not {inputs} and {classes}"
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
+        // Rows of the wrong length are ours to report, with their line.
+        .flexible(true)
         .from_reader(text.as_bytes());
     let mut table = Table {
         inputs,
@@ -153,9 +170,11 @@ fn parse_table(
         points: Vec::new(),
         labels: Vec::new(),
     };
-    for (index, row) in reader.records().enumerate() {
-        let line = index + first_line;
-        let row = row.map_err(|e| format!("line {line}: {e}"))?;
+    for row in reader.records() {
+        let row = row.map_err(|e| format!("not CSV ({e})"))?;
+        let line = row
+            .position()
+            .map_or(0, |p| p.line() as usize + first_line - 1);
         if row.len() != inputs + 1 {
             return Err(format!(
                 "line {line}: {} columns, where {inputs} inputs and a label make {}",
@@ -259,7 +278,7 @@ impl Table {
         let (mut train, mut test) = (self.rows(&train_rows), self.rows(&test_rows));
         let (means, stds) = train.column_statistics();
         for table in [&mut train, &mut test] {
-            for row in table.points.chunks_exact_mut(self.inputs) {
+            for row in table.points.chunks_exact_mut(self.inputs.max(1)) {
                 for ((value, mean), std) in row.iter_mut().zip(&means).zip(&stds) {
                     let scale = if *std > 0.0 { *std } else { 1.0 };
                     *value = ((f64::from(*value) - mean) / scale) as f32;
@@ -274,22 +293,25 @@ impl Table {
         }
     }
 
-    /// Each input's mean and (population) standard deviation.
+    /// Each input's mean and (population) standard deviation; exactly 0
+    /// for an input constant on the table, whatever rounding the mean has.
     fn column_statistics(&self) -> (Vec<f64>, Vec<f64>) {
         let n = self.len().max(1) as f64;
-        let mut means = vec![0.0; self.inputs];
-        for row in self.points.chunks_exact(self.inputs) {
-            for (mean, &value) in means.iter_mut().zip(row) {
-                *mean += f64::from(value) / n;
-            }
-        }
-        let mut stds = vec![0.0; self.inputs];
-        for row in self.points.chunks_exact(self.inputs) {
-            for ((std, &value), mean) in stds.iter_mut().zip(row).zip(&means) {
-                *std += (f64::from(value) - mean).powi(2) / n;
-            }
-        }
-        (means, stds.into_iter().map(f64::sqrt).collect())
+        let column = |i: usize| self.points.iter().skip(i).step_by(self.inputs.max(1));
+        let means: Vec<f64> = (0..self.inputs)
+            .map(|i| column(i).map(|&v| f64::from(v)).sum::<f64>() / n)
+            .collect();
+        let stds = (0..self.inputs)
+            .map(|i| {
+                let constant = column(i).all(|&v| Some(&v) == column(i).next());
+                if constant {
+                    return 0.0;
+                }
+                let sum: f64 = column(i).map(|&v| (f64::from(v) - means[i]).powi(2)).sum();
+                (sum / n).sqrt()
+            })
+            .collect();
+        (means, stds)
     }
 }
 
@@ -384,8 +406,34 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_input_is_centred_not_blown_up() {
+        // 0.1 has no exact binary form: a mean summed from it is not
+        // exactly 0.1, and a std from that mean would not be exactly 0.
+        let table = Table {
+            inputs: 2,
+            classes: 2,
+            points: (0..427).flat_map(|k| [0.1, k as f32]).collect(),
+            labels: (0..427).map(|k| k % 2).collect(),
+        };
+        let split = table.split(0);
+        for value in split
+            .train
+            .points
+            .iter()
+            .chain(&split.test.points)
+            .step_by(2)
+        {
+            assert!(value.abs() < 1e-6, "{value}");
+        }
+    }
+
+    #[test]
     fn a_missing_or_damaged_file_is_named() {
-        let dir = std::env::temp_dir().join(format!("variability-data-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "variability-data-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let error = ShippedData::Digits.load(&dir).unwrap_err().to_string();
         assert!(
@@ -402,6 +450,9 @@ mod tests {
             ),
             // a column dropped from one row
             (original.replacen(",0.2654,", ",", 1), "line 2: 30 columns"),
+            // a row further down cut short: its own line is named
+            (original.replacen(",0.1238,", ",", 1), "line 3: 30 columns"),
+            (original.replacen("569,30,", "", 1), "line 1:"),
             (
                 original.replacen("17.99", "x", 1),
                 "'x' is not a finite number",

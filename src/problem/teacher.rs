@@ -39,7 +39,7 @@ impl Teacher {
     /// The teacher drawn from `seed`: He-normal weights (variance 2/fan-in,
     /// so the signal neither dies nor explodes with depth), biases of
     /// standard deviation 0.1 so the boundary need not pass through the
-    /// origin, and a linear read-out of variance 1/w.
+    /// origin, and a linear read-out of variance 1/fan-in.
     pub fn new(inputs: usize, width: usize, depth: usize, seed: u64) -> Self {
         let mut rng = host_rng(derive_seed(seed, &[b"teacher"]));
         let mut normal = |std: f64| -> f64 { std * rng.sample::<f64, _>(StandardNormal) };
@@ -64,7 +64,7 @@ impl Teacher {
         };
         let reference = teacher.uniform_points(MEDIAN_POINTS, derive_seed(seed, &[b"median"]));
         let mut outputs: Vec<f64> = reference
-            .chunks_exact(inputs)
+            .chunks_exact(inputs.max(1))
             .map(|x| teacher.output(x))
             .collect();
         outputs.sort_by(f64::total_cmp);
@@ -110,15 +110,22 @@ impl Teacher {
 
     /// `size` labelled points drawn with `seed` (a training or test set).
     pub fn table(&self, size: usize, seed: u64) -> Table {
-        let points = self.uniform_points(size, derive_seed(seed, &[b"teacher points"]));
+        // Labelled as stored (f32), so a point near the boundary keeps the
+        // label of the value a network sees.
+        let points: Vec<f32> = self
+            .uniform_points(size, derive_seed(seed, &[b"teacher points"]))
+            .into_iter()
+            .map(|x| x as f32)
+            .collect();
+        let labels = points
+            .chunks_exact(self.inputs.max(1))
+            .map(|x| self.label(&x.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
+            .collect();
         Table {
             inputs: self.inputs,
             classes: 2,
-            labels: points
-                .chunks_exact(self.inputs)
-                .map(|x| self.label(x))
-                .collect(),
-            points: points.into_iter().map(|x| x as f32).collect(),
+            labels,
+            points,
         }
     }
 }
