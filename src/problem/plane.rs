@@ -47,17 +47,15 @@ impl DataPlane {
             |x: &[f64], y: &[f64]| -> Vec<f64> { x.iter().zip(y).map(|(p, q)| p - q).collect() };
         let (ab, ac) = (minus(b, a), minus(c, a));
         let scale = norm(&ab).max(norm(&ac));
-        if !(scale > 0.0) {
-            return None;
-        }
         let first: Vec<f64> = ab
             .iter()
             .map(|v| v / norm(&ab).max(f64::MIN_POSITIVE))
             .collect();
         let along = dot(&ac, &first);
         let rest: Vec<f64> = ac.iter().zip(&first).map(|(v, e)| v - along * e).collect();
-        // Written as "not above" so a NaN coordinate spans no plane either.
-        if !(norm(&ab) > COLLINEAR * scale && norm(&rest) > COLLINEAR * scale) {
+        let (length, height) = (norm(&ab), norm(&rest));
+        let nan = [scale, length, height].iter().any(|v| v.is_nan());
+        if nan || length <= COLLINEAR * scale || height <= COLLINEAR * scale {
             return None;
         }
         let second: Vec<f64> = rest.iter().map(|v| v / norm(&rest)).collect();
