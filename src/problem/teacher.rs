@@ -40,7 +40,16 @@ impl Teacher {
     /// so the signal neither dies nor explodes with depth), biases of
     /// standard deviation 0.1 so the boundary need not pass through the
     /// origin, and a linear read-out of variance 1/fan-in.
-    pub fn new(inputs: usize, width: usize, depth: usize, seed: u64) -> Self {
+    ///
+    /// Refused, with the reason, when `d` or `w` is 0, or when the drawn
+    /// teacher is flat on more than 1% of the cube (dead units): its median
+    /// would not split the inputs into two equal classes.
+    pub fn new(inputs: usize, width: usize, depth: usize, seed: u64) -> Result<Self, String> {
+        if inputs == 0 || width == 0 {
+            return Err(format!(
+                "a teacher needs inputs and width of 1 or more, not d = {inputs}, w = {width}"
+            ));
+        }
         let mut rng = host_rng(derive_seed(seed, &[b"teacher"]));
         let mut normal = |std: f64| -> f64 { std * rng.sample::<f64, _>(StandardNormal) };
         let mut layers = Vec::with_capacity(depth + 1);
@@ -69,7 +78,14 @@ impl Teacher {
             .collect();
         outputs.sort_by(f64::total_cmp);
         teacher.threshold = outputs[outputs.len() / 2];
-        teacher
+        let ties = outputs.iter().filter(|&&o| o == teacher.threshold).count();
+        if ties > MEDIAN_POINTS / 100 {
+            return Err(format!(
+                "the teacher of seed {seed} (d = {inputs}, w = {width}, L = {depth}) is constant on {:.0}% of the cube, so its classes cannot be balanced: use a wider or shallower teacher",
+                100.0 * ties as f64 / MEDIAN_POINTS as f64
+            ));
+        }
+        Ok(teacher)
     }
 
     /// The teacher's output at `x`, before the threshold.
@@ -137,7 +153,7 @@ mod tests {
     #[test]
     fn the_classes_are_balanced_and_the_draw_is_seeded() {
         for (inputs, depth) in [(2, 1), (8, 3), (16, 6)] {
-            let teacher = Teacher::new(inputs, 32, depth, 5);
+            let teacher = Teacher::new(inputs, 32, depth, 5).unwrap();
             let table = teacher.table(4000, 1);
             assert_eq!((table.len(), table.inputs), (4000, inputs));
             assert!(table.points.iter().all(|x| x.abs() <= 1.0));
@@ -147,7 +163,7 @@ mod tests {
             assert!((share - 0.5).abs() < 0.04, "d {inputs}, L {depth}: {share}");
             assert_eq!(table, teacher.table(4000, 1));
             assert_ne!(table.labels, teacher.table(4000, 2).labels);
-            assert_ne!(teacher, Teacher::new(inputs, 32, depth, 6));
+            assert_ne!(teacher, Teacher::new(inputs, 32, depth, 6).unwrap());
         }
     }
 
@@ -178,11 +194,22 @@ mod tests {
     }
 
     #[test]
+    fn a_teacher_that_cannot_balance_its_classes_is_refused() {
+        assert!(Teacher::new(0, 32, 3, 0).unwrap_err().contains("d = 0"));
+        assert!(Teacher::new(8, 0, 3, 0).unwrap_err().contains("w = 0"));
+        // Width 1 and depth 12: one dead unit anywhere makes the output
+        // constant there, so some seed is flat on much of the cube.
+        let flat = (0..20).find_map(|seed| Teacher::new(8, 1, 12, seed).err());
+        let error = flat.expect("a narrow deep teacher is flat somewhere");
+        assert!(error.contains("constant on"), "{error}");
+    }
+
+    #[test]
     fn a_deeper_teacher_draws_a_more_folded_boundary() {
         // Averaged over five teachers each, on the same segments.
         let folding = |depth: usize| -> f64 {
             (0..5)
-                .map(|seed| crossings(&Teacher::new(8, 32, depth, seed), 99))
+                .map(|seed| crossings(&Teacher::new(8, 32, depth, seed).unwrap(), 99))
                 .sum::<f64>()
                 / 5.0
         };
