@@ -586,17 +586,34 @@ mod tests {
         args: MeasureArgs,
     }
 
-    /// What a refused `measure` command line says (clap's error or the
-    /// checker's, with the key renamed to its flag).
-    fn refusal(flags: &[&str]) -> String {
-        let line = std::iter::once("measure").chain(flags.iter().copied());
-        match MeasureCommand::try_parse_from(line) {
+    #[derive(Parser)]
+    struct TrainCommand {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+
+    /// What a refused command line says (clap's error or the checker's,
+    /// with the key renamed to its flag); `plan` plans the parsed command.
+    fn refusal_of<C: Parser>(
+        name: &str,
+        flags: &[&str],
+        plan: impl Fn(C) -> Result<SweepPlan, InputError>,
+    ) -> String {
+        let line = std::iter::once(name).chain(flags.iter().copied());
+        match C::try_parse_from(line) {
             Err(error) => error.to_string(),
-            Ok(command) => match command.args.plan(&Registry::builtin()) {
+            Ok(command) => match plan(command) {
                 Err(error) => error.to_string(),
                 Ok(_) => panic!("{flags:?}: accepted"),
             },
         }
+    }
+
+    /// What a refused `measure` command line says.
+    fn refusal(flags: &[&str]) -> String {
+        refusal_of("measure", flags, |c: MeasureCommand| {
+            c.args.plan(&Registry::builtin())
+        })
     }
 
     #[test]
@@ -686,20 +703,10 @@ mod tests {
 
     #[test]
     fn bad_optimizer_settings_are_refused_naming_the_flag() {
-        #[derive(Parser)]
-        struct TrainCommand {
-            #[command(flatten)]
-            args: TrainArgs,
-        }
         let refusal = |flags: &[&str]| {
-            let line = std::iter::once("train").chain(flags.iter().copied());
-            match TrainCommand::try_parse_from(line) {
-                Err(error) => error.to_string(),
-                Ok(command) => match command.args.plan(&Registry::builtin()) {
-                    Err(error) => error.to_string(),
-                    Ok(_) => panic!("{flags:?}: accepted"),
-                },
-            }
+            refusal_of("train", flags, |c: TrainCommand| {
+                c.args.plan(&Registry::builtin())
+            })
         };
         for (flags, hint) in [
             (

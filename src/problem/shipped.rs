@@ -303,8 +303,8 @@ impl Table {
             .collect();
         let stds = (0..self.inputs)
             .map(|i| {
-                let constant = column(i).all(|&v| Some(&v) == column(i).next());
-                if constant {
+                let first = column(i).next();
+                if column(i).all(|v| Some(v) == first) {
                     return 0.0;
                 }
                 let sum: f64 = column(i).map(|&v| (f64::from(v) - means[i]).powi(2)).sum();

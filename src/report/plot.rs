@@ -282,6 +282,26 @@ fn layout<DB: DrawingBackend>(
     Ok(plot)
 }
 
+/// [`layout`] with a title across the top, for charts of several panels;
+/// returns the area below the title.
+fn layout_with_heading<DB: DrawingBackend>(
+    canvas: &Canvas,
+    root: &DrawingArea<DB, Shift>,
+    legend: &[LegendEntry],
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let plot = layout(canvas, root, legend)?;
+    let (heading, body) = plot.split_vertically(canvas.px(40.0));
+    heading
+        .draw_text(
+            title,
+            &TextStyle::from(canvas.font(20.0)),
+            (canvas.px(12.0) as i32, canvas.px(10.0) as i32),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(body)
+}
+
 /// A chart with the title, margins and label areas every chart shares.
 fn chart_builder<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
@@ -753,15 +773,7 @@ impl Chart for PanelChart<'_> {
         }
         // The measured lines first, then what the dashed ones mean.
         legend.sort_by_key(|e| e.label.starts_with("dashed: "));
-        let plot = layout(canvas, root, &legend)?;
-        let (heading, body) = plot.split_vertically(canvas.px(40.0));
-        heading
-            .draw_text(
-                self.title,
-                &TextStyle::from(canvas.font(20.0)),
-                (canvas.px(12.0) as i32, canvas.px(10.0) as i32),
-            )
-            .map_err(|e| e.to_string())?;
+        let body = layout_with_heading(canvas, root, &legend, self.title)?;
         let areas = body.split_evenly((self.rows.len().max(1), self.columns()));
         for (r, row) in self.rows.iter().enumerate() {
             let log_y = row.first().is_some_and(|(axes, _)| axes.log_y);
@@ -1210,15 +1222,7 @@ impl Chart for TwinLineChart<'_> {
         root: &DrawingArea<DB, Shift>,
     ) -> Result<(), String> {
         let legend = line_legend(self.halves[0].1);
-        let plot = layout(canvas, root, &legend)?;
-        let (heading, body) = plot.split_vertically(canvas.px(40.0));
-        heading
-            .draw_text(
-                self.title,
-                &TextStyle::from(canvas.font(20.0)),
-                (canvas.px(12.0) as i32, canvas.px(10.0) as i32),
-            )
-            .map_err(|e| e.to_string())?;
+        let body = layout_with_heading(canvas, root, &legend, self.title)?;
         for (area, (axes, lines)) in body.split_evenly((1, 2)).iter().zip(self.halves) {
             draw_log_y_lines(canvas, area, axes, lines)?;
         }
