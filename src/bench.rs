@@ -11,7 +11,7 @@ use burn::tensor::{Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::MeasureConfig;
-use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec};
+use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, MlpConfig};
 use crate::problem::ProblemConfig;
 use crate::study::{run_study, Point, ProgressMode, ResultsDir, StudyError, StudyPlan, Sweep};
 use crate::train::TrainConfig;
@@ -82,6 +82,90 @@ pub struct BenchReport {
     /// Wall time of a study (`experiments/quick.toml` by default) with the
     /// chosen threads and with one.
     pub study: Option<StudyBench>,
+    /// Measuring on planes through the digits against the square, at one
+    /// shape; `None` when the data set could not be read.
+    #[serde(default)]
+    pub planes: Option<PlanesBench>,
+}
+
+/// Measuring a network on planes through real data (METHOD §10) against
+/// measuring one of the same depth and width on the square: the planes
+/// multiply the landscape's points, the 64 inputs and 10 logits the work
+/// per point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlanesBench {
+    /// Number of hidden layers.
+    pub depth: usize,
+    /// Units per hidden layer, the same for both.
+    pub width: usize,
+    /// Planes the digits networks are measured on.
+    pub planes: usize,
+    /// Wall time of measuring the networks on the square, in seconds.
+    pub square_seconds: f64,
+    /// Wall time of measuring the digits networks, in seconds.
+    pub digits_seconds: f64,
+}
+
+/// Times [`BenchSettings::measure_networks`] networks of the `medium`
+/// shape measured on the square, then the same depth and width with 64
+/// inputs and 10 logits measured on the digits' planes. `None` when the
+/// digits cannot be read (the reason goes to standard error).
+pub fn bench_planes<B: ComputeBackend>(
+    settings: &BenchSettings,
+    activation: &ActivationSpec,
+    layer: &LayerSpec,
+    backend: BackendKind,
+    device: &B::Device,
+) -> Option<PlanesBench> {
+    let depth = SHAPES[1].1;
+    let square = MlpConfig::for_budget(
+        BUDGET,
+        depth,
+        activation.name(),
+        layer,
+        crate::nn::PLANE_DIMS,
+    )?;
+    let measure = MeasureConfig::new();
+    let time = |problem: ProblemConfig, config: MlpConfig| -> Result<f64, String> {
+        let data = problem.data(0, measure.grid, measure.planes)?;
+        let point = Point {
+            activation: activation.clone(),
+            layer: layer.clone(),
+            budget: config.params(layer),
+            config,
+        };
+        let sweep = Sweep {
+            points: vec![point],
+            data: std::sync::Arc::new(data),
+            measure: measure.clone(),
+            problem,
+            train: None,
+            measure_seeds: settings.measure_networks,
+            train_seeds: 0,
+            run_seed: 0,
+            backend,
+            shard: None,
+        };
+        Ok(time_sweep::<B>(&sweep, settings.threads, None, device))
+    };
+    let digits = square.clone().with_input_dim(64).with_output_dim(10);
+    let timed = time(ProblemConfig::new(), square.clone()).and_then(|square_seconds| {
+        let problem = ProblemConfig::new().with_problem("digits".into());
+        Ok((square_seconds, time(problem, digits)?))
+    });
+    match timed {
+        Ok((square_seconds, digits_seconds)) => Some(PlanesBench {
+            depth,
+            width: square.width,
+            planes: measure.planes,
+            square_seconds,
+            digits_seconds,
+        }),
+        Err(reason) => {
+            eprintln!("bench: the digits row is skipped: {reason}");
+            None
+        }
+    }
 }
 
 /// Wall time of a small study, with the chosen threads and with one.
@@ -137,6 +221,7 @@ pub fn bench_shapes<B: ComputeBackend>(
         std::slice::from_ref(activation),
         &depths,
         Init::default(),
+        crate::nn::PLANE_DIMS,
     )
     .expect("the bench budget fits every bench depth");
     SHAPES
@@ -157,8 +242,16 @@ fn bench_shape<B: ComputeBackend>(
     let (depth, width) = (point.config.depth, point.config.width);
     let params = point.params();
     let problem = ProblemConfig::new();
-    let sweep_of = |measure: MeasureConfig, train: Option<TrainConfig>, networks: usize| Sweep {
+    let sweep_of = |problem: &ProblemConfig,
+                    measure: MeasureConfig,
+                    train: Option<TrainConfig>,
+                    networks: usize| Sweep {
         points: vec![point.clone()],
+        data: std::sync::Arc::new(
+            problem
+                .data(0, measure.grid, measure.planes)
+                .expect("the model problem's sets are drawn, never read"),
+        ),
         measure,
         problem: problem.clone(),
         train_seeds: if train.is_some() { networks } else { 0 },
@@ -171,7 +264,7 @@ fn bench_shape<B: ComputeBackend>(
 
     // Measuring: the study's grid and gradient profile.
     let measure = MeasureConfig::new();
-    let sweep = sweep_of(measure.clone(), None, settings.measure_networks);
+    let sweep = sweep_of(&problem, measure.clone(), None, settings.measure_networks);
     let measure_seconds = time_sweep::<B>(&sweep, settings.threads, None, device);
     let measure_seconds_one = time_sweep::<B>(&sweep, settings.threads, Some(1), device);
     let measure_flops =
@@ -181,10 +274,12 @@ fn bench_shape<B: ComputeBackend>(
     let train = TrainConfig::new()
         .with_steps(settings.train_steps)
         .with_log_every(settings.train_steps);
-    let sweep = Sweep {
-        problem: problem.clone().with_test_size(1000),
-        ..sweep_of(measure.with_grid(4), Some(train), settings.train_networks)
-    };
+    let sweep = sweep_of(
+        &problem.clone().with_test_size(1000),
+        measure.with_grid(4),
+        Some(train),
+        settings.train_networks,
+    );
     let train_seconds = time_sweep::<B>(&sweep, settings.threads, None, device);
     let train_seconds_one = time_sweep::<B>(&sweep, settings.threads, Some(1), device);
     let steps = (settings.train_networks * settings.train_steps) as f64;
@@ -291,6 +386,16 @@ impl BenchReport {
             "\n(measuring: {} networks per shape on the {grid}×{grid} grid with the gradient profile; training: {} networks × {} full-batch Adam steps on {points} points)\n",
             self.settings.measure_networks, self.settings.train_networks, self.settings.train_steps
         );
+        if let Some(planes) = &self.planes {
+            text += &format!(
+                "digits: depth {}, width {}, 64 inputs, 10 logits, {} planes: measuring takes {:.2}× the time of the same shape on the square (the landscape has {}× the points)\n",
+                planes.depth,
+                planes.width,
+                planes.planes,
+                planes.digits_seconds / planes.square_seconds,
+                planes.planes
+            );
+        }
         if let Some(study) = &self.study {
             text += &format!(
                 "study {}: {:.1} s with {} thread(s), {:.1} s with one ({:.2}×)\n",

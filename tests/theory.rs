@@ -21,10 +21,12 @@ fn measured_and_predicted(
     let activation = ActivationRegistry::builtin().get(name).unwrap();
     let dense = LayerRegistry::builtin().get("dense").unwrap();
     let config = MlpConfig::new(depth, width, name.into());
+    let problem = ProblemConfig::new().with_train_size(16);
+    let data = problem.data(0, grid, 1).unwrap();
     let measurer = Measurer::<B>::new(
         MeasureConfig::new().with_grid(grid).with_proxies(false),
-        ProblemConfig::new().with_train_size(16),
-        0,
+        problem,
+        &data,
         &Default::default(),
     );
     let seeds: Vec<u64> = (0..seeds)

@@ -21,7 +21,7 @@ use crate::train::{AdamConfig, OptimizerKind, TrainConfig};
 /// The flag of each config key the command-line flags set: the checker
 /// names keys, the user typed flags. The one table of the renaming, used by
 /// every command.
-pub(crate) const FLAGS: [(&str, &str); 23] = [
+pub(crate) const FLAGS: [(&str, &str); 24] = [
     ("activations", "--activation"),
     ("layer", "--layer"),
     ("depths", "--depth"),
@@ -30,6 +30,7 @@ pub(crate) const FLAGS: [(&str, &str); 23] = [
     // `train` trains every network it measures: --seeds sets both.
     ("train_seeds", "--seeds"),
     ("grid", "--grid"),
+    ("planes", "--planes"),
     ("epsilon", "--epsilon"),
     ("train.cells", "--cells"),
     ("train.problem", "--problem"),
@@ -79,9 +80,13 @@ pub struct SweepArgs {
     /// Networks (seeds) per (activation, depth).
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().measure_seeds)]
     pub seeds: usize,
-    /// Landscape grid size G (G×G points on [-1,1]²).
+    /// Landscape grid size G (G×G points on [-1,1]², or on each plane).
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().measure.grid)]
     pub grid: usize,
+    /// Planes through the training data a network is measured on when the
+    /// problem has more than two inputs (METHOD §10).
+    #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().measure.planes)]
+    pub planes: usize,
     /// Initialisation scheme (METHOD §2).
     #[arg(long, value_enum, default_value_t = RunConfig::defaults().model.init)]
     pub init: Init,
@@ -99,7 +104,10 @@ pub struct SweepArgs {
     #[arg(long, value_enum, default_value_t = RunConfig::defaults().backend)]
     pub backend: BackendKind,
     /// The model problem, with its parameters: checkerboard, checkerboard:c,
-    /// spirals:t (two spirals, t turns), rings:k (k concentric rings).
+    /// spirals:t (two spirals, t turns), rings:k (k concentric rings),
+    /// sines:k (regression), digits (8×8 handwritten digits, 10 classes),
+    /// breast-cancer (30 inputs), teacher:d or teacher:d:w:L (labels of a
+    /// random ReLU teacher on [-1,1]^d).
     #[arg(long, default_value_t = RunConfig::defaults().problem.problem)]
     pub problem: String,
     /// Checkerboard cells per side (when --problem names none).
@@ -146,6 +154,7 @@ impl SweepArgs {
                 grid: self.grid,
                 c2c_threshold: self.epsilon,
                 proxies: !self.no_proxies,
+                planes: self.planes,
             },
             train,
             measure_seeds: self.seeds,

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use super::error::CliError;
 use super::table::{print_study_summary, TableRow};
-use crate::bench::{bench_shapes, matmul_gflops, time_study, BenchReport, BenchSettings};
+use crate::bench::{
+    bench_planes, bench_shapes, matmul_gflops, time_study, BenchReport, BenchSettings,
+};
 use crate::json::JsonLines;
 use crate::nn::{ActivationSpec, BackendJob, BackendKind, ComputeBackend, LayerSpec};
 use crate::study::interrupt::Kept;
@@ -147,6 +149,13 @@ impl BackendJob for BenchPlan {
             self.backend,
             device,
         );
+        let planes = bench_planes::<B>(
+            &self.settings,
+            &self.activation,
+            &self.layer,
+            self.backend,
+            device,
+        );
         let study = self
             .study
             .as_ref()
@@ -161,6 +170,7 @@ impl BackendJob for BenchPlan {
             estimated_peak_gflops: matmul * threads as f64,
             shapes,
             study,
+            planes,
         };
         print!("{}", report.table());
         write_json(&self.out, &report)?;

@@ -16,7 +16,7 @@ use super::functions::{
 use super::names::Measure;
 use super::proxies::{self, Proxies, PROXY_BATCH};
 use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
-use crate::problem::{grid_tensor, ProblemConfig};
+use crate::problem::{ProblemConfig, ProblemData};
 
 /// How networks are measured (METHOD §3). Every field has the METHOD default.
 #[derive(Config, Debug, PartialEq)]
@@ -31,6 +31,10 @@ pub struct MeasureConfig {
     /// large share of the time of measuring a network.
     #[config(default = true)]
     pub proxies: bool,
+    /// Planes through the data a network is measured on when its inputs
+    /// have more than two dimensions (METHOD §10); unused on the square.
+    #[config(default = 4)]
+    pub planes: usize,
 }
 
 /// The measures of one network at initialisation (METHOD §3).
@@ -78,10 +82,13 @@ impl NetworkMeasures {
     }
 }
 
-/// Measures networks on one device: holds the grid and the training set.
+/// Measures networks on one device: holds the landscape's points and the
+/// training set.
 pub struct Measurer<B: ComputeBackend> {
     config: MeasureConfig,
     problem: ProblemConfig,
+    inputs: usize,
+    train_size: usize,
     grid_points: Tensor<B::InnerBackend, 2>,
     train_points: Tensor<B, 2>,
     train_labels: Tensor<B, 2>,
@@ -94,7 +101,8 @@ pub struct Measurer<B: ComputeBackend> {
 }
 
 /// The measures of an ensemble's members, and each member's output
-/// landscape on the grid (`G × G`, rows y, columns x).
+/// landscape on the grid's first section (`G × G`, rows y, columns x; the
+/// first logit of several).
 pub struct Measured {
     /// Each member's measures, in member order.
     pub networks: Vec<NetworkMeasures>,
@@ -103,19 +111,22 @@ pub struct Measured {
 }
 
 impl<B: ComputeBackend> Measurer<B> {
-    /// `run_seed` draws the training set of the gradient profile.
+    /// Measures on `data`'s landscape; its training set is the gradient
+    /// profile's and the proxies' data.
     pub fn new(
         config: MeasureConfig,
         problem: ProblemConfig,
-        run_seed: u64,
+        data: &ProblemData,
         device: &B::Device,
     ) -> Self {
-        let (train_points, train_labels) = problem.training_set(run_seed).tensors::<B>(device);
-        let batch = PROXY_BATCH.min(problem.train_size);
+        let (train_points, train_labels) = data.train.tensors::<B>(device);
+        let batch = PROXY_BATCH.min(data.train.len());
         Self {
             proxy_points: train_points.clone().narrow(0, 0, batch),
             proxy_labels: train_labels.clone().narrow(0, 0, batch).inner(),
-            grid_points: grid_tensor(config.grid, device),
+            grid_points: data.landscape.tensor(device),
+            inputs: data.train.inputs,
+            train_size: data.train.len(),
             train_points,
             train_labels,
             chunk_elements: B::CHUNK_ELEMENTS,
@@ -138,7 +149,7 @@ impl<B: ComputeBackend> Measurer<B> {
     /// gradient profile's pass over the training set bounds it (the grid is
     /// streamed in chunks).
     pub fn ensemble_members(&self, config: &MlpConfig) -> usize {
-        config.members_per_ensemble::<B>(self.chunk_elements, self.problem.train_size)
+        config.members_per_ensemble::<B>(self.chunk_elements, self.train_size)
     }
 
     /// Measures one network per seed, in ensembles; results in seed order.
@@ -169,12 +180,13 @@ impl<B: ComputeBackend> Measurer<B> {
                 self.proxy_labels.clone(),
                 self.problem.loss,
                 whole_gradient,
+                self.inputs,
             )
         } else {
             vec![Proxies::not_computed(); model.members()]
         }
         .into_iter();
-        let grid_points = (self.config.grid * self.config.grid) as f64;
+        let landscape_points = pass.points as f64;
         let params = model.params_per_member();
         let networks = (0..model.members())
             .map(|member| {
@@ -185,7 +197,7 @@ impl<B: ComputeBackend> Measurer<B> {
                 NetworkMeasures {
                     params,
                     activation_ratio: grid.activation_ratio,
-                    activation_count: pass.active[member] / grid_points,
+                    activation_count: pass.active[member] / landscape_points,
                     v3: grid.v3,
                     rv_out: grid.rv_out,
                     collapse_layer: rv_layers
@@ -199,9 +211,12 @@ impl<B: ComputeBackend> Measurer<B> {
                 }
             })
             .collect();
+        let landscapes = (0..model.members())
+            .map(|member| pass.section(member, 0, 0, self.config.grid))
+            .collect();
         Measured {
             networks,
-            landscapes: pass.landscapes,
+            landscapes,
         }
     }
 
@@ -267,10 +282,13 @@ fn points_per_chunk(elements: usize, members: usize, width: usize, total: usize)
     (elements / (members * width).max(1)).clamp(1, total.max(1))
 }
 
-/// What one streamed pass over the grid gathers, per member: active
-/// pairs, the moments of every hidden layer.s output and of the network output
-/// (last), and the output landscape.
+/// What one streamed pass over the landscape's points gathers, per member:
+/// active pairs, the moments of every hidden layer's output and of the
+/// network output (last), and the outputs at every point (`[points, k]`
+/// row-major, section by section).
 struct LandscapePass {
+    points: usize,
+    outputs: usize,
     active: Vec<f64>,
     hidden_units: usize,
     moments: Vec<Vec<UnitMoments>>,
@@ -292,7 +310,8 @@ pub struct GridMeasures {
 }
 
 /// The [`GridMeasures`] of every member of `model` on `grid_points` (the
-/// `config.grid`² grid), streamed in chunks of `stream_elements`.
+/// `config.grid`² grid on the square, or on each of several planes),
+/// streamed in chunks of `stream_elements`.
 pub fn grid_measures<B: SupportedBackend>(
     model: &Mlp<B>,
     grid_points: &Tensor<B, 2>,
@@ -306,19 +325,32 @@ pub fn grid_measures<B: SupportedBackend>(
 }
 
 impl LandscapePass {
-    /// One member's grid measures.
+    /// One member's grid measures: AR and `RV_out` over every point of
+    /// every section, V3 the mean over sections and logits (METHOD §10).
     fn grid_measures(&self, member: usize, config: &MeasureConfig) -> GridMeasures {
-        let grid_points = (config.grid * config.grid) as f64;
         let rv_out = self.moments[member]
             .last()
             .expect("the output's moments")
             .relative_variation();
+        let sections = self.points / (config.grid * config.grid).max(1);
+        let mut v3 = 0.0;
+        for section in 0..sections {
+            for logit in 0..self.outputs {
+                let landscape = self.section(member, section, logit, config.grid);
+                v3 += third_order_variability(&landscape, config.grid);
+            }
+        }
         GridMeasures {
-            activation_ratio: self.active[member] / (grid_points * self.hidden_units as f64),
-            v3: third_order_variability(&self.landscapes[member], config.grid),
+            activation_ratio: self.active[member] / (self.points as f64 * self.hidden_units as f64),
+            v3: v3 / (sections * self.outputs).max(1) as f64,
             rv_out,
             c2c: rv_out < config.c2c_threshold,
         }
+    }
+
+    /// One logit's `G × G` landscape on one section.
+    fn section(&self, member: usize, section: usize, logit: usize, size: usize) -> Vec<f32> {
+        section_landscape(&self.landscapes[member], self.outputs, section, logit, size)
     }
 
     /// Streams the grid through `model` in chunks of at most `elements`
@@ -330,13 +362,15 @@ impl LandscapePass {
     ) -> Self {
         let members = model.members();
         let total = grid_points.dims()[0];
-        let width = model.output.weight.dims()[1];
-        let chunk = points_per_chunk(elements, members, width, total);
+        let [_, width, outputs] = model.output.weight.dims();
+        let chunk = points_per_chunk(elements, members, width.max(outputs), total);
         let mut pass = Self {
+            points: total,
+            outputs,
             active: vec![0.0; members],
             hidden_units: 0,
             moments: Vec::new(),
-            landscapes: vec![Vec::with_capacity(total); members],
+            landscapes: vec![Vec::with_capacity(total * outputs); members],
         };
         let mut shifts: Vec<Tensor<B, 3>> = Vec::new();
         for start in (0..total).step_by(chunk) {
@@ -365,7 +399,7 @@ impl LandscapePass {
                     .zip(&shifts)
                     .map(|(h, shift)| centred_sums(h, shift.clone())),
             );
-            columns.push(output.reshape([members, len]));
+            columns.push(output.reshape([members, len * outputs]));
             pass.add_chunk(&host_rows(Tensor::cat(columns, 1)), observations, len);
         }
         pass
@@ -406,8 +440,23 @@ impl LandscapePass {
     }
 }
 
-/// Each member's output on the grid (`G × G` row-major), streamed in chunks
-/// of at most `elements` per intermediate.
+/// One logit's `G × G` landscape on one section, from a member's outputs
+/// at every point (`[points, k]` row-major, section by section).
+pub fn section_landscape(
+    outputs_at_points: &[f32],
+    outputs: usize,
+    section: usize,
+    logit: usize,
+    size: usize,
+) -> Vec<f32> {
+    let start = section * size * size;
+    (start..start + size * size)
+        .map(|point| outputs_at_points[point * outputs + logit])
+        .collect()
+}
+
+/// Each member's outputs at every grid point (`[points, k]` row-major),
+/// streamed in chunks of at most `elements` per intermediate.
 pub fn output_landscapes<B: SupportedBackend>(
     model: &Mlp<B>,
     grid_points: &Tensor<B, 2>,
@@ -415,15 +464,16 @@ pub fn output_landscapes<B: SupportedBackend>(
 ) -> Vec<Vec<f32>> {
     let members = model.members();
     let total = grid_points.dims()[0];
-    let chunk = points_per_chunk(elements, members, model.output.weight.dims()[1], total);
-    let mut landscapes = vec![Vec::with_capacity(total); members];
+    let [_, width, outputs] = model.output.weight.dims();
+    let chunk = points_per_chunk(elements, members, width.max(outputs), total);
+    let mut landscapes = vec![Vec::with_capacity(total * outputs); members];
     for start in (0..total).step_by(chunk) {
         let len = chunk.min(total - start);
         let output =
             model.forward(model.broadcast_input(grid_points.clone().narrow(0, start, len)));
         for (landscape, row) in landscapes
             .iter_mut()
-            .zip(host_rows(output.reshape([members, len])))
+            .zip(host_rows(output.reshape([members, len * outputs])))
         {
             landscape.extend(row.iter().map(|&v| v as f32));
         }
@@ -434,10 +484,11 @@ pub fn output_landscapes<B: SupportedBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{ActivationRegistry, LayerRegistry};
-    use crate::problem::ProblemConfig;
+    use crate::nn::{ActivationRegistry, LayerRegistry, PLANE_DIMS};
+    use crate::problem::{DataPlane, Dataset, LandscapeGrid, ProblemConfig};
     use crate::seed::network_seed;
     use burn::backend::{Autodiff, NdArray};
+    use burn::tensor::TensorData;
 
     type B = Autodiff<NdArray>;
 
@@ -446,13 +497,13 @@ mod tests {
     }
 
     fn measurer(grid: usize) -> Measurer<B> {
-        let problem = ProblemConfig::new().with_train_size(256);
-        Measurer::new(
-            MeasureConfig::new().with_grid(grid),
-            problem,
-            0,
-            &Default::default(),
-        )
+        measurer_on(ProblemConfig::new().with_train_size(256), grid)
+    }
+
+    fn measurer_on(problem: ProblemConfig, grid: usize) -> Measurer<B> {
+        let config = MeasureConfig::new().with_grid(grid);
+        let data = problem.data(0, grid, config.planes).unwrap();
+        Measurer::new(config, problem, &data, &Default::default())
     }
 
     fn seeds(activation: &str, depth: usize, count: usize) -> Vec<u64> {
@@ -461,10 +512,152 @@ mod tests {
             .collect()
     }
 
+    /// A measurer on hand-made planes in three dimensions.
+    fn measurer_on_planes(planes: Vec<DataPlane>, grid: usize) -> Measurer<B> {
+        let problem = ProblemConfig::new().with_problem("teacher:3".into());
+        let mut data = problem.data(0, grid, 1).unwrap();
+        data.landscape = LandscapeGrid {
+            size: grid,
+            inputs: 3,
+            planes,
+        };
+        let config = MeasureConfig::new().with_grid(grid).with_proxies(false);
+        Measurer::new(config, problem, &data, &Default::default())
+    }
+
+    fn host_values(param: &Param<Tensor<B, 3>>) -> Vec<f32> {
+        param.val().into_data().to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn a_network_that_reads_one_input_has_the_v3_of_its_1d_function() {
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let config = MlpConfig::new(1, 6, "relu".into()).with_input_dim(3);
+        let mut model: Mlp<B> = config.init(&relu, &layer("dense"), &[5], &Default::default());
+        // Keep only the first input's row of the first layer's weights.
+        let mut weights = host_values(&model.hidden[0].params[0]);
+        weights[6..].iter_mut().for_each(|w| *w = 0.0);
+        model.hidden[0].params[0] = Param::from_data(
+            TensorData::new(weights.clone(), [1, 3, 6]),
+            &Default::default(),
+        );
+        let biases = host_values(&model.hidden[0].params[1]);
+        let (readout, offset) = (
+            host_values(&model.output.weight),
+            host_values(&model.output.bias),
+        );
+        let one_d = |x: f64| -> f64 {
+            (0..6)
+                .map(|j| {
+                    f64::from(readout[j])
+                        * (f64::from(weights[j]) * x + f64::from(biases[j])).max(0.0)
+                })
+                .sum::<f64>()
+                + f64::from(offset[0])
+        };
+        let data = Dataset {
+            inputs: 3,
+            classes: 2,
+            points: vec![
+                0.3, -1.2, 0.5, -0.8, 0.4, 1.1, 1.5, 0.9, -0.7, -0.2, 0.1, 0.6,
+            ],
+            labels: vec![0.0; 4],
+        };
+        let grid = 41;
+        let planes = crate::problem::data_planes(&data, 3, 7);
+        assert_eq!(planes.len(), 3);
+        // V3 of each plane's landscape of the 1-D function, computed on the
+        // host from the plane's geometry alone, then averaged.
+        let coordinate = |k: usize| -1.0 + 2.0 * k as f64 / (grid - 1) as f64;
+        let expected = planes
+            .iter()
+            .map(|plane| {
+                let landscape: Vec<f64> = (0..grid * grid)
+                    .map(|k| one_d(plane.point(coordinate(k % grid), coordinate(k / grid))[0]))
+                    .collect();
+                third_order_variability(&landscape, grid)
+            })
+            .sum::<f64>()
+            / 3.0;
+        let measured = measurer_on_planes(planes, grid)
+            .measure_ensemble(&model)
+            .networks[0]
+            .v3;
+        assert!(expected > 1e-4, "a kinked function: {expected}");
+        assert!(
+            (measured - expected).abs() <= 1e-3 * expected,
+            "{measured} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn the_order_of_the_three_points_changes_only_the_planes_orientation() {
+        // A right isosceles triangle at a: swapping b and c transposes the
+        // plane's grid (u ↔ v), a symmetry of every measure.
+        let a = vec![0.2, -0.4, 0.9];
+        let (b, c) = (vec![1.2, -0.4, 0.9], vec![0.2, 0.6, 0.9]);
+        let one = DataPlane::through(&a, &b, &c).unwrap();
+        let other = DataPlane::through(&a, &c, &b).unwrap();
+        let tanh = ActivationRegistry::builtin().get("tanh").unwrap();
+        let config = MlpConfig::new(3, 8, "tanh".into()).with_input_dim(3);
+        let model: Mlp<B> = config.init(&tanh, &layer("dense"), &[3, 4], &Default::default());
+        let first = measurer_on_planes(vec![one], 33)
+            .measure_ensemble(&model)
+            .networks;
+        let second = measurer_on_planes(vec![other], 33)
+            .measure_ensemble(&model)
+            .networks;
+        for (x, y) in first.iter().zip(&second) {
+            assert!(
+                x.v3 > 0.0 && (x.v3 - y.v3).abs() <= 1e-5 * x.v3,
+                "{} vs {}",
+                x.v3,
+                y.v3
+            );
+            assert!((x.rv_out - y.rv_out).abs() <= 1e-5 * x.rv_out);
+            assert!((x.activation_ratio - y.activation_ratio).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn several_logits_average_their_v3_and_share_rv_out() {
+        // Two logits that are the same function: the mean of their V3 is
+        // that V3, and RV over the two units is the one unit's.
+        let abs = ActivationRegistry::builtin().get("abs").unwrap();
+        let single: Mlp<B> = MlpConfig::new(2, 8, "abs".into()).init(
+            &abs,
+            &layer("dense"),
+            &[9],
+            &Default::default(),
+        );
+        let mut double: Mlp<B> = MlpConfig::new(2, 8, "abs".into()).with_output_dim(2).init(
+            &abs,
+            &layer("dense"),
+            &[9],
+            &Default::default(),
+        );
+        double.hidden = single.hidden.clone();
+        let twice = |p: &Param<Tensor<B, 3>>| {
+            Param::from_tensor(Tensor::cat(vec![p.val(), p.val()], 2).detach())
+        };
+        double.output.weight = twice(&single.output.weight);
+        double.output.bias = twice(&single.output.bias);
+        let one = measurer(21).measure_ensemble(&single).networks[0].clone();
+        let two = measurer(21).measure_ensemble(&double).networks[0].clone();
+        assert!(
+            (one.v3 - two.v3).abs() <= 1e-9 * one.v3,
+            "{} vs {}",
+            one.v3,
+            two.v3
+        );
+        assert!((one.rv_out - two.rv_out).abs() <= 1e-9);
+        assert_eq!(one.activation_ratio, two.activation_ratio);
+    }
+
     #[test]
     fn abs_has_activation_ratio_exactly_one() {
         let abs = ActivationRegistry::builtin().get("abs").unwrap();
-        let config = MlpConfig::for_budget(2000, 4, "abs", &layer("dense")).unwrap();
+        let config = MlpConfig::for_budget(2000, 4, "abs", &layer("dense"), PLANE_DIMS).unwrap();
         for m in measurer(21).measure(&config, &abs, &layer("dense"), &seeds("abs", 4, 5)) {
             assert_eq!(m.activation_ratio, 1.0);
             assert_eq!(m.activation_count, 4.0 * config.width as f64);
@@ -474,7 +667,7 @@ mod tests {
     #[test]
     fn relu_activation_ratio_is_one_half_over_fifty_seeds() {
         let relu = ActivationRegistry::builtin().get("relu").unwrap();
-        let config = MlpConfig::for_budget(2000, 2, "relu", &layer("dense")).unwrap();
+        let config = MlpConfig::for_budget(2000, 2, "relu", &layer("dense"), PLANE_DIMS).unwrap();
         let measures = measurer(31).measure(&config, &relu, &layer("dense"), &seeds("relu", 2, 50));
         let mean = measures.iter().map(|m| m.activation_ratio).sum::<f64>() / 50.0;
         assert!(
@@ -502,7 +695,7 @@ mod tests {
     fn residual_networks_at_depth_64_have_finite_measures() {
         let relu = ActivationRegistry::builtin().get("relu").unwrap();
         let residual = layer("residual");
-        let config = MlpConfig::for_budget(2000, 64, "relu", &residual).unwrap();
+        let config = MlpConfig::for_budget(2000, 64, "relu", &residual, PLANE_DIMS).unwrap();
         let measures = measurer(21).measure(&config, &relu, &residual, &seeds("relu", 64, 3));
         for m in measures {
             let finite = [m.activation_ratio, m.v3, m.rv_out]
@@ -521,7 +714,7 @@ mod tests {
     #[test]
     fn the_same_seeds_give_identical_measures() {
         let tanh = ActivationRegistry::builtin().get("tanh").unwrap();
-        let config = MlpConfig::for_budget(200, 3, "tanh", &layer("dense")).unwrap();
+        let config = MlpConfig::for_budget(200, 3, "tanh", &layer("dense"), PLANE_DIMS).unwrap();
         let seeds = seeds("tanh", 3, 4);
         let first = measurer(16).measure(&config, &tanh, &layer("dense"), &seeds);
         let second = measurer(16).measure(&config, &tanh, &layer("dense"), &seeds);
@@ -531,7 +724,7 @@ mod tests {
     #[test]
     fn chunking_does_not_change_the_measures() {
         let tanh = ActivationRegistry::builtin().get("tanh").unwrap();
-        let config = MlpConfig::for_budget(300, 3, "tanh", &layer("dense")).unwrap();
+        let config = MlpConfig::for_budget(300, 3, "tanh", &layer("dense"), PLANE_DIMS).unwrap();
         let seeds = seeds("tanh", 3, 5);
         let whole = measurer(21).measure(&config, &tanh, &layer("dense"), &seeds);
         let chunked =

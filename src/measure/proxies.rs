@@ -37,7 +37,7 @@ use super::names::Measure;
 use crate::nn::{
     f64_device, ComputeBackend, F64Backend, Mlp, PreActivationObserver, SupportedBackend,
 };
-use crate::problem::{Loss, INPUT_DIM};
+use crate::problem::Loss;
 
 /// Examples in the batch of NASWOT, the NTK and ZiCo (Mellor et al. use 128).
 pub const PROXY_BATCH: usize = 128;
@@ -161,17 +161,18 @@ pub fn gradient_proxies<B: ComputeBackend>(
     )
 }
 
-/// SynFlow of each member: `|θ|`, all-ones input, `Σ θ ⊙ ∂R/∂θ`, in `f64`
+/// SynFlow of each member on `inputs` inputs: `|θ|`, all-ones input,
+/// `Σ θ ⊙ ∂R/∂θ` with `R` the sum of the outputs, in `f64`
 /// (on [`F64Backend`]): the flow multiplies |θ| over every layer, about
 /// `(n·E|w|)^L`, which overflows `f32` for deep networks at larger budgets
 /// (~1e49 at depth 64 and budget 50,000) but not `f64`.
-pub fn synflow<B: Backend>(model: &Mlp<B>) -> Vec<f64> {
+pub fn synflow<B: Backend>(model: &Mlp<B>, inputs: usize) -> Vec<f64> {
     let positive = model
         .to_backend::<F64Backend>(&f64_device())
         .map_params(|t| t.abs());
     let members = positive.members();
     let ones = Tensor::<F64Backend, 3>::ones(
-        [members, 1, INPUT_DIM],
+        [members, 1, inputs],
         TensorCreationOptions::new(f64_device()).with_dtype(DType::F64),
     );
     let gradients = positive.forward(ones).sum().backward();
@@ -251,14 +252,18 @@ fn host_matrices<B: Backend>(kernels: Tensor<B, 3>) -> Vec<DMatrix<f64>> {
         .collect()
 }
 
-/// The per-example Jacobian `J = ∂f(x_i)/∂θ` of each member, per parameter
-/// group (`[members, B, params of the group]`), and the outputs
-/// `[members, B, 1]`: one backward pass through an ensemble holding one
+/// The per-example gradient `∂(w_i · f(x_i))/∂θ` of each member, per
+/// parameter group (`[members, B, params of the group]`), and the outputs
+/// `[members, B, k]`: one backward pass through an ensemble holding one
 /// copy of each member per example (copy `(m, i)` sees example `i` only, so
-/// its parameter gradient is row `i` of member `m`'s Jacobian).
+/// its parameter gradient is row `i` of member `m`'s). With `weights`
+/// `None` (all ones) it is the Jacobian of the summed logits, the rows
+/// TE-NAS's NTK is built from (Chen et al. 2021); with the loss's slope
+/// `∂ℓ/∂f` it is each example's loss gradient, ZiCo's input.
 fn jacobian<B: ComputeBackend>(
     model: &Mlp<B>,
     points: Tensor<B, 2>,
+    weights: Option<Tensor<B::InnerBackend, 3>>,
 ) -> (Vec<Tensor<B::InnerBackend, 3>>, Tensor<B::InnerBackend, 3>) {
     let members = model.members();
     let [batch, dim] = points.dims();
@@ -273,7 +278,12 @@ fn jacobian<B: ComputeBackend>(
         .expand([members, batch, dim])
         .reshape([members * batch, 1, dim]);
     let output = copies.forward(input);
-    let gradients = output.clone().sum().backward();
+    let outputs = output.dims()[2];
+    let weighted = match weights {
+        Some(w) => output.clone() * Tensor::from_inner(w.reshape([members * batch, 1, outputs])),
+        None => output.clone(),
+    };
+    let gradients = weighted.sum().backward();
     let groups = copies
         .param_groups()
         .into_iter()
@@ -288,7 +298,7 @@ fn jacobian<B: ComputeBackend>(
             Tensor::cat(rows.collect(), 2)
         })
         .collect();
-    (groups, output.inner().reshape([members, batch, 1]))
+    (groups, output.inner().reshape([members, batch, outputs]))
 }
 
 /// Jacobian entries one pass holds (`members × B × params`, 16 MiB of
@@ -327,13 +337,22 @@ fn jacobian_proxies_of_group<B: ComputeBackend>(
     labels: Tensor<B::InnerBackend, 2>,
     loss: Loss,
 ) -> Vec<NtkAndZico> {
-    let (groups, output) = jacobian(model, points);
-    // Per-example loss gradients g_i = ℓ′(f_i, y_i)·J_i: ZiCo's mean and
-    // spread over the batch are invariant to the loss's overall scale.
-    let slope = loss.slope(output, labels);
+    let (groups, output) = jacobian(model, points.clone(), None);
+    // Per-example loss gradients g_i = Σ_j ℓ′(f_i, y_i)_j·∂f_ij/∂θ: ZiCo's
+    // mean and spread over the batch are invariant to the loss's overall
+    // scale. One logit: the slope times the Jacobian's row; several: a
+    // second pass weighted by the slope.
+    let slope = loss.slope(output.clone(), labels);
+    let loss_gradients: Vec<Tensor<B::InnerBackend, 3>> = if output.dims()[2] == 1 {
+        groups
+            .iter()
+            .map(|group| group.clone() * slope.clone())
+            .collect()
+    } else {
+        jacobian(model, points, Some(slope)).0
+    };
     let mut zico_terms = Vec::with_capacity(groups.len());
-    for group in &groups {
-        let g = group.clone() * slope.clone();
+    for g in loss_gradients {
         let mean_abs = g.clone().abs().mean_dim(1);
         let mean = g.clone().mean_dim(1);
         let variance = (g.square().mean_dim(1) - mean.square()).clamp_min(0.0);
@@ -373,9 +392,10 @@ pub fn proxies<B: ComputeBackend>(
     labels: Tensor<B::InnerBackend, 2>,
     loss: Loss,
     gradient: (Vec<f64>, Vec<f64>),
+    inputs: usize,
 ) -> Vec<Proxies> {
     let kernels = host_matrices(naswot_kernel(&model.valid(), points.clone().inner()));
-    let flows = synflow(model);
+    let flows = synflow(model, inputs);
     let jacobians = jacobian_proxies(model, points, labels, loss);
     let (norms, snips) = gradient;
     kernels
@@ -494,11 +514,11 @@ mod tests {
         // |θ| and input (1, 1): h = [3/2, 5/2, 2], R = 1.5 + 5 + 1 + 0.1 = 7.6.
         // The output layer's flow is R itself (R is linear in it) and the
         // hidden layer's is Σ_j |w₂ⱼ|·hⱼ = 7.5: SynFlow = 15.1.
-        let flow = synflow(&tiny(1.0))[0];
+        let flow = synflow(&tiny(1.0), 2)[0];
         assert!((flow - 15.1).abs() < 1e-5, "{flow}");
         // It depends on |θ| only: flipping every sign changes nothing.
         let flipped = tiny(1.0).map_params(|t| t.neg());
-        assert!((synflow(&flipped)[0] - flow).abs() < 1e-5);
+        assert!((synflow(&flipped, 2)[0] - flow).abs() < 1e-5);
     }
 
     #[test]
@@ -513,7 +533,7 @@ mod tests {
             &[3],
             &Default::default(),
         );
-        let flow = synflow(&model)[0];
+        let flow = synflow(&model, 2)[0];
         assert!(flow.is_finite() && flow > f32::MAX as f64, "{flow:e}");
     }
 

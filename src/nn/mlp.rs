@@ -20,6 +20,8 @@ use crate::seed::host_rng;
 pub use crate::problem::INPUT_DIM;
 /// Output dimension: one logit.
 pub const OUTPUT_DIM: usize = 1;
+/// The model problem's `[inputs, outputs]`: a point of the plane, one logit.
+pub const PLANE_DIMS: [usize; 2] = [INPUT_DIM, OUTPUT_DIM];
 
 // ---------------------------------------------------------------------------
 // Fixed-budget sizing
@@ -140,22 +142,32 @@ pub struct MlpConfig {
 }
 
 impl MlpConfig {
-    /// The config of the fixed-budget network at this depth: the width whose
-    /// parameter count, from the layer type's own parameters, is closest to
-    /// the budget. `None` when the budget is too small for the depth.
+    /// The config of the fixed-budget network at this depth for `inputs`
+    /// inputs and `outputs` logits: the width whose parameter count, from
+    /// the layer type's own parameters, is closest to the budget (METHOD §1,
+    /// §10). `None` when the budget is too small for the depth.
     pub fn for_budget(
         budget: usize,
         depth: usize,
         activation: &str,
         layer: &LayerSpec,
+        [inputs, outputs]: [usize; 2],
     ) -> Option<Self> {
         if depth == 0 {
             return None;
         }
-        let width = width_for_params(budget, |n| {
-            layer.network_params(depth, n, INPUT_DIM, OUTPUT_DIM)
-        })?;
-        Some(Self::new(depth, width, activation.to_string()).with_layer(layer.name().to_string()))
+        let width = width_for_params(budget, |n| layer.network_params(depth, n, inputs, outputs))?;
+        Some(
+            Self::new(depth, width, activation.to_string())
+                .with_layer(layer.name().to_string())
+                .with_input_dim(inputs)
+                .with_output_dim(outputs),
+        )
+    }
+
+    /// Parameters of one network, from its layer type's count.
+    pub fn params(&self, layer: &LayerSpec) -> usize {
+        layer.network_params(self.depth, self.width, self.input_dim, self.output_dim)
     }
 
     /// Networks of this architecture per ensemble so that one
@@ -458,7 +470,7 @@ mod tests {
         // depth 8 with width 1 already has 2·8 + 3 = 19 parameters.
         assert_eq!(width_for(18, 8), None);
         assert_eq!(width_for(19, 8), Some(1));
-        assert!(MlpConfig::for_budget(100, 0, "relu", &dense()).is_none());
+        assert!(MlpConfig::for_budget(100, 0, "relu", &dense(), PLANE_DIMS).is_none());
     }
 
     #[test]
@@ -557,6 +569,21 @@ mod tests {
                 "depth {depth} width {width}"
             );
         }
+    }
+
+    #[test]
+    fn the_budget_counts_the_problems_inputs_and_outputs() {
+        // d = 64, k = 10, P* = 5000, L = 2: P(n) = 65n + n(n+1) + 10(n+1),
+        // so P(41) = 4,807, P(42) = 4,966, P(43) = 5,127: 42 is closest.
+        let config = MlpConfig::for_budget(5000, 2, "relu", &dense(), [64, 10]).unwrap();
+        assert_eq!(
+            (config.width, config.input_dim, config.output_dim),
+            (42, 64, 10)
+        );
+        assert_eq!(config.params(&dense()), 4966);
+        // The same budget on the plane is a wider network.
+        let plane = MlpConfig::for_budget(5000, 2, "relu", &dense(), PLANE_DIMS).unwrap();
+        assert!(plane.width > 42 && plane.input_dim == 2 && plane.output_dim == 1);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub use layer::{
     affine, Activate, HostInit, Layer, LayerForward, ParamSpec, PreActivationObserver,
     DEFAULT_LAYER,
 };
-pub use mlp::{Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM};
+pub use mlp::{Mlp, MlpConfig, INPUT_DIM, OUTPUT_DIM, PLANE_DIMS};
 pub use registry::{
     ActivationRegistry, ActivationSpec, LayerRegistry, LayerSpec, Registry, UnknownActivation,
     UnknownLayer,

@@ -1,9 +1,11 @@
-//! The model problem (METHOD §3–§4): the landscape grid, data sets, the
-//! checkerboard, losses and accuracy.
+//! The model problem (METHOD §3–§4, §10): the landscape grid and the
+//! planes through the data, data sets (drawn on the square, shipped, or
+//! labelled by a teacher), losses and accuracy.
 
 mod checkerboard;
 mod data;
 mod plane;
+mod run_data;
 mod shipped;
 mod target;
 mod teacher;
@@ -16,10 +18,11 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 pub use checkerboard::Checkerboard;
-pub use data::{grid_tensor, landscape_grid, Dataset, INPUT_DIM};
-pub use plane::{data_planes, DataPlane};
+pub use data::{grid_tensor, landscape_grid, outputs_for, Dataset, CHANCE_ACCURACY, INPUT_DIM};
+pub use plane::{data_planes, DataPlane, LandscapeGrid};
+pub use run_data::{ProblemData, SplitRecord};
 pub use shipped::{data_dir, DataError, ShippedData, Split, Table, TEST_FRACTION};
-pub use target::{Target, PROBLEM_FORMS};
+pub use target::{SquareTarget, Target, PROBLEM_FORMS};
 pub use teacher::Teacher;
 
 /// The problem every network of a run is measured (gradient profile) and
@@ -27,16 +30,18 @@ pub use teacher::Teacher;
 #[derive(Config, Debug, PartialEq)]
 pub struct ProblemConfig {
     /// The target, with its parameters: `checkerboard`, `checkerboard:c`,
-    /// `spirals:t`, `rings:k` ([`PROBLEM_FORMS`]).
+    /// `spirals:t`, `rings:k`, `sines:k`, `digits`, `breast-cancer`,
+    /// `teacher:d[:w:L]` ([`PROBLEM_FORMS`]).
     #[config(default = "String::from(\"checkerboard\")")]
     pub problem: String,
     /// Checkerboard cells per side (when `problem` names none).
     #[config(default = "Checkerboard::default().cells")]
     pub cells: usize,
-    /// Training-set size (also the gradient profile's data).
+    /// Training-set size (also the gradient profile's data) of a drawn
+    /// set; a shipped data set's split decides its own sizes.
     #[config(default = 2000)]
     pub train_size: usize,
-    /// Test-set size: fresh points, never trained on.
+    /// Test-set size of a drawn set: fresh points, never trained on.
     #[config(default = 10000)]
     pub test_size: usize,
     /// The training loss.
@@ -53,9 +58,21 @@ impl ProblemConfig {
     /// The target of a checked config (an unchecked bad name falls back to
     /// the checkerboard rather than abort; `RunConfig::check` refuses it).
     fn checked_target(&self) -> Target {
-        self.target().unwrap_or(Target::Checkerboard(Checkerboard {
-            cells: self.cells.max(1),
-        }))
+        self.target()
+            .unwrap_or(Target::Square(SquareTarget::Checkerboard(Checkerboard {
+                cells: self.cells.max(1),
+            })))
+    }
+
+    /// The input dimension `d` of the problem's points.
+    pub fn inputs(&self) -> usize {
+        self.checked_target().inputs()
+    }
+
+    /// The logits of a network for the problem: one for two classes, `k`
+    /// for `k > 2` (METHOD §10).
+    pub fn outputs(&self) -> usize {
+        outputs_for(self.checked_target().classes())
     }
 
     /// Whether the target is a regression target (scored by R²).
@@ -86,26 +103,12 @@ impl ProblemConfig {
         }
     }
 
-    /// The score of a network that learnt nothing: chance on a balanced
-    /// binary target, and R² = 0 (the mean) for a regression target.
-    pub fn chance_score(&self) -> f64 {
-        if self.is_regression() {
-            0.0
-        } else {
-            0.5
-        }
-    }
-
-    /// The training set of a run: the same for every network of the run, so
-    /// architectures are compared on the same data.
-    pub fn training_set(&self, run_seed: u64) -> Dataset {
+    /// The data of a run, with its landscape of `grid`² points on the square
+    /// or on each of `planes` planes (see [`Target::data`]); the error names
+    /// the data file or the teacher that cannot be had.
+    pub fn data(&self, run_seed: u64, grid: usize, planes: usize) -> Result<ProblemData, String> {
         self.checked_target()
-            .training_set(self.train_size, run_seed)
-    }
-
-    /// The test set of a run, independent of the training set.
-    pub fn test_set(&self, run_seed: u64) -> Dataset {
-        self.checked_target().test_set(self.test_size, run_seed)
+            .data([self.train_size, self.test_size], [grid, planes], run_seed)
     }
 }
 
@@ -113,7 +116,8 @@ impl ProblemConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
-    /// Binary cross-entropy on the logit.
+    /// Cross-entropy: binary on one logit, softmax over `k` logits for
+    /// `k > 2` classes (METHOD §10), of which it is the two-class case.
     #[default]
     Bce,
     /// Mean squared error against ±1 targets.
@@ -132,16 +136,26 @@ impl Loss {
     /// The loss of each member, averaged over points.
     ///
     /// # Shapes
-    /// - `logits`: `[members, points, 1]`
-    /// - `labels`: `[points, 1]`, 0 or 1
+    /// - `logits`: `[members, points, k]`
+    /// - `labels`: `[points, 1]`, 0 or 1, for one logit; one-hot
+    ///   `[points, k]` for `k > 2` logits (MSE needs one logit)
     /// - output: `[members]`
     pub fn per_member<B: Backend>(
         self,
         logits: Tensor<B, 3>,
         labels: Tensor<B, 2>,
     ) -> Tensor<B, 1> {
-        let members = logits.dims()[0];
+        let [members, _, outputs] = logits.dims();
         let labels = labels.unsqueeze::<3>();
+        if outputs > 1 {
+            // −Σ_j y_j log softmax(f)_j: the labels are one-hot.
+            let log_probabilities = burn::tensor::activation::log_softmax(logits, 2);
+            return (log_probabilities * labels)
+                .sum_dim(2)
+                .neg()
+                .mean_dim(1)
+                .reshape([members]);
+        }
         let pointwise = match self {
             // max(f, 0) − f·y + log(1 + e^{−|f|}): stable for large |f|.
             Loss::Bce => {
@@ -153,14 +167,17 @@ impl Loss {
         pointwise.mean_dim(1).reshape([members])
     }
 
-    /// `∂ℓ/∂f` of each point's loss at its logit (not averaged).
+    /// `∂ℓ/∂f` of each point's loss at its logits (not averaged).
     ///
     /// # Shapes
-    /// - `logits`: `[members, points, 1]`
-    /// - `labels`: `[points, 1]`
-    /// - output: `[members, points, 1]`
+    /// - `logits`: `[members, points, k]`
+    /// - `labels`: as [`Loss::per_member`]'s
+    /// - output: `[members, points, k]`
     pub fn slope<B: Backend>(self, logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 3> {
         let labels = labels.unsqueeze::<3>();
+        if logits.dims()[2] > 1 {
+            return burn::tensor::activation::softmax(logits, 2) - labels;
+        }
         match self {
             Loss::Bce => burn::tensor::activation::sigmoid(logits) - labels,
             Loss::Mse => (logits - (labels * 2.0 - 1.0)) * 2.0,
@@ -174,13 +191,23 @@ impl fmt::Display for Loss {
     }
 }
 
-/// Fraction of points each member classifies correctly (logit > 0 ⇔ label 1).
+/// Fraction of points each member classifies correctly: logit > 0 ⇔
+/// label 1 for one logit, the arg-max logit for `k > 2` (METHOD §10).
 ///
 /// # Shapes
-/// - `logits`: `[members, points, 1]`, `labels`: `[points, 1]`
+/// - `logits`: `[members, points, k]`, `labels`: as [`Loss::per_member`]'s
 /// - output: `[members]`
 pub fn accuracy<B: Backend>(logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 1> {
-    let members = logits.dims()[0];
+    let [members, _, outputs] = logits.dims();
+    if outputs > 1 {
+        // The arg-max's one-hot picks the label's entry: 1 when they agree.
+        let predicted = logits.argmax(2);
+        let hit = labels
+            .unsqueeze::<3>()
+            .repeat_dim(0, members)
+            .gather(2, predicted);
+        return hit.mean_dim(1).reshape([members]);
+    }
     let predicted = logits.greater_elem(0.0).float();
     let wrong = (predicted - labels.unsqueeze::<3>()).abs();
     (wrong.neg() + 1.0).mean_dim(1).reshape([members])
@@ -238,6 +265,35 @@ mod tests {
         for (score, want) in scores.iter().zip(expected) {
             assert!((*score as f64 - want).abs() < 1e-5, "{scores:?}");
         }
+    }
+
+    #[test]
+    fn softmax_cross_entropy_and_arg_max_accuracy_by_hand() {
+        let device = Default::default();
+        // One member, two points, three classes; labels 2 and 0.
+        let logits = Tensor::<NdArray, 1>::from_floats([1.0, 2.0, 3.0, 0.5, 0.0, -1.0], &device)
+            .reshape([1, 2, 3]);
+        let labels = Tensor::<NdArray, 1>::from_floats([0.0, 0.0, 1.0, 1.0, 0.0, 0.0], &device)
+            .reshape([2, 3]);
+        let log_sum_exp = |v: [f64; 3]| v.iter().map(|x| x.exp()).sum::<f64>().ln();
+        let expected =
+            (log_sum_exp([1.0, 2.0, 3.0]) - 3.0 + log_sum_exp([0.5, 0.0, -1.0]) - 0.5) / 2.0;
+        let loss: f32 = Loss::Bce
+            .per_member(logits.clone(), labels.clone())
+            .into_scalar();
+        assert!(
+            (loss as f64 - expected).abs() < 1e-6,
+            "{loss} vs {expected}"
+        );
+        // Both arg-maxes are right; a third point of label 1 would not be.
+        let correct: f32 = accuracy(logits.clone(), labels.clone()).into_scalar();
+        assert_eq!(correct, 1.0);
+        let wrong = Tensor::<NdArray, 1>::from_floats([0.0, 1.0, 0.0, 0.0, 1.0, 0.0], &device)
+            .reshape([2, 3]);
+        assert_eq!(accuracy(logits.clone(), wrong).into_scalar(), 0.0f32);
+        // The slope is softmax minus the one-hot label: its rows sum to 0.
+        let slope = Loss::Bce.slope(logits, labels).sum_dim(2);
+        assert!(slope.abs().max().into_scalar() < 1e-6f32);
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! Boundary Perspective", CVPR 2022, arXiv:2203.08124; read: the abstract
 //! and introduction).
 
-use crate::seed::{derive_seed, host_rng};
-
-use super::shipped::Table;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
 use rand::RngExt;
+
+use super::data::{landscape_grid, Dataset, INPUT_DIM};
+use crate::seed::{derive_seed, host_rng};
 
 /// The plane through three points `a, b, c` of `R^d`: centred on their
 /// centroid `m`, spanned by the orthonormal `e₁, e₂` (Gram–Schmidt on
@@ -26,6 +28,9 @@ pub struct DataPlane {
     pub second: Vec<f64>,
     /// The half-width `r` of the square.
     pub radius: f64,
+    /// The plane coordinates `(u, v)` of the three points it was drawn
+    /// through, in the order given.
+    pub anchors: [[f64; 2]; 3],
 }
 
 /// Below this, relative to the points' spread, three points are taken as
@@ -64,12 +69,19 @@ impl DataPlane {
             .iter()
             .map(|p| norm(&minus(p, &centre)))
             .fold(0.0, f64::max);
-        Some(Self {
+        let mut plane = Self {
             centre,
             first,
             second,
             radius,
-        })
+            anchors: [[0.0; 2]; 3],
+        };
+        let anchors = [a, b, c].map(|p| {
+            let (u, v) = plane.coordinates(p);
+            [u, v]
+        });
+        plane.anchors = anchors;
+        Some(plane)
     }
 
     /// The point at plane coordinates `(u, v)`: `m + r(u e₁ + v e₂)`.
@@ -107,8 +119,9 @@ impl DataPlane {
 }
 
 /// `count` planes through three distinct training points each, drawn with
-/// `seed`; a draw of collinear points is drawn again.
-pub fn data_planes(train: &Table, count: usize, seed: u64) -> Vec<DataPlane> {
+/// `seed`; a draw of collinear points is drawn again. Fewer come back when
+/// the data span no plane.
+pub fn data_planes(train: &Dataset, count: usize, seed: u64) -> Vec<DataPlane> {
     let mut rng = host_rng(derive_seed(seed, &[b"planes"]));
     let row = |r: usize| -> Vec<f64> {
         train.points[r * train.inputs..(r + 1) * train.inputs]
@@ -130,6 +143,84 @@ pub fn data_planes(train: &Table, count: usize, seed: u64) -> Vec<DataPlane> {
         }
     }
     planes
+}
+
+/// Where a network's landscapes are drawn: the input square (METHOD §3)
+/// for two inputs, else `S` planes through the data (METHOD §10), each
+/// with §3's `G × G` grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LandscapeGrid {
+    /// Points per side `G`.
+    pub size: usize,
+    /// Input dimension `d`.
+    pub inputs: usize,
+    /// The planes; empty for the square.
+    pub planes: Vec<DataPlane>,
+}
+
+impl LandscapeGrid {
+    /// §3's grid on the square `[−1, 1]²`.
+    pub fn square(size: usize) -> Self {
+        Self {
+            size,
+            inputs: INPUT_DIM,
+            planes: Vec::new(),
+        }
+    }
+
+    /// The landscape of a run on `train`: the square for two inputs, else
+    /// `planes` planes through its points drawn from `seed`; the error says
+    /// why the data give fewer.
+    pub fn for_data(
+        train: &Dataset,
+        size: usize,
+        planes: usize,
+        seed: u64,
+    ) -> Result<Self, String> {
+        if train.inputs == INPUT_DIM {
+            return Ok(Self::square(size));
+        }
+        let drawn = data_planes(train, planes, seed);
+        if drawn.len() < planes {
+            return Err(format!(
+                "the training set spans only {} of the {planes} planes asked for: its points lie on a line",
+                drawn.len()
+            ));
+        }
+        Ok(Self {
+            size,
+            inputs: train.inputs,
+            planes: drawn,
+        })
+    }
+
+    /// The landscapes a network draws: one per plane, or one on the square.
+    pub fn sections(&self) -> usize {
+        self.planes.len().max(1)
+    }
+
+    /// Every point, `[sections·G·G, d]` row-major, section by section, each
+    /// in the 2-D grid's order (x fastest).
+    pub fn points(&self) -> Vec<f32> {
+        if self.planes.is_empty() {
+            return landscape_grid(self.size);
+        }
+        self.planes.iter().flat_map(|p| p.grid(self.size)).collect()
+    }
+
+    /// [`LandscapeGrid::points`] as a tensor.
+    pub fn tensor<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2> {
+        let rows = self.sections() * self.size * self.size;
+        Tensor::from_data(TensorData::new(self.points(), [rows, self.inputs]), device)
+    }
+
+    /// The plane coordinates of the data points a section was drawn
+    /// through (none on the square).
+    pub fn marks(&self, section: usize) -> Vec<[f64; 2]> {
+        self.planes
+            .get(section)
+            .map_or_else(Vec::new, |p| p.anchors.to_vec())
+    }
 }
 
 #[cfg(test)]
@@ -212,21 +303,58 @@ mod tests {
 
     #[test]
     fn planes_are_seeded_and_pass_through_training_points() {
-        let train = Table {
+        let train = Dataset {
             inputs: 3,
             classes: 2,
             points: (0..60).map(|k| ((k * 37 % 11) as f32) - 5.0).collect(),
-            labels: vec![0; 20],
+            labels: vec![0.0; 20],
         };
         let planes = data_planes(&train, 4, 3);
         assert_eq!(planes.len(), 4);
         assert_eq!(planes, data_planes(&train, 4, 3));
         assert_ne!(planes, data_planes(&train, 4, 4));
         // A line of points spans no plane: none is drawn, and the draw ends.
-        let line = Table {
+        let line = Dataset {
             points: (0..60).map(|k| (k / 3) as f32).collect(),
-            ..train
+            ..train.clone()
         };
         assert!(data_planes(&line, 2, 0).is_empty());
+        assert!(LandscapeGrid::for_data(&line, 5, 2, 0)
+            .unwrap_err()
+            .contains("line"));
+        // Two inputs: the square, no planes.
+        let flat = Dataset {
+            inputs: 2,
+            ..train.clone()
+        };
+        assert_eq!(
+            LandscapeGrid::for_data(&flat, 5, 4, 0),
+            Ok(LandscapeGrid::square(5))
+        );
+        // A plane's grid holds its three points: each is within half a
+        // grid step of a grid point.
+        let grid = LandscapeGrid::for_data(&train, 41, 2, 3).unwrap();
+        let points = grid.points();
+        assert_eq!(points.len(), 2 * 41 * 41 * 3);
+        for (section, plane) in grid.planes.iter().enumerate() {
+            for [u, v] in grid.marks(section) {
+                let anchor = plane.point(u, v);
+                let section_points = &points[section * 41 * 41 * 3..(section + 1) * 41 * 41 * 3];
+                let nearest = section_points
+                    .chunks_exact(3)
+                    .map(|p| {
+                        p.iter()
+                            .zip(&anchor)
+                            .map(|(x, y)| (f64::from(*x) - y).powi(2))
+                            .sum::<f64>()
+                            .sqrt()
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                // Half a step along each of the two directions, in the plane.
+                let half_step = plane.radius / 40.0 * std::f64::consts::SQRT_2;
+                assert!(nearest <= half_step + 1e-4, "{nearest} > {half_step}");
+                assert!(u.abs() <= 1.0 + 1e-12 && v.abs() <= 1.0 + 1e-12);
+            }
+        }
     }
 }

@@ -732,6 +732,11 @@ impl Figures<'_> {
                 grid: landscape.grid,
                 values,
                 overlay,
+                marks: landscape
+                    .marks
+                    .iter()
+                    .map(|&[u, v]| (u as f32, v as f32))
+                    .collect(),
             })
         };
         let gallery = |trained: bool| -> Vec<Vec<Option<Panel>>> {
@@ -739,10 +744,25 @@ impl Figures<'_> {
                 .map(|a| depths.iter().map(|&d| panel(a, d, trained)).collect())
                 .collect()
         };
-        let titles = [
-            ("landscapes_init", "Output at initialisation on [-1, 1]², seed 0 (blue < 0 < red, own scale per panel)", false),
-            ("landscapes_trained", "Trained decision maps, seed 0 (red: logit > 0; dots: training points, black = label 1)", true),
-        ];
+        let on_planes = training_points.is_empty()
+            && rows.iter().any(|series| {
+                depths.iter().any(|&d| {
+                    results
+                        .landscape(series, d, budget)
+                        .is_some_and(|l| !l.marks.is_empty())
+                })
+            });
+        let titles = if on_planes {
+            [
+                ("landscapes_init", "Output (first logit) at initialisation on a plane through three training points (rings), seed 0 (blue < 0 < red)", false),
+                ("landscapes_trained", "Trained first logit on the same plane, seed 0 (red > 0; rings: the three training points)", true),
+            ]
+        } else {
+            [
+                ("landscapes_init", "Output at initialisation on [-1, 1]², seed 0 (blue < 0 < red, own scale per panel)", false),
+                ("landscapes_trained", "Trained decision maps, seed 0 (red: logit > 0; dots: training points, black = label 1)", true),
+            ]
+        };
         let mut written = Vec::new();
         for (name, title, trained) in titles {
             plot::gallery(
@@ -1115,13 +1135,18 @@ pub fn spread_of_depths(depths: &[usize], count: usize) -> Vec<usize> {
     chosen
 }
 
-/// A few hundred training points for the trained maps.
+/// A few hundred training points for the trained maps on the square; none
+/// for planes through the data, whose maps mark their own three points.
 fn training_overlay(results: &StudyResults) -> Vec<(f32, f32, f32)> {
-    let data = results
-        .config
-        .train
-        .problem_config()
-        .training_set(results.config.seed);
+    let problem = results.config.train.problem_config();
+    let Ok(data) = problem.data(results.config.seed, results.config.grid, 1) else {
+        return Vec::new();
+    };
+    if data.train.inputs != 2 || !matches!(problem.target(), Ok(crate::problem::Target::Square(_)))
+    {
+        return Vec::new();
+    }
+    let data = data.train;
     let step = (data.len() / 400).max(1);
     (0..data.len())
         .step_by(step)

@@ -1038,6 +1038,9 @@ pub struct Panel {
     pub values: Vec<f32>,
     /// Points drawn faintly on top: `(x, y, label)`.
     pub overlay: Vec<(f32, f32, f32)>,
+    /// Points ringed on top, `(x, y)`: the three data points a plane
+    /// through the data passes through (METHOD §10).
+    pub marks: Vec<(f32, f32)>,
 }
 
 /// Heat maps in rows × columns, each with its own symmetric diverging scale
@@ -1179,6 +1182,15 @@ fn draw_panel<DB: DrawingBackend>(
                 (x as f64, y as f64),
                 canvas.px(1.2),
                 color.mix(0.45).filled(),
+            )
+        }))
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(panel.marks.iter().map(|&(x, y)| {
+            Circle::new(
+                (x as f64, y as f64),
+                canvas.px(3.0),
+                BLACK.stroke_width(canvas.px(1.2).max(1)),
             )
         }))
         .map_err(|e| e.to_string())?;
@@ -1393,6 +1405,7 @@ mod tests {
                 .map(|k| ((k % 11) as f32 * 0.5 + phase).sin())
                 .collect(),
             overlay: vec![(0.0, 0.0, 1.0), (0.5, -0.5, 0.0)],
+            marks: vec![(-0.5, 0.25)],
         };
         let rows = vec!["relu".to_string(), "abs".to_string()];
         gallery(

@@ -13,7 +13,7 @@ use super::sweep::{Point, Sweep};
 use crate::error::InputError;
 use crate::measure::MeasureConfig;
 use crate::nn::{BackendKind, Init, Registry, DEFAULT_LAYER};
-use crate::problem::{Checkerboard, Loss, ProblemConfig, Target};
+use crate::problem::{Checkerboard, Loss, ProblemConfig, SquareTarget, Target};
 use crate::train::{AdamConfig, OptimizerKind, TrainConfig};
 
 /// The parameter budget `P*` of a run that names none (METHOD §1).
@@ -115,13 +115,27 @@ impl RunConfig {
             ));
         }
         self.check_numbers()?;
+        let dims = [self.problem.inputs(), self.problem.outputs()];
         let points = Point::product(
             &model.budgets,
             &layers,
             &activations,
             &model.depths,
             model.init,
+            dims,
         )?;
+        self.check_memory(&points)?;
+        let data = self
+            .problem
+            .data(self.run_seed, self.measure.grid, self.measure.planes)
+            .map_err(|message| {
+                let key = if message.contains("planes") {
+                    "planes"
+                } else {
+                    "train.problem"
+                };
+                InputError::new(key, message)
+            })?;
         let sweep = Sweep {
             points,
             measure: self.measure.clone(),
@@ -132,16 +146,15 @@ impl RunConfig {
             run_seed: self.run_seed,
             backend: self.backend,
             shard: None,
+            data: std::sync::Arc::new(data),
         };
-        self.check_memory(&sweep)?;
         Ok(sweep)
     }
 
     /// Refuses, before anything runs, a run whose largest network would not
     /// fit in this machine's available memory, naming the grid or the budget
     /// (whichever needs more), so that no input aborts the process.
-    fn check_memory(&self, sweep: &Sweep) -> Result<(), InputError> {
-        let points = &sweep.points;
+    fn check_memory(&self, points: &[Point]) -> Result<(), InputError> {
         let Some(available) = available_memory() else {
             return Ok(());
         };
@@ -157,8 +170,13 @@ impl RunConfig {
                 let default_problem = RunConfig::defaults().problem;
                 let with_default_set =
                     estimated_bytes(point, &self.measure, &default_problem, trained);
+                let planes_asked = self.problem.inputs() != 2
+                    && self.measure.planes > RunConfig::defaults().measure.planes;
                 let (key, what) = if bytes.landscapes > bytes.parameters + bytes.activations {
-                    ("grid", "its landscapes")
+                    (
+                        if planes_asked { "planes" } else { "grid" },
+                        "its landscapes",
+                    )
                 } else if with_default_set.landscapes
                     + with_default_set.parameters
                     + with_default_set.activations
@@ -184,9 +202,9 @@ impl RunConfig {
         // seed has a record per setting, with its loss curve and tracking.
         // As `Sweep::records_per_point`, in u128: the seeds asked for may be
         // absurd, and this is where they are refused.
-        let networks = sweep.networks_per_point();
-        let trained_records = sweep.trained_seeds() as u128 * sweep.settings().len() as u128;
-        let measured_records = (networks - sweep.trained_seeds()) as u128;
+        let networks = self.measure_seeds.max(self.train_seeds);
+        let trained_records = self.train_seeds as u128 * self.train.settings().len() as u128;
+        let measured_records = (networks - self.train_seeds) as u128;
         let log_points = (self.train.steps / self.train.log_every.max(1)) as u128 + 2;
         let training = log_points + 4 * self.train.track.len() as u128;
         let records: u128 = points
@@ -219,6 +237,7 @@ impl RunConfig {
     /// The ranges of the plain numbers.
     fn check_numbers(&self) -> Result<(), InputError> {
         InputError::at_least("grid", self.measure.grid, 4)?;
+        InputError::at_least("planes", self.measure.planes, 1)?;
         InputError::positive("epsilon", self.measure.c2c_threshold)?;
         InputError::at_least("measure_seeds", self.measure_seeds, 1)?;
         let (problem, train) = (&self.problem, &self.train);
@@ -228,7 +247,7 @@ impl RunConfig {
             .map_err(|message| InputError::new("train.problem", message))?;
         // `checkerboard:c` names its cells; a different `cells` that is not
         // the default was given on purpose, and one of the two would be lost.
-        if let Target::Checkerboard(board) = &target {
+        if let Target::Square(SquareTarget::Checkerboard(board)) = &target {
             let named = problem.problem.contains(':');
             if named
                 && problem.cells != board.cells
@@ -247,6 +266,16 @@ impl RunConfig {
             return Err(InputError::new(
                 "train.loss",
                 format!("{target} is a regression target: use loss mse (R² replaces accuracy)"),
+            ));
+        }
+        if target.classes() > 2 && problem.loss != Loss::Bce {
+            return Err(InputError::new(
+                "train.loss",
+                format!(
+                    "{target} has {} classes, one logit each: use loss bce (softmax cross-entropy over the logits); {} needs one logit",
+                    target.classes(),
+                    problem.loss
+                ),
             ));
         }
         InputError::at_least("train.train_size", problem.train_size, 1)?;
@@ -384,15 +413,27 @@ pub fn estimated_bytes(
     trained: bool,
 ) -> MemoryEstimate {
     const FLOAT: u128 = 4;
-    let grid_points = (measure.grid as u128).pow(2);
-    let landscapes = grid_points * (2 * FLOAT + 2 * FLOAT + 8 + 2 * 16);
+    let (inputs, outputs) = (problem.inputs() as u128, problem.outputs() as u128);
+    let sections = if inputs == 2 {
+        1
+    } else {
+        measure.planes as u128
+    };
+    let grid_points = sections * (measure.grid as u128).pow(2);
+    // Each point's inputs (host and device), each logit's values (host,
+    // device, f64 moments, JSON text).
+    let landscapes = grid_points * (2 * inputs * FLOAT + outputs * (2 * FLOAT + 8 + 2 * 16));
     let params = point.params() as u128;
     let copies = if trained { 5 } else { 3 };
+    // A drawn set's points (the teacher's of any dimension), held on the
+    // host and the device.
+    let data = (problem.train_size + problem.test_size) as u128 * (inputs + 1) * 2 * FLOAT;
     let activations = problem.train_size as u128
-        * point.config.width as u128
+        * (point.config.width as u128).max(outputs)
         * (point.config.depth as u128 + 1)
         * 3
-        * FLOAT;
+        * FLOAT
+        + data;
     MemoryEstimate {
         landscapes,
         parameters: params * FLOAT * copies,
@@ -482,6 +523,10 @@ pub struct StudyConfig {
     /// Compute the zero-cost proxies (default true).
     #[serde(default = "defaults::proxies")]
     pub proxies: bool,
+    /// Planes through the data a network is measured on when the problem
+    /// has more than two inputs (METHOD §10).
+    #[serde(default = "defaults::planes")]
+    pub planes: usize,
     /// Networks measured per point.
     #[serde(default = "defaults::measure_seeds")]
     pub measure_seeds: usize,
@@ -532,7 +577,8 @@ pub struct TrainSection {
     pub track: Vec<usize>,
     /// The training loss.
     pub loss: Loss,
-    /// The target: `checkerboard`, `checkerboard:c`, `spirals:t`, `rings:k`.
+    /// The target: `checkerboard`, `checkerboard:c`, `spirals:t`, `rings:k`,
+    /// `sines:k`, `digits`, `breast-cancer`, `teacher:d[:w:L]`.
     pub problem: String,
     /// Checkerboard cells per side (when `problem` names none).
     pub cells: usize,
@@ -688,6 +734,10 @@ mod defaults {
     /// The default `proxies`.
     pub fn proxies() -> bool {
         RunConfig::defaults().measure.proxies
+    }
+    /// The default `planes`.
+    pub fn planes() -> usize {
+        RunConfig::defaults().measure.planes
     }
     /// The default `measure_seeds`.
     pub fn measure_seeds() -> usize {
@@ -848,6 +898,7 @@ impl StudyConfig {
                 grid: self.grid,
                 c2c_threshold: self.epsilon,
                 proxies: self.proxies,
+                planes: self.planes,
             },
             train: self.train.train_config(),
             measure_seeds: self.measure_seeds,

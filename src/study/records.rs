@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::NetworkMeasures;
 use crate::nn::DEFAULT_LAYER;
+use crate::problem::SplitRecord;
 use crate::train::{Setting, TrainedNetwork};
 
 /// One measured network, as written by `variability measure --out`.
@@ -34,6 +35,20 @@ pub struct MeasureRecord {
     /// The C2C threshold ε (key `epsilon`, as in a study file).
     #[serde(rename = "epsilon")]
     pub c2c_threshold: f64,
+    /// Inputs `d` of the network (METHOD §10); absent on the square's
+    /// problems, which have two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_dim: Option<usize>,
+    /// Classes `k` of the problem; absent on the square's problems (two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+    /// Planes through the data the measures were taken on (METHOD §10);
+    /// absent where the landscape is the square.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planes: Option<usize>,
+    /// How a shipped data set was split into training and test sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitRecord>,
     /// The compute backend that measured the network.
     pub backend: String,
     /// The measures at initialisation (METHOD §3), as top-level keys.
@@ -166,6 +181,10 @@ pub(crate) fn test_record(seed: usize, rv_out: f64, training: Option<(f64, bool)
         init: "scaled".into(),
         grid: 8,
         c2c_threshold: 1e-3,
+        input_dim: None,
+        classes: None,
+        planes: None,
+        split: None,
         backend: "ndarray".into(),
         measures,
         version: "test".into(),

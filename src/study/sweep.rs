@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +15,8 @@ use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer, NetworkMeasures};
 use crate::nn::{
     ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend,
-    INPUT_DIM, OUTPUT_DIM,
 };
-use crate::problem::ProblemConfig;
+use crate::problem::{ProblemConfig, ProblemData, Target};
 use crate::seed::network_seed;
 use crate::train::{Setting, TrainConfig, TrainedNetwork, Trainer};
 use crate::{REVISION, VERSION};
@@ -64,27 +63,27 @@ impl Point {
 
     /// Parameters of one network of the point, from its layer type's count.
     pub fn params(&self) -> usize {
-        self.layer
-            .network_params(self.config.depth, self.config.width, INPUT_DIM, OUTPUT_DIM)
+        self.config.params(&self.layer)
     }
 
     /// Every (budget, layer, activation, depth) point, in that nesting
-    /// order, each sized to its budget; the error says which budget is too
-    /// small.
+    /// order, each sized to its budget for the problem's `[inputs,
+    /// outputs]`; the error says which budget is too small.
     pub fn product(
         budgets: &[usize],
         layers: &[LayerSpec],
         activations: &[ActivationSpec],
         depths: &[usize],
         init: Init,
+        dims: [usize; 2],
     ) -> Result<Vec<Point>, InputError> {
         let mut points = Vec::new();
         for &budget in budgets {
             for layer in layers {
                 for activation in activations {
                     for &depth in depths {
-                        let config = MlpConfig::for_budget(budget, depth, activation.name(), layer).ok_or_else(|| {
-                            let minimum = layer.network_params(depth, 1, INPUT_DIM, OUTPUT_DIM);
+                        let config = MlpConfig::for_budget(budget, depth, activation.name(), layer, dims).ok_or_else(|| {
+                            let minimum = layer.network_params(depth, 1, dims[0], dims[1]);
                             InputError::new(
                                 "budget",
                                 format!(
@@ -215,6 +214,10 @@ pub struct Landscape {
     pub grid: usize,
     /// `V3` at initialisation (METHOD §3).
     pub v3: f64,
+    /// For a landscape on a plane through the data (METHOD §10): the plane
+    /// coordinates `(u, v)` of the three training points it passes through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<[f64; 2]>,
     /// `G × G` values, rows y, columns x.
     pub init: Vec<f32>,
     /// The landscape after training (`G × G`, as `init`); `None` when the
@@ -254,6 +257,8 @@ pub struct Sweep {
     pub backend: BackendKind,
     /// Run only this shard's networks (see [`Sweep::partition`]).
     pub shard: Option<Shard>,
+    /// The run's data and landscape, loaded once when the run was checked.
+    pub data: Arc<ProblemData>,
 }
 
 impl Sweep {
@@ -294,8 +299,9 @@ impl Sweep {
     pub fn network_cost(&self, point: usize, trained: bool) -> f64 {
         let point = &self.points[point];
         let work = point.params() as f64 + LAYER_OVERHEAD * point.config.depth as f64;
-        let grid = (self.measure.grid * self.measure.grid) as f64;
-        let data = self.problem.train_size as f64;
+        let sections = self.data.landscape.sections();
+        let grid = (sections * self.measure.grid * self.measure.grid) as f64;
+        let data = self.data.train.len() as f64;
         let steps = self.train.as_ref().map_or(0, |t| t.steps) as f64;
         work * (grid + data + if trained { 3.0 * steps * data } else { 0.0 })
     }
@@ -341,7 +347,14 @@ impl Sweep {
         measures: NetworkMeasures,
         training: Option<TrainedNetwork>,
     ) -> RunRecord {
+        // The square's problems keep the records they always had.
+        let beyond_the_square = !matches!(self.problem.target(), Ok(Target::Square(_)));
+        let data = &self.data;
         let network = MeasureRecord {
+            input_dim: beyond_the_square.then_some(data.train.inputs),
+            classes: beyond_the_square.then_some(data.train.classes),
+            planes: (!data.landscape.planes.is_empty()).then_some(data.landscape.planes.len()),
+            split: data.split.clone(),
             activation: point.activation.name().to_string(),
             layer: point.layer.name().to_string(),
             depth: point.config.depth,
@@ -408,7 +421,7 @@ impl Sweep {
     pub fn task_members<B: SupportedBackend>(&self, point: &Point) -> usize {
         point
             .config
-            .members_per_ensemble::<B>(B::CHUNK_ELEMENTS, self.problem.train_size)
+            .members_per_ensemble::<B>(B::CHUNK_ELEMENTS, self.data.train.len())
     }
 
     /// Splits seed indices of a point into tasks of at most `chunk` networks.
@@ -490,7 +503,7 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             measurer: Measurer::new(
                 sweep.measure.clone(),
                 sweep.problem.clone(),
-                sweep.run_seed,
+                &sweep.data,
                 device,
             ),
             trainer: sweep.train.clone().map(|t| {
@@ -498,6 +511,7 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
                     t,
                     sweep.problem.clone(),
                     &sweep.measure,
+                    &sweep.data,
                     sweep.run_seed,
                     device,
                 )
@@ -545,6 +559,7 @@ impl<'a, B: ComputeBackend> Worker<'a, B> {
             seed: 0,
             grid: sweep.measure.grid,
             v3: measured.networks[member].v3,
+            marks: sweep.data.landscape.marks(0),
             init: std::mem::take(&mut measured.landscapes[member]),
             trained: None,
         });
@@ -595,9 +610,18 @@ mod tests {
         let relu = registry.activations.get("relu").unwrap();
         let dense = registry.layers.get("dense").unwrap();
         Sweep {
-            points: Point::product(&[2000], &[dense], &[relu], &[1, 2], Init::default()).unwrap(),
+            points: Point::product(
+                &[2000],
+                &[dense],
+                &[relu],
+                &[1, 2],
+                Init::default(),
+                crate::nn::PLANE_DIMS,
+            )
+            .unwrap(),
             measure: MeasureConfig::new(),
             problem: ProblemConfig::new(),
+            data: Arc::new(ProblemConfig::new().data(0, 101, 4).unwrap()),
             train: Some(TrainConfig::new()),
             measure_seeds: seeds,
             train_seeds: trained,

@@ -12,10 +12,10 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::functions::relative_variation;
-use crate::measure::measurer::output_landscapes;
+use crate::measure::measurer::{output_landscapes, section_landscape};
 use crate::measure::{grid_measures, GridMeasures, MeasureConfig};
 use crate::nn::{ComputeBackend, Mlp};
-use crate::problem::{grid_tensor, ProblemConfig};
+use crate::problem::{ProblemConfig, ProblemData};
 use crate::seed::{derive_seed, host_rng};
 
 /// How networks are trained (METHOD §4). Every field has the METHOD
@@ -226,8 +226,9 @@ pub struct TrainedNetwork {
     /// they were recorded, which used Burn's Adam ε = 1e-5).
     #[serde(default)]
     pub optimizer: Option<OptimizerRecord>,
-    /// What a diverged run's score counts as: chance for a binary target
-    /// (0.5), R² = 0 for a regression target.
+    /// What a diverged run's score counts as: chance (0.5 on the square's
+    /// binary targets, the largest class's share on data beyond the plane),
+    /// R² = 0 for a regression target.
     #[serde(default = "binary_chance")]
     pub chance: f64,
     /// The data it was trained on (absent in records written before it was
@@ -282,9 +283,7 @@ pub struct DataRecord {
     pub test_size: usize,
 }
 
-/// The accuracy a diverged run counts for in trainability: chance on the
-/// balanced binary problem. Its network predicts one class everywhere.
-pub const CHANCE_ACCURACY: f64 = 0.5;
+pub use crate::problem::CHANCE_ACCURACY;
 
 fn binary_chance() -> f64 {
     CHANCE_ACCURACY
@@ -303,7 +302,8 @@ impl TrainedNetwork {
 }
 
 /// A trained ensemble, each member's results and each member's trained
-/// output landscape on the grid (`G × G`, rows y, columns x).
+/// output landscape on the grid's first section (`G × G`, rows y, columns
+/// x; the first logit of several).
 pub struct TrainedEnsemble<B: ComputeBackend> {
     /// The trained ensemble.
     pub model: Mlp<B>,
@@ -317,6 +317,9 @@ pub struct TrainedEnsemble<B: ComputeBackend> {
 pub struct Trainer<B: ComputeBackend> {
     settings: TrainConfig,
     problem: ProblemConfig,
+    train_size: usize,
+    test_size: usize,
+    chance: f64,
     c2c_threshold: f64,
     measure: MeasureConfig,
     run_seed: u64,
@@ -341,21 +344,26 @@ struct MemberLog {
 }
 
 impl<B: ComputeBackend> Trainer<B> {
+    /// Trains on `data`'s training set and measures on its landscape;
     /// `measure` gives the grid and ε of the trained network's `RV_out`;
-    /// `run_seed` draws the data sets and the mini-batch order.
+    /// `run_seed` draws the mini-batch order.
     pub fn new(
         settings: TrainConfig,
         problem: ProblemConfig,
         measure: &MeasureConfig,
+        data: &ProblemData,
         run_seed: u64,
         device: &B::Device,
     ) -> Self {
-        let (train_points, train_labels) = problem.training_set(run_seed).tensors::<B>(device);
-        let (test_points, test_labels) = problem.test_set(run_seed).tensors(device);
+        let (train_points, train_labels) = data.train.tensors::<B>(device);
+        let (test_points, test_labels) = data.test.tensors(device);
         Self {
-            grid_points: grid_tensor(measure.grid, device),
+            grid_points: data.landscape.tensor(device),
             settings,
             problem,
+            train_size: data.train.len(),
+            test_size: data.test.len(),
+            chance: data.chance,
             c2c_threshold: measure.c2c_threshold,
             measure: measure.clone(),
             run_seed,
@@ -375,7 +383,7 @@ impl<B: ComputeBackend> Trainer<B> {
     /// The mini-batch order: a fresh seeded shuffle of the training set per
     /// epoch, the same for every member and every architecture.
     fn batches(&self) -> Option<Vec<Tensor<B, 1, Int>>> {
-        let train_size = self.problem.train_size;
+        let train_size = self.train_size;
         let size = self.settings.batch_size.filter(|&b| b < train_size)?;
         let mut rng = host_rng(derive_seed(self.run_seed, &[b"batches"]));
         let mut order: Vec<i64> = (0..train_size as i64).collect();
@@ -406,10 +414,16 @@ impl<B: ComputeBackend> Trainer<B> {
         );
         let (_, test_accs) =
             self.evaluate(&trained, self.test_points.clone(), self.test_labels.clone());
-        let landscapes = output_landscapes(&trained, &self.grid_points, B::STREAM_ELEMENTS);
-        let rv_outs: Vec<f64> = landscapes
+        let at_points = output_landscapes(&trained, &self.grid_points, B::STREAM_ELEMENTS);
+        let outputs = trained.output.weight.dims()[2];
+        let rv_outs: Vec<f64> = at_points
             .iter()
-            .map(|landscape| relative_variation(landscape, 1))
+            .map(|values| relative_variation(values, outputs))
+            .collect();
+        let grid = self.measure.grid;
+        let landscapes = at_points
+            .iter()
+            .map(|values| section_landscape(values, outputs, 0, 0, grid))
             .collect();
         let seconds = started.elapsed().as_secs_f64();
         let members = logs.len();
@@ -443,19 +457,16 @@ impl<B: ComputeBackend> Trainer<B> {
                     }),
                     train_seconds: seconds,
                     ensemble_size: members,
-                    optimizer: Some(
-                        self.settings
-                            .optimizer_record(setting, self.problem.train_size),
-                    ),
-                    chance: self.problem.chance_score(),
+                    optimizer: Some(self.settings.optimizer_record(setting, self.train_size)),
+                    chance: self.chance,
                     data: Some(DataRecord {
                         problem: self
                             .problem
                             .target()
                             .map_or(self.problem.problem.clone(), |t| t.to_string()),
                         loss: self.problem.loss,
-                        train_size: self.problem.train_size,
-                        test_size: self.problem.test_size,
+                        train_size: self.train_size,
+                        test_size: self.test_size,
                     }),
                     escape_step: escape_step(&log.tracked),
                     tracked: log.tracked,
@@ -602,13 +613,13 @@ mod tests {
             .with_train_size(256)
             .with_test_size(256)
             .with_cells(2);
-        Trainer::new(
-            settings,
-            problem,
-            &MeasureConfig::new().with_grid(16),
-            0,
-            &Default::default(),
-        )
+        trainer_on(settings, problem)
+    }
+
+    fn trainer_on(settings: TrainConfig, problem: ProblemConfig) -> Trainer<B> {
+        let measure = MeasureConfig::new().with_grid(16);
+        let data = problem.data(0, measure.grid, measure.planes).unwrap();
+        Trainer::new(settings, problem, &measure, &data, 0, &Default::default())
     }
 
     fn ensemble(activation: &str, depth: usize, width: usize, seeds: &[u64]) -> Mlp<B> {
@@ -661,13 +672,52 @@ mod tests {
     }
 
     #[test]
+    fn ten_digits_train_by_softmax_cross_entropy() {
+        let settings = small_settings()
+            .with_steps(200)
+            .with_learning_rates(vec![1e-2]);
+        let trainer = trainer_on(settings, ProblemConfig::new().with_problem("digits".into()));
+        let model = MlpConfig::new(2, 32, "relu".into())
+            .with_input_dim(64)
+            .with_output_dim(10)
+            .init(
+                &ActivationRegistry::builtin().get("relu").unwrap(),
+                &LayerRegistry::builtin().get("dense").unwrap(),
+                &[1, 2],
+                &Default::default(),
+            );
+        let trained = train(&trainer, model);
+        for network in &trained.networks {
+            // Ten balanced classes: chance is about one in ten; a small MLP
+            // is far above it on held-out digits.
+            assert!((network.chance - 0.1).abs() < 0.01, "{}", network.chance);
+            assert!(
+                network.test_score > 0.85,
+                "test accuracy {}",
+                network.test_score
+            );
+            assert!(network.final_loss < 0.5 * network.loss_curve[0]);
+            let data = network.data.as_ref().unwrap();
+            assert_eq!(
+                (data.train_size + data.test_size, data.problem.as_str()),
+                (1797, "digits")
+            );
+            // Four planes of 16² points were measured; the kept landscape is one.
+            assert_eq!(trained.landscapes[0].len(), 256);
+            assert!(network.rv_out_trained > 0.0);
+        }
+    }
+
+    #[test]
     fn tracking_at_step_zero_gives_the_init_measures_exactly() {
         let trainer = trainer(small_settings().with_track(vec![0, 50, 150]));
         let model = ensemble("relu", 3, 8, &[1, 2]);
+        let problem = ProblemConfig::new().with_train_size(256);
+        let data = problem.data(0, 16, 1).unwrap();
         let measurer = crate::measure::Measurer::<B>::new(
             MeasureConfig::new().with_grid(16),
-            ProblemConfig::new().with_train_size(256),
-            0,
+            problem,
+            &data,
             &Default::default(),
         );
         let init = measurer.measure_ensemble(&model).networks;
