@@ -127,7 +127,9 @@ pub fn bench_planes<B: ComputeBackend>(
     )?;
     let measure = MeasureConfig::new();
     let time = |problem: ProblemConfig, config: MlpConfig| -> Result<f64, String> {
-        let data = problem.data(0, measure.grid, measure.planes)?;
+        let data = problem
+            .data(0, measure.grid, measure.planes)
+            .map_err(|error| error.to_string())?;
         let point = Point {
             activation: activation.clone(),
             layer: layer.clone(),
@@ -388,12 +390,11 @@ impl BenchReport {
         );
         if let Some(planes) = &self.planes {
             text += &format!(
-                "digits: depth {}, width {}, 64 inputs, 10 logits, {} planes: measuring takes {:.2}× the time of the same shape on the square (the landscape has {}× the points)\n",
+                "digits: depth {}, width {}, 64 inputs, 10 logits, on {} planes: measuring takes {:.2}× the time of the same shape with 2 inputs and 1 logit on the square and the checkerboard\n",
                 planes.depth,
                 planes.width,
                 planes.planes,
                 planes.digits_seconds / planes.square_seconds,
-                planes.planes
             );
         }
         if let Some(study) = &self.study {

@@ -113,7 +113,8 @@ pub struct SweepArgs {
     /// Checkerboard cells per side (when --problem names none).
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.cells)]
     pub cells: usize,
-    /// Training-set size (also the gradient profile's data).
+    /// Training-set size (also the gradient profile's data) of a drawn set;
+    /// a shipped data set's split decides its own.
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.train_size)]
     pub train_size: usize,
     /// Training loss.
@@ -249,7 +250,7 @@ pub struct TrainArgs {
     /// The networks and how they are measured.
     #[command(flatten)]
     pub sweep: SweepArgs,
-    /// Test-set size.
+    /// Test-set size of a drawn set; a shipped data set's split decides its own.
     #[arg(long, allow_negative_numbers = true, default_value_t = RunConfig::defaults().problem.test_size)]
     pub test_size: usize,
     /// Learning rates, comma separated: each trains the same networks.

@@ -363,7 +363,8 @@ impl LandscapePass {
         let members = model.members();
         let total = grid_points.dims()[0];
         let [_, width, outputs] = model.output.weight.dims();
-        let chunk = points_per_chunk(elements, members, width.max(outputs), total);
+        let widest = width.max(outputs).max(grid_points.dims()[1]);
+        let chunk = points_per_chunk(elements, members, widest, total);
         let mut pass = Self {
             points: total,
             outputs,
@@ -465,7 +466,8 @@ pub fn output_landscapes<B: SupportedBackend>(
     let members = model.members();
     let total = grid_points.dims()[0];
     let [_, width, outputs] = model.output.weight.dims();
-    let chunk = points_per_chunk(elements, members, width.max(outputs), total);
+    let widest = width.max(outputs).max(grid_points.dims()[1]);
+    let chunk = points_per_chunk(elements, members, widest, total);
     let mut landscapes = vec![Vec::with_capacity(total * outputs); members];
     for start in (0..total).step_by(chunk) {
         let len = chunk.min(total - start);

@@ -178,7 +178,8 @@ impl MlpConfig {
         chunk_elements: usize,
         points: usize,
     ) -> usize {
-        B::members_per_ensemble(chunk_elements, points, self.width.max(self.output_dim))
+        let widest = self.width.max(self.input_dim).max(self.output_dim);
+        B::members_per_ensemble(chunk_elements, points, widest)
     }
 
     /// Fan-in of every hidden layer, input side first.

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use checkerboard::Checkerboard;
 pub use data::{grid_tensor, landscape_grid, outputs_for, Dataset, CHANCE_ACCURACY, INPUT_DIM};
 pub use plane::{data_planes, DataPlane, LandscapeGrid};
-pub use run_data::{ProblemData, SplitRecord};
+pub use run_data::{ProblemData, RunDataError, SplitRecord};
 pub use shipped::{data_dir, DataError, ShippedData, Split, Table, TEST_FRACTION};
 pub use target::{SquareTarget, Target, PROBLEM_FORMS};
 pub use teacher::Teacher;
@@ -80,11 +80,11 @@ impl ProblemConfig {
         self.checked_target().is_regression()
     }
 
-    /// The score of each member on a data set: accuracy for a binary target,
-    /// `R² = 1 − Σ(f − t)²/Σ(t − t̄)²` for a regression target.
+    /// The score of each member on a data set: accuracy for a classification
+    /// target, `R² = 1 − Σ(f − t)²/Σ(t − t̄)²` for a regression target.
     ///
     /// # Shapes
-    /// - `logits`: `[members, points, 1]`, `labels`: `[points, 1]`
+    /// - `logits`: `[members, points, k]`, `labels`: as [`Loss::per_member`]'s
     /// - output: `[members]`
     pub fn score<B: Backend>(&self, logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tensor<B, 1> {
         if self.is_regression() {
@@ -104,11 +104,22 @@ impl ProblemConfig {
     }
 
     /// The data of a run, with its landscape of `grid`² points on the square
-    /// or on each of `planes` planes (see [`Target::data`]); the error names
-    /// the data file or the teacher that cannot be had.
-    pub fn data(&self, run_seed: u64, grid: usize, planes: usize) -> Result<ProblemData, String> {
+    /// or on each of `planes` planes (see [`Target::data`]); the error says
+    /// whether the data (a file, a teacher) or the planes cannot be had.
+    pub fn data(
+        &self,
+        run_seed: u64,
+        grid: usize,
+        planes: usize,
+    ) -> Result<ProblemData, RunDataError> {
         self.checked_target()
             .data([self.train_size, self.test_size], [grid, planes], run_seed)
+    }
+
+    /// The sizes of the training and test sets (see [`Target::set_sizes`]).
+    pub fn set_sizes(&self) -> [usize; 2] {
+        self.checked_target()
+            .set_sizes(self.train_size, self.test_size)
     }
 }
 
@@ -214,7 +225,7 @@ pub fn accuracy<B: Backend>(logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tenso
 }
 
 /// `R² = 1 − Σ(f − t)²/Σ(t − t̄)²` of each member, with the targets
-/// `t = 2·label − 1` (see [`Target::Sines`]).
+/// `t = 2·label − 1` (see [`SquareTarget::Sines`]).
 ///
 /// # Shapes
 /// - `logits`: `[members, points, 1]`, `labels`: `[points, 1]`

@@ -181,6 +181,9 @@ impl LandscapeGrid {
             return Ok(Self::square(size));
         }
         let drawn = data_planes(train, planes, seed);
+        if planes == 0 {
+            return Err("a landscape beyond the plane needs 1 or more planes".into());
+        }
         if drawn.len() < planes {
             return Err(format!(
                 "the training set spans only {} of the {planes} planes asked for: its points lie on a line",
@@ -322,6 +325,7 @@ mod tests {
         assert!(LandscapeGrid::for_data(&line, 5, 2, 0)
             .unwrap_err()
             .contains("line"));
+        assert!(LandscapeGrid::for_data(&train, 5, 0, 0).is_err());
         // Two inputs: the square, no planes.
         let flat = Dataset {
             inputs: 2,

@@ -37,3 +37,14 @@ pub struct SplitRecord {
     /// Test samples.
     pub test: usize,
 }
+
+/// Why the data of a run cannot be had.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RunDataError {
+    /// The data set cannot be read, or the teacher cannot be drawn.
+    #[error("{0}")]
+    Data(String),
+    /// The training set spans fewer planes than asked for.
+    #[error("{0}")]
+    Planes(String),
+}

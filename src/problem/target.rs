@@ -13,8 +13,8 @@ use rand::RngExt;
 use super::checkerboard::Checkerboard;
 use super::data::{Dataset, CHANCE_ACCURACY, INPUT_DIM};
 use super::plane::LandscapeGrid;
-use super::run_data::{ProblemData, SplitRecord};
-use super::shipped::{data_dir, ShippedData};
+use super::run_data::{ProblemData, RunDataError, SplitRecord};
+use super::shipped::{data_dir, ShippedData, TEST_FRACTION};
 use super::teacher::Teacher;
 use crate::seed::{derive_seed, host_rng};
 
@@ -154,6 +154,10 @@ impl Target {
             [inputs, width, depth] => (inputs, width, depth),
             _ => return Err(wrong(&format!("{} numbers given", values.len()))),
         };
+        // One input spans no plane to draw a landscape on.
+        if inputs < 2 {
+            return Err(wrong("the input dimension must be 2 or more"));
+        }
         let params = inputs
             .saturating_mul(width)
             .saturating_add((depth - 1).saturating_mul(width.saturating_mul(width)));
@@ -191,6 +195,20 @@ impl Target {
         }
     }
 
+    /// The sizes of the training and test sets a run draws or splits: a
+    /// shipped set's split (of each class, a quarter held out) decides its
+    /// own; a drawn set has the sizes asked for.
+    pub fn set_sizes(&self, train_size: usize, test_size: usize) -> [usize; 2] {
+        match *self {
+            Target::Shipped(data) => {
+                let samples = data.shape().0;
+                let test = (TEST_FRACTION * samples as f64).round() as usize;
+                [samples - test, test]
+            }
+            _ => [train_size, test_size],
+        }
+    }
+
     /// Whether landscapes are drawn on the input square itself (METHOD §3)
     /// rather than on planes through the data (METHOD §10).
     pub fn draws_on_square(&self) -> bool {
@@ -208,15 +226,18 @@ impl Target {
         [train_size, test_size]: [usize; 2],
         [grid, planes]: [usize; 2],
         run_seed: u64,
-    ) -> Result<ProblemData, String> {
+    ) -> Result<ProblemData, RunDataError> {
+        let set_seed = |set: &[u8]| derive_seed(run_seed, &[set]);
         let (train, test, split) = match *self {
             Target::Square(square) => (
-                square.sample(train_size, derive_seed(run_seed, &[b"training-set"])),
-                square.sample(test_size, derive_seed(run_seed, &[b"test-set"])),
+                square.sample(train_size, set_seed(b"training-set")),
+                square.sample(test_size, set_seed(b"test-set")),
                 None,
             ),
             Target::Shipped(data) => {
-                let table = data.load(&data_dir()).map_err(|error| error.to_string())?;
+                let table = data
+                    .load(&data_dir())
+                    .map_err(|error| RunDataError::Data(error.to_string()))?;
                 let split = table.split(run_seed);
                 let record = SplitRecord {
                     seed: split.seed,
@@ -235,12 +256,11 @@ impl Target {
                 width,
                 depth,
             } => {
-                let teacher = Teacher::new(inputs, width, depth, run_seed)?;
+                let teacher =
+                    Teacher::new(inputs, width, depth, run_seed).map_err(RunDataError::Data)?;
                 (
-                    Dataset::from(
-                        teacher.table(train_size, derive_seed(run_seed, &[b"training-set"])),
-                    ),
-                    Dataset::from(teacher.table(test_size, derive_seed(run_seed, &[b"test-set"]))),
+                    Dataset::from(teacher.table(train_size, set_seed(b"training-set"))),
+                    Dataset::from(teacher.table(test_size, set_seed(b"test-set"))),
                     None,
                 )
             }
@@ -252,7 +272,8 @@ impl Target {
             Target::Square(_) => CHANCE_ACCURACY,
             _ => train.largest_class_share(),
         };
-        let landscape = LandscapeGrid::for_data(&train, grid, planes, run_seed)?;
+        let landscape = LandscapeGrid::for_data(&train, grid, planes, run_seed)
+            .map_err(RunDataError::Planes)?;
         Ok(ProblemData {
             train,
             test,
@@ -371,6 +392,7 @@ mod tests {
             "teacher:8:0:3",
             "teacher:x",
             "teacher:1000:100000:3",
+            "teacher:1",
         ] {
             let error = Target::parse(bad, 8).unwrap_err();
             assert!(

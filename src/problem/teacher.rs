@@ -36,6 +36,16 @@ impl Teacher {
     /// The depth when `teacher:d` names none.
     pub const DEFAULT_DEPTH: usize = 3;
 
+    /// Bytes the host holds while drawing a teacher and its median: its
+    /// weights and the reference points, in `f64`.
+    pub fn host_bytes(inputs: usize, width: usize, depth: usize) -> u128 {
+        let weights = (inputs as u128 + 1) * width as u128
+            + depth.saturating_sub(1) as u128 * (width as u128 + 1) * width as u128
+            + width as u128
+            + 1;
+        8 * (weights + (MEDIAN_POINTS * (inputs + 1)) as u128)
+    }
+
     /// The teacher drawn from `seed`: He-normal weights (variance 2/fan-in,
     /// so the signal neither dies nor explodes with depth), biases of
     /// standard deviation 0.1 so the boundary need not pass through the

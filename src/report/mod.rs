@@ -721,9 +721,16 @@ impl Figures<'_> {
                     training_points.clone(),
                 )
             } else {
+                // On planes, V3 is the mean over the planes and logits,
+                // not the panel's own.
+                let v3 = if landscape.marks.is_empty() {
+                    "V3"
+                } else {
+                    "mean V3"
+                };
                 (
                     landscape.init,
-                    format!("L = {depth}, V3 = {:.4}", landscape.v3),
+                    format!("L = {depth}, {v3} = {:.4}", landscape.v3),
                     Vec::new(),
                 )
             };
@@ -1139,13 +1146,14 @@ pub fn spread_of_depths(depths: &[usize], count: usize) -> Vec<usize> {
 /// for planes through the data, whose maps mark their own three points.
 fn training_overlay(results: &StudyResults) -> Vec<(f32, f32, f32)> {
     let problem = results.config.train.problem_config();
+    // Checked before any data are drawn or read: only two inputs lie on
+    // the square.
+    if problem.target().map_or(true, |t| !t.draws_on_square()) {
+        return Vec::new();
+    }
     let Ok(data) = problem.data(results.config.seed, results.config.grid, 1) else {
         return Vec::new();
     };
-    if data.train.inputs != 2 || !matches!(problem.target(), Ok(crate::problem::Target::Square(_)))
-    {
-        return Vec::new();
-    }
     let data = data.train;
     let step = (data.len() / 400).max(1);
     (0..data.len())

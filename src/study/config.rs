@@ -13,7 +13,9 @@ use super::sweep::{Point, Sweep};
 use crate::error::InputError;
 use crate::measure::MeasureConfig;
 use crate::nn::{BackendKind, Init, Registry, DEFAULT_LAYER};
-use crate::problem::{Checkerboard, Loss, ProblemConfig, SquareTarget, Target};
+use crate::problem::{
+    Checkerboard, Loss, ProblemConfig, RunDataError, SquareTarget, Target, Teacher,
+};
 use crate::train::{AdamConfig, OptimizerKind, TrainConfig};
 
 /// The parameter budget `P*` of a run that names none (METHOD §1).
@@ -128,13 +130,9 @@ impl RunConfig {
         let data = self
             .problem
             .data(self.run_seed, self.measure.grid, self.measure.planes)
-            .map_err(|message| {
-                let key = if message.contains("planes") {
-                    "planes"
-                } else {
-                    "train.problem"
-                };
-                InputError::new(key, message)
+            .map_err(|error| match error {
+                RunDataError::Data(message) => InputError::new("train.problem", message),
+                RunDataError::Planes(message) => InputError::new("planes", message),
             })?;
         let sweep = Sweep {
             points,
@@ -167,9 +165,15 @@ impl RunConfig {
                 // Named by the value to lower: the grid when the landscapes
                 // are most of it; else the training set when the default
                 // one would fit; else the budget.
-                let default_problem = RunConfig::defaults().problem;
+                let defaults = RunConfig::defaults().problem;
+                let default_sizes = self
+                    .problem
+                    .clone()
+                    .with_train_size(defaults.train_size)
+                    .with_test_size(defaults.test_size);
                 let with_default_set =
-                    estimated_bytes(point, &self.measure, &default_problem, trained);
+                    estimated_bytes(point, &self.measure, &default_sizes, trained);
+                let drawn = !matches!(self.problem.target(), Ok(Target::Shipped(_)));
                 let planes_asked = self.problem.inputs() != 2
                     && self.measure.planes > RunConfig::defaults().measure.planes;
                 let (key, what) = if bytes.landscapes > bytes.parameters + bytes.activations {
@@ -177,10 +181,11 @@ impl RunConfig {
                         if planes_asked { "planes" } else { "grid" },
                         "its landscapes",
                     )
-                } else if with_default_set.landscapes
-                    + with_default_set.parameters
-                    + with_default_set.activations
-                    <= limit
+                } else if drawn
+                    && with_default_set.landscapes
+                        + with_default_set.parameters
+                        + with_default_set.activations
+                        <= limit
                 {
                     ("train.train_size", "one network over its training set")
                 } else {
@@ -425,10 +430,19 @@ pub fn estimated_bytes(
     let landscapes = grid_points * (2 * inputs * FLOAT + outputs * (2 * FLOAT + 8 + 2 * 16));
     let params = point.params() as u128;
     let copies = if trained { 5 } else { 3 };
-    // A drawn set's points (the teacher's of any dimension), held on the
-    // host and the device.
-    let data = (problem.train_size + problem.test_size) as u128 * (inputs + 1) * 2 * FLOAT;
-    let activations = problem.train_size as u128
+    // The sets' points, held on the host and the device; and a teacher's
+    // weights and reference points while it is drawn.
+    let [train_size, test_size] = problem.set_sizes();
+    let mut data = (train_size + test_size) as u128 * (inputs + 1) * 2 * FLOAT;
+    if let Ok(Target::Teacher {
+        inputs,
+        width,
+        depth,
+    }) = problem.target()
+    {
+        data += Teacher::host_bytes(inputs, width, depth);
+    }
+    let activations = train_size as u128
         * (point.config.width as u128).max(outputs)
         * (point.config.depth as u128 + 1)
         * 3
