@@ -137,6 +137,50 @@ fn report_draws_every_figure_and_the_summary() {
         ticks.contains(&"1e-3") && ticks.contains(&"1e-2"),
         "{ticks:?}"
     );
+    // Seed 0's trained landscape is kept at the fixed setting (Adam 1e-3):
+    // each panel's title gives that network's accuracy, not another rate's.
+    let text = std::fs::read_to_string(dir.join("svg/landscapes_trained.svg")).unwrap();
+    let document = roxmltree::Document::parse(&text).expect("the SVG parses as XML");
+    let titles: Vec<&str> = document
+        .root_element()
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let records = common::json_lines(&dir.join("results/tiny/runs.jsonl"));
+    let mut differ = false;
+    for record in records
+        .iter()
+        .filter(|r| r["seed"] == 0 && r["optimizer"]["learning_rate"] == 1e-3)
+    {
+        let accuracy = |rate: f64| {
+            records
+                .iter()
+                .find(|r| {
+                    r["seed"] == 0
+                        && r["activation"] == record["activation"]
+                        && r["depth"] == record["depth"]
+                        && r["optimizer"]["learning_rate"] == rate
+                })
+                .and_then(|r| r["train_acc"].as_f64())
+                .unwrap()
+        };
+        let title = format!(
+            "L = {}, train accuracy {:.2}",
+            record["depth"],
+            accuracy(1e-3)
+        );
+        assert!(
+            titles.contains(&title.as_str()),
+            "{title} not in {titles:?}"
+        );
+        differ |= format!("{:.2}", accuracy(1e-3)) != format!("{:.2}", accuracy(1e-2));
+    }
+    assert!(
+        differ,
+        "the two rates should train some network differently"
+    );
 }
 
 #[test]

@@ -52,6 +52,9 @@ pub struct StudyResults {
     /// The training settings the study sweeps (METHOD §9); one when it
     /// does not sweep, none when it does not train.
     pub settings: Vec<Setting>,
+    /// The fixed setting the main rows are at, and seed 0's trained
+    /// landscape was kept at; `None` when nothing was trained.
+    pub fixed_setting: Option<Setting>,
 }
 
 /// Errors of a report.
@@ -106,6 +109,7 @@ impl StudyResults {
             ),
             running: ResultsDir::in_use(dir),
             settings: sweep.settings(),
+            fixed_setting: sweep.fixed_setting().map(|i| sweep.settings()[i]),
             records,
             summary,
             points: plan.sweep.points,
@@ -706,6 +710,11 @@ impl Figures<'_> {
             .records
             .iter()
             .filter(|r| r.network.seed == 0 && r.network.budget == budget)
+            // The trained landscape is the fixed setting's: so is its title.
+            .filter(|r| {
+                r.training.is_none()
+                    || r.key().setting == results.fixed_setting.map(SettingKey::from)
+            })
             .map(|r| ((results.series_of(r), r.network.depth), r))
             .collect();
         let panel = |series: &String, depth: usize, trained: bool| -> Option<Panel> {
