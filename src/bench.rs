@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::MeasureConfig;
 use crate::nn::{ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, MlpConfig};
-use crate::problem::ProblemConfig;
+use crate::problem::{ProblemConfig, RunDataError};
 use crate::study::{run_study, Point, ProgressMode, ResultsDir, StudyError, StudyPlan, Sweep};
 use crate::train::TrainConfig;
 
@@ -126,28 +126,15 @@ pub fn bench_planes<B: ComputeBackend>(
         crate::nn::PLANE_DIMS,
     )?;
     let measure = MeasureConfig::new();
-    let time = |problem: ProblemConfig, config: MlpConfig| -> Result<f64, String> {
-        let data = problem
-            .data(0, measure.grid, measure.planes)
-            .map_err(|error| error.to_string())?;
+    let time = |problem: ProblemConfig, config: MlpConfig| -> Result<f64, RunDataError> {
         let point = Point {
             activation: activation.clone(),
             layer: layer.clone(),
             budget: config.params(layer),
             config,
         };
-        let sweep = Sweep {
-            points: vec![point],
-            data: std::sync::Arc::new(data),
-            measure: measure.clone(),
-            problem,
-            train: None,
-            measure_seeds: settings.measure_networks,
-            train_seeds: 0,
-            run_seed: 0,
-            backend,
-            shard: None,
-        };
+        let networks = settings.measure_networks;
+        let sweep = one_point_sweep(point, &problem, measure.clone(), None, networks, backend)?;
         Ok(time_sweep::<B>(&sweep, settings.threads, None, device))
     };
     let digits = square.clone().with_input_dim(64).with_output_dim(10);
@@ -247,21 +234,9 @@ fn bench_shape<B: ComputeBackend>(
     let sweep_of = |problem: &ProblemConfig,
                     measure: MeasureConfig,
                     train: Option<TrainConfig>,
-                    networks: usize| Sweep {
-        points: vec![point.clone()],
-        data: std::sync::Arc::new(
-            problem
-                .data(0, measure.grid, measure.planes)
-                .expect("the model problem's sets are drawn, never read"),
-        ),
-        measure,
-        problem: problem.clone(),
-        train_seeds: if train.is_some() { networks } else { 0 },
-        train,
-        measure_seeds: networks,
-        run_seed: 0,
-        backend,
-        shard: None,
+                    networks: usize| {
+        one_point_sweep(point.clone(), problem, measure, train, networks, backend)
+            .expect("the model problem's sets are drawn, never read")
     };
 
     // Measuring: the study's grid and gradient profile.
@@ -300,6 +275,31 @@ fn bench_shape<B: ComputeBackend>(
         networks_per_second_one_at_a_time: settings.measure_networks as f64 / measure_seconds_one,
         steps_per_second_one_at_a_time: steps / train_seconds_one,
     }
+}
+
+/// The sweep of `networks` networks of one point on `problem` (run seed
+/// 0), trained when `train` is given: what the bench times.
+fn one_point_sweep(
+    point: Point,
+    problem: &ProblemConfig,
+    measure: MeasureConfig,
+    train: Option<TrainConfig>,
+    networks: usize,
+    backend: BackendKind,
+) -> Result<Sweep, RunDataError> {
+    let data = problem.data(0, measure.grid, measure.planes)?;
+    Ok(Sweep {
+        points: vec![point],
+        data: std::sync::Arc::new(data),
+        measure,
+        problem: problem.clone(),
+        train_seeds: if train.is_some() { networks } else { 0 },
+        train,
+        measure_seeds: networks,
+        run_seed: 0,
+        backend,
+        shard: None,
+    })
 }
 
 /// Wall time of a study run from scratch in a temporary directory, with

@@ -87,8 +87,6 @@ impl NetworkMeasures {
 pub struct Measurer<B: ComputeBackend> {
     config: MeasureConfig,
     problem: ProblemConfig,
-    inputs: usize,
-    train_size: usize,
     grid_points: Tensor<B::InnerBackend, 2>,
     train_points: Tensor<B, 2>,
     train_labels: Tensor<B, 2>,
@@ -125,8 +123,6 @@ impl<B: ComputeBackend> Measurer<B> {
             proxy_points: train_points.clone().narrow(0, 0, batch),
             proxy_labels: train_labels.clone().narrow(0, 0, batch).inner(),
             grid_points: data.landscape.tensor(device),
-            inputs: data.train.inputs,
-            train_size: data.train.len(),
             train_points,
             train_labels,
             chunk_elements: B::CHUNK_ELEMENTS,
@@ -149,7 +145,7 @@ impl<B: ComputeBackend> Measurer<B> {
     /// gradient profile's pass over the training set bounds it (the grid is
     /// streamed in chunks).
     pub fn ensemble_members(&self, config: &MlpConfig) -> usize {
-        config.members_per_ensemble::<B>(self.chunk_elements, self.train_size)
+        config.members_per_ensemble::<B>(self.chunk_elements, self.train_points.dims()[0])
     }
 
     /// Measures one network per seed, in ensembles; results in seed order.
@@ -180,7 +176,7 @@ impl<B: ComputeBackend> Measurer<B> {
                 self.proxy_labels.clone(),
                 self.problem.loss,
                 whole_gradient,
-                self.inputs,
+                self.grid_points.dims()[1],
             )
         } else {
             vec![Proxies::not_computed(); model.members()]
@@ -282,6 +278,14 @@ fn points_per_chunk(elements: usize, members: usize, width: usize, total: usize)
     (elements / (members * width).max(1)).clamp(1, total.max(1))
 }
 
+/// Points per chunk of `grid_points` streamed through `model`: its widest
+/// intermediate is the input, a hidden layer or the logits.
+fn chunk_of<B: Backend>(model: &Mlp<B>, grid_points: &Tensor<B, 2>, elements: usize) -> usize {
+    let [members, width, outputs] = model.output.weight.dims();
+    let [total, inputs] = grid_points.dims();
+    points_per_chunk(elements, members, width.max(outputs).max(inputs), total)
+}
+
 /// What one streamed pass over the landscape's points gathers, per member:
 /// active pairs, the moments of every hidden layer's output and of the
 /// network output (last), and the outputs at every point (`[points, k]`
@@ -362,9 +366,8 @@ impl LandscapePass {
     ) -> Self {
         let members = model.members();
         let total = grid_points.dims()[0];
-        let [_, width, outputs] = model.output.weight.dims();
-        let widest = width.max(outputs).max(grid_points.dims()[1]);
-        let chunk = points_per_chunk(elements, members, widest, total);
+        let outputs = model.output.weight.dims()[2];
+        let chunk = chunk_of(model, grid_points, elements);
         let mut pass = Self {
             points: total,
             outputs,
@@ -465,9 +468,8 @@ pub fn output_landscapes<B: SupportedBackend>(
 ) -> Vec<Vec<f32>> {
     let members = model.members();
     let total = grid_points.dims()[0];
-    let [_, width, outputs] = model.output.weight.dims();
-    let widest = width.max(outputs).max(grid_points.dims()[1]);
-    let chunk = points_per_chunk(elements, members, widest, total);
+    let outputs = model.output.weight.dims()[2];
+    let chunk = chunk_of(model, grid_points, elements);
     let mut landscapes = vec![Vec::with_capacity(total * outputs); members];
     for start in (0..total).step_by(chunk) {
         let len = chunk.min(total - start);

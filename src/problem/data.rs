@@ -36,14 +36,6 @@ pub fn landscape_grid(size: usize) -> Vec<f32> {
     points
 }
 
-/// The landscape grid as a tensor `[G·G, 2]`.
-pub fn grid_tensor<B: Backend>(size: usize, device: &B::Device) -> Tensor<B, 2> {
-    Tensor::from_data(
-        TensorData::new(landscape_grid(size), [size * size, INPUT_DIM]),
-        device,
-    )
-}
-
 /// Labelled points: `points` is `[n, inputs]` row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
@@ -83,16 +75,6 @@ impl Dataset {
     /// The logits a network needs for this set (see [`outputs_for`]).
     pub fn outputs(&self) -> usize {
         outputs_for(self.classes)
-    }
-
-    /// The largest class's share of the points.
-    pub fn largest_class_share(&self) -> f64 {
-        let last = self.classes.max(1) - 1;
-        let mut counts = vec![0usize; last + 1];
-        for &label in &self.labels {
-            counts[(label as usize).min(last)] += 1;
-        }
-        counts.into_iter().max().unwrap_or(0) as f64 / self.len().max(1) as f64
     }
 
     /// `([n, d] points, labels)` on a device: labels `[n, 1]` for one

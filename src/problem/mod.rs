@@ -18,7 +18,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 pub use checkerboard::Checkerboard;
-pub use data::{grid_tensor, landscape_grid, outputs_for, Dataset, CHANCE_ACCURACY, INPUT_DIM};
+pub use data::{landscape_grid, outputs_for, Dataset, CHANCE_ACCURACY, INPUT_DIM};
 pub use plane::{data_planes, DataPlane, LandscapeGrid};
 pub use run_data::{ProblemData, RunDataError, SplitRecord};
 pub use shipped::{data_dir, DataError, ShippedData, Split, Table, TEST_FRACTION};
@@ -67,6 +67,12 @@ impl ProblemConfig {
     /// The input dimension `d` of the problem's points.
     pub fn inputs(&self) -> usize {
         self.checked_target().inputs()
+    }
+
+    /// Whether landscapes are drawn on the input square (see
+    /// [`Target::draws_on_square`]).
+    pub fn draws_on_square(&self) -> bool {
+        self.checked_target().draws_on_square()
     }
 
     /// The logits of a network for the problem: one for two classes, `k`

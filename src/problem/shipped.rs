@@ -242,6 +242,13 @@ impl Table {
         counts
     }
 
+    /// The largest class's share of the samples: the accuracy of always
+    /// predicting that class.
+    pub fn largest_class_share(&self) -> f64 {
+        let largest = self.class_counts().into_iter().max().unwrap_or(0);
+        largest as f64 / self.len().max(1) as f64
+    }
+
     /// The rows `rows`, in that order.
     fn rows(&self, rows: &[usize]) -> Table {
         Table {

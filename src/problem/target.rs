@@ -228,11 +228,19 @@ impl Target {
         run_seed: u64,
     ) -> Result<ProblemData, RunDataError> {
         let set_seed = |set: &[u8]| derive_seed(run_seed, &[set]);
-        let (train, test, split) = match *self {
+        // Chance: the square's binary targets are balanced by construction,
+        // so it stays ½ there, as it always was; elsewhere it is the largest
+        // class's share of the training set.
+        let (train, test, split, chance) = match *self {
             Target::Square(square) => (
                 square.sample(train_size, set_seed(b"training-set")),
                 square.sample(test_size, set_seed(b"test-set")),
                 None,
+                if self.is_regression() {
+                    0.0
+                } else {
+                    CHANCE_ACCURACY
+                },
             ),
             Target::Shipped(data) => {
                 let table = data
@@ -245,10 +253,12 @@ impl Target {
                     train: split.train.len(),
                     test: split.test.len(),
                 };
+                let chance = split.train.largest_class_share();
                 (
                     Dataset::from(split.train),
                     Dataset::from(split.test),
                     Some(record),
+                    chance,
                 )
             }
             Target::Teacher {
@@ -258,19 +268,15 @@ impl Target {
             } => {
                 let teacher =
                     Teacher::new(inputs, width, depth, run_seed).map_err(RunDataError::Data)?;
+                let train = teacher.table(train_size, set_seed(b"training-set"));
+                let chance = train.largest_class_share();
                 (
-                    Dataset::from(teacher.table(train_size, set_seed(b"training-set"))),
+                    Dataset::from(train),
                     Dataset::from(teacher.table(test_size, set_seed(b"test-set"))),
                     None,
+                    chance,
                 )
             }
-        };
-        // The square's binary targets are balanced by construction: chance
-        // stays ½ there, as it always was; elsewhere it is measured.
-        let chance = match self {
-            _ if self.is_regression() => 0.0,
-            Target::Square(_) => CHANCE_ACCURACY,
-            _ => train.largest_class_share(),
         };
         let landscape = LandscapeGrid::for_data(&train, grid, planes, run_seed)
             .map_err(RunDataError::Planes)?;

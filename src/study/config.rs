@@ -174,7 +174,7 @@ impl RunConfig {
                 let with_default_set =
                     estimated_bytes(point, &self.measure, &default_sizes, trained);
                 let drawn = !matches!(self.problem.target(), Ok(Target::Shipped(_)));
-                let planes_asked = self.problem.inputs() != 2
+                let planes_asked = !self.problem.draws_on_square()
                     && self.measure.planes > RunConfig::defaults().measure.planes;
                 let (key, what) = if bytes.landscapes > bytes.parameters + bytes.activations {
                     (
@@ -419,7 +419,7 @@ pub fn estimated_bytes(
 ) -> MemoryEstimate {
     const FLOAT: u128 = 4;
     let (inputs, outputs) = (problem.inputs() as u128, problem.outputs() as u128);
-    let sections = if inputs == 2 {
+    let sections = if problem.draws_on_square() {
         1
     } else {
         measure.planes as u128

@@ -317,8 +317,6 @@ pub struct TrainedEnsemble<B: ComputeBackend> {
 pub struct Trainer<B: ComputeBackend> {
     settings: TrainConfig,
     problem: ProblemConfig,
-    train_size: usize,
-    test_size: usize,
     chance: f64,
     c2c_threshold: f64,
     measure: MeasureConfig,
@@ -361,8 +359,6 @@ impl<B: ComputeBackend> Trainer<B> {
             grid_points: data.landscape.tensor(device),
             settings,
             problem,
-            train_size: data.train.len(),
-            test_size: data.test.len(),
             chance: data.chance,
             c2c_threshold: measure.c2c_threshold,
             measure: measure.clone(),
@@ -375,6 +371,11 @@ impl<B: ComputeBackend> Trainer<B> {
         }
     }
 
+    /// Points in the training set.
+    fn train_size(&self) -> usize {
+        self.train_points.dims()[0]
+    }
+
     /// The steps at which the loss is recorded: 0, `log_every`, … and the last.
     fn is_logged(&self, step: usize) -> bool {
         step.is_multiple_of(self.settings.log_every.max(1)) || step + 1 == self.settings.steps
@@ -383,7 +384,7 @@ impl<B: ComputeBackend> Trainer<B> {
     /// The mini-batch order: a fresh seeded shuffle of the training set per
     /// epoch, the same for every member and every architecture.
     fn batches(&self) -> Option<Vec<Tensor<B, 1, Int>>> {
-        let train_size = self.train_size;
+        let train_size = self.train_size();
         let size = self.settings.batch_size.filter(|&b| b < train_size)?;
         let mut rng = host_rng(derive_seed(self.run_seed, &[b"batches"]));
         let mut order: Vec<i64> = (0..train_size as i64).collect();
@@ -457,7 +458,7 @@ impl<B: ComputeBackend> Trainer<B> {
                     }),
                     train_seconds: seconds,
                     ensemble_size: members,
-                    optimizer: Some(self.settings.optimizer_record(setting, self.train_size)),
+                    optimizer: Some(self.settings.optimizer_record(setting, self.train_size())),
                     chance: self.chance,
                     data: Some(DataRecord {
                         problem: self
@@ -465,8 +466,8 @@ impl<B: ComputeBackend> Trainer<B> {
                             .target()
                             .map_or(self.problem.problem.clone(), |t| t.to_string()),
                         loss: self.problem.loss,
-                        train_size: self.train_size,
-                        test_size: self.test_size,
+                        train_size: self.train_size(),
+                        test_size: self.test_points.dims()[0],
                     }),
                     escape_step: escape_step(&log.tracked),
                     tracked: log.tracked,
