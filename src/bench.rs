@@ -73,6 +73,10 @@ pub struct BenchReport {
     pub backend: BackendKind,
     /// How much work each measurement did.
     pub settings: BenchSettings,
+    /// The CPU's vector instructions and theoretical rate (absent in
+    /// reports written before they were recorded).
+    #[serde(default)]
+    pub cpu: Option<CpuReport>,
     /// A 1024³ matrix product on this backend, one thread: GFLOP/s.
     pub matmul_gflops_one_thread: f64,
     /// The peak estimate: the matrix product's rate times the threads used.
@@ -86,6 +90,81 @@ pub struct BenchReport {
     /// shape; `None` when the data set could not be read.
     #[serde(default)]
     pub planes: Option<PlanesBench>,
+}
+
+/// The CPU's vector path and its theoretical arithmetic rate, beside the
+/// measured matrix product: how far from the hardware "peak" is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CpuReport {
+    /// The widest copy of this crate's loops (and of `gemm`'s kernels) the
+    /// CPU runs: `AVX-512`, `AVX2+FMA` or `baseline (SSE2)`.
+    pub vector_path: String,
+    /// `f32` FLOP per cycle and core on that path: lanes × 2 (a fused
+    /// multiply-add) × 2 (two FMA ports, as on most server cores; some
+    /// have one).
+    pub flops_per_cycle: f64,
+    /// The clock the kernel reports (`/proc/cpuinfo`), in GHz; `None` where
+    /// it is not readable.
+    pub clock_ghz: Option<f64>,
+}
+
+impl CpuReport {
+    /// What this CPU has.
+    pub fn detect() -> CpuReport {
+        let level = crate::nn::SimdLevel::detected();
+        let clock_ghz = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|line| line.starts_with("cpu MHz"))
+                    .and_then(|line| line.split(':').nth(1))
+                    .and_then(|mhz| mhz.trim().parse::<f64>().ok())
+                    .map(|mhz| mhz / 1000.0)
+            });
+        CpuReport {
+            vector_path: level.name().to_string(),
+            flops_per_cycle: (level.lanes() * 2 * 2) as f64,
+            clock_ghz,
+        }
+    }
+
+    /// One core's theoretical GFLOP/s, where the clock is known.
+    pub fn theoretical_gflops(&self) -> Option<f64> {
+        self.clock_ghz.map(|ghz| ghz * self.flops_per_cycle)
+    }
+
+    /// The line the bench prints: the vector path, the measured product
+    /// and the theoretical rate of one core.
+    pub fn line(&self, matmul_gflops: f64) -> String {
+        let theory = match self.theoretical_gflops() {
+            Some(gflops) => format!(
+                "theoretical {:.0} FLOP/cycle × {:.2} GHz = {gflops:.1} GFLOP/s per core, the product at {:.0}% of it",
+                self.flops_per_cycle,
+                self.clock_ghz.unwrap_or_default(),
+                100.0 * matmul_gflops / gflops
+            ),
+            None => format!("theoretical {:.0} FLOP/cycle per core (clock unknown)", self.flops_per_cycle),
+        };
+        format!(
+            "{} kernels · matrix product {matmul_gflops:.1} GFLOP/s on one thread · {theory}",
+            self.vector_path
+        )
+    }
+}
+
+/// What `bench --scaling` writes as JSON.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScalingReport {
+    /// The crate version that ran the benchmark.
+    pub version: String,
+    /// The backend benchmarked.
+    pub backend: BackendKind,
+    /// The CPU's vector path and theoretical rate.
+    pub cpu: CpuReport,
+    /// A 1024³ matrix product on this backend, one thread: GFLOP/s.
+    pub matmul_gflops_one_thread: f64,
+    /// Every budget and grid, measured and trained.
+    pub rows: Vec<ScalingRow>,
 }
 
 /// Measuring a network on planes through real data (METHOD §10) against
@@ -155,6 +234,160 @@ pub fn bench_planes<B: ComputeBackend>(
             None
         }
     }
+}
+
+/// `bench --scaling`: the budgets, grids and depth swept.
+pub const SCALING_BUDGETS: [usize; 3] = [2_000, 20_000, 200_000];
+/// Grid points per side of the landscape in `bench --scaling`.
+pub const SCALING_GRIDS: [usize; 3] = [51, 101, 201];
+/// Hidden layers of every `bench --scaling` network: the medium shape's.
+pub const SCALING_DEPTH: usize = SHAPES[1].1;
+/// Floating-point operations each `bench --scaling` row aims at, so that
+/// the small rows repeat enough to be timed and the large ones finish.
+const SCALING_WORK: f64 = 4e10;
+
+/// Measuring or training one shape on one worker thread in `bench
+/// --scaling`, beside what the shards' cost model predicts for it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScalingRow {
+    /// `measure` or `train`.
+    pub work: String,
+    /// The parameter budget.
+    pub budget: usize,
+    /// Landscape grid points per side.
+    pub grid: usize,
+    /// Units per hidden layer, from the budget.
+    pub width: usize,
+    /// Actual parameter count.
+    pub params: usize,
+    /// Networks run.
+    pub networks: usize,
+    /// Adam steps per network (training rows; 0 when measuring).
+    pub steps: usize,
+    /// Thread-seconds per network.
+    pub seconds: f64,
+    /// The arithmetic of the network's matrix products, in GFLOP/s.
+    pub gflops: f64,
+    /// [`Sweep::network_cost`] over [`crate::study::COST_PER_THREAD_SECOND`]:
+    /// the seconds the shards and the progress bar expect.
+    pub model_seconds: f64,
+}
+
+/// Measures (proxies on) every budget at every grid, and trains every
+/// budget, one worker thread at a time, so that seconds are
+/// thread-seconds: what a study's time is the sum of.
+pub fn bench_scaling<B: ComputeBackend>(
+    activation: &ActivationSpec,
+    layer: &LayerSpec,
+    backend: BackendKind,
+    device: &B::Device,
+) -> Vec<ScalingRow> {
+    let problem = ProblemConfig::new();
+    let points = Point::product(
+        &SCALING_BUDGETS,
+        std::slice::from_ref(layer),
+        std::slice::from_ref(activation),
+        &[SCALING_DEPTH],
+        Init::default(),
+        crate::nn::PLANE_DIMS,
+    )
+    .expect("every scaling budget fits the scaling depth");
+    let mut rows = Vec::new();
+    for point in points {
+        let params = point.params();
+        let row = |work: &str,
+                   grid: usize,
+                   networks: usize,
+                   steps: usize,
+                   seconds: f64,
+                   flops: f64,
+                   sweep: &Sweep| {
+            ScalingRow {
+                work: work.to_string(),
+                budget: point.budget,
+                grid,
+                width: point.config.width,
+                params,
+                networks,
+                steps,
+                seconds: seconds / networks as f64,
+                gflops: networks as f64 * flops / seconds / 1e9,
+                model_seconds: sweep.network_cost(0, steps > 0)
+                    / crate::study::COST_PER_THREAD_SECOND,
+            }
+        };
+        for grid in SCALING_GRIDS {
+            let measure = MeasureConfig::new().with_grid(grid);
+            let flops =
+                forward_flops(params, grid * grid) + train_step_flops(params, problem.train_size);
+            let networks = ((SCALING_WORK / flops) as usize).clamp(2, 50);
+            let sweep = one_point_sweep(point.clone(), &problem, measure, None, networks, backend)
+                .expect("the model problem's sets are drawn, never read");
+            let seconds = time_sweep::<B>(&sweep, 1, None, device);
+            rows.push(row("measure", grid, networks, 0, seconds, flops, &sweep));
+        }
+        // Training: the networks measured on a 4×4 grid without the proxies,
+        // so that the measuring around the training is small.
+        let step_flops = train_step_flops(params, problem.train_size);
+        let steps = ((SCALING_WORK / step_flops) as usize).clamp(20, 100);
+        let train = TrainConfig::new().with_steps(steps).with_log_every(steps);
+        let networks = 2;
+        let trained = one_point_sweep(
+            point.clone(),
+            &problem.clone().with_test_size(1000),
+            MeasureConfig::new().with_grid(4).with_proxies(false),
+            Some(train),
+            networks,
+            backend,
+        )
+        .expect("the model problem's sets are drawn, never read");
+        let seconds = time_sweep::<B>(&trained, 1, None, device);
+        let flops = steps as f64 * step_flops;
+        rows.push(ScalingRow {
+            model_seconds: (trained.network_cost(0, true) - trained.network_cost(0, false))
+                / crate::study::COST_PER_THREAD_SECOND,
+            ..row("train", 4, networks, steps, seconds, flops, &trained)
+        });
+    }
+    rows
+}
+
+/// The rows of `bench --scaling` as the table it prints.
+pub fn scaling_table(rows: &[ScalingRow], peak_gflops_one_thread: f64) -> String {
+    let mut text = format!(
+        "{:<8} {:>7} {:>4} {:>5} {:>7} {:>5}  {:>10} {:>8} {:>7}  {:>10} {:>6}\n",
+        "work",
+        "budget",
+        "grid",
+        "width",
+        "params",
+        "steps",
+        "s/network",
+        "GFLOP/s",
+        "% peak",
+        "model s",
+        "model/measured"
+    );
+    for r in rows {
+        text += &format!(
+            "{:<8} {:>7} {:>4} {:>5} {:>7} {:>5}  {:>10.4} {:>8.2} {:>6.1}%  {:>10.4} {:>6.2}\n",
+            r.work,
+            r.budget,
+            r.grid,
+            r.width,
+            r.params,
+            r.steps,
+            r.seconds,
+            r.gflops,
+            100.0 * r.gflops / peak_gflops_one_thread,
+            r.model_seconds,
+            r.model_seconds / r.seconds
+        );
+    }
+    text += &format!(
+        "\n(one worker thread, so seconds are thread-seconds; depth {SCALING_DEPTH}; measuring with the gradient profile and the proxies on the G×G grid and the 2000 training points; training: full-batch Adam on 2000 points, 2 networks, measured on a 4×4 grid without the proxies; the model counts the training alone; % of the one-thread matrix product's {peak_gflops_one_thread:.1} GFLOP/s; \"model s\" is what the shards' cost model predicts)\n"
+    );
+    text
 }
 
 /// Wall time of a small study, with the chosen threads and with one.
@@ -356,9 +589,14 @@ impl BenchReport {
     /// The report as the table `bench` prints.
     pub fn table(&self) -> String {
         let mut text = format!(
-            "backend {} · {} thread(s) · matrix product {:.1} GFLOP/s on one thread · estimated peak {:.1} GFLOP/s\n\n",
+            "backend {} · {} thread(s) · matrix product {:.1} GFLOP/s on one thread · estimated peak {:.1} GFLOP/s\n",
             self.backend, self.settings.threads, self.matmul_gflops_one_thread, self.estimated_peak_gflops
         );
+        if let Some(cpu) = &self.cpu {
+            text += &cpu.line(self.matmul_gflops_one_thread);
+            text += "\n";
+        }
+        text += "\n";
         text += &format!(
             "{:<13} {:>5} {:>5} {:>6}  {:>10} {:>8} {:>7} {:>9}  {:>8} {:>8} {:>7} {:>9}\n",
             "shape",

@@ -474,9 +474,15 @@ pub struct BenchArgs {
     /// Layer type of the benchmarked networks.
     #[arg(long, default_value = DEFAULT_LAYER)]
     pub layer: String,
-    /// Where the figures go as JSON (default: results/bench-BACKEND.json).
+    /// Where the figures go as JSON (default: results/bench-BACKEND.json,
+    /// or results/bench-scaling-BACKEND.json with --scaling).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Instead of the fixed shapes: measuring and training time per network
+    /// at budgets 2,000 / 20,000 / 200,000 and grids 51 / 101 / 201, on one
+    /// thread, beside what the shards' cost model predicts.
+    #[arg(long)]
+    pub scaling: bool,
     /// Threads and progress output.
     #[command(flatten)]
     pub execution: ExecutionArgs,
@@ -514,8 +520,14 @@ impl BenchArgs {
             activation,
             layer,
             study,
+            scaling: self.scaling,
             out: self.out.clone().unwrap_or_else(|| {
-                PathBuf::from("results").join(format!("bench-{}.json", self.backend))
+                let name = if self.scaling {
+                    "bench-scaling"
+                } else {
+                    "bench"
+                };
+                PathBuf::from("results").join(format!("{name}-{}.json", self.backend))
             }),
         })
     }

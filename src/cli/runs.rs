@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use super::error::CliError;
 use super::table::{print_study_summary, TableRow};
 use crate::bench::{
-    bench_planes, bench_shapes, matmul_gflops, time_study, BenchReport, BenchSettings,
+    bench_planes, bench_scaling, bench_shapes, matmul_gflops, scaling_table, time_study,
+    BenchReport, BenchSettings, CpuReport, ScalingReport,
 };
 use crate::json::JsonLines;
 use crate::nn::{ActivationSpec, BackendJob, BackendKind, ComputeBackend, LayerSpec};
@@ -132,6 +133,8 @@ pub struct BenchPlan {
     /// The study whose wall time is measured, with its file name; `None`
     /// skips it.
     pub study: Option<(String, StudyPlan)>,
+    /// Whether to time budgets and grids (`--scaling`) instead of the shapes.
+    pub scaling: bool,
     /// Where the report goes as JSON.
     pub out: PathBuf,
 }
@@ -142,6 +145,22 @@ impl BackendJob for BenchPlan {
     fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
         let threads = self.settings.threads;
         let matmul = matmul_gflops::<B::InnerBackend>(device);
+        let cpu = CpuReport::detect();
+        if self.scaling {
+            let rows = bench_scaling::<B>(&self.activation, &self.layer, self.backend, device);
+            println!("backend {} · {}\n", self.backend, cpu.line(matmul));
+            print!("{}", scaling_table(&rows, matmul));
+            let report = ScalingReport {
+                version: crate::VERSION.to_string(),
+                backend: self.backend,
+                cpu,
+                matmul_gflops_one_thread: matmul,
+                rows,
+            };
+            write_json(&self.out, &report)?;
+            println!("figures in {}", self.out.display());
+            return Ok(());
+        }
         let shapes = bench_shapes::<B>(
             &self.settings,
             &self.activation,
@@ -165,6 +184,7 @@ impl BackendJob for BenchPlan {
             version: crate::VERSION.to_string(),
             backend: self.backend,
             settings: self.settings,
+            cpu: Some(cpu),
             matmul_gflops_one_thread: matmul,
             // The backend runs each network on one thread; workers run side by side.
             estimated_peak_gflops: matmul * threads as f64,

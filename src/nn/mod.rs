@@ -27,7 +27,7 @@ pub use backend::{
     BackendUnavailable, ComputeBackend, F64Backend, SupportedBackend,
 };
 pub use init::Init;
-pub use kernels::{FastAffine, FastMoments, FastTanh, KernelBackend};
+pub use kernels::{FastAffine, FastMoments, FastTanh, KernelBackend, SimdLevel};
 pub use layer::{
     affine, Activate, HostInit, Layer, LayerForward, ParamSpec, PreActivationObserver,
     DEFAULT_LAYER,

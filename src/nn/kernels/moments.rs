@@ -167,7 +167,7 @@ fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
         {
             let d = value - shift;
             *sum += d;
-            *square += d * d;
+            *square = d.mul_add(d, *square);
         }
     };
     let mut chunks = rows.chunks_exact(block);

@@ -6,9 +6,9 @@
 //! hold each row of the small matrix in one vector of 8 floats and make one
 //! pass over the points; wider layers keep `gemm`, which is as fast from
 //! width 16 on (`benches/RACE.md` has the measurements). They are plain
-//! Rust, compiled once for the baseline CPU and once with AVX2 (chosen at
-//! run time), with no fused multiply-add: every CPU gets the same numbers,
-//! only at another speed. `affine.rs` uses them on Flex; unit tests below
+//! Rust, compiled for the baseline CPU, AVX2 and AVX-512 (chosen at run
+//! time, `simd.rs`), with fused multiply-adds: every CPU gets the same
+//! numbers, only at another speed. `affine.rs` uses them on Flex; unit tests below
 //! check them against the naive loops.
 
 use super::simd::simd_dispatch;
@@ -95,7 +95,7 @@ fn product_kernel<const LANES: usize>(
         let mut sum = first;
         for (&value, row) in values.iter().zip(rows) {
             for lane in 0..LANES {
-                sum[lane] += value * row[lane];
+                sum[lane] = value.mul_add(row[lane], sum[lane]);
             }
         }
         out[p * outer..p * outer + LANES].copy_from_slice(&sum);
@@ -167,7 +167,7 @@ fn accumulate_kernel<const LANES: usize>(
             .expect("a whole vector");
         for (&value, product) in values.iter().zip(local_products.iter_mut()) {
             for lane in 0..LANES {
-                product[lane] += value * row[lane];
+                product[lane] = value.mul_add(row[lane], product[lane]);
             }
         }
         for lane in 0..LANES {

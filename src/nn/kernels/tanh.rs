@@ -62,11 +62,17 @@ const DENOMINATOR: [f64; 8] = [
 pub fn tanh_f32(x: f32) -> f32 {
     let x = x.clamp(-SATURATION, SATURATION);
     let t = x * x;
-    let p = NUMERATOR.iter().rev().fold(0.0, |p, &c| p * t + c as f32);
-    let q = DENOMINATOR.iter().rev().fold(0.0, |q, &c| q * t + c as f32);
+    let p = NUMERATOR
+        .iter()
+        .rev()
+        .fold(0.0f32, |p, &c| p.mul_add(t, c as f32));
+    let q = DENOMINATOR
+        .iter()
+        .rev()
+        .fold(0.0f32, |q, &c| q.mul_add(t, c as f32));
     // A select, not a branch: ±1 exactly where tanh rounds to ±1.
     if x.abs() < SATURATION {
-        x * p / q
+        x * (p / q)
     } else {
         x.signum()
     }
