@@ -13,6 +13,27 @@
 
 use super::simd::simd_dispatch;
 
+/// Runs `kernel::<LANES, INNER>(args)` with the run-time `inner`
+/// (`1..=MAX_WIDTH`, as [`fits`] checks) as the constant `INNER`: each
+/// width gets its own loop, unrolled over the inner dimension with every
+/// row in a register. With `inner` a variable the compiler vectorised the
+/// inner loop across rows instead, with shuffles, 6× slower.
+macro_rules! with_inner {
+    ($inner:expr, $lanes:ident, $kernel:ident($($arg:expr),*)) => {
+        match $inner {
+            1 => $kernel::<$lanes, 1>($($arg),*),
+            2 => $kernel::<$lanes, 2>($($arg),*),
+            3 => $kernel::<$lanes, 3>($($arg),*),
+            4 => $kernel::<$lanes, 4>($($arg),*),
+            5 => $kernel::<$lanes, 5>($($arg),*),
+            6 => $kernel::<$lanes, 6>($($arg),*),
+            7 => $kernel::<$lanes, 7>($($arg),*),
+            8 => $kernel::<$lanes, 8>($($arg),*),
+            inner => unreachable!("narrow kernels take 1 to {MAX_WIDTH} inputs, not {inner}"),
+        }
+    };
+}
+
 /// The widest fan-in and fan-out these kernels take.
 pub(crate) const MAX_WIDTH: usize = 8;
 
@@ -72,26 +93,26 @@ fn product_with<const LANES: usize>(
     // Room for the last row's whole vector; each row's vector spills into
     // the next row, which overwrites it.
     let mut out = vec![0.0f32; points * outer + LANES];
-    simd_dispatch!(product_kernel::<LANES>(
-        a,
-        &rows[..inner],
-        first,
-        outer,
-        &mut out
+    let rows = &rows[..inner];
+    simd_dispatch!(with_inner!(
+        inner,
+        LANES,
+        product_kernel(a, rows, first, outer, &mut out)
     ));
     out.truncate(points * outer);
     out
 }
 
 #[inline(always)]
-fn product_kernel<const LANES: usize>(
+fn product_kernel<const LANES: usize, const INNER: usize>(
     a: &[f32],
     rows: &[[f32; LANES]],
     first: [f32; LANES],
     outer: usize,
     out: &mut [f32],
 ) {
-    for (p, values) in a.chunks_exact(rows.len()).enumerate() {
+    let rows: &[[f32; LANES]; INNER] = rows.try_into().expect("INNER rows");
+    for (p, values) in a.chunks_exact(INNER).enumerate() {
         let mut sum = first;
         for (&value, row) in values.iter().zip(rows) {
             for lane in 0..LANES {
@@ -118,26 +139,26 @@ fn accumulate_with<const LANES: usize>(
     } else {
         0
     };
-    simd_dispatch!(accumulate_kernel::<LANES>(
-        &a[..direct * inner],
-        inner,
-        g,
-        outer,
-        &mut products[..inner],
-        &mut sums
-    ));
-    for p in direct..points {
-        let mut padded = [0.0f32; LANES];
-        padded[..outer].copy_from_slice(&g[p * outer..(p + 1) * outer]);
-        accumulate_kernel::<LANES>(
-            &a[p * inner..(p + 1) * inner],
+    let direct_rows = &a[..direct * inner];
+    // The padded rows inside the dispatch too: outside it every fused
+    // multiply-add would be a call to the C library's `fmaf`.
+    simd_dispatch!({
+        with_inner!(
             inner,
-            &padded,
             LANES,
-            &mut products[..inner],
-            &mut sums,
+            accumulate_kernel(direct_rows, g, outer, &mut products[..inner], &mut sums)
         );
-    }
+        for p in direct..points {
+            let mut padded = [0.0f32; LANES];
+            padded[..outer].copy_from_slice(&g[p * outer..(p + 1) * outer]);
+            let row = &a[p * inner..(p + 1) * inner];
+            with_inner!(
+                inner,
+                LANES,
+                accumulate_kernel(row, &padded, LANES, &mut products[..inner], &mut sums)
+            );
+        }
+    });
     let product = products[..inner]
         .iter()
         .flat_map(|row| &row[..outer])
@@ -147,11 +168,11 @@ fn accumulate_with<const LANES: usize>(
 }
 
 /// Adds `a[p, i]·g[p, ·]` to `products[i]` and `g[p, ·]` to `sums`, over
-/// the rows of `a`; row `p` of `g` starts at `p·stride`.
+/// the rows of `a` (`INNER` values each); row `p` of `g` starts at
+/// `p·stride`.
 #[inline(always)]
-fn accumulate_kernel<const LANES: usize>(
+fn accumulate_kernel<const LANES: usize, const INNER: usize>(
     a: &[f32],
-    inner: usize,
     g: &[f32],
     stride: usize,
     products: &mut [[f32; LANES]],
@@ -159,9 +180,9 @@ fn accumulate_kernel<const LANES: usize>(
 ) {
     // Local accumulators and a local copy of each row: the compiler then
     // keeps them in vector registers (through the slices it did not).
-    let mut local_products = [[0.0f32; LANES]; MAX_WIDTH];
+    let mut local_products = [[0.0f32; LANES]; INNER];
     let mut local_sums = [0.0f32; LANES];
-    for (p, values) in a.chunks_exact(inner).enumerate() {
+    for (p, values) in a.chunks_exact(INNER).enumerate() {
         let row: [f32; LANES] = g[p * stride..p * stride + LANES]
             .try_into()
             .expect("a whole vector");

@@ -107,9 +107,9 @@ pub(crate) fn flex_tanh(z: FlexTensor) -> FlexTensor {
     let mut y = owned_contiguous(z);
     let n = y.layout().num_elements();
     let values = &mut y.storage_mut::<f32>()[..n];
-    simd_dispatch!(values
-        .iter_mut()
-        .for_each(|value| *value = tanh_f32(*value)));
+    simd_dispatch!(for value in values.iter_mut() {
+        *value = tanh_f32(*value)
+    });
     y
 }
 
@@ -126,10 +126,9 @@ pub(crate) fn flex_tanh_backward(output: FlexTensor, grad: FlexTensor) -> FlexTe
     let n = grad.layout().num_elements();
     let y = &output.storage::<f32>()[..n];
     let grad_values = &mut grad.storage_mut::<f32>()[..n];
-    simd_dispatch!(grad_values
-        .iter_mut()
-        .zip(y)
-        .for_each(|(g, &y)| *g *= 1.0 - y * y));
+    simd_dispatch!(for (g, &y) in grad_values.iter_mut().zip(y) {
+        *g *= 1.0 - y * y
+    });
     grad
 }
 
