@@ -73,8 +73,8 @@ pub struct BenchReport {
     pub backend: BackendKind,
     /// How much work each measurement did.
     pub settings: BenchSettings,
-    /// The CPU's vector instructions and theoretical rate (absent in
-    /// reports written before they were recorded).
+    /// The CPU's vector instructions and theoretical rate (absent on a GPU
+    /// backend, and in reports written before they were recorded).
     #[serde(default)]
     pub cpu: Option<CpuReport>,
     /// A 1024³ matrix product on this backend, one thread: GFLOP/s.
@@ -133,8 +133,8 @@ impl CpuReport {
         self.clock_ghz.map(|ghz| ghz * self.flops_per_cycle)
     }
 
-    /// The line the bench prints: the vector path, the measured product
-    /// and the theoretical rate of one core.
+    /// The line the bench prints under the measured product: the vector
+    /// path and the theoretical rate of one core, with the product's share.
     pub fn line(&self, matmul_gflops: f64) -> String {
         let theory = match self.theoretical_gflops() {
             Some(gflops) => format!(
@@ -145,10 +145,7 @@ impl CpuReport {
             ),
             None => format!("theoretical {:.0} FLOP/cycle per core (clock unknown)", self.flops_per_cycle),
         };
-        format!(
-            "{} kernels · matrix product {matmul_gflops:.1} GFLOP/s on one thread · {theory}",
-            self.vector_path
-        )
+        format!("{} kernels · {theory}", self.vector_path)
     }
 }
 
@@ -159,8 +156,8 @@ pub struct ScalingReport {
     pub version: String,
     /// The backend benchmarked.
     pub backend: BackendKind,
-    /// The CPU's vector path and theoretical rate.
-    pub cpu: CpuReport,
+    /// The CPU's vector path and theoretical rate (CPU backends only).
+    pub cpu: Option<CpuReport>,
     /// A 1024³ matrix product on this backend, one thread: GFLOP/s.
     pub matmul_gflops_one_thread: f64,
     /// Every budget and grid, measured and trained.
@@ -295,13 +292,14 @@ pub fn bench_scaling<B: ComputeBackend>(
     let mut rows = Vec::new();
     for point in points {
         let params = point.params();
+        let seconds_of = |cost: f64| cost / crate::study::COST_PER_THREAD_SECOND;
         let row = |work: &str,
                    grid: usize,
                    networks: usize,
                    steps: usize,
                    seconds: f64,
                    flops: f64,
-                   sweep: &Sweep| {
+                   model_seconds: f64| {
             ScalingRow {
                 work: work.to_string(),
                 budget: point.budget,
@@ -312,8 +310,7 @@ pub fn bench_scaling<B: ComputeBackend>(
                 steps,
                 seconds: seconds / networks as f64,
                 gflops: networks as f64 * flops / seconds / 1e9,
-                model_seconds: sweep.network_cost(0, steps > 0)
-                    / crate::study::COST_PER_THREAD_SECOND,
+                model_seconds,
             }
         };
         for grid in SCALING_GRIDS {
@@ -324,7 +321,8 @@ pub fn bench_scaling<B: ComputeBackend>(
             let sweep = one_point_sweep(point.clone(), &problem, measure, None, networks, backend)
                 .expect("the model problem's sets are drawn, never read");
             let seconds = time_sweep::<B>(&sweep, 1, None, device);
-            rows.push(row("measure", grid, networks, 0, seconds, flops, &sweep));
+            let model = seconds_of(sweep.network_cost(0, false));
+            rows.push(row("measure", grid, networks, 0, seconds, flops, model));
         }
         // Training: the networks measured on a 4×4 grid without the proxies,
         // so that the measuring around the training is small.
@@ -343,11 +341,9 @@ pub fn bench_scaling<B: ComputeBackend>(
         .expect("the model problem's sets are drawn, never read");
         let seconds = time_sweep::<B>(&trained, 1, None, device);
         let flops = steps as f64 * step_flops;
-        rows.push(ScalingRow {
-            model_seconds: (trained.network_cost(0, true) - trained.network_cost(0, false))
-                / crate::study::COST_PER_THREAD_SECOND,
-            ..row("train", 4, networks, steps, seconds, flops, &trained)
-        });
+        // The model's training alone: its trained cost less its measuring.
+        let model = seconds_of(trained.network_cost(0, true) - trained.network_cost(0, false));
+        rows.push(row("train", 4, networks, steps, seconds, flops, model));
     }
     rows
 }

@@ -145,10 +145,18 @@ impl BackendJob for BenchPlan {
     fn run<B: ComputeBackend>(self, device: &B::Device) -> Self::Output {
         let threads = self.settings.threads;
         let matmul = matmul_gflops::<B::InnerBackend>(device);
-        let cpu = CpuReport::detect();
+        // The CPU's vector path says nothing about a GPU's arithmetic.
+        let cpu = self.backend.on_cpu().then(CpuReport::detect);
         if self.scaling {
             let rows = bench_scaling::<B>(&self.activation, &self.layer, self.backend, device);
-            println!("backend {} · {}\n", self.backend, cpu.line(matmul));
+            println!(
+                "backend {} · matrix product {matmul:.1} GFLOP/s on one thread",
+                self.backend
+            );
+            if let Some(cpu) = &cpu {
+                println!("{}", cpu.line(matmul));
+            }
+            println!();
             print!("{}", scaling_table(&rows, matmul));
             let report = ScalingReport {
                 version: crate::VERSION.to_string(),
@@ -184,7 +192,7 @@ impl BackendJob for BenchPlan {
             version: crate::VERSION.to_string(),
             backend: self.backend,
             settings: self.settings,
-            cpu: Some(cpu),
+            cpu,
             matmul_gflops_one_thread: matmul,
             // The backend runs each network on one thread; workers run side by side.
             estimated_peak_gflops: matmul * threads as f64,

@@ -271,14 +271,21 @@ impl BackendKind {
         }
     }
 
+    /// Whether the backend computes on the CPU (its matrix products and
+    /// loops run on the CPU's vector units).
+    pub fn on_cpu(self) -> bool {
+        match self {
+            BackendKind::Ndarray | BackendKind::Flex => true,
+            BackendKind::Wgpu => false,
+        }
+    }
+
     /// Worker threads by default: one per core on the CPU, where each
     /// network runs on one thread; one on a GPU, which is busy with one.
     pub fn default_threads(self) -> usize {
-        match self {
-            BackendKind::Ndarray | BackendKind::Flex => {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            }
-            BackendKind::Wgpu => 1,
+        match self.on_cpu() {
+            true => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            false => 1,
         }
     }
 }

@@ -154,7 +154,7 @@ pub(crate) fn flex_centred_sums(representation: FlexTensor, shift: FlexTensor) -
 /// summed element-wise, then folded into the columns. A block holds at most
 /// `BLOCK_ELEMENTS` values: a very wide layer streams a few points per
 /// chunk, and a block of 16 of its rows would be allocated, zeroed and
-/// folded for each chunk (width 50,000 spent 90% of measuring so).
+/// folded for each chunk of a few rows.
 fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
     const ROWS_PER_BLOCK: usize = 16;
     const BLOCK_ELEMENTS: usize = 1 << 14;
@@ -174,11 +174,10 @@ fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
             *square = d.mul_add(d, *square);
         }
     };
-    // The last rows (fewer than a block) line up with the block's start.
-    // Inside the dispatch too: outside it the fused multiply-add would be
-    // the C library's `fmaf`, a call per value.
-    // A `for` loop, not `for_each` on `&mut chunks`: that calls a `fold`
-    // the compiler kept out of line, compiled without the copy's features.
+    // All inside the dispatch, as `for` loops: the last rows (fewer than a
+    // block, lined up with the block's start) would otherwise call the C
+    // library's `fmaf` per value, and `for_each` on `&mut chunks` calls a
+    // `fold` the compiler keeps out of line, without the copy's features.
     simd_dispatch!({
         let mut chunks = rows.chunks_exact(block);
         for chunk in &mut chunks {

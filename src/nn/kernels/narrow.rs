@@ -16,8 +16,8 @@ use super::simd::simd_dispatch;
 /// Runs `kernel::<LANES, INNER>(args)` with the run-time `inner`
 /// (`1..=MAX_WIDTH`, as [`fits`] checks) as the constant `INNER`: each
 /// width gets its own loop, unrolled over the inner dimension with every
-/// row in a register. With `inner` a variable the compiler vectorised the
-/// inner loop across rows instead, with shuffles, 6× slower.
+/// row in a register. With `inner` a variable the compiler vectorises the
+/// inner loop across rows instead, with shuffles.
 macro_rules! with_inner {
     ($inner:expr, $lanes:ident, $kernel:ident($($arg:expr),*)) => {
         match $inner {
