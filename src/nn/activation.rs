@@ -19,7 +19,8 @@ use burn::tensor::activation as act;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::kernels::{fast_tanh, KernelBackend};
+use super::kernels::simd::simd_dispatch;
+use super::kernels::{fast_tanh, tanh_f32, KernelBackend};
 
 /// An activation function σ.
 ///
@@ -109,6 +110,41 @@ pub trait Activation: fmt::Debug + Send + Sync + 'static {
     fn kinks(&self) -> Vec<f64> {
         Vec::new()
     }
+    /// σ on `f32` slices, where this activation has them: a dense network
+    /// with it then trains through the CPU's fused loop (`train/fused.rs`)
+    /// instead of Burn's autodiff. `None`, the default, trains through
+    /// autodiff, as every activation can.
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        None
+    }
+}
+
+/// σ and the gradient through it on `f32` slices: what the fused training
+/// loop of the CPU runs (`train/fused.rs`). Both must compute what the
+/// tensor forms compute on Flex — [`Activation::forward`], and the gradient
+/// Burn's autodiff takes through it — in `f32`, operation for operation:
+/// the trainer's tests train the shipped activations both ways and compare
+/// the records bit for bit.
+pub trait SliceActivation: Send + Sync {
+    /// `h = σ(z)`, element by element.
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]);
+    /// `grad ← grad·σ′(z)`, element by element, given `h = σ(z)`.
+    fn backward_slice(&self, z: &[f32], h: &[f32], grad: &mut [f32]);
+}
+
+/// `h = σ(z)` for a σ given per element, compiled for the widest vector
+/// unit the CPU has.
+fn map_slice(z: &[f32], h: &mut [f32], sigma: impl Fn(f32) -> f32) {
+    simd_dispatch!(for (h, &z) in h.iter_mut().zip(z) {
+        *h = sigma(z)
+    });
+}
+
+/// `grad ← grad·slope` for a slope given per element from `(z, σ(z))`.
+fn scale_slice(z: &[f32], h: &[f32], grad: &mut [f32], slope: impl Fn(f32, f32) -> f32) {
+    simd_dispatch!(for ((g, &z), &h) in grad.iter_mut().zip(z).zip(h) {
+        *g *= slope(z, h)
+    });
 }
 
 /// The arc-cosine kernel of degree 1 (Cho & Saul 2009, "Kernel methods
@@ -306,6 +342,19 @@ impl Activation for Relu {
     fn kinks(&self) -> Vec<f64> {
         vec![0.0]
     }
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        Some(self)
+    }
+}
+
+impl SliceActivation for Relu {
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
+        map_slice(z, h, |z| z.max(0.0));
+    }
+    /// Burn's relu passes the gradient where the output is positive.
+    fn backward_slice(&self, _z: &[f32], h: &[f32], grad: &mut [f32]) {
+        scale_slice(h, h, grad, |_, h| if h > 0.0 { 1.0 } else { 0.0 });
+    }
 }
 
 /// `|z|`.
@@ -343,6 +392,27 @@ impl Activation for Abs {
     }
     fn kinks(&self) -> Vec<f64> {
         vec![0.0]
+    }
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        Some(self)
+    }
+}
+
+impl SliceActivation for Abs {
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
+        map_slice(z, h, f32::abs);
+    }
+    /// Burn's `abs` multiplies the gradient by `sign(z)` (0 at 0).
+    fn backward_slice(&self, z: &[f32], h: &[f32], grad: &mut [f32]) {
+        scale_slice(z, h, grad, |z, _| {
+            if z > 0.0 {
+                1.0
+            } else if z < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        });
     }
 }
 
@@ -392,6 +462,20 @@ impl Activation for LeakyRelu {
     fn kinks(&self) -> Vec<f64> {
         vec![0.0]
     }
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        Some(self)
+    }
+}
+
+impl SliceActivation for LeakyRelu {
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
+        let slope = LEAKY_SLOPE as f32;
+        map_slice(z, h, |z| if z < 0.0 { z * slope } else { z });
+    }
+    fn backward_slice(&self, z: &[f32], h: &[f32], grad: &mut [f32]) {
+        let slope = LEAKY_SLOPE as f32;
+        scale_slice(z, h, grad, |z, _| if z < 0.0 { slope } else { 1.0 });
+    }
 }
 
 /// `tanh(z)`.
@@ -413,6 +497,20 @@ impl Activation for Tanh {
     }
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         fast_tanh(z).square().neg() + 1.0
+    }
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        Some(self)
+    }
+}
+
+impl SliceActivation for Tanh {
+    /// The kernel Flex's tanh runs ([`tanh_f32`]).
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
+        map_slice(z, h, tanh_f32);
+    }
+    /// `1 − h²`, from the output, as Flex's backward pass.
+    fn backward_slice(&self, _z: &[f32], h: &[f32], grad: &mut [f32]) {
+        scale_slice(h, h, grad, |_, h| 1.0 - h * h);
     }
 }
 
@@ -541,6 +639,16 @@ impl Activation for Identity {
     fn derivative_tensor<B: KernelBackend, const D: usize>(&self, z: Tensor<B, D>) -> Tensor<B, D> {
         z.ones_like()
     }
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        Some(self)
+    }
+}
+
+impl SliceActivation for Identity {
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
+        h.copy_from_slice(z);
+    }
+    fn backward_slice(&self, _z: &[f32], _h: &[f32], _grad: &mut [f32]) {}
 }
 
 /// `max(z − τ, 0)`: relu shifted right by τ (`shifted-relu:τ`). Its
@@ -587,6 +695,20 @@ impl Activation for ShiftedRelu {
     }
     fn kinks(&self) -> Vec<f64> {
         vec![self.shift]
+    }
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        Some(self)
+    }
+}
+
+impl SliceActivation for ShiftedRelu {
+    /// `relu(z − τ)`, with `z − τ` in `f32` as the tensor form computes it.
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
+        let shift = self.shift as f32;
+        map_slice(z, h, |z| (z - shift).max(0.0));
+    }
+    fn backward_slice(&self, _z: &[f32], h: &[f32], grad: &mut [f32]) {
+        scale_slice(h, h, grad, |_, h| if h > 0.0 { 1.0 } else { 0.0 });
     }
 }
 
@@ -635,6 +757,27 @@ impl Activation for ClippedRelu {
     }
     fn kinks(&self) -> Vec<f64> {
         vec![self.shift, self.shift + self.top]
+    }
+    fn slices(&self) -> Option<&dyn SliceActivation> {
+        Some(self)
+    }
+}
+
+impl SliceActivation for ClippedRelu {
+    fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
+        let (shift, top) = (self.shift as f32, self.top as f32);
+        map_slice(z, h, |z| (z - shift).clamp(0.0, top));
+    }
+    /// Burn's `clamp` passes the gradient where `0 ≤ z − τ ≤ m`.
+    fn backward_slice(&self, z: &[f32], h: &[f32], grad: &mut [f32]) {
+        let (shift, top) = (self.shift as f32, self.top as f32);
+        scale_slice(z, h, grad, |z, _| {
+            if (0.0..=top).contains(&(z - shift)) {
+                1.0
+            } else {
+                0.0
+            }
+        });
     }
 }
 

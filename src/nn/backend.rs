@@ -103,6 +103,11 @@ pub trait SupportedBackend: FastTanh + FastAffine + FastMoments {
     /// products) or one at a time, side by side on the worker threads.
     const ENSEMBLES: bool;
 
+    /// Whether dense networks train through the fused loop of
+    /// `train/fused.rs` (on the host, without autodiff) rather than through
+    /// Burn's autodiff on this backend.
+    const FUSED_TRAINING: bool;
+
     /// Networks per ensemble so that one `[members, points, width]`
     /// intermediate stays within `chunk_elements` (at least one network;
     /// exactly one where this backend runs networks one at a time).
@@ -137,10 +142,20 @@ const GPU_CHUNK_ELEMENTS: usize = 1 << 24;
 /// traits above carry them.
 macro_rules! supported_backend {
     ($backend:ty, $chunk_elements:expr, $stream_elements:expr, $ensembles:expr) => {
+        supported_backend!(
+            $backend,
+            $chunk_elements,
+            $stream_elements,
+            $ensembles,
+            false
+        );
+    };
+    ($backend:ty, $chunk_elements:expr, $stream_elements:expr, $ensembles:expr, $fused:expr) => {
         impl SupportedBackend for $backend {
             const CHUNK_ELEMENTS: usize = $chunk_elements;
             const STREAM_ELEMENTS: usize = $stream_elements;
             const ENSEMBLES: bool = $ensembles;
+            const FUSED_TRAINING: bool = $fused;
             fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
                 activation
             }
@@ -159,13 +174,15 @@ supported_backend!(
     true
 );
 // Flex's batched matrix product is slower than a loop of 2-D ones for these
-// shapes (docs/backends.md): its networks run one at a time.
+// shapes (docs/backends.md): its networks run one at a time. Its dense
+// networks train through the fused loop, which calls Flex's own kernels.
 supported_backend!(Flex, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
 supported_backend!(
     Autodiff<Flex>,
     CPU_CHUNK_ELEMENTS,
     CPU_STREAM_ELEMENTS,
-    false
+    false,
+    true
 );
 supported_backend!(F64Backend, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
 #[cfg(feature = "wgpu")]

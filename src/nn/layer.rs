@@ -203,6 +203,14 @@ pub trait Layer: fmt::Debug + Send + Sync + 'static {
     ) -> Tensor<B, 3>
     where
         Self: Sized;
+
+    /// Whether this layer is exactly the shipped dense layer, `σ(h·W + b)`
+    /// with the parameters `[W, b]`: networks of it may then train through
+    /// the CPU's fused loop (`train/fused.rs`). `false`, the default,
+    /// trains through Burn's autodiff, as every layer type can.
+    fn is_dense(&self) -> bool {
+        false
+    }
 }
 
 /// The forward pass of a layer type on one backend, callable through `dyn`.
@@ -273,6 +281,10 @@ impl Layer for Dense {
         activate: &mut Activate<B>,
     ) -> Tensor<B, 3> {
         activate.apply(affine(input, &params[0], &params[1]))
+    }
+
+    fn is_dense(&self) -> bool {
+        true
     }
 }
 

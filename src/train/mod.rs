@@ -2,6 +2,7 @@
 //! METHOD §9) on an ensemble, each member following the path it would
 //! follow alone, and what each trained network records.
 
+mod fused;
 pub mod trainer;
 
 pub use trainer::{

@@ -11,6 +11,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use super::fused::{DenseStack, FusedAdam, Workspace};
 use crate::measure::functions::relative_variation;
 use crate::measure::measurer::{output_landscapes, section_landscape};
 use crate::measure::{grid_measures, GridMeasures, MeasureConfig};
@@ -327,6 +328,9 @@ pub struct Trainer<B: ComputeBackend> {
     test_labels: Tensor<B::InnerBackend, 2>,
     grid_points: Tensor<B::InnerBackend, 2>,
     device: B::Device,
+    /// Whether dense networks train through the fused loop (`fused.rs`)
+    /// where the backend runs it; the tests turn it off for the reference.
+    fused: bool,
 }
 
 /// A member's progress while its ensemble trains.
@@ -368,6 +372,7 @@ impl<B: ComputeBackend> Trainer<B> {
             test_points,
             test_labels,
             device: device.clone(),
+            fused: B::FUSED_TRAINING,
         }
     }
 
@@ -382,25 +387,32 @@ impl<B: ComputeBackend> Trainer<B> {
     }
 
     /// The mini-batch order: a fresh seeded shuffle of the training set per
-    /// epoch, the same for every member and every architecture.
-    fn batches(&self) -> Option<Vec<Tensor<B, 1, Int>>> {
+    /// epoch, the same for every member and every architecture; `None` for
+    /// full batch.
+    fn batch_order(&self) -> Option<Vec<Vec<usize>>> {
         let train_size = self.train_size();
         let size = self.settings.batch_size.filter(|&b| b < train_size)?;
         let mut rng = host_rng(derive_seed(self.run_seed, &[b"batches"]));
-        let mut order: Vec<i64> = (0..train_size as i64).collect();
+        let mut order: Vec<usize> = (0..train_size).collect();
         let per_epoch = train_size / size;
         let epochs = self.settings.steps.div_ceil(per_epoch.max(1));
         let mut batches = Vec::with_capacity(epochs * per_epoch);
         for _ in 0..epochs {
             order.shuffle(&mut rng);
-            for batch in order.chunks_exact(size) {
-                batches.push(Tensor::from_data(
-                    TensorData::new(batch.to_vec(), [size]),
-                    &self.device,
-                ));
-            }
+            batches.extend(order.chunks_exact(size).map(<[usize]>::to_vec));
         }
         Some(batches)
+    }
+
+    /// [`Trainer::batch_order`] as index tensors.
+    fn batches(&self) -> Option<Vec<Tensor<B, 1, Int>>> {
+        let order = self.batch_order()?;
+        let tensor = |batch: Vec<usize>| {
+            let size = batch.len();
+            let indices: Vec<i64> = batch.into_iter().map(|i| i as i64).collect();
+            Tensor::from_data(TensorData::new(indices, [size]), &self.device)
+        };
+        Some(order.into_iter().map(tensor).collect())
     }
 
     /// Trains every member of `model` with `setting` and reports each one.
@@ -485,6 +497,11 @@ impl<B: ComputeBackend> Trainer<B> {
     /// the logged steps; stops early once every member has diverged.
     fn run_steps(&self, model: Mlp<B>, setting: Setting) -> (Mlp<B>, Vec<MemberLog>) {
         let rate = setting.learning_rate;
+        if self.fused && setting.optimizer == OptimizerKind::Adam {
+            if let Some(stack) = DenseStack::of(&model) {
+                return self.run_fused_steps(model, stack, rate);
+            }
+        }
         match setting.optimizer {
             OptimizerKind::Adam => self.run_steps_with(model, rate, self.settings.adam().init()),
             OptimizerKind::Sgd => self.run_steps_with(model, rate, self.settings.sgd().init()),
@@ -516,19 +533,109 @@ impl<B: ComputeBackend> Trainer<B> {
             let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
             if self.is_logged(step) {
                 let accuracies = self.problem.score(logits.inner(), labels.inner());
-                record(
+                if record(
                     &mut logs,
                     step,
                     host_values(losses.clone().inner()),
                     host_values(accuracies),
-                );
-                if logs.iter().all(|log| log.diverged_at.is_some()) {
+                ) {
                     break;
                 }
             }
             let gradients = GradientsParams::from_grads(losses.sum().backward(), &model);
             model = optimizer.step(learning_rate, model, gradients);
         }
+        if logs.iter().any(|log| log.diverged_at.is_none()) {
+            self.track(&model, settings.steps, &mut logs);
+        }
+        (model, logs)
+    }
+
+    /// [`Trainer::run_steps_with`] for Adam on a dense stack, through the
+    /// fused loop (`fused.rs`): the same steps, logs and tracking, on host
+    /// vectors instead of Burn's autodiff.
+    fn run_fused_steps(
+        &self,
+        model: Mlp<B>,
+        mut stack: DenseStack,
+        learning_rate: f64,
+    ) -> (Mlp<B>, Vec<MemberLog>) {
+        let settings = &self.settings;
+        let sigma = model
+            .activation
+            .function
+            .slices()
+            .expect("a dense stack's activation has slice forms");
+        let adam_settings = &settings.optimizer;
+        let moments = [
+            adam_settings.beta1,
+            adam_settings.beta2,
+            adam_settings.epsilon,
+        ];
+        let mut adam = FusedAdam::new(moments, learning_rate, &stack);
+        let host = |tensor: Tensor<B, 2>| {
+            let columns = tensor.dims()[1];
+            let values = tensor.into_data().convert::<f32>().to_vec::<f32>();
+            (values.expect("f32 data"), columns)
+        };
+        let (all_points, inputs) = host(self.train_points.clone());
+        let (all_labels, outputs) = host(self.train_labels.clone());
+        let device = self.test_points.device();
+        let order = self.batch_order();
+        let gather = |values: &[f32], width: usize, batch: &[usize], picked: &mut Vec<f32>| {
+            picked.clear();
+            for &row in batch {
+                picked.extend_from_slice(&values[row * width..(row + 1) * width]);
+            }
+        };
+        let members = stack.members();
+        let mut logs = vec![MemberLog::default(); members];
+        let mut works: Vec<Workspace> = (0..members).map(|_| Workspace::default()).collect();
+        let (mut batch_points, mut batch_labels) = (Vec::new(), Vec::new());
+        for step in 0..settings.steps {
+            if settings.track.binary_search(&step).is_ok() {
+                self.track(&stack.load_into(model.clone()), step, &mut logs);
+            }
+            let (points, labels) = match &order {
+                Some(order) => {
+                    let batch = &order[step % order.len()];
+                    gather(&all_points, inputs, batch, &mut batch_points);
+                    gather(&all_labels, outputs, batch, &mut batch_labels);
+                    (&batch_points[..], &batch_labels[..])
+                }
+                None => (&all_points[..], &all_labels[..]),
+            };
+            let size = points.len() / inputs;
+            for (member, work) in works.iter_mut().enumerate() {
+                let loss = self.problem.loss;
+                stack.gradients(member, [points, labels], loss, sigma, work);
+            }
+            if self.is_logged(step) {
+                let logits = works.iter().flat_map(|w| &w.logits).copied().collect();
+                let logits = Tensor::<B::InnerBackend, 3>::from_data(
+                    TensorData::new(logits, [members, size, outputs]),
+                    &device,
+                );
+                let labels = Tensor::<B::InnerBackend, 2>::from_data(
+                    TensorData::new(labels.to_vec(), [size, outputs]),
+                    &device,
+                );
+                let losses = self.problem.loss.per_member(logits.clone(), labels.clone());
+                let accuracies = self.problem.score(logits, labels);
+                // The reference stops before its backward pass; the
+                // gradients computed here are dropped with the step.
+                if record(
+                    &mut logs,
+                    step,
+                    host_values(losses),
+                    host_values(accuracies),
+                ) {
+                    break;
+                }
+            }
+            adam.step(&mut stack, &works);
+        }
+        let model = stack.load_into(model);
         if logs.iter().any(|log| log.diverged_at.is_none()) {
             self.track(&model, settings.steps, &mut logs);
         }
@@ -568,8 +675,9 @@ impl<B: ComputeBackend> Trainer<B> {
     }
 }
 
-/// Adds one logged step to every member still training.
-fn record(logs: &mut [MemberLog], step: usize, losses: Vec<f64>, accuracies: Vec<f64>) {
+/// Adds one logged step to every member still training; true once every
+/// member has diverged (training stops there).
+fn record(logs: &mut [MemberLog], step: usize, losses: Vec<f64>, accuracies: Vec<f64>) -> bool {
     for ((log, loss), acc) in logs.iter_mut().zip(losses).zip(accuracies) {
         if log.diverged_at.is_some() {
             continue;
@@ -582,6 +690,7 @@ fn record(logs: &mut [MemberLog], step: usize, losses: Vec<f64>, accuracies: Vec
         log.best_train_score = log.best_train_score.max(acc);
         log.last_finite = Some((loss, acc));
     }
+    logs.iter().all(|log| log.diverged_at.is_some())
 }
 
 fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec<f64> {
@@ -590,6 +699,208 @@ fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec
         .convert::<f64>()
         .to_vec()
         .expect("float data")
+}
+
+#[cfg(test)]
+mod fused_tests {
+    //! The fused loop (`fused.rs`) against Burn's autodiff on Flex: the
+    //! same networks trained both ways give the same loss curves.
+
+    use super::*;
+    use crate::nn::{ActivationRegistry, LayerRegistry, MlpConfig};
+    use crate::problem::Loss;
+    use burn::backend::{Autodiff, Flex};
+
+    type B = Autodiff<Flex>;
+
+    fn model(layer: &str, activation: &str, [inputs, depth, width, outputs]: [usize; 4]) -> Mlp<B> {
+        MlpConfig::new(depth, width, activation.into())
+            .with_layer(layer.into())
+            .with_input_dim(inputs)
+            .with_output_dim(outputs)
+            .init(
+                &ActivationRegistry::builtin().get(activation).unwrap(),
+                &LayerRegistry::builtin().get(layer).unwrap(),
+                &[3, 4],
+                &Default::default(),
+            )
+    }
+
+    /// Trains `model` through the fused loop and through autodiff, and
+    /// checks that every member's record is the same to the bit (the fused
+    /// loop calls the kernels autodiff calls, in the same order), the
+    /// landscape of the trained network included.
+    fn agree(settings: TrainConfig, problem: ProblemConfig, model: Mlp<B>) {
+        assert!(
+            DenseStack::of(&model).is_some(),
+            "the fused loop takes this network"
+        );
+        let measure = MeasureConfig::new().with_grid(8);
+        let data = problem.data(0, measure.grid, measure.planes).unwrap();
+        let mut trainer =
+            Trainer::<B>::new(settings, problem, &measure, &data, 0, &Default::default());
+        assert!(trainer.fused, "Flex trains dense networks fused");
+        let setting = trainer.settings.settings()[0];
+        let fused = trainer.train(model.clone(), setting);
+        trainer.fused = false;
+        let reference = trainer.train(model, setting);
+        let timeless = |network: &TrainedNetwork| TrainedNetwork {
+            train_seconds: 0.0,
+            ..network.clone()
+        };
+        for (fused, reference) in fused.networks.iter().zip(&reference.networks) {
+            assert!(!reference.diverged && reference.loss_curve.len() > 1);
+            assert_eq!(timeless(fused), timeless(reference));
+        }
+        assert_eq!(fused.landscapes, reference.landscapes);
+    }
+
+    fn every_step(steps: usize) -> TrainConfig {
+        TrainConfig::new()
+            .with_steps(steps)
+            .with_log_every(1)
+            .with_learning_rates(vec![1e-2])
+    }
+
+    fn checkerboard() -> ProblemConfig {
+        ProblemConfig::new()
+            .with_train_size(300)
+            .with_test_size(100)
+            .with_cells(2)
+    }
+
+    #[test]
+    fn narrow_networks_of_every_sliced_activation_train_as_through_autodiff() {
+        for activation in [
+            "relu",
+            "abs",
+            "leaky_relu",
+            "tanh",
+            "identity",
+            "shifted-relu:0.3",
+            "clipped-relu:0:1",
+        ] {
+            let network = model("dense", activation, [2, 3, 6, 1]);
+            agree(every_step(200), checkerboard(), network);
+        }
+    }
+
+    #[test]
+    fn wide_networks_train_as_through_autodiff() {
+        // Width 24: the products go through gemm, not the narrow kernels.
+        agree(
+            every_step(200),
+            checkerboard(),
+            model("dense", "tanh", [2, 2, 24, 1]),
+        );
+        agree(
+            every_step(200),
+            checkerboard(),
+            model("dense", "relu", [2, 1, 40, 1]),
+        );
+    }
+
+    /// A batch whose widest intermediate outgrows a cache block runs block
+    /// of rows by block of rows: the weight gradients are sums over the
+    /// blocks, in another order than autodiff's one sum, so the loss
+    /// curves agree to float tolerance instead of to the bit.
+    #[test]
+    fn wide_batches_in_blocks_train_as_through_autodiff_within_1e_5() {
+        let network = model("dense", "relu", [2, 1, 500, 1]);
+        let stack = DenseStack::of(&network).unwrap();
+        let points = checkerboard().train_size;
+        assert!(
+            stack.block_rows(points) < points,
+            "the batch runs in blocks"
+        );
+        let measure = MeasureConfig::new().with_grid(8);
+        let data = checkerboard()
+            .data(0, measure.grid, measure.planes)
+            .unwrap();
+        let mut trainer = Trainer::<B>::new(
+            every_step(200),
+            checkerboard(),
+            &measure,
+            &data,
+            0,
+            &Default::default(),
+        );
+        let setting = trainer.settings.settings()[0];
+        let fused = trainer.train(network.clone(), setting);
+        trainer.fused = false;
+        let reference = trainer.train(network, setting);
+        for (fused, reference) in fused.networks.iter().zip(&reference.networks) {
+            assert_eq!(fused.loss_curve.len(), 200);
+            for (step, (a, b)) in fused
+                .loss_curve
+                .iter()
+                .zip(&reference.loss_curve)
+                .enumerate()
+            {
+                assert!((a - b).abs() <= 1e-5 * b, "step {step}: {a} vs {b}");
+            }
+            assert!((fused.train_score - reference.train_score).abs() <= 0.01);
+        }
+    }
+
+    #[test]
+    fn tracked_steps_measure_the_same_networks() {
+        let tracked = every_step(60).with_track(vec![0, 30, 60]);
+        agree(
+            tracked,
+            checkerboard(),
+            model("dense", "relu", [2, 3, 6, 1]),
+        );
+    }
+
+    #[test]
+    fn the_mse_loss_and_mini_batches_train_as_through_autodiff() {
+        let mse = checkerboard().with_loss(Loss::Mse);
+        agree(every_step(200), mse, model("dense", "relu", [2, 2, 8, 1]));
+        let batches = every_step(200).with_batch_size(Some(64));
+        agree(batches, checkerboard(), model("dense", "abs", [2, 2, 8, 1]));
+    }
+
+    #[test]
+    fn ten_classes_train_as_through_autodiff() {
+        let digits = ProblemConfig::new().with_problem("digits".into());
+        agree(
+            every_step(100),
+            digits,
+            model("dense", "relu", [64, 2, 16, 10]),
+        );
+    }
+
+    #[test]
+    fn a_diverging_network_diverges_at_the_same_step() {
+        let huge = every_step(40).with_learning_rates(vec![1e30]);
+        let measure = MeasureConfig::new().with_grid(8);
+        let problem = checkerboard();
+        let data = problem.data(0, measure.grid, measure.planes).unwrap();
+        let mut trainer = Trainer::<B>::new(huge, problem, &measure, &data, 0, &Default::default());
+        let network = model("dense", "relu", [2, 3, 8, 1]);
+        let setting = trainer.settings.settings()[0];
+        let fused = trainer.train(network.clone(), setting);
+        trainer.fused = false;
+        let reference = trainer.train(network, setting);
+        for (fused, reference) in fused.networks.iter().zip(&reference.networks) {
+            assert!(fused.diverged && fused.diverged_at.is_some(), "{fused:?}");
+            assert_eq!(
+                (&fused.loss_curve, fused.diverged_at, fused.final_loss),
+                (
+                    &reference.loss_curve,
+                    reference.diverged_at,
+                    reference.final_loss
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn other_layers_and_activations_keep_autodiff() {
+        assert!(DenseStack::of(&model("residual", "relu", [2, 2, 8, 1])).is_none());
+        assert!(DenseStack::of(&model("dense", "sigmoid", [2, 2, 8, 1])).is_none());
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use burn::tensor::{DType, Tensor, TensorCreationOptions, TensorPrimitive};
 
 use super::flex::{flex_f32, Matrix, Operand};
 use super::narrow;
+use super::simd::simd_dispatch;
 
 /// `input·weight + bias` per member, through [`FastAffine`].
 ///
@@ -321,6 +322,92 @@ pub(crate) fn flex_affine_backward(
     [input_grad, weight_grad, bias_grad]
 }
 
+// ---------------------------------------------------------------------------
+// One member's row-major matrices: the fused training loop (`train/fused.rs`).
+
+/// `input·weight + bias` for one member into `output`: `input` is
+/// `points × fan_in` and `weight` `fan_in × fan_out`, both row-major,
+/// `bias` `fan_out` long; `output` becomes `points × fan_out`, row-major
+/// (resized only when its length differs). The kernels of [`flex_affine`],
+/// called the same way: the same bits.
+pub(crate) fn affine_rows(
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    [fan_in, fan_out]: [usize; 2],
+    output: &mut Vec<f32>,
+) {
+    let points = input.len() / fan_in;
+    output.resize(points * fan_out, 0.0);
+    if narrow::fits(fan_in, fan_out) {
+        let at = |i: usize, j: usize| weight[i * fan_out + j];
+        narrow::product_into(input, fan_in, fan_out, at, |j| bias[j], output);
+        return;
+    }
+    output
+        .chunks_exact_mut(fan_out)
+        .for_each(|row| row.copy_from_slice(bias));
+    let (x, w) = (
+        Matrix::row_major(input, points, fan_in),
+        Matrix::row_major(weight, fan_in, fan_out),
+    );
+    gemm_into(output, true, x, w);
+}
+
+/// The gradients of [`affine_rows`] from the output's gradient `grad`
+/// (`points × fan_out`), as [`flex_affine_backward`] computes them: the
+/// input's into `input_grad` (where given; resized only when its length
+/// differs), the weight's and the bias's into theirs, or added to them
+/// with `accumulate` (the rows of one batch taken block by block).
+pub(crate) fn affine_rows_backward(
+    input: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    [fan_in, fan_out]: [usize; 2],
+    input_grad: Option<&mut Vec<f32>>,
+    [weight_grad, bias_grad]: [&mut Vec<f32>; 2],
+    accumulate: bool,
+) {
+    let points = grad.len() / fan_out;
+    if narrow::fits(fan_in, fan_out) {
+        if let Some(input_grad) = input_grad {
+            input_grad.resize(points * fan_in, 0.0);
+            let transposed = |j: usize, i: usize| weight[i * fan_out + j];
+            narrow::product_into(grad, fan_out, fan_in, transposed, |_| 0.0, input_grad);
+        }
+        let (weights, biases) = narrow::transposed_product_and_sum(input, fan_in, grad, fan_out);
+        if accumulate {
+            weight_grad
+                .iter_mut()
+                .zip(weights)
+                .for_each(|(sum, w)| *sum += w);
+            bias_grad
+                .iter_mut()
+                .zip(biases)
+                .for_each(|(sum, b)| *sum += b);
+        } else {
+            (*weight_grad, *bias_grad) = (weights, biases);
+        }
+        return;
+    }
+    let (x, w, g) = (
+        Matrix::row_major(input, points, fan_in),
+        Matrix::row_major(weight, fan_in, fan_out),
+        Matrix::row_major(grad, points, fan_out),
+    );
+    if let Some(input_grad) = input_grad {
+        input_grad.resize(points * fan_in, 0.0);
+        gemm_into(input_grad, false, g, w.transposed());
+    }
+    weight_grad.resize(fan_in * fan_out, 0.0);
+    gemm_into(weight_grad, accumulate, x.transposed(), g);
+    if !accumulate {
+        bias_grad.clear();
+        bias_grad.resize(fan_out, 0.0);
+    }
+    sum_rows(grad, bias_grad);
+}
+
 /// Adds the rows of the row-major `rows` (each `sums.len()` long) to `sums`.
 ///
 /// A narrow row (5 units) is too short to vectorise, so blocks of
@@ -331,20 +418,21 @@ fn sum_rows(rows: &[f32], sums: &mut [f32]) {
     let block = ROWS_PER_BLOCK * width;
     let mut partial = vec![0.0f32; block];
     let mut blocks = rows.chunks_exact(block);
-    for chunk in &mut blocks {
-        partial
-            .iter_mut()
-            .zip(chunk)
-            .for_each(|(sum, value)| *sum += value);
-    }
-    for row in partial
-        .chunks_exact(width)
-        .chain(blocks.remainder().chunks_exact(width))
-    {
-        sums.iter_mut()
-            .zip(row)
-            .for_each(|(sum, value)| *sum += value);
-    }
+    simd_dispatch!({
+        for chunk in &mut blocks {
+            for (sum, value) in partial.iter_mut().zip(chunk) {
+                *sum += value;
+            }
+        }
+        for row in partial
+            .chunks_exact(width)
+            .chain(blocks.remainder().chunks_exact(width))
+        {
+            for (sum, value) in sums.iter_mut().zip(row) {
+                *sum += value;
+            }
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------

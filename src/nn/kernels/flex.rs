@@ -123,6 +123,11 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// A row-major `rows × cols` matrix at the start of `data`.
+    pub(crate) fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::new(data, 0, [rows, cols], [cols as isize, 1])
+    }
+
     /// The transpose: the same elements with the strides swapped.
     pub(crate) fn transposed(self) -> Self {
         Self {

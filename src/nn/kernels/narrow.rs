@@ -52,8 +52,23 @@ pub(crate) fn product(
     m: impl Fn(usize, usize) -> f32,
     start: impl Fn(usize) -> f32,
 ) -> Vec<f32> {
+    let mut out = vec![0.0f32; a.len() / inner * outer];
+    product_into(a, inner, outer, m, start, &mut out);
+    out
+}
+
+/// [`product`] into `out`, which holds exactly the `points × outer` values.
+pub(crate) fn product_into(
+    a: &[f32],
+    inner: usize,
+    outer: usize,
+    m: impl Fn(usize, usize) -> f32,
+    start: impl Fn(usize) -> f32,
+    out: &mut [f32],
+) {
     debug_assert!(fits(inner, outer) && a.len().is_multiple_of(inner));
-    product_with::<MAX_WIDTH>(a, inner, outer, m, start)
+    debug_assert_eq!(out.len(), a.len() / inner * outer);
+    product_with::<MAX_WIDTH>(a, inner, outer, m, start, out)
 }
 
 /// `(aᵀ·g, Σₚ g[p, ·])`: the `inner × outer` product (row-major) and the
@@ -75,7 +90,8 @@ fn product_with<const LANES: usize>(
     outer: usize,
     m: impl Fn(usize, usize) -> f32,
     start: impl Fn(usize) -> f32,
-) -> Vec<f32> {
+    out: &mut [f32],
+) {
     let mut rows = [[0.0f32; LANES]; MAX_WIDTH];
     for (i, row) in rows.iter_mut().enumerate().take(inner) {
         row.iter_mut()
@@ -90,17 +106,32 @@ fn product_with<const LANES: usize>(
         .enumerate()
         .for_each(|(j, value)| *value = start(j));
     let points = a.len() / inner;
-    // Room for the last row's whole vector; each row's vector spills into
-    // the next row, which overwrites it.
-    let mut out = vec![0.0f32; points * outer + LANES];
+    // Each row is stored as a whole vector that spills into the next row,
+    // which overwrites it; the last few rows, whose vector would spill past
+    // `out`, go through a padded copy.
+    let direct = if out.len() >= LANES {
+        ((out.len() - LANES) / outer + 1).min(points)
+    } else {
+        0
+    };
     let rows = &rows[..inner];
-    simd_dispatch!(with_inner!(
-        inner,
-        LANES,
-        product_kernel(a, rows, first, outer, &mut out)
-    ));
-    out.truncate(points * outer);
-    out
+    simd_dispatch!({
+        with_inner!(
+            inner,
+            LANES,
+            product_kernel(&a[..direct * inner], rows, first, outer, out)
+        );
+        for p in direct..points {
+            let mut padded = [0.0f32; LANES];
+            let row = &a[p * inner..(p + 1) * inner];
+            with_inner!(
+                inner,
+                LANES,
+                product_kernel(row, rows, first, LANES, &mut padded)
+            );
+            out[p * outer..(p + 1) * outer].copy_from_slice(&padded[..outer]);
+        }
+    });
 }
 
 #[inline(always)]

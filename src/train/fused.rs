@@ -1,0 +1,421 @@
+//! Training a dense network without autodiff, on the CPU.
+//!
+//! A step through Burn's autodiff records a graph node per op, allocates
+//! every intermediate, and runs Adam as about ten tensor ops per parameter.
+//! For a network of the shipped `dense` layers whose activation has
+//! [`SliceActivation`] forms, a step here is the same arithmetic written
+//! out: the forward pass keeps each layer's pre-activation and output, the
+//! backward pass calls the kernels the Flex autodiff path calls
+//! ([`affine_rows`], the activation's slices), and Adam updates each
+//! parameter in one pass, with Burn's formula in Burn's order. Burn's
+//! autodiff stays the path of every other network, and the reference this
+//! one is tested against (`trainer.rs`).
+
+use burn::module::Param;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::nn::activation::SliceActivation;
+use crate::nn::kernels::affine::{affine_rows, affine_rows_backward};
+use crate::nn::Mlp;
+use crate::problem::Loss;
+
+/// The most values of one layer's intermediates over a block of rows
+/// (512 KB of `f32`, within a core's L2 cache): the batch of the paper's
+/// networks up to width 64 passes whole, a wider one in blocks.
+const BLOCK_ELEMENTS: usize = 1 << 17;
+
+/// The fewest rows of a block, however wide the layers.
+const MIN_BLOCK_ROWS: usize = 16;
+
+/// An ensemble of dense networks as host vectors: every layer's weights and
+/// biases, the output layer last.
+pub(crate) struct DenseStack {
+    members: usize,
+    /// Units of the input, of each hidden layer and of the output: layer `l`
+    /// maps `units[l]` to `units[l + 1]`.
+    units: Vec<usize>,
+    /// Per layer, weight then bias: every member's `fan_in × fan_out`
+    /// row-major weights (or `fan_out` biases) in turn.
+    params: Vec<Vec<f32>>,
+}
+
+/// One member's buffers, kept from step to step: the forward pass (each
+/// hidden layer's pre-activation and output, `points × width`, and the
+/// logits, `points × outputs`) and the gradients of the backward pass.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    pre_activations: Vec<Vec<f32>>,
+    outputs: Vec<Vec<f32>>,
+    /// The logits over every row of the batch, `points × outputs`,
+    /// row-major, and over the current block of rows.
+    pub(crate) logits: Vec<f32>,
+    block_logits: Vec<f32>,
+    /// The gradient with respect to the current layer's output, and the
+    /// one below it.
+    grad: Vec<f32>,
+    grad_below: Vec<f32>,
+    /// One gradient per parameter, in [`DenseStack`]'s order.
+    pub(crate) param_grads: Vec<Vec<f32>>,
+}
+
+impl DenseStack {
+    /// The networks of `model`, where every hidden layer is the shipped
+    /// dense layer and the activation has slice forms; `None` otherwise.
+    pub(crate) fn of<B: Backend>(model: &Mlp<B>) -> Option<Self> {
+        if !model.layer.function.is_dense() || model.activation.function.slices().is_none() {
+            return None;
+        }
+        let host = |param: &Param<Tensor<B, 3>>| {
+            param
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .expect("f32 parameters")
+        };
+        let mut units = vec![model.hidden.first()?.params[0].dims()[1]];
+        let mut params = Vec::new();
+        for layer in &model.hidden {
+            units.push(layer.params[0].dims()[2]);
+            params.extend(layer.params.iter().map(host));
+        }
+        units.push(model.output.weight.dims()[2]);
+        params.extend([host(&model.output.weight), host(&model.output.bias)]);
+        Some(Self {
+            members: model.members(),
+            units,
+            params,
+        })
+    }
+
+    /// `model` with this stack's values as its parameters (fresh leaves).
+    pub(crate) fn load_into<B: Backend>(&self, mut model: Mlp<B>) -> Mlp<B> {
+        let device = model.output.weight.device();
+        let members = self.members;
+        let tensor = |values: &[f32], rows: usize, cols: usize| {
+            Param::from_data(
+                TensorData::new(values.to_vec(), [members, rows, cols]),
+                &device,
+            )
+        };
+        for (l, layer) in model.hidden.iter_mut().enumerate() {
+            let [fan_in, fan_out] = self.fans(l);
+            layer.params = vec![
+                tensor(&self.params[2 * l], fan_in, fan_out),
+                tensor(&self.params[2 * l + 1], 1, fan_out),
+            ];
+        }
+        let last = self.layers() - 1;
+        let [fan_in, fan_out] = self.fans(last);
+        model.output.weight = tensor(&self.params[2 * last], fan_in, fan_out);
+        model.output.bias = tensor(&self.params[2 * last + 1], 1, fan_out);
+        model
+    }
+
+    pub(crate) fn members(&self) -> usize {
+        self.members
+    }
+
+    /// Layers, the output layer included.
+    fn layers(&self) -> usize {
+        self.units.len() - 1
+    }
+
+    fn fans(&self, layer: usize) -> [usize; 2] {
+        [self.units[layer], self.units[layer + 1]]
+    }
+
+    /// `member`'s weight and bias of `layer`.
+    fn layer(&self, member: usize, layer: usize) -> (&[f32], &[f32]) {
+        let [fan_in, fan_out] = self.fans(layer);
+        let weights = &self.params[2 * layer][member * fan_in * fan_out..][..fan_in * fan_out];
+        let biases = &self.params[2 * layer + 1][member * fan_out..][..fan_out];
+        (weights, biases)
+    }
+
+    /// Rows of a batch one pass takes at once: all of them, unless the
+    /// widest layer's intermediates over all of them would outgrow
+    /// [`BLOCK_ELEMENTS`]; then blocks of rows, each passed forward and
+    /// backward while its intermediates are still in cache.
+    pub(crate) fn block_rows(&self, points: usize) -> usize {
+        let widest = self.units.iter().copied().max().unwrap_or(1);
+        if points * widest <= BLOCK_ELEMENTS {
+            points
+        } else {
+            (BLOCK_ELEMENTS / widest).max(MIN_BLOCK_ROWS)
+        }
+    }
+
+    /// `member`'s logits over the batch `input` (`points × inputs`,
+    /// row-major) into `work.logits`, and the gradients of its loss against
+    /// `labels` into `work.param_grads`, block of rows by block of rows.
+    pub(crate) fn gradients(
+        &self,
+        member: usize,
+        [input, labels]: [&[f32]; 2],
+        loss: Loss,
+        sigma: &dyn SliceActivation,
+        work: &mut Workspace,
+    ) {
+        let [inputs, outputs] = [self.units[0], self.units[self.layers()]];
+        let points = input.len() / inputs;
+        let block = self.block_rows(points);
+        work.logits.clear();
+        for start in (0..points).step_by(block) {
+            let rows = start..(start + block).min(points);
+            let x = &input[rows.start * inputs..rows.end * inputs];
+            let y = &labels[rows.start * outputs..rows.end * outputs];
+            self.forward(member, x, sigma, work);
+            let logit_grad = loss_gradient(loss, &work.block_logits, y, [points, outputs]);
+            work.logits.extend_from_slice(&work.block_logits);
+            self.backward(member, x, &logit_grad, sigma, work, start > 0);
+        }
+    }
+
+    /// `member`'s forward pass over `input` (`rows × inputs`, row-major),
+    /// into `work`.
+    fn forward(
+        &self,
+        member: usize,
+        input: &[f32],
+        sigma: &dyn SliceActivation,
+        work: &mut Workspace,
+    ) {
+        let hidden = self.layers() - 1;
+        work.pre_activations.resize_with(hidden, Vec::new);
+        work.outputs.resize_with(hidden, Vec::new);
+        for l in 0..hidden {
+            let (weight, bias) = self.layer(member, l);
+            let (below, this) = work.outputs.split_at_mut(l);
+            let below = below.last().map_or(input, Vec::as_slice);
+            let z = &mut work.pre_activations[l];
+            affine_rows(below, weight, bias, self.fans(l), z);
+            let h = &mut this[0];
+            h.resize(z.len(), 0.0);
+            sigma.apply_slice(z, h);
+        }
+        let (weight, bias) = self.layer(member, hidden);
+        let below = work.outputs.last().map_or(input, Vec::as_slice);
+        affine_rows(
+            below,
+            weight,
+            bias,
+            self.fans(hidden),
+            &mut work.block_logits,
+        );
+    }
+
+    /// `member`'s gradients into `work.param_grads` (added to them with
+    /// `accumulate`), from its forward pass over `input` (in `work`) and
+    /// the logits' gradient.
+    fn backward(
+        &self,
+        member: usize,
+        input: &[f32],
+        logit_grad: &[f32],
+        sigma: &dyn SliceActivation,
+        work: &mut Workspace,
+        accumulate: bool,
+    ) {
+        let layers = self.layers();
+        work.param_grads.resize_with(2 * layers, Vec::new);
+        work.grad.clear();
+        work.grad.extend_from_slice(logit_grad);
+        for l in (0..layers).rev() {
+            if l + 1 < layers {
+                let (z, h) = (&work.pre_activations[l], &work.outputs[l]);
+                sigma.backward_slice(z, h, &mut work.grad);
+            }
+            let below = if l == 0 { input } else { &work.outputs[l - 1] };
+            let (weight, _) = self.layer(member, l);
+            let input_grad = (l > 0).then_some(&mut work.grad_below);
+            let [weight_grad, bias_grad] = &mut work.param_grads[2 * l..2 * l + 2] else {
+                unreachable!("two gradients per layer")
+            };
+            affine_rows_backward(
+                below,
+                weight,
+                &work.grad,
+                self.fans(l),
+                input_grad,
+                [weight_grad, bias_grad],
+                accumulate,
+            );
+            std::mem::swap(&mut work.grad, &mut work.grad_below);
+        }
+    }
+}
+
+/// The gradient of a member's loss — the mean over the `points` of a
+/// batch of [`Loss::per_member`]'s pointwise loss — with respect to the
+/// logits of some of its rows (`rows × outputs`, row-major), `labels` as
+/// the loss takes them.
+pub(crate) fn loss_gradient(
+    loss: Loss,
+    logits: &[f32],
+    labels: &[f32],
+    [points, outputs]: [usize; 2],
+) -> Vec<f32> {
+    let share = 1.0 / points as f32;
+    if outputs > 1 {
+        // −Σ_j y_j·log softmax(f)_j, with Burn's log softmax (shifted by the
+        // row's maximum): `−share·y_j + (share·Σ y)/Σ e · e_j`, each product
+        // in the order autodiff forms it.
+        let mut grad = Vec::with_capacity(logits.len());
+        for (row, labels) in logits
+            .chunks_exact(outputs)
+            .zip(labels.chunks_exact(outputs))
+        {
+            let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let exps: Vec<f32> = row.iter().map(|&f| (f - top).exp()).collect();
+            let total: f32 = exps.iter().sum();
+            let mass: f32 = labels.iter().map(|&y| -(-share * y)).sum();
+            let scale = mass * (1.0 / total);
+            grad.extend(
+                exps.iter()
+                    .zip(labels)
+                    .map(|(&e, &y)| -share * y + scale * e),
+            );
+        }
+        return grad;
+    }
+    let pointwise = |f: f32, y: f32| match loss {
+        // max(f, 0) − f·y + log(1 + e^{−|f|}), term by term as Burn's
+        // autodiff takes it: its clamp_min passes the gradient at f = 0,
+        // sign(0) is 0, and the three terms are summed last to first.
+        Loss::Bce => {
+            let u = (-f.abs()).exp();
+            let sign = if f > 0.0 {
+                1.0
+            } else if f < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            let softplus = -(share * (1.0 / (u + 1.0)) * u) * sign;
+            let linear = -(share * y);
+            let relu = if f >= 0.0 { share } else { 0.0 };
+            softplus + linear + relu
+        }
+        // (f − (2y − 1))².
+        Loss::Mse => 2.0 * (f - (y * 2.0 - 1.0)) * share,
+    };
+    logits
+        .iter()
+        .zip(labels)
+        .map(|(&f, &y)| pointwise(f, y))
+        .collect()
+}
+
+/// Adam over a [`DenseStack`]'s parameters: Burn's `Adam` (burn-optim
+/// 0.21, `AdaptiveMomentum`) in one pass per parameter, each operation in
+/// Burn's order so that every step gives Burn's bits for the same gradient.
+pub(crate) struct FusedAdam {
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+    learning_rate: f32,
+    /// Steps taken.
+    time: i32,
+    first_moments: Vec<Vec<f32>>,
+    second_moments: Vec<Vec<f32>>,
+}
+
+impl FusedAdam {
+    /// Adam with moment decays `beta1`, `beta2` and `epsilon` over the
+    /// parameters of `stack`, with no step taken yet.
+    pub(crate) fn new(
+        [beta1, beta2, epsilon]: [f64; 3],
+        learning_rate: f64,
+        stack: &DenseStack,
+    ) -> Self {
+        let zeros: Vec<Vec<f32>> = stack.params.iter().map(|p| vec![0.0; p.len()]).collect();
+        Self {
+            beta1: beta1 as f32,
+            beta2: beta2 as f32,
+            epsilon: epsilon as f32,
+            learning_rate: learning_rate as f32,
+            time: 0,
+            first_moments: zeros.clone(),
+            second_moments: zeros,
+        }
+    }
+
+    /// One step on every parameter, from each member's gradients (in
+    /// `works[member]`, as [`DenseStack::backward`] leaves them).
+    pub(crate) fn step(&mut self, stack: &mut DenseStack, works: &[Workspace]) {
+        self.time += 1;
+        let (beta1, beta2) = (self.beta1, self.beta2);
+        let bias_correction2_sqrt = (1.0 - beta2.powi(self.time)).sqrt();
+        let combined = bias_correction2_sqrt / (1.0 - beta1.powi(self.time));
+        let epsilon = self.epsilon * bias_correction2_sqrt;
+        let learning_rate = self.learning_rate;
+        let moments = self.first_moments.iter_mut().zip(&mut self.second_moments);
+        for (p, (values, (first, second))) in stack.params.iter_mut().zip(moments).enumerate() {
+            let per_member = values.len() / works.len();
+            for (member, work) in works.iter().enumerate() {
+                let range = member * per_member..(member + 1) * per_member;
+                let entries = values[range.clone()]
+                    .iter_mut()
+                    .zip(&mut first[range.clone()])
+                    .zip(&mut second[range])
+                    .zip(&work.param_grads[p]);
+                for (((value, m), v), &g) in entries {
+                    *m = *m * beta1 + g * (1.0 - beta1);
+                    *v = *v * beta2 + g * g * (1.0 - beta2);
+                    let update = *m * combined / (v.sqrt() + epsilon);
+                    *value -= update * learning_rate;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, NdArray};
+
+    type B = Autodiff<NdArray>;
+
+    /// [`loss_gradient`] against Burn's autodiff through
+    /// [`Loss::per_member`], for one and for several logits.
+    #[test]
+    fn the_loss_gradient_is_the_autodiff_one() {
+        let device = Default::default();
+        let logits: Vec<f32> = (0..24).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.9).collect();
+        for (loss, outputs) in [(Loss::Bce, 1), (Loss::Mse, 1), (Loss::Bce, 3)] {
+            let points = logits.len() / outputs;
+            let labels: Vec<f32> = (0..logits.len())
+                .map(|i| match outputs {
+                    1 => (i % 2) as f32,
+                    _ => (i % outputs == (i / outputs) % outputs) as u8 as f32,
+                })
+                .collect();
+            let tensor = Tensor::<B, 3>::from_data(
+                TensorData::new(logits.clone(), [1, points, outputs]),
+                &device,
+            )
+            .require_grad();
+            let label_tensor = Tensor::<B, 2>::from_data(
+                TensorData::new(labels.clone(), [points, outputs]),
+                &device,
+            );
+            let grads = loss
+                .per_member(tensor.clone(), label_tensor)
+                .sum()
+                .backward();
+            let expected = tensor
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
+            let computed = loss_gradient(loss, &logits, &labels, [points, outputs]);
+            for (a, b) in computed.iter().zip(&expected) {
+                assert_eq!(a.to_bits(), b.to_bits(), "{loss:?}, {outputs}: {a} vs {b}");
+            }
+        }
+    }
+}
