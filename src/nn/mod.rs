@@ -21,7 +21,7 @@ pub mod layer;
 pub mod mlp;
 pub mod registry;
 
-pub use activation::{Activation, TensorActivation};
+pub use activation::{Activation, SliceActivation, TensorActivation};
 pub use backend::{
     f64_device, run_on, run_on_device, AnyActivation, AnyLayer, BackendJob, BackendKind,
     BackendUnavailable, ComputeBackend, F64Backend, SupportedBackend,
