@@ -787,6 +787,12 @@ mod fused_tests {
 
     #[test]
     fn wide_networks_train_as_through_autodiff() {
+        // Width 10: the narrow kernels' 16-float rows.
+        agree(
+            every_step(200),
+            checkerboard(),
+            model("dense", "relu", [2, 3, 10, 1]),
+        );
         // Width 24: the products go through gemm, not the narrow kernels.
         agree(
             every_step(200),

@@ -87,12 +87,21 @@ mod tests {
             (
                 "narrow products",
                 Box::new(|| {
-                    let (a, m, g) = (values(53 * 5, 3), values(5 * 7, 4), values(53 * 7, 5));
-                    let product = narrow::product(&a, 5, 7, |i, j| m[i * 7 + j], |j| j as f32);
-                    let (transposed, sums) = narrow::transposed_product_and_sum(&a, 5, &g, 7);
-                    [product, transposed, sums]
-                        .map(|v| v.into_iter().map(f32::to_bits).collect())
-                        .to_vec()
+                    // 8-float rows (7 wide) and 16-float rows (11 wide).
+                    let mut all = Vec::new();
+                    for (inner, outer) in [(5, 7), (10, 11)] {
+                        let a = values(53 * inner, 3);
+                        let (m, g) = (values(inner * outer, 4), values(53 * outer, 5));
+                        let at = |i: usize, j: usize| m[i * outer + j];
+                        let product = narrow::product(&a, inner, outer, at, |j| j as f32);
+                        let (transposed, sums) =
+                            narrow::transposed_product_and_sum(&a, inner, &g, outer);
+                        all.extend(
+                            [product, transposed, sums]
+                                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>()),
+                        );
+                    }
+                    all
                 }),
             ),
             (

@@ -1,11 +1,11 @@
 //! Matrix products for narrow layers (at most [`MAX_WIDTH`] units wide).
 //!
-//! A fixed budget makes deep networks narrow: width 5–8 at depths 24–64.
+//! A fixed budget makes deep networks narrow: width 5–11 at depths 16–64.
 //! Their products are `[points × 5]·[5 × 5]`, where `gemm`'s blocking and
 //! packing cost more than the 25 multiply-adds per point. These kernels
-//! hold each row of the small matrix in one vector of 8 floats and make one
-//! pass over the points; wider layers keep `gemm`, which is as fast from
-//! width 16 on (`benches/RACE.md` has the measurements). They are plain
+//! hold each row of the small matrix in one vector of 8 floats (16 where
+//! the product is 9 to 11 wide) and make one pass over the points; wider
+//! layers keep `gemm` (`benches/RACE.md` has the measurements). They are plain
 //! Rust, compiled for the baseline CPU, AVX2 and AVX-512 (chosen at run
 //! time, `simd.rs`), with fused multiply-adds: every CPU gets the same
 //! numbers, only at another speed. `affine.rs` uses them on Flex; unit tests below
@@ -29,13 +29,24 @@ macro_rules! with_inner {
             6 => $kernel::<$lanes, 6>($($arg),*),
             7 => $kernel::<$lanes, 7>($($arg),*),
             8 => $kernel::<$lanes, 8>($($arg),*),
+            9 => $kernel::<$lanes, 9>($($arg),*),
+            10 => $kernel::<$lanes, 10>($($arg),*),
+            11 => $kernel::<$lanes, 11>($($arg),*),
             inner => unreachable!("narrow kernels take 1 to {MAX_WIDTH} inputs, not {inner}"),
         }
     };
 }
 
 /// The widest fan-in and fan-out these kernels take.
-pub(crate) const MAX_WIDTH: usize = 8;
+/// At width 12 the 16-float kernels were slower than `gemm` (by 2.6–3×:
+/// their accumulators no longer stayed in registers); at 9–11 twice as
+/// fast (`benches/RACE.md`).
+pub(crate) const MAX_WIDTH: usize = 11;
+
+/// Products at most this wide hold a row of the small matrix in 8 floats,
+/// wider ones in [`LONG_LANES`].
+const SHORT_LANES: usize = 8;
+const LONG_LANES: usize = 16;
 
 /// Whether a product with these inner and outer widths runs here.
 pub(crate) fn fits(inner: usize, outer: usize) -> bool {
@@ -68,7 +79,11 @@ pub(crate) fn product_into(
 ) {
     debug_assert!(fits(inner, outer) && a.len().is_multiple_of(inner));
     debug_assert_eq!(out.len(), a.len() / inner * outer);
-    product_with::<MAX_WIDTH>(a, inner, outer, m, start, out)
+    if outer <= SHORT_LANES {
+        product_with::<SHORT_LANES>(a, inner, outer, m, start, out)
+    } else {
+        product_with::<LONG_LANES>(a, inner, outer, m, start, out)
+    }
 }
 
 /// `(aᵀ·g, Σₚ g[p, ·])`: the `inner × outer` product (row-major) and the
@@ -81,7 +96,11 @@ pub(crate) fn transposed_product_and_sum(
     outer: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     debug_assert!(fits(inner, outer) && a.len() / inner == g.len() / outer);
-    accumulate_with::<MAX_WIDTH>(a, inner, g, outer)
+    if outer <= SHORT_LANES {
+        accumulate_with::<SHORT_LANES>(a, inner, g, outer)
+    } else {
+        accumulate_with::<LONG_LANES>(a, inner, g, outer)
+    }
 }
 
 fn product_with<const LANES: usize>(
@@ -105,7 +124,22 @@ fn product_with<const LANES: usize>(
         .take(outer)
         .enumerate()
         .for_each(|(j, value)| *value = start(j));
-    let points = a.len() / inner;
+    let rows = &rows[..inner];
+    with_inner!(inner, LANES, product_rows(a, rows, first, outer, out));
+}
+
+/// Every row of `a` through [`product_kernel`], in the widest copy the CPU
+/// has. Each width dispatches on its own: one dispatch around all sixteen
+/// widths made a copy too large for the compiler to inline the kernels
+/// into, and they ran unvectorised.
+fn product_rows<const LANES: usize, const INNER: usize>(
+    a: &[f32],
+    rows: &[[f32; LANES]],
+    first: [f32; LANES],
+    outer: usize,
+    out: &mut [f32],
+) {
+    let points = a.len() / INNER;
     // Each row is stored as a whole vector that spills into the next row,
     // which overwrites it; the last few rows, whose vector would spill past
     // `out`, go through a padded copy.
@@ -114,21 +148,12 @@ fn product_with<const LANES: usize>(
     } else {
         0
     };
-    let rows = &rows[..inner];
     simd_dispatch!({
-        with_inner!(
-            inner,
-            LANES,
-            product_kernel(&a[..direct * inner], rows, first, outer, out)
-        );
+        product_kernel::<LANES, INNER>(&a[..direct * INNER], rows, first, outer, out);
         for p in direct..points {
             let mut padded = [0.0f32; LANES];
-            let row = &a[p * inner..(p + 1) * inner];
-            with_inner!(
-                inner,
-                LANES,
-                product_kernel(row, rows, first, LANES, &mut padded)
-            );
+            let row = &a[p * INNER..(p + 1) * INNER];
+            product_kernel::<LANES, INNER>(row, rows, first, LANES, &mut padded);
             out[p * outer..(p + 1) * outer].copy_from_slice(&padded[..outer]);
         }
     });
@@ -162,6 +187,28 @@ fn accumulate_with<const LANES: usize>(
 ) -> (Vec<f32>, Vec<f32>) {
     let mut products = [[0.0f32; LANES]; MAX_WIDTH];
     let mut sums = [0.0f32; LANES];
+    with_inner!(
+        inner,
+        LANES,
+        accumulate_rows(a, g, outer, &mut products[..inner], &mut sums)
+    );
+    let product = products[..inner]
+        .iter()
+        .flat_map(|row| &row[..outer])
+        .copied()
+        .collect();
+    (product, sums[..outer].to_vec())
+}
+
+/// [`accumulate_kernel`] over every row, in the widest copy the CPU has,
+/// one dispatch per width (as [`product_rows`]).
+fn accumulate_rows<const LANES: usize, const INNER: usize>(
+    a: &[f32],
+    g: &[f32],
+    outer: usize,
+    products: &mut [[f32; LANES]],
+    sums: &mut [f32; LANES],
+) {
     // The rows of `g` whose whole vector lies inside `g`; the last few are
     // read through a padded copy.
     let points = g.len() / outer;
@@ -170,32 +217,17 @@ fn accumulate_with<const LANES: usize>(
     } else {
         0
     };
-    let direct_rows = &a[..direct * inner];
     // The padded rows inside the dispatch too: outside it every fused
     // multiply-add would be a call to the C library's `fmaf`.
     simd_dispatch!({
-        with_inner!(
-            inner,
-            LANES,
-            accumulate_kernel(direct_rows, g, outer, &mut products[..inner], &mut sums)
-        );
+        accumulate_kernel::<LANES, INNER>(&a[..direct * INNER], g, outer, products, sums);
         for p in direct..points {
             let mut padded = [0.0f32; LANES];
             padded[..outer].copy_from_slice(&g[p * outer..(p + 1) * outer]);
-            let row = &a[p * inner..(p + 1) * inner];
-            with_inner!(
-                inner,
-                LANES,
-                accumulate_kernel(row, &padded, LANES, &mut products[..inner], &mut sums)
-            );
+            let row = &a[p * INNER..(p + 1) * INNER];
+            accumulate_kernel::<LANES, INNER>(row, &padded, LANES, products, sums);
         }
     });
-    let product = products[..inner]
-        .iter()
-        .flat_map(|row| &row[..outer])
-        .copied()
-        .collect();
-    (product, sums[..outer].to_vec())
 }
 
 /// Adds `a[p, i]·g[p, ·]` to `products[i]` and `g[p, ·]` to `sums`, over
@@ -251,6 +283,10 @@ mod tests {
             (9, 8, 3),
             (40, 7, 8),
             (3, 8, 8),
+            (33, 10, 11),
+            (17, 11, 11),
+            (5, 3, 9),
+            (20, 9, 2),
         ] {
             let (a, m, start) = (
                 values(points * inner, 1),
@@ -284,6 +320,10 @@ mod tests {
             (50, 2, 8),
             (9, 8, 1),
             (40, 7, 8),
+            (33, 10, 11),
+            (17, 11, 11),
+            (5, 3, 9),
+            (20, 9, 2),
         ] {
             let (a, g) = (values(points * inner, 4), values(points * outer, 5));
             let (product, sums) = transposed_product_and_sum(&a, inner, &g, outer);
