@@ -143,11 +143,7 @@ fn product_rows<const LANES: usize, const INNER: usize>(
     // Each row is stored as a whole vector that spills into the next row,
     // which overwrites it; the last few rows, whose vector would spill past
     // `out`, go through a padded copy.
-    let direct = if out.len() >= LANES {
-        ((out.len() - LANES) / outer + 1).min(points)
-    } else {
-        0
-    };
+    let direct = whole_vector_rows(out.len(), LANES, outer, points);
     simd_dispatch!({
         product_kernel::<LANES, INNER>(&a[..direct * INNER], rows, first, outer, out);
         for p in direct..points {
@@ -200,6 +196,16 @@ fn accumulate_with<const LANES: usize>(
     (product, sums[..outer].to_vec())
 }
 
+/// The first rows of a `points × outer` row-major buffer of `len` values
+/// whose `lanes`-float vector, starting at the row, lies inside it.
+fn whole_vector_rows(len: usize, lanes: usize, outer: usize, points: usize) -> usize {
+    if len >= lanes {
+        ((len - lanes) / outer + 1).min(points)
+    } else {
+        0
+    }
+}
+
 /// [`accumulate_kernel`] over every row, in the widest copy the CPU has,
 /// one dispatch per width (as [`product_rows`]).
 fn accumulate_rows<const LANES: usize, const INNER: usize>(
@@ -212,11 +218,7 @@ fn accumulate_rows<const LANES: usize, const INNER: usize>(
     // The rows of `g` whose whole vector lies inside `g`; the last few are
     // read through a padded copy.
     let points = g.len() / outer;
-    let direct = if g.len() >= LANES {
-        ((g.len() - LANES) / outer + 1).min(points)
-    } else {
-        0
-    };
+    let direct = whole_vector_rows(g.len(), LANES, outer, points);
     // The padded rows inside the dispatch too: outside it every fused
     // multiply-add would be a call to the C library's `fmaf`.
     simd_dispatch!({
