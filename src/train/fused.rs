@@ -51,8 +51,8 @@ pub(crate) struct Workspace {
     /// row-major, and over the current block of rows.
     pub(crate) logits: Vec<f32>,
     block_logits: Vec<f32>,
-    /// The gradient with respect to the current layer's output, and the
-    /// one below it.
+    /// The gradient with respect to the current layer's output (first the
+    /// logits'), and the one below it.
     grad: Vec<f32>,
     grad_below: Vec<f32>,
     /// One gradient per parameter, in [`DenseStack`]'s order.
@@ -167,9 +167,10 @@ impl DenseStack {
             let x = &input[rows.start * inputs..rows.end * inputs];
             let y = &labels[rows.start * outputs..rows.end * outputs];
             self.forward(member, x, sigma, work);
-            let logit_grad = loss_gradient(loss, &work.block_logits, y, [points, outputs]);
-            work.logits.extend_from_slice(&work.block_logits);
-            self.backward(member, x, &logit_grad, sigma, work, start > 0);
+            let logits = &work.block_logits;
+            loss_gradient(loss, logits, y, [points, outputs], &mut work.grad);
+            work.logits.extend_from_slice(logits);
+            self.backward(member, x, sigma, work, start > 0);
         }
     }
 
@@ -207,21 +208,18 @@ impl DenseStack {
     }
 
     /// `member`'s gradients into `work.param_grads` (added to them with
-    /// `accumulate`), from its forward pass over `input` (in `work`) and
-    /// the logits' gradient.
+    /// `accumulate`), from its forward pass over `input` and the logits'
+    /// gradient, both in `work`.
     fn backward(
         &self,
         member: usize,
         input: &[f32],
-        logit_grad: &[f32],
         sigma: &dyn SliceActivation,
         work: &mut Workspace,
         accumulate: bool,
     ) {
         let layers = self.layers();
         work.param_grads.resize_with(2 * layers, Vec::new);
-        work.grad.clear();
-        work.grad.extend_from_slice(logit_grad);
         for l in (0..layers).rev() {
             if l + 1 < layers {
                 let (z, h) = (&work.pre_activations[l], &work.outputs[l]);
@@ -250,19 +248,20 @@ impl DenseStack {
 /// The gradient of a member's loss — the mean over the `points` of a
 /// batch of [`Loss::per_member`]'s pointwise loss — with respect to the
 /// logits of some of its rows (`rows × outputs`, row-major), `labels` as
-/// the loss takes them.
+/// the loss takes them; into `grad`.
 pub(crate) fn loss_gradient(
     loss: Loss,
     logits: &[f32],
     labels: &[f32],
     [points, outputs]: [usize; 2],
-) -> Vec<f32> {
+    grad: &mut Vec<f32>,
+) {
     let share = 1.0 / points as f32;
+    grad.clear();
     if outputs > 1 {
         // −Σ_j y_j·log softmax(f)_j, with Burn's log softmax (shifted by the
         // row's maximum): `−share·y_j + (share·Σ y)/Σ e · e_j`, each product
         // in the order autodiff forms it.
-        let mut grad = Vec::with_capacity(logits.len());
         for (row, labels) in logits
             .chunks_exact(outputs)
             .zip(labels.chunks_exact(outputs))
@@ -278,7 +277,7 @@ pub(crate) fn loss_gradient(
                     .map(|(&e, &y)| -share * y + scale * e),
             );
         }
-        return grad;
+        return;
     }
     let pointwise = |f: f32, y: f32| match loss {
         // max(f, 0) − f·y + log(1 + e^{−|f|}), term by term as Burn's
@@ -301,11 +300,7 @@ pub(crate) fn loss_gradient(
         // (f − (2y − 1))².
         Loss::Mse => 2.0 * (f - (y * 2.0 - 1.0)) * share,
     };
-    logits
-        .iter()
-        .zip(labels)
-        .map(|(&f, &y)| pointwise(f, y))
-        .collect()
+    grad.extend(logits.iter().zip(labels).map(|(&f, &y)| pointwise(f, y)));
 }
 
 /// Adam over a [`DenseStack`]'s parameters: Burn's `Adam` (burn-optim
@@ -412,7 +407,8 @@ mod tests {
                 .into_data()
                 .to_vec::<f32>()
                 .unwrap();
-            let computed = loss_gradient(loss, &logits, &labels, [points, outputs]);
+            let mut computed = Vec::new();
+            loss_gradient(loss, &logits, &labels, [points, outputs], &mut computed);
             for (a, b) in computed.iter().zip(&expected) {
                 assert_eq!(a.to_bits(), b.to_bits(), "{loss:?}, {outputs}: {a} vs {b}");
             }

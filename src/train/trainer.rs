@@ -726,11 +726,13 @@ mod fused_tests {
             )
     }
 
-    /// Trains `model` through the fused loop and through autodiff, and
-    /// checks that every member's record is the same to the bit (the fused
-    /// loop calls the kernels autodiff calls, in the same order), the
-    /// landscape of the trained network included.
-    fn agree(settings: TrainConfig, problem: ProblemConfig, model: Mlp<B>) {
+    /// Trains `model` with the first setting of `settings`, through the
+    /// fused loop and then through autodiff: `(fused, reference)`.
+    fn train_both(
+        settings: TrainConfig,
+        problem: ProblemConfig,
+        model: Mlp<B>,
+    ) -> (TrainedEnsemble<B>, TrainedEnsemble<B>) {
         assert!(
             DenseStack::of(&model).is_some(),
             "the fused loop takes this network"
@@ -743,7 +745,15 @@ mod fused_tests {
         let setting = trainer.settings.settings()[0];
         let fused = trainer.train(model.clone(), setting);
         trainer.fused = false;
-        let reference = trainer.train(model, setting);
+        (fused, trainer.train(model, setting))
+    }
+
+    /// Trains `model` through the fused loop and through autodiff, and
+    /// checks that every member's record is the same to the bit (the fused
+    /// loop calls the kernels autodiff calls, in the same order), the
+    /// landscape of the trained network included.
+    fn agree(settings: TrainConfig, problem: ProblemConfig, model: Mlp<B>) {
+        let (fused, reference) = train_both(settings, problem, model);
         let timeless = |network: &TrainedNetwork| TrainedNetwork {
             train_seconds: 0.0,
             ..network.clone()
@@ -819,22 +829,7 @@ mod fused_tests {
             stack.block_rows(points) < points,
             "the batch runs in blocks"
         );
-        let measure = MeasureConfig::new().with_grid(8);
-        let data = checkerboard()
-            .data(0, measure.grid, measure.planes)
-            .unwrap();
-        let mut trainer = Trainer::<B>::new(
-            every_step(200),
-            checkerboard(),
-            &measure,
-            &data,
-            0,
-            &Default::default(),
-        );
-        let setting = trainer.settings.settings()[0];
-        let fused = trainer.train(network.clone(), setting);
-        trainer.fused = false;
-        let reference = trainer.train(network, setting);
+        let (fused, reference) = train_both(every_step(200), checkerboard(), network);
         for (fused, reference) in fused.networks.iter().zip(&reference.networks) {
             assert_eq!(fused.loss_curve.len(), 200);
             for (step, (a, b)) in fused
@@ -880,15 +875,8 @@ mod fused_tests {
     #[test]
     fn a_diverging_network_diverges_at_the_same_step() {
         let huge = every_step(40).with_learning_rates(vec![1e30]);
-        let measure = MeasureConfig::new().with_grid(8);
-        let problem = checkerboard();
-        let data = problem.data(0, measure.grid, measure.planes).unwrap();
-        let mut trainer = Trainer::<B>::new(huge, problem, &measure, &data, 0, &Default::default());
         let network = model("dense", "relu", [2, 3, 8, 1]);
-        let setting = trainer.settings.settings()[0];
-        let fused = trainer.train(network.clone(), setting);
-        trainer.fused = false;
-        let reference = trainer.train(network, setting);
+        let (fused, reference) = train_both(huge, checkerboard(), network);
         for (fused, reference) in fused.networks.iter().zip(&reference.networks) {
             assert!(fused.diverged && fused.diverged_at.is_some(), "{fused:?}");
             assert_eq!(
