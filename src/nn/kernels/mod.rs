@@ -87,9 +87,10 @@ mod tests {
             (
                 "narrow products",
                 Box::new(|| {
-                    // 8-float rows (7 wide) and 16-float rows (11 wide).
+                    // 8-float rows (7 wide), 16-float rows (11 wide), and a
+                    // weight gradient in several passes (13 inputs).
                     let mut all = Vec::new();
-                    for (inner, outer) in [(5, 7), (10, 11)] {
+                    for (inner, outer) in [(5, 7), (10, 11), (13, 14)] {
                         let a = values(53 * inner, 3);
                         let (m, g) = (values(inner * outer, 4), values(53 * outer, 5));
                         let at = |i: usize, j: usize| m[i * outer + j];

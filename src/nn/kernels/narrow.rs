@@ -1,11 +1,12 @@
 //! Matrix products for narrow layers (at most [`MAX_WIDTH`] units wide).
 //!
-//! A fixed budget makes deep networks narrow: width 5–11 at depths 16–64.
+//! A fixed budget makes deep networks narrow: width 5–13 at depths 12–64.
 //! Their products are `[points × 5]·[5 × 5]`, where `gemm`'s blocking and
 //! packing cost more than the 25 multiply-adds per point. These kernels
 //! hold each row of the small matrix in one vector of 8 floats (16 where
-//! the product is 9 to 11 wide) and make one pass over the points; wider
-//! layers keep `gemm` (`benches/RACE.md` has the measurements). They are plain
+//! the product is 9 to 15 wide) and make one pass over the points (a few
+//! for the weight gradient of the widest); wider layers keep `gemm`
+//! (`benches/RACE.md` has the measurements). They are plain
 //! Rust, compiled for the baseline CPU, AVX2 and AVX-512 (chosen at run
 //! time, `simd.rs`), with fused multiply-adds: every CPU gets the same
 //! numbers, only at another speed. `affine.rs` uses them on Flex; unit tests below
@@ -32,16 +33,18 @@ macro_rules! with_inner {
             9 => $kernel::<$lanes, 9>($($arg),*),
             10 => $kernel::<$lanes, 10>($($arg),*),
             11 => $kernel::<$lanes, 11>($($arg),*),
+            12 => $kernel::<$lanes, 12>($($arg),*),
+            13 => $kernel::<$lanes, 13>($($arg),*),
+            14 => $kernel::<$lanes, 14>($($arg),*),
+            15 => $kernel::<$lanes, 15>($($arg),*),
             inner => unreachable!("narrow kernels take 1 to {MAX_WIDTH} inputs, not {inner}"),
         }
     };
 }
 
-/// The widest fan-in and fan-out these kernels take.
-/// At width 12 the 16-float kernels were slower than `gemm` (by 2.6–3×:
-/// their accumulators no longer stayed in registers); at 9–11 twice as
-/// fast (`benches/RACE.md`).
-pub(crate) const MAX_WIDTH: usize = 11;
+/// The widest fan-in and fan-out these kernels take. At width 16 `gemm`
+/// is as fast (`benches/RACE.md`).
+pub(crate) const MAX_WIDTH: usize = 15;
 
 /// Products at most this wide hold a row of the small matrix in 8 floats,
 /// wider ones in [`LONG_LANES`].
@@ -206,7 +209,7 @@ fn whole_vector_rows(len: usize, lanes: usize, outer: usize, points: usize) -> u
     }
 }
 
-/// [`accumulate_kernel`] over every row, in the widest copy the CPU has,
+/// [`accumulate_pass`] over every row, in the widest copy the CPU has,
 /// one dispatch per width (as [`product_rows`]).
 fn accumulate_rows<const LANES: usize, const INNER: usize>(
     a: &[f32],
@@ -222,48 +225,101 @@ fn accumulate_rows<const LANES: usize, const INNER: usize>(
     // The padded rows inside the dispatch too: outside it every fused
     // multiply-add would be a call to the C library's `fmaf`.
     simd_dispatch!({
-        accumulate_kernel::<LANES, INNER>(&a[..direct * INNER], g, outer, products, sums);
+        accumulate_passes::<LANES, INNER>(&a[..direct * INNER], g, outer, products, sums);
         for p in direct..points {
             let mut padded = [0.0f32; LANES];
             padded[..outer].copy_from_slice(&g[p * outer..(p + 1) * outer]);
             let row = &a[p * INNER..(p + 1) * INNER];
-            accumulate_kernel::<LANES, INNER>(row, &padded, LANES, products, sums);
+            accumulate_passes::<LANES, INNER>(row, &padded, LANES, products, sums);
         }
     });
 }
 
-/// Adds `a[p, i]·g[p, ·]` to `products[i]` and `g[p, ·]` to `sums`, over
-/// the rows of `a` (`INNER` values each); row `p` of `g` starts at
-/// `p·stride`.
+/// Rows of `products` one pass over the points accumulates, out of
+/// `inner`. The compiler unrolls a pass, with every accumulator in a
+/// register, only while the pass is small: 16-float rows take at most
+/// [`SINGLE_PASS_WIDTH`] rows in one pass, and wider fan-ins passes of 6.
+/// Larger passes were not unrolled and ran many times slower
+/// (`benches/RACE.md`).
+const fn pass_rows(lanes: usize, inner: usize) -> usize {
+    if lanes <= SHORT_LANES || inner <= SINGLE_PASS_WIDTH {
+        inner
+    } else {
+        6
+    }
+}
+
+/// The widest fan-in whose weight gradient is accumulated in one pass.
+const SINGLE_PASS_WIDTH: usize = 11;
+
+/// Passes [`accumulate_passes`] makes at most.
+const MAX_PASSES: usize = 3;
+const _: () = assert!(MAX_PASSES * pass_rows(LONG_LANES, MAX_WIDTH) >= MAX_WIDTH);
+
+/// [`accumulate_pass`] over `products`' rows, [`pass_rows`] at a time;
+/// the first pass also sums the rows of `g`. Each product is still the
+/// same sum, in the same order, whichever rows share its pass.
 #[inline(always)]
-fn accumulate_kernel<const LANES: usize, const INNER: usize>(
+fn accumulate_passes<const LANES: usize, const INNER: usize>(
     a: &[f32],
     g: &[f32],
     stride: usize,
     products: &mut [[f32; LANES]],
     sums: &mut [f32; LANES],
 ) {
+    // The pass index is a constant, so that each pass's rows are too.
+    accumulate_pass::<LANES, INNER, 0>(a, g, stride, products, sums);
+    if INNER > pass_rows(LANES, INNER) {
+        accumulate_pass::<LANES, INNER, 1>(a, g, stride, products, sums);
+    }
+    if INNER > 2 * pass_rows(LANES, INNER) {
+        accumulate_pass::<LANES, INNER, 2>(a, g, stride, products, sums);
+    }
+}
+
+/// Pass `PASS` of [`accumulate_passes`]: adds `a[p, i]·g[p, ·]` to
+/// `products[i]` for its rows `i`, and in pass 0 `g[p, ·]` to `sums`, over
+/// the rows of `a` (`INNER` values each); row `p` of `g` starts at
+/// `p·stride`.
+#[inline(always)]
+fn accumulate_pass<const LANES: usize, const INNER: usize, const PASS: usize>(
+    a: &[f32],
+    g: &[f32],
+    stride: usize,
+    products: &mut [[f32; LANES]],
+    sums: &mut [f32; LANES],
+) {
+    let first = PASS * pass_rows(LANES, INNER);
+    let rows = pass_rows(LANES, INNER).min(INNER - first);
+    let with_sums = PASS == 0;
     // Local accumulators and a local copy of each row: the compiler then
     // keeps them in vector registers (through the slices it did not).
-    let mut local_products = [[0.0f32; LANES]; INNER];
+    let mut local_products = [[0.0f32; LANES]; MAX_WIDTH];
     let mut local_sums = [0.0f32; LANES];
     for (p, values) in a.chunks_exact(INNER).enumerate() {
         let row: [f32; LANES] = g[p * stride..p * stride + LANES]
             .try_into()
             .expect("a whole vector");
-        for (&value, product) in values.iter().zip(local_products.iter_mut()) {
+        for (&value, product) in values[first..first + rows]
+            .iter()
+            .zip(local_products.iter_mut())
+        {
             for lane in 0..LANES {
                 product[lane] = value.mul_add(row[lane], product[lane]);
             }
         }
-        for lane in 0..LANES {
-            local_sums[lane] += row[lane];
+        if with_sums {
+            for lane in 0..LANES {
+                local_sums[lane] += row[lane];
+            }
         }
     }
-    for (product, local) in products.iter_mut().zip(local_products) {
+    for (product, local) in products[first..first + rows].iter_mut().zip(local_products) {
         (0..LANES).for_each(|lane| product[lane] += local[lane]);
     }
-    (0..LANES).for_each(|lane| sums[lane] += local_sums[lane]);
+    if with_sums {
+        (0..LANES).for_each(|lane| sums[lane] += local_sums[lane]);
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +345,10 @@ mod tests {
             (17, 11, 11),
             (5, 3, 9),
             (20, 9, 2),
+            (29, 12, 13),
+            (31, 15, 15),
+            (6, 13, 4),
+            (11, 4, 14),
         ] {
             let (a, m, start) = (
                 values(points * inner, 1),
@@ -326,6 +386,10 @@ mod tests {
             (17, 11, 11),
             (5, 3, 9),
             (20, 9, 2),
+            (29, 12, 13),
+            (31, 15, 15),
+            (6, 13, 4),
+            (11, 4, 14),
         ] {
             let (a, g) = (values(points * inner, 4), values(points * outer, 5));
             let (product, sums) = transposed_product_and_sum(&a, inner, &g, outer);
