@@ -265,8 +265,8 @@ pub struct ScalingRow {
     pub seconds: f64,
     /// The arithmetic of the network's matrix products, in GFLOP/s.
     pub gflops: f64,
-    /// [`Sweep::network_cost`] over [`crate::study::COST_PER_THREAD_SECOND`]:
-    /// the seconds the shards and the progress bar expect.
+    /// [`Sweep::network_cost`]: the thread-seconds the shards and the
+    /// progress bar expect.
     pub model_seconds: f64,
 }
 
@@ -292,7 +292,6 @@ pub fn bench_scaling<B: ComputeBackend>(
     let mut rows = Vec::new();
     for point in points {
         let params = point.params();
-        let seconds_of = |cost: f64| cost / crate::study::COST_PER_THREAD_SECOND;
         let row = |work: &str,
                    grid: usize,
                    networks: usize,
@@ -321,7 +320,7 @@ pub fn bench_scaling<B: ComputeBackend>(
             let sweep = one_point_sweep(point.clone(), &problem, measure, None, networks, backend)
                 .expect("the model problem's sets are drawn, never read");
             let seconds = time_sweep::<B>(&sweep, 1, None, device);
-            let model = seconds_of(sweep.network_cost(0, false));
+            let model = sweep.network_cost(0, false);
             rows.push(row("measure", grid, networks, 0, seconds, flops, model));
         }
         // Training: the networks measured on a 4×4 grid without the proxies,
@@ -342,7 +341,7 @@ pub fn bench_scaling<B: ComputeBackend>(
         let seconds = time_sweep::<B>(&trained, 1, None, device);
         let flops = steps as f64 * step_flops;
         // The model's training alone: its trained cost less its measuring.
-        let model = seconds_of(trained.network_cost(0, true) - trained.network_cost(0, false));
+        let model = trained.network_cost(0, true) - trained.network_cost(0, false);
         rows.push(row("train", 4, networks, steps, seconds, flops, model));
     }
     rows

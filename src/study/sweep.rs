@@ -21,18 +21,25 @@ use crate::seed::network_seed;
 use crate::train::{Setting, TrainConfig, TrainedNetwork, Trainer};
 use crate::{REVISION, VERSION};
 
-/// Units of [`Sweep::network_cost`] one CPU worker gets through per
-/// second over a whole study, measuring and proxies included: what the
-/// paper study sustained on 2 cores (9.2e9; benches/RACE.md), rounded down.
-pub const COST_PER_THREAD_SECOND: f64 = 9.0e9;
+/// Multiply-adds (counting [`UNIT_OVERHEAD`]) per point of a pass that
+/// one CPU worker gets through per second when training: fitted to the
+/// paper study's training times and `bench --scaling`'s training rows at
+/// bb40ece (benches/RACE.md), which it predicts to 20% (rms) and 5–16%.
+pub const TRAIN_RATE: f64 = 6.0e10;
 
-/// The work of one hidden layer beyond its multiply-adds (activation,
-/// derivative, biases, Adam's update, one dispatch per op), in
-/// multiply-adds per input: fitted to the paper study's training times,
-/// where a depth-64 network of 2,000 parameters trains 4.5× slower than a
-/// depth-2 one. With it the cost explains those times to 29% (rms), against
-/// 76% with parameters alone.
-pub const LAYER_OVERHEAD: f64 = 128.0;
+/// The same when measuring (the grid pass, the gradient profile and the
+/// proxies): fitted to `bench --scaling`'s measuring rows at bb40ece.
+pub const MEASURE_RATE: f64 = 4.0e10;
+
+/// The work of one hidden unit per point beyond its multiply-adds (the
+/// activation, its derivative, the bias, the passes over the layer's
+/// values), in multiply-adds. With it the cost follows the paper study's
+/// networks from width 500 at depth 1 to width 5 at depth 64.
+pub const UNIT_OVERHEAD: f64 = 30.0;
+
+/// Measuring's work beyond the grid and the training set, in points of a
+/// pass: the gradient profile and the proxies' per-example passes.
+pub const MEASURE_EXTRA_POINTS: f64 = 58_000.0;
 
 /// One (layer, activation, depth, budget) point, sized to its budget.
 #[derive(Clone, Debug)]
@@ -291,19 +298,26 @@ impl Sweep {
         trained * self.settings().len() + (self.networks_per_point() - trained)
     }
 
-    /// Relative cost of one network of a point: a pass over the grid and
-    /// the training set to measure it, and `steps` forward and backward
-    /// passes (~3 passes each) over the training set to train it. Each pass
-    /// costs the parameters' multiply-adds plus [`LAYER_OVERHEAD`] per
-    /// hidden layer.
+    /// The thread-seconds one network of a point is expected to take on a
+    /// CPU worker: a pass over the grid and the training set, and
+    /// [`MEASURE_EXTRA_POINTS`], to measure it, and `steps` forward and
+    /// backward passes (~3 passes each) over the training set to train it.
+    /// A pass costs, per point, the parameters' multiply-adds plus
+    /// [`UNIT_OVERHEAD`] per hidden unit.
     pub fn network_cost(&self, point: usize, trained: bool) -> f64 {
         let point = &self.points[point];
-        let work = point.params() as f64 + LAYER_OVERHEAD * point.config.depth as f64;
+        let units = (point.config.depth * point.config.width) as f64;
+        let work = point.params() as f64 + UNIT_OVERHEAD * units;
         let sections = self.data.landscape.sections();
         let grid = (sections * self.measure.grid * self.measure.grid) as f64;
         let data = self.data.train.len() as f64;
         let steps = self.train.as_ref().map_or(0, |t| t.steps) as f64;
-        work * (grid + data + if trained { 3.0 * steps * data } else { 0.0 })
+        let measuring = work * (grid + data + MEASURE_EXTRA_POINTS) / MEASURE_RATE;
+        let training = match trained {
+            true => work * 3.0 * steps * data / TRAIN_RATE,
+            false => 0.0,
+        };
+        measuring + training
     }
 
     /// The cost of a task: its networks' [`Sweep::network_cost`].
@@ -311,11 +325,10 @@ impl Sweep {
         task.seeds.len() as f64 * self.network_cost(task.point, task.trained())
     }
 
-    /// A rough wall time for work of total cost `cost` on `threads`
-    /// workers, at the rate a CPU worker sustains on the paper study
-    /// ([`COST_PER_THREAD_SECOND`]).
+    /// A rough wall time for work of total cost `cost` (thread-seconds) on
+    /// `threads` workers.
     pub fn estimated_seconds(&self, cost: f64, threads: usize) -> f64 {
-        cost / (COST_PER_THREAD_SECOND * threads.max(1) as f64)
+        cost / threads.max(1) as f64
     }
 
     /// The shard of every network of the sweep, `[point][seed]`, balanced
