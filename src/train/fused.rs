@@ -20,10 +20,16 @@ use crate::nn::kernels::affine::{affine_rows, affine_rows_backward};
 use crate::nn::Mlp;
 use crate::problem::Loss;
 
-/// The most values of one layer's intermediates over a block of rows
-/// (512 KB of `f32`, within a core's L2 cache): the batch of the paper's
-/// networks up to width 64 passes whole, a wider one in blocks.
-const BLOCK_ELEMENTS: usize = 1 << 17;
+/// The most values of one layer's intermediates over a whole batch (512 KB
+/// of `f32`, within a core's L2 cache): the batch of the paper's networks up
+/// to width 64 passes whole.
+const WHOLE_BATCH_ELEMENTS: usize = 1 << 17;
+
+/// The most values of one layer's intermediates over a block of rows of a
+/// batch that does not pass whole (32 KB of `f32`): the passes over a block
+/// (the product, the activation, their backward passes) find it in the L1
+/// cache or close.
+const BLOCK_ELEMENTS: usize = 1 << 13;
 
 /// The fewest rows of a block, however wide the layers.
 const MIN_BLOCK_ROWS: usize = 16;
@@ -136,11 +142,12 @@ impl DenseStack {
 
     /// Rows of a batch one pass takes at once: all of them, unless the
     /// widest layer's intermediates over all of them would outgrow
-    /// [`BLOCK_ELEMENTS`]; then blocks of rows, each passed forward and
-    /// backward while its intermediates are still in cache.
+    /// [`WHOLE_BATCH_ELEMENTS`]; then blocks of [`BLOCK_ELEMENTS`], each
+    /// passed forward and backward while its intermediates are still in
+    /// cache.
     pub(crate) fn block_rows(&self, points: usize) -> usize {
         let widest = self.units.iter().copied().max().unwrap_or(1);
-        if points * widest <= BLOCK_ELEMENTS {
+        if points * widest <= WHOLE_BATCH_ELEMENTS {
             points
         } else {
             (BLOCK_ELEMENTS / widest).max(MIN_BLOCK_ROWS)

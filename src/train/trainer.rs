@@ -814,6 +814,13 @@ mod fused_tests {
             checkerboard(),
             model("dense", "relu", [2, 1, 40, 1]),
         );
+        // Width 64 on a batch that passes whole: the first and the output
+        // layers go through the thin kernels.
+        agree(
+            every_step(200),
+            checkerboard(),
+            model("dense", "tanh", [2, 1, 64, 1]),
+        );
     }
 
     /// A batch whose widest intermediate outgrows a cache block runs block

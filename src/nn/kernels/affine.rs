@@ -5,12 +5,15 @@
 //! backward pass a reduction over the points for the bias. For the deep,
 //! narrow networks of a fixed budget (width 5–8 at depths 24–64) each of
 //! those costs more than the arithmetic (a 2000×5×5 product is 50k
-//! multiply-adds), and Burn's autodiff merges graphs per node. [`FastAffine`] makes the map one node with one
-//! backward pass; on Flex it calls `gemm` (the crate Flex itself uses) on
-//! the tensors' own strides: the product accumulates onto the bias, and the
-//! backward pass computes the three gradients without copies. The other
-//! backends run the same formula in Burn's ops (which backend runs which is
-//! said in `nn/backend.rs`, with the backends).
+//! multiply-adds), and Burn's autodiff merges graphs per node.
+//! [`FastAffine`] makes the map one node with one backward pass. On Flex it
+//! runs the loops of `narrow.rs` where both sides of a product are narrow,
+//! those of `thin.rs` where one side is thin, and otherwise `gemm` (the
+//! crate Flex itself uses) on the tensors' own strides: the product
+//! accumulates onto the bias, and the backward pass computes the three
+//! gradients without copies. The other backends run the same formula in
+//! Burn's ops (which backend runs which is said in `nn/backend.rs`, with
+//! the backends).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -23,8 +26,8 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Tensor, TensorCreationOptions, TensorPrimitive};
 
 use super::flex::{flex_f32, Matrix, Operand};
-use super::narrow;
 use super::simd::simd_dispatch;
+use super::{narrow, thin};
 
 /// `input·weight + bias` per member, through [`FastAffine`].
 ///
@@ -177,18 +180,42 @@ fn gemm_into(dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix) {
     }
 }
 
-/// Each member's matrix of `operand` as row-major rows, where the product
-/// is narrow enough for `narrow.rs` and the rows are stored so.
-fn narrow_rows<'a>(
+/// Each member's matrix of `operand` as row-major rows, where `fits` (a
+/// kernel of `narrow.rs` or `thin.rs` takes the product) and the rows are
+/// stored so.
+fn rows_where<'a>(
+    fits: bool,
     operand: &'a Operand<'a>,
     members: usize,
     rows: usize,
     cols: usize,
-    other: usize,
 ) -> Option<impl Fn(usize) -> &'a [f32] + 'a> {
-    let stored = (0..members).all(|member| operand.rows(member, rows, cols).is_some());
-    (narrow::fits(cols, other) && stored)
+    let stored = || (0..members).all(|member| operand.rows(member, rows, cols).is_some());
+    (fits && stored())
         .then_some(move |member: usize| operand.rows(member, rows, cols).expect("checked above"))
+}
+
+/// [`thin::product_into`] into a new vector, for a small matrix `m` read
+/// through `at` (row-major copied), `start` through `start`.
+fn thin_product(
+    a: &[f32],
+    [inner, outer]: [usize; 2],
+    at: impl Fn(usize, usize) -> f32,
+    start: impl Fn(usize) -> f32,
+) -> Vec<f32> {
+    let m: Vec<f32> = (0..inner * outer)
+        .map(|k| at(k / outer, k % outer))
+        .collect();
+    let start: Vec<f32> = (0..outer).map(start).collect();
+    let mut out = vec![0.0f32; a.len() / inner * outer];
+    thin::product_into(
+        a,
+        [inner, outer],
+        thin::Stored::Rows(&m),
+        Some(&start),
+        &mut out,
+    );
+    out
 }
 
 /// Each member's values in turn (one member's own vector where there is one).
@@ -213,12 +240,24 @@ pub(crate) fn flex_affine(input: FlexTensor, weight: FlexTensor, bias: FlexTenso
         Operand::of(&weight),
         Operand::of(&bias),
     );
-    if let Some(x_rows) = narrow_rows(&x, members, points, fan_in, fan_out) {
+    if let Some(x_rows) = rows_where(narrow::fits(fan_in, fan_out), &x, members, points, fan_in) {
         let output = per_member_concat(members, |member| {
             narrow::product(
                 x_rows(member),
                 fan_in,
                 fan_out,
+                |i, j| w.at(member, i, j),
+                |j| b.at(member, 0, j),
+            )
+        });
+        return flex_f32(output, [members, points, fan_out]);
+    }
+    let thin = thin::fits(fan_in, fan_out);
+    if let Some(x_rows) = rows_where(thin, &x, members, points, fan_in) {
+        let output = per_member_concat(members, |member| {
+            thin_product(
+                x_rows(member),
+                [fan_in, fan_out],
                 |i, j| w.at(member, i, j),
                 |j| b.at(member, 0, j),
             )
@@ -254,8 +293,9 @@ pub(crate) fn flex_affine_backward(
         Operand::of(&weight),
         Operand::of(&grad),
     );
-    let narrow_operands = narrow_rows(&x, members, points, fan_in, fan_out)
-        .zip(narrow_rows(&g, members, points, fan_out, fan_in));
+    let narrow = narrow::fits(fan_in, fan_out);
+    let narrow_operands = rows_where(narrow, &x, members, points, fan_in)
+        .zip(rows_where(narrow, &g, members, points, fan_out));
     if let Some((x_rows, g_rows)) = narrow_operands {
         let input_grad = needed[0].then(|| {
             let data = per_member_concat(members, |member| {
@@ -294,11 +334,43 @@ pub(crate) fn flex_affine_backward(
         flex_f32(data, [members, rows, cols])
     };
     let input_grad = needed[0].then(|| {
+        let thin = thin::fits(fan_out, fan_in);
+        if let Some(g_rows) = rows_where(thin, &g, members, points, fan_out) {
+            let data = per_member_concat(members, |member| {
+                let transposed = |j: usize, i: usize| w.at(member, i, j);
+                thin_product(g_rows(member), [fan_out, fan_in], transposed, |_| 0.0)
+            });
+            return flex_f32(data, [members, points, fan_in]);
+        }
         // grad·Wᵀ: Wᵀ is W read with its strides swapped.
         per_member(points, fan_in, &|member, dst| {
             gemm_into(dst, false, g.matrix(member), w.matrix(member).transposed());
         })
     });
+    let thin = thin::fits(fan_in, fan_out) && (needed[1] || needed[2]);
+    let thin_operands = rows_where(thin, &x, members, points, fan_in)
+        .zip(rows_where(thin, &g, members, points, fan_out));
+    if let Some(rows) = thin_operands {
+        // Both gradients in one pass: the weight's and the bias's.
+        let mut weight_grad = vec![0.0f32; members * fan_in * fan_out];
+        let mut bias_grad = vec![0.0f32; members * fan_out];
+        let per_member = weight_grad
+            .chunks_exact_mut(fan_in * fan_out)
+            .zip(bias_grad.chunks_exact_mut(fan_out));
+        for (member, (weights, biases)) in per_member.enumerate() {
+            let (x_rows, g_rows) = (rows.0(member), rows.1(member));
+            thin::add_transposed_product_and_sum(
+                x_rows,
+                g_rows,
+                [fan_in, fan_out],
+                weights,
+                biases,
+            );
+        }
+        let weight_grad = needed[1].then(|| flex_f32(weight_grad, [members, fan_in, fan_out]));
+        let bias_grad = needed[2].then(|| flex_f32(bias_grad, [members, 1, fan_out]));
+        return [input_grad, weight_grad, bias_grad];
+    }
     let weight_grad = needed[1].then(|| {
         per_member(fan_in, fan_out, &|member, dst| {
             gemm_into(dst, false, x.matrix(member).transposed(), g.matrix(member));
@@ -342,6 +414,11 @@ pub(crate) fn affine_rows(
     if narrow::fits(fan_in, fan_out) {
         let at = |i: usize, j: usize| weight[i * fan_out + j];
         narrow::product_into(input, fan_in, fan_out, at, |j| bias[j], output);
+        return;
+    }
+    if thin::fits(fan_in, fan_out) {
+        let weight = thin::Stored::Rows(weight);
+        thin::product_into(input, [fan_in, fan_out], weight, Some(bias), output);
         return;
     }
     output
@@ -397,14 +474,30 @@ pub(crate) fn affine_rows_backward(
     );
     if let Some(input_grad) = input_grad {
         input_grad.resize(points * fan_in, 0.0);
-        gemm_into(input_grad, false, g, w.transposed());
+        if thin::fits(fan_out, fan_in) {
+            let transposed = thin::Stored::Columns(weight);
+            thin::product_into(grad, [fan_out, fan_in], transposed, None, input_grad);
+        } else {
+            gemm_into(input_grad, false, g, w.transposed());
+        }
+    }
+    if !accumulate {
+        weight_grad.clear();
+        bias_grad.clear();
     }
     weight_grad.resize(fan_in * fan_out, 0.0);
-    gemm_into(weight_grad, accumulate, x.transposed(), g);
-    if !accumulate {
-        bias_grad.clear();
-        bias_grad.resize(fan_out, 0.0);
+    bias_grad.resize(fan_out, 0.0);
+    if thin::fits(fan_in, fan_out) {
+        thin::add_transposed_product_and_sum(
+            input,
+            grad,
+            [fan_in, fan_out],
+            weight_grad,
+            bias_grad,
+        );
+        return;
     }
+    gemm_into(weight_grad, accumulate, x.transposed(), g);
     sum_rows(grad, bias_grad);
 }
 

@@ -8,7 +8,7 @@
 //!   the measures in one pass.
 //!
 //! Flex overrides all three with the plain-Rust loops of this folder
-//! (`narrow.rs`, `flex.rs`, `simd.rs` are their helpers); the other
+//! (`narrow.rs`, `thin.rs`, `flex.rs`, `simd.rs` are their helpers); the other
 //! backends keep the defaults. Which backend overrides what is said in
 //! `nn/backend.rs`, the one file that names the backends. The rest of `nn`
 //! sees the kernels only through these traits, gathered as
@@ -20,6 +20,7 @@ pub mod moments;
 mod narrow;
 pub(crate) mod simd;
 pub mod tanh;
+mod thin;
 
 pub use affine::{fast_affine, AffineGradients, FastAffine};
 pub use moments::{active_counts, centred_sums, FastMoments};
@@ -99,6 +100,33 @@ mod tests {
                             narrow::transposed_product_and_sum(&a, inner, &g, outer);
                         all.extend(
                             [product, transposed, sums]
+                                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>()),
+                        );
+                    }
+                    all
+                }),
+            ),
+            (
+                "thin products",
+                Box::new(|| {
+                    // A thin inner side, a thin outer side, one output.
+                    let mut all = Vec::new();
+                    for shape @ [inner, outer] in [[2, 75], [70, 3], [500, 1]] {
+                        let a = values(37 * inner, 3);
+                        let (m, g) = (values(inner * outer, 4), values(37 * outer, 5));
+                        let mut out = vec![0.0f32; 37 * outer];
+                        thin::product_into(&a, shape, thin::Stored::Rows(&m), None, &mut out);
+                        let (mut product, mut sums) =
+                            (vec![0.0f32; inner * outer], vec![0.0f32; outer]);
+                        thin::add_transposed_product_and_sum(
+                            &a,
+                            &g,
+                            shape,
+                            &mut product,
+                            &mut sums,
+                        );
+                        all.extend(
+                            [out, product, sums]
                                 .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>()),
                         );
                     }

@@ -1,0 +1,412 @@
+//! Matrix products with a thin side: at most [`MAX_THIN`] wide on one
+//! side, at least [`MIN_WIDE`] on the other.
+//!
+//! A fixed budget makes shallow networks wide: depth 1 of the paper is
+//! `2 → 500 → 1`. Its products are `[points × 2]·[2 × 500]`,
+//! `[points × 500]·[500 × 1]` and their backward passes: a few
+//! multiply-adds per value read or written, so they are bound by memory,
+//! and the fused training loop takes them in blocks of a few rows that stay
+//! in cache (`train/fused.rs`). `gemm` packs its operands on every call;
+//! here each is one pass along the wide side, vectorised along it:
+//! - a thin inner side: each output row is `start` plus one scaled row of
+//!   the small matrix per input (`scaled_rows`);
+//! - a thin outer side: each output is a dot product over the wide side,
+//!   summed in [`DOT_LANES`] fixed partial sums (`dot_products`);
+//! - the weight gradient: each point's wide row added, scaled, to sums held
+//!   in registers over all the points (`add_scaled_rows`).
+//!
+//! Every sum has one order whatever the CPU, and the multiply-adds are
+//! fused, so every copy of `simd.rs` gives the same bits (as `narrow.rs`).
+//! `affine.rs` uses them on Flex; unit tests below check them against the
+//! naive loops.
+
+use super::simd::simd_dispatch;
+
+/// The widest thin side.
+pub(crate) const MAX_THIN: usize = 4;
+
+/// The narrowest wide side. Below it `gemm` is as fast: much of a row is
+/// the tail of the vector loop.
+const MIN_WIDE: usize = 64;
+
+/// Runs `kernel::<THIN>(args)` with the run-time `thin` (`1..=MAX_THIN`)
+/// as the constant `THIN`, so that the loop over the thin side unrolls.
+macro_rules! with_thin {
+    ($thin:expr, $kernel:ident($($arg:expr),*)) => {
+        match $thin {
+            1 => $kernel::<1>($($arg),*),
+            2 => $kernel::<2>($($arg),*),
+            3 => $kernel::<3>($($arg),*),
+            4 => $kernel::<4>($($arg),*),
+            thin => unreachable!("thin kernels take a thin side of 1 to {MAX_THIN}, not {thin}"),
+        }
+    };
+}
+
+/// Whether a product with these inner and outer widths has a thin side.
+pub(crate) fn fits(inner: usize, outer: usize) -> bool {
+    let (thin, wide) = (inner.min(outer), inner.max(outer));
+    (1..=MAX_THIN).contains(&thin) && wide >= MIN_WIDE
+}
+
+/// Adds `aᵀ·g` to `product` (`inner × outer`, row-major) and the column
+/// sums of `g` to `sums`, for the row-major `a` (`points × inner`) and `g`
+/// (`points × outer`): each sum continues over the points in order.
+pub(crate) fn add_transposed_product_and_sum(
+    a: &[f32],
+    g: &[f32],
+    [inner, outer]: [usize; 2],
+    product: &mut [f32],
+    sums: &mut [f32],
+) {
+    debug_assert!(fits(inner, outer) && a.len() / inner == g.len() / outer);
+    debug_assert!(product.len() == inner * outer && sums.len() == outer);
+    if inner <= MAX_THIN {
+        with_thin!(inner, add_scaled_rows(a, g, product, sums));
+        return;
+    }
+    // A thin output: row j of the transposed product accumulates a's rows
+    // scaled by g[p, j] (a's sums, which come with it, are not wanted). With
+    // one output the product is its own transpose.
+    let mut unwanted_sums = vec![0.0f32; inner];
+    if outer == 1 {
+        add_scaled_rows::<1>(g, a, product, &mut unwanted_sums);
+    } else {
+        let mut transposed = transpose(product, [inner, outer]);
+        with_thin!(
+            outer,
+            add_scaled_rows(g, a, &mut transposed, &mut unwanted_sums)
+        );
+        product.copy_from_slice(&transpose(&transposed, [outer, inner]));
+    }
+    for row in g.chunks_exact(outer) {
+        sums.iter_mut()
+            .zip(row)
+            .for_each(|(sum, value)| *sum += value);
+    }
+}
+
+/// The small matrix of a product, `inner × outer`, as it is stored.
+#[derive(Clone, Copy)]
+pub(crate) enum Stored<'a> {
+    /// Row-major.
+    Rows(&'a [f32]),
+    /// Its transpose, row-major (`outer × inner`): a weight matrix read as
+    /// `Wᵀ`.
+    Columns(&'a [f32]),
+}
+
+impl<'a> Stored<'a> {
+    /// The matrix row-major, copied only where it is stored otherwise (one
+    /// row or column is stored both ways).
+    fn rows(self, [inner, outer]: [usize; 2]) -> std::borrow::Cow<'a, [f32]> {
+        match self {
+            Stored::Rows(values) => values.into(),
+            Stored::Columns(values) if inner == 1 || outer == 1 => values.into(),
+            Stored::Columns(values) => transpose(values, [outer, inner]).into(),
+        }
+    }
+
+    /// Its transpose row-major, copied only where it is stored otherwise.
+    fn columns(self, [inner, outer]: [usize; 2]) -> std::borrow::Cow<'a, [f32]> {
+        match self {
+            Stored::Columns(values) => values.into(),
+            Stored::Rows(values) if inner == 1 || outer == 1 => values.into(),
+            Stored::Rows(values) => transpose(values, [inner, outer]).into(),
+        }
+    }
+}
+
+/// The transpose of the row-major `rows × cols` `values`, row-major.
+fn transpose(values: &[f32], [rows, cols]: [usize; 2]) -> Vec<f32> {
+    (0..cols)
+        .flat_map(|j| (0..rows).map(move |i| values[i * cols + j]))
+        .collect()
+}
+
+/// `out[p, j] = start[j] + Σᵢ a[p, i]·m[i, j]` for every row `p` of the
+/// row-major `a` (rows of `inner` values), `j < outer`, into `out`, which
+/// holds exactly the `points × outer` values, row-major; without `start`,
+/// from zero. `inner` or `outer` is the thin side ([`fits`]).
+pub(crate) fn product_into(
+    a: &[f32],
+    [inner, outer]: [usize; 2],
+    m: Stored,
+    start: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    debug_assert!(fits(inner, outer) && a.len().is_multiple_of(inner));
+    debug_assert_eq!(out.len(), a.len() / inner * outer);
+    let zeros;
+    let start = match start {
+        Some(start) => start,
+        None => {
+            zeros = vec![0.0f32; outer];
+            &zeros
+        }
+    };
+    if inner <= MAX_THIN {
+        let rows = m.rows([inner, outer]);
+        with_thin!(inner, scaled_rows(a, &rows, start, out));
+    } else {
+        let columns = m.columns([inner, outer]);
+        with_thin!(outer, dot_products(a, &columns, start, out));
+    }
+}
+
+/// `out[p, ·] = start + Σᵢ a[p, i]·rows[i, ·]`, `THIN` rows of `rows` (each
+/// as long as `start`), added first to last.
+fn scaled_rows<const THIN: usize>(a: &[f32], rows: &[f32], start: &[f32], out: &mut [f32]) {
+    let width = start.len();
+    let rows: [&[f32]; THIN] = std::array::from_fn(|i| &rows[i * width..(i + 1) * width]);
+    simd_dispatch!({
+        for (values, out) in a.chunks_exact(THIN).zip(out.chunks_exact_mut(width)) {
+            let values: &[f32; THIN] = values.try_into().expect("THIN values");
+            // Slices of a known length, so that the loop has no bounds
+            // checks and vectorises.
+            let (out, start) = (&mut out[..width], &start[..width]);
+            let rows = rows.map(|row| &row[..width]);
+            for j in 0..width {
+                let mut sum = start[j];
+                for i in 0..THIN {
+                    sum = values[i].mul_add(rows[i][j], sum);
+                }
+                out[j] = sum;
+            }
+        }
+    });
+}
+
+/// The partial sums of a dot product: the wide side's index `k` goes to
+/// sum `k % DOT_LANES`, and the sums are added pairwise at the end. A
+/// constant, not the CPU's width, so that every CPU sums in one order.
+const DOT_LANES: usize = 16;
+
+/// `out[p, j] = start[j] + a[p, ·]·columns[j, ·]` for the `THIN` columns
+/// (each as long as a row of `a`), each dot product in [`dot`]'s order.
+fn dot_products<const THIN: usize>(a: &[f32], columns: &[f32], start: &[f32], out: &mut [f32]) {
+    let width = columns.len() / THIN;
+    let columns: [&[f32]; THIN] = std::array::from_fn(|j| &columns[j * width..(j + 1) * width]);
+    simd_dispatch!({
+        for (row, out) in a.chunks_exact(width).zip(out.chunks_exact_mut(THIN)) {
+            let sums = dot::<THIN>(row, &columns);
+            for ((out, sum), &start) in out.iter_mut().zip(sums).zip(start) {
+                *out = start + sum;
+            }
+        }
+    });
+}
+
+/// `row·columns[j]` for each of the `THIN` columns, as long as `row`: every
+/// [`DOT_LANES`]-th product in one partial sum, the partial sums added
+/// pairwise.
+#[inline(always)]
+fn dot<const THIN: usize>(row: &[f32], columns: &[&[f32]; THIN]) -> [f32; THIN] {
+    let mut partial = [[0.0f32; DOT_LANES]; THIN];
+    let mut values = row.chunks_exact(DOT_LANES);
+    let mut column_chunks = columns.map(|column| column.chunks_exact(DOT_LANES));
+    // Whole chunks as arrays held by value: the compiler then keeps each
+    // partial sum in vector registers.
+    for values in &mut values {
+        let values: [f32; DOT_LANES] = values.try_into().expect("lanes");
+        for (partial, chunks) in partial.iter_mut().zip(&mut column_chunks) {
+            let column: [f32; DOT_LANES] = chunks
+                .next()
+                .expect("as long as the row")
+                .try_into()
+                .expect("lanes");
+            for lane in 0..DOT_LANES {
+                partial[lane] = values[lane].mul_add(column[lane], partial[lane]);
+            }
+        }
+    }
+    for (partial, chunks) in partial.iter_mut().zip(&column_chunks) {
+        let tail = values.remainder().iter().zip(chunks.remainder());
+        for (lane, (&value, &m)) in tail.enumerate() {
+            partial[lane] = value.mul_add(m, partial[lane]);
+        }
+    }
+    partial.map(|mut lanes| {
+        let mut half = DOT_LANES / 2;
+        while half > 0 {
+            for lane in 0..half {
+                lanes[lane] += lanes[lane + half];
+            }
+            half /= 2;
+        }
+        lanes[0]
+    })
+}
+
+/// `product[i, ·] += a[p, i]·g[p, ·]` for the `THIN` inputs and
+/// `sums += g[p, ·]`, point after point: [`add_scaled_columns`] for each
+/// whole [`COLUMN_BLOCK`] of `g`, then for half as many, then the last few
+/// columns row by row.
+fn add_scaled_rows<const THIN: usize>(a: &[f32], g: &[f32], product: &mut [f32], sums: &mut [f32]) {
+    const HALF: usize = COLUMN_BLOCK / 2;
+    let width = sums.len();
+    let whole = width / COLUMN_BLOCK * COLUMN_BLOCK;
+    let halves = whole + (width - whole) / HALF * HALF;
+    simd_dispatch!({
+        for first in (0..whole).step_by(COLUMN_BLOCK) {
+            add_scaled_columns::<THIN, COLUMN_BLOCK>(a, g, first, product, sums);
+        }
+        for first in (whole..halves).step_by(HALF) {
+            add_scaled_columns::<THIN, HALF>(a, g, first, product, sums);
+        }
+        for (values, row) in a.chunks_exact(THIN).zip(g.chunks_exact(width)) {
+            for (j, &value) in row.iter().enumerate().skip(halves) {
+                for (i, &scale) in values.iter().enumerate() {
+                    let sum = &mut product[i * width + j];
+                    *sum = scale.mul_add(value, *sum);
+                }
+                sums[j] += value;
+            }
+        }
+    });
+}
+
+/// The most columns of `g` whose sums [`add_scaled_columns`] holds in
+/// registers: two AVX-512 vectors per row of sums (four AVX2 ones, which
+/// spill past three rows).
+const COLUMN_BLOCK: usize = 32;
+
+/// [`add_scaled_rows`] for the `COLUMNS` columns from `first`: each sum
+/// stays in a register from the first point to the last, so that `g` is
+/// the only memory read.
+#[inline(always)]
+fn add_scaled_columns<const THIN: usize, const COLUMNS: usize>(
+    a: &[f32],
+    g: &[f32],
+    first: usize,
+    product: &mut [f32],
+    sums: &mut [f32],
+) {
+    let width = sums.len();
+    let columns = first..first + COLUMNS;
+    let mut local: [[f32; COLUMNS]; THIN] = std::array::from_fn(|i| {
+        product[i * width + first..][..COLUMNS]
+            .try_into()
+            .expect("whole columns")
+    });
+    let mut local_sums: [f32; COLUMNS] = sums[columns.clone()].try_into().expect("whole columns");
+    for (values, row) in a.chunks_exact(THIN).zip(g.chunks_exact(width)) {
+        let chunk: [f32; COLUMNS] = row[columns.clone()].try_into().expect("whole columns");
+        for (&scale, local) in values.iter().zip(&mut local) {
+            for lane in 0..COLUMNS {
+                local[lane] = scale.mul_add(chunk[lane], local[lane]);
+            }
+        }
+        for lane in 0..COLUMNS {
+            local_sums[lane] += chunk[lane];
+        }
+    }
+    for (i, local) in local.iter().enumerate() {
+        product[i * width + first..][..COLUMNS].copy_from_slice(local);
+    }
+    sums[columns].copy_from_slice(&local_sums);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(count: usize, salt: usize) -> Vec<f32> {
+        (0..count)
+            .map(|i| (((i * 29 + salt * 7) % 19) as f32 - 9.0) * 0.17)
+            .collect()
+    }
+
+    #[test]
+    fn products_match_the_naive_loop() {
+        let shapes = [
+            (37, 2, 500),
+            (5, 1, 64),
+            (9, 4, 97),
+            (23, 500, 1),
+            (7, 70, 4),
+            (11, 64, 3),
+        ];
+        for (points, inner, outer) in shapes {
+            assert!(fits(inner, outer));
+            let (a, m, start) = (
+                values(points * inner, 1),
+                values(inner * outer, 2),
+                values(outer, 3),
+            );
+            let mut out = vec![f32::NAN; points * outer];
+            product_into(&a, [inner, outer], Stored::Rows(&m), Some(&start), &mut out);
+            let transposed = transpose(&m, [inner, outer]);
+            let mut from_columns = vec![f32::NAN; points * outer];
+            let m_columns = Stored::Columns(&transposed);
+            product_into(
+                &a,
+                [inner, outer],
+                m_columns,
+                Some(&start),
+                &mut from_columns,
+            );
+            assert_eq!(
+                out, from_columns,
+                "{points}×{inner}×{outer}: stored either way"
+            );
+            for p in 0..points {
+                for j in 0..outer {
+                    let expected = start[j]
+                        + (0..inner)
+                            .map(|i| a[p * inner + i] * m[i * outer + j])
+                            .sum::<f32>();
+                    let got = out[p * outer + j];
+                    assert!(
+                        (got - expected).abs() <= 1e-5 * expected.abs().max(1.0),
+                        "{points}×{inner}×{outer} [{p},{j}]: {got} vs {expected}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every thin width, on either side, wide sides that are and are not a
+    /// multiple of the vectors, and sums that start where a previous block
+    /// left them.
+    #[test]
+    fn the_weight_gradient_matches_the_naive_loops() {
+        for (points, inner, outer) in [
+            (37, 2, 500),
+            (5, 1, 64),
+            (9, 4, 97),
+            (3, 3, 80),
+            (40, 2, 70),
+            (23, 500, 1),
+            (7, 70, 4),
+            (6, 97, 2),
+        ] {
+            assert!(fits(inner, outer));
+            let (a, g) = (values(points * inner, 4), values(points * outer, 5));
+            let (mut product, mut sums) = (values(inner * outer, 6), values(outer, 7));
+            let (start, start_sums) = (product.clone(), sums.clone());
+            add_transposed_product_and_sum(&a, &g, [inner, outer], &mut product, &mut sums);
+            let close =
+                |got: f32, expected: f32| (got - expected).abs() <= 1e-5 * expected.abs().max(1.0);
+            for j in 0..outer {
+                let expected = start_sums[j] + (0..points).map(|p| g[p * outer + j]).sum::<f32>();
+                assert!(
+                    close(sums[j], expected),
+                    "sum {j}: {} vs {expected}",
+                    sums[j]
+                );
+                for i in 0..inner {
+                    let expected = start[i * outer + j]
+                        + (0..points)
+                            .map(|p| a[p * inner + i] * g[p * outer + j])
+                            .sum::<f32>();
+                    let got = product[i * outer + j];
+                    assert!(
+                        close(got, expected),
+                        "{points}×{inner}×{outer} [{i},{j}]: {got} vs {expected}"
+                    );
+                }
+            }
+        }
+    }
+}
