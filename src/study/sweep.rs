@@ -24,12 +24,20 @@ use crate::{REVISION, VERSION};
 /// Multiply-adds (counting [`UNIT_OVERHEAD`]) per point of a pass that
 /// one CPU worker gets through per second when training: fitted to the
 /// paper study's training times and `bench --scaling`'s training rows at
-/// bb40ece (benches/RACE.md), which it predicts to 20% (rms) and 5–16%.
+/// bb40ece (benches/RACE.md). At a247e9d it predicts the paper study's
+/// training within 2% in all, but the width-500 network, which the thin
+/// kernels made faster, at 1.6–1.8× its time.
 pub const TRAIN_RATE: f64 = 6.0e10;
 
-/// The same when measuring (the grid pass, the gradient profile and the
-/// proxies): fitted to `bench --scaling`'s measuring rows at bb40ece.
-pub const MEASURE_RATE: f64 = 4.0e10;
+/// The same when measuring, over the training set and the extras (the
+/// gradient profile and the proxies): fitted with [`GRID_RATE`],
+/// [`MEASURE_EXTRA_POINTS`] and [`MEASURE_EXTRA_DOUBLING`] to the medians
+/// of five `bench --scaling` runs at a247e9d, which it predicts within 15%
+/// (benches/RACE.md).
+pub const MEASURE_RATE: f64 = 3.4e10;
+
+/// The same for the pass over the landscape's grid.
+pub const GRID_RATE: f64 = 2.1e10;
 
 /// The work of one hidden unit per point beyond its multiply-adds (the
 /// activation, its derivative, the bias, the passes over the layer's
@@ -39,7 +47,12 @@ pub const UNIT_OVERHEAD: f64 = 30.0;
 
 /// Measuring's work beyond the grid and the training set, in points of a
 /// pass: the gradient profile and the proxies' per-example passes.
-pub const MEASURE_EXTRA_POINTS: f64 = 58_000.0;
+pub const MEASURE_EXTRA_POINTS: f64 = 42_000.0;
+
+/// The work per point at which [`MEASURE_EXTRA_POINTS`] doubles: the
+/// proxies' cost grows faster than the parameters (per parameter, it is
+/// 1.8× at budget 200,000 what it is at 2,000, in `bench --scaling`).
+pub const MEASURE_EXTRA_DOUBLING: f64 = 3.0e5;
 
 /// One (layer, activation, depth, budget) point, sized to its budget.
 #[derive(Clone, Debug)]
@@ -299,9 +312,11 @@ impl Sweep {
     }
 
     /// The thread-seconds one network of a point is expected to take on a
-    /// CPU worker: a pass over the grid and the training set, and
-    /// [`MEASURE_EXTRA_POINTS`], to measure it, and `steps` forward and
-    /// backward passes (~3 passes each) over the training set to train it.
+    /// CPU worker: to measure it, a pass over the grid ([`GRID_RATE`]) and
+    /// one over the training set and [`MEASURE_EXTRA_POINTS`] (growing
+    /// with the work per point, by [`MEASURE_EXTRA_DOUBLING`]); to train
+    /// it, `steps` forward and backward passes (~3 passes each) over the
+    /// training set.
     /// A pass costs, per point, the parameters' multiply-adds plus
     /// [`UNIT_OVERHEAD`] per hidden unit.
     pub fn network_cost(&self, point: usize, trained: bool) -> f64 {
@@ -312,7 +327,8 @@ impl Sweep {
         let grid = (sections * self.measure.grid * self.measure.grid) as f64;
         let data = self.data.train.len() as f64;
         let steps = self.train.as_ref().map_or(0, |t| t.steps) as f64;
-        let measuring = work * (grid + data + MEASURE_EXTRA_POINTS) / MEASURE_RATE;
+        let extra = MEASURE_EXTRA_POINTS * (1.0 + work / MEASURE_EXTRA_DOUBLING);
+        let measuring = work * grid / GRID_RATE + work * (data + extra) / MEASURE_RATE;
         let training = match trained {
             true => work * 3.0 * steps * data / TRAIN_RATE,
             false => 0.0,

@@ -16,7 +16,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::nn::activation::SliceActivation;
-use crate::nn::kernels::affine::{affine_rows, affine_rows_backward};
+use crate::nn::kernels::affine::{affine_rows, affine_rows_backward, without_gemm};
 use crate::nn::Mlp;
 use crate::problem::Loss;
 
@@ -26,9 +26,12 @@ use crate::problem::Loss;
 const WHOLE_BATCH_ELEMENTS: usize = 1 << 17;
 
 /// The most values of one layer's intermediates over a block of rows of a
-/// batch that does not pass whole (32 KB of `f32`): the passes over a block
-/// (the product, the activation, their backward passes) find it in the L1
-/// cache or close.
+/// batch that does not pass whole, where no layer goes through `gemm`
+/// (32 KB of `f32`): the passes over a block (the product, the activation,
+/// their backward passes) find it in the L1 cache or close. Where a layer
+/// does, blocks are as large as [`WHOLE_BATCH_ELEMENTS`], to spread
+/// `gemm`'s packing of the weights, which it repeats on every call, over
+/// more rows.
 const BLOCK_ELEMENTS: usize = 1 << 13;
 
 /// The fewest rows of a block, however wide the layers.
@@ -142,16 +145,20 @@ impl DenseStack {
 
     /// Rows of a batch one pass takes at once: all of them, unless the
     /// widest layer's intermediates over all of them would outgrow
-    /// [`WHOLE_BATCH_ELEMENTS`]; then blocks of [`BLOCK_ELEMENTS`], each
-    /// passed forward and backward while its intermediates are still in
-    /// cache.
+    /// [`WHOLE_BATCH_ELEMENTS`]; then blocks of rows (of
+    /// [`BLOCK_ELEMENTS`] where no layer goes through `gemm`), each passed
+    /// forward and backward while its intermediates are still in cache.
     pub(crate) fn block_rows(&self, points: usize) -> usize {
         let widest = self.units.iter().copied().max().unwrap_or(1);
         if points * widest <= WHOLE_BATCH_ELEMENTS {
-            points
-        } else {
-            (BLOCK_ELEMENTS / widest).max(MIN_BLOCK_ROWS)
+            return points;
         }
+        let gemm_free = (0..self.layers()).all(|layer| without_gemm(self.fans(layer)));
+        let elements = match gemm_free {
+            true => BLOCK_ELEMENTS,
+            false => WHOLE_BATCH_ELEMENTS,
+        };
+        (elements / widest).max(MIN_BLOCK_ROWS)
     }
 
     /// `member`'s logits over the batch `input` (`points × inputs`,

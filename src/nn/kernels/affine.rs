@@ -180,6 +180,12 @@ fn gemm_into(dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix) {
     }
 }
 
+/// Whether [`affine_rows`] and [`affine_rows_backward`] take a layer of
+/// these fans without `gemm`: its products are narrow or thin.
+pub(crate) fn without_gemm([fan_in, fan_out]: [usize; 2]) -> bool {
+    narrow::fits(fan_in, fan_out) || thin::fits(fan_in, fan_out)
+}
+
 /// Each member's matrix of `operand` as row-major rows, where `fits` (a
 /// kernel of `narrow.rs` or `thin.rs` takes the product) and the rows are
 /// stored so.
