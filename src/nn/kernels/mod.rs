@@ -17,6 +17,8 @@
 pub mod affine;
 mod flex;
 pub mod moments;
+#[cfg(test)]
+mod naive;
 mod narrow;
 pub(crate) mod simd;
 pub mod tanh;

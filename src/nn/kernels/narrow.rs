@@ -324,94 +324,50 @@ fn accumulate_pass<const LANES: usize, const INNER: usize, const PASS: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::naive::{check_product, check_transposed_product_and_sum, values};
     use super::*;
-
-    fn values(count: usize, salt: usize) -> Vec<f32> {
-        (0..count)
-            .map(|i| (((i * 29 + salt * 7) % 19) as f32 - 9.0) * 0.17)
-            .collect()
-    }
 
     #[test]
     fn product_matches_the_naive_loop() {
-        for (points, inner, outer) in [
-            (37, 5, 5),
-            (1, 1, 1),
-            (50, 2, 8),
-            (9, 8, 3),
-            (40, 7, 8),
-            (3, 8, 8),
-            (33, 10, 11),
-            (17, 11, 11),
-            (5, 3, 9),
-            (20, 9, 2),
-            (29, 12, 13),
-            (31, 15, 15),
-            (6, 13, 4),
-            (11, 4, 14),
-        ] {
+        for shape @ [points, inner, outer] in SHAPES {
             let (a, m, start) = (
                 values(points * inner, 1),
                 values(inner * outer, 2),
                 values(outer, 3),
             );
             let out = product(&a, inner, outer, |i, j| m[i * outer + j], |j| start[j]);
-            assert_eq!(out.len(), points * outer);
-            for p in 0..points {
-                for j in 0..outer {
-                    let expected = start[j]
-                        + (0..inner)
-                            .map(|i| a[p * inner + i] * m[i * outer + j])
-                            .sum::<f32>();
-                    let got = out[p * outer + j];
-                    assert!(
-                        (got - expected).abs() <= 1e-5 * expected.abs().max(1.0),
-                        "{points}×{inner}×{outer} [{p},{j}]: {got} vs {expected}"
-                    );
-                }
-            }
+            check_product([&a, &m, &start, &out], shape);
         }
     }
 
     #[test]
     fn transposed_product_and_sum_match_the_naive_loops() {
-        for (points, inner, outer) in [
-            (37, 5, 5),
-            (1, 1, 1),
-            (2, 3, 7),
-            (50, 2, 8),
-            (9, 8, 1),
-            (40, 7, 8),
-            (33, 10, 11),
-            (17, 11, 11),
-            (5, 3, 9),
-            (20, 9, 2),
-            (29, 12, 13),
-            (31, 15, 15),
-            (6, 13, 4),
-            (11, 4, 14),
-        ] {
+        for shape @ [points, inner, outer] in SHAPES {
             let (a, g) = (values(points * inner, 4), values(points * outer, 5));
             let (product, sums) = transposed_product_and_sum(&a, inner, &g, outer);
-            assert_eq!((product.len(), sums.len()), (inner * outer, outer));
-            for j in 0..outer {
-                let expected: f32 = (0..points).map(|p| g[p * outer + j]).sum();
-                assert!(
-                    (sums[j] - expected).abs() <= 1e-5 * expected.abs().max(1.0),
-                    "sum {j}: {} vs {expected}",
-                    sums[j]
-                );
-                for i in 0..inner {
-                    let expected: f32 = (0..points)
-                        .map(|p| a[p * inner + i] * g[p * outer + j])
-                        .sum();
-                    let got = product[i * outer + j];
-                    assert!(
-                        (got - expected).abs() <= 1e-5 * expected.abs().max(1.0),
-                        "{points}×{inner}×{outer} [{i},{j}]: {got} vs {expected}"
-                    );
-                }
-            }
+            let zeros = vec![0.0f32; inner * outer];
+            check_transposed_product_and_sum([&a, &g, &zeros, &zeros], [&product, &sums], shape);
         }
     }
+
+    /// `[points, inner, outer]`: every row width (8 and 16 floats), one
+    /// and several passes of the weight gradient, one point and many.
+    const SHAPES: [[usize; 3]; 16] = [
+        [37, 5, 5],
+        [1, 1, 1],
+        [2, 3, 7],
+        [50, 2, 8],
+        [9, 8, 1],
+        [9, 8, 3],
+        [40, 7, 8],
+        [3, 8, 8],
+        [33, 10, 11],
+        [17, 11, 11],
+        [5, 3, 9],
+        [20, 9, 2],
+        [29, 12, 13],
+        [31, 15, 15],
+        [6, 13, 4],
+        [11, 4, 14],
+    ];
 }

@@ -309,25 +309,27 @@ fn add_scaled_columns<const THIN: usize, const COLUMNS: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::naive::{check_product, check_transposed_product_and_sum, values};
     use super::*;
 
-    fn values(count: usize, salt: usize) -> Vec<f32> {
-        (0..count)
-            .map(|i| (((i * 29 + salt * 7) % 19) as f32 - 9.0) * 0.17)
-            .collect()
-    }
+    /// `[points, inner, outer]`: every thin width, on either side, wide
+    /// sides that are and are not a multiple of the vectors.
+    const SHAPES: [[usize; 3]; 9] = [
+        [37, 2, 500],
+        [5, 1, 64],
+        [9, 4, 97],
+        [3, 3, 80],
+        [40, 2, 70],
+        [23, 500, 1],
+        [7, 70, 4],
+        [11, 64, 3],
+        [6, 97, 2],
+    ];
 
+    /// With the small matrix stored either way, and without a start.
     #[test]
     fn products_match_the_naive_loop() {
-        let shapes = [
-            (37, 2, 500),
-            (5, 1, 64),
-            (9, 4, 97),
-            (23, 500, 1),
-            (7, 70, 4),
-            (11, 64, 3),
-        ];
-        for (points, inner, outer) in shapes {
+        for shape @ [points, inner, outer] in SHAPES {
             assert!(fits(inner, outer));
             let (a, m, start) = (
                 values(points * inner, 1),
@@ -336,77 +338,27 @@ mod tests {
             );
             let mut out = vec![f32::NAN; points * outer];
             product_into(&a, [inner, outer], Stored::Rows(&m), Some(&start), &mut out);
+            check_product([&a, &m, &start, &out], shape);
             let transposed = transpose(&m, [inner, outer]);
-            let mut from_columns = vec![f32::NAN; points * outer];
             let m_columns = Stored::Columns(&transposed);
-            product_into(
-                &a,
-                [inner, outer],
-                m_columns,
-                Some(&start),
-                &mut from_columns,
-            );
-            assert_eq!(
-                out, from_columns,
-                "{points}×{inner}×{outer}: stored either way"
-            );
-            for p in 0..points {
-                for j in 0..outer {
-                    let expected = start[j]
-                        + (0..inner)
-                            .map(|i| a[p * inner + i] * m[i * outer + j])
-                            .sum::<f32>();
-                    let got = out[p * outer + j];
-                    assert!(
-                        (got - expected).abs() <= 1e-5 * expected.abs().max(1.0),
-                        "{points}×{inner}×{outer} [{p},{j}]: {got} vs {expected}"
-                    );
-                }
-            }
+            product_into(&a, [inner, outer], m_columns, None, &mut out);
+            check_product([&a, &m, &vec![0.0; outer], &out], shape);
         }
     }
 
-    /// Every thin width, on either side, wide sides that are and are not a
-    /// multiple of the vectors, and sums that start where a previous block
-    /// left them.
+    /// Sums that start where a previous block left them.
     #[test]
     fn the_weight_gradient_matches_the_naive_loops() {
-        for (points, inner, outer) in [
-            (37, 2, 500),
-            (5, 1, 64),
-            (9, 4, 97),
-            (3, 3, 80),
-            (40, 2, 70),
-            (23, 500, 1),
-            (7, 70, 4),
-            (6, 97, 2),
-        ] {
-            assert!(fits(inner, outer));
+        for shape @ [points, inner, outer] in SHAPES {
             let (a, g) = (values(points * inner, 4), values(points * outer, 5));
             let (mut product, mut sums) = (values(inner * outer, 6), values(outer, 7));
-            let (start, start_sums) = (product.clone(), sums.clone());
+            let starts = [product.clone(), sums.clone()];
             add_transposed_product_and_sum(&a, &g, [inner, outer], &mut product, &mut sums);
-            let close =
-                |got: f32, expected: f32| (got - expected).abs() <= 1e-5 * expected.abs().max(1.0);
-            for j in 0..outer {
-                let expected = start_sums[j] + (0..points).map(|p| g[p * outer + j]).sum::<f32>();
-                assert!(
-                    close(sums[j], expected),
-                    "sum {j}: {} vs {expected}",
-                    sums[j]
-                );
-                for i in 0..inner {
-                    let expected = start[i * outer + j]
-                        + (0..points)
-                            .map(|p| a[p * inner + i] * g[p * outer + j])
-                            .sum::<f32>();
-                    let got = product[i * outer + j];
-                    assert!(
-                        close(got, expected),
-                        "{points}×{inner}×{outer} [{i},{j}]: {got} vs {expected}"
-                    );
-                }
-            }
+            check_transposed_product_and_sum(
+                [&a, &g, &starts[0], &starts[1]],
+                [&product, &sums],
+                shape,
+            );
         }
     }
 }
