@@ -25,6 +25,6 @@ pub use results::{landscape_file_name, run_study, ResultsDir};
 pub use shard::Shard;
 pub use summary::{Correlation, PointSummary, StudySummary};
 pub use sweep::{
-    Landscape, Point, Sweep, Task, TaskList, TaskOutput, MEASURE_EXTRA_DOUBLING,
+    Landscape, Point, Sweep, Task, TaskList, TaskOutput, GRID_RATE, MEASURE_EXTRA_DOUBLING,
     MEASURE_EXTRA_POINTS, MEASURE_RATE, TRAIN_RATE, UNIT_OVERHEAD,
 };

@@ -316,9 +316,8 @@ impl Sweep {
     /// one over the training set and [`MEASURE_EXTRA_POINTS`] (growing
     /// with the work per point, by [`MEASURE_EXTRA_DOUBLING`]); to train
     /// it, `steps` forward and backward passes (~3 passes each) over the
-    /// training set.
-    /// A pass costs, per point, the parameters' multiply-adds plus
-    /// [`UNIT_OVERHEAD`] per hidden unit.
+    /// training set. A pass costs, per point, the parameters'
+    /// multiply-adds plus [`UNIT_OVERHEAD`] per hidden unit.
     pub fn network_cost(&self, point: usize, trained: bool) -> f64 {
         let point = &self.points[point];
         let units = (point.config.depth * point.config.width) as f64;

@@ -356,15 +356,15 @@ pub(crate) fn flex_affine_backward(
     let thin = thin::fits(fan_in, fan_out) && (needed[1] || needed[2]);
     let thin_operands = rows_where(thin, &x, members, points, fan_in)
         .zip(rows_where(thin, &g, members, points, fan_out));
-    if let Some(rows) = thin_operands {
+    if let Some((x_rows, g_rows)) = thin_operands {
         // Both gradients in one pass: the weight's and the bias's.
         let mut weight_grad = vec![0.0f32; members * fan_in * fan_out];
         let mut bias_grad = vec![0.0f32; members * fan_out];
-        let per_member = weight_grad
+        let members_grads = weight_grad
             .chunks_exact_mut(fan_in * fan_out)
             .zip(bias_grad.chunks_exact_mut(fan_out));
-        for (member, (weights, biases)) in per_member.enumerate() {
-            let (x_rows, g_rows) = (rows.0(member), rows.1(member));
+        for (member, (weights, biases)) in members_grads.enumerate() {
+            let (x_rows, g_rows) = (x_rows(member), g_rows(member));
             thin::add_transposed_product_and_sum(
                 x_rows,
                 g_rows,

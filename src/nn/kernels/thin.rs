@@ -29,15 +29,16 @@ pub(crate) const MAX_THIN: usize = 4;
 /// the tail of the vector loop.
 const MIN_WIDE: usize = 64;
 
-/// Runs `kernel::<THIN>(args)` with the run-time `thin` (`1..=MAX_THIN`)
-/// as the constant `THIN`, so that the loop over the thin side unrolls.
+/// Runs `kernel::<THIN>(args)` (or `kernel::<THIN, more>(args)`, for
+/// `kernel<more>(args)`) with the run-time `thin` (`1..=MAX_THIN`) as the
+/// constant `THIN`, so that the loop over the thin side unrolls.
 macro_rules! with_thin {
-    ($thin:expr, $kernel:ident($($arg:expr),*)) => {
+    ($thin:expr, $kernel:ident $(<$($more:tt),+>)? ($($arg:expr),*)) => {
         match $thin {
-            1 => $kernel::<1>($($arg),*),
-            2 => $kernel::<2>($($arg),*),
-            3 => $kernel::<3>($($arg),*),
-            4 => $kernel::<4>($($arg),*),
+            1 => $kernel::<1 $($(, $more)+)?>($($arg),*),
+            2 => $kernel::<2 $($(, $more)+)?>($($arg),*),
+            3 => $kernel::<3 $($(, $more)+)?>($($arg),*),
+            4 => $kernel::<4 $($(, $more)+)?>($($arg),*),
             thin => unreachable!("thin kernels take a thin side of 1 to {MAX_THIN}, not {thin}"),
         }
     };
@@ -62,20 +63,19 @@ pub(crate) fn add_transposed_product_and_sum(
     debug_assert!(fits(inner, outer) && a.len() / inner == g.len() / outer);
     debug_assert!(product.len() == inner * outer && sums.len() == outer);
     if inner <= MAX_THIN {
-        with_thin!(inner, add_scaled_rows(a, g, product, sums));
+        with_thin!(inner, add_scaled_rows<true>(a, g, outer, product, sums));
         return;
     }
     // A thin output: row j of the transposed product accumulates a's rows
-    // scaled by g[p, j] (a's sums, which come with it, are not wanted). With
-    // one output the product is its own transpose.
-    let mut unwanted_sums = vec![0.0f32; inner];
+    // scaled by g[p, j], without a's sums. With one output the product is
+    // its own transpose.
     if outer == 1 {
-        add_scaled_rows::<1>(g, a, product, &mut unwanted_sums);
+        add_scaled_rows::<1, false>(g, a, inner, product, &mut []);
     } else {
         let mut transposed = transpose(product, [inner, outer]);
         with_thin!(
             outer,
-            add_scaled_rows(g, a, &mut transposed, &mut unwanted_sums)
+            add_scaled_rows<false>(g, a, inner, &mut transposed, &mut [])
         );
         product.copy_from_slice(&transpose(&transposed, [outer, inner]));
     }
@@ -238,21 +238,26 @@ fn dot<const THIN: usize>(row: &[f32], columns: &[&[f32]; THIN]) -> [f32; THIN] 
     })
 }
 
-/// `product[i, ·] += a[p, i]·g[p, ·]` for the `THIN` inputs and
-/// `sums += g[p, ·]`, point after point: [`add_scaled_columns`] for each
-/// whole [`COLUMN_BLOCK`] of `g`, then for half as many, then the last few
-/// columns row by row.
-fn add_scaled_rows<const THIN: usize>(a: &[f32], g: &[f32], product: &mut [f32], sums: &mut [f32]) {
+/// `product[i, ·] += a[p, i]·g[p, ·]` for the `THIN` inputs and, with
+/// `SUMS`, `sums += g[p, ·]`, point after point, for `g`'s rows `width`
+/// long: [`add_scaled_columns`] for each whole [`COLUMN_BLOCK`] of `g`,
+/// then for half as many, then the last few columns row by row.
+fn add_scaled_rows<const THIN: usize, const SUMS: bool>(
+    a: &[f32],
+    g: &[f32],
+    width: usize,
+    product: &mut [f32],
+    sums: &mut [f32],
+) {
     const HALF: usize = COLUMN_BLOCK / 2;
-    let width = sums.len();
     let whole = width / COLUMN_BLOCK * COLUMN_BLOCK;
     let halves = whole + (width - whole) / HALF * HALF;
     simd_dispatch!({
         for first in (0..whole).step_by(COLUMN_BLOCK) {
-            add_scaled_columns::<THIN, COLUMN_BLOCK>(a, g, first, product, sums);
+            add_scaled_columns::<THIN, SUMS, COLUMN_BLOCK>(a, g, width, first, product, sums);
         }
         for first in (whole..halves).step_by(HALF) {
-            add_scaled_columns::<THIN, HALF>(a, g, first, product, sums);
+            add_scaled_columns::<THIN, SUMS, HALF>(a, g, width, first, product, sums);
         }
         for (values, row) in a.chunks_exact(THIN).zip(g.chunks_exact(width)) {
             for (j, &value) in row.iter().enumerate().skip(halves) {
@@ -260,7 +265,9 @@ fn add_scaled_rows<const THIN: usize>(a: &[f32], g: &[f32], product: &mut [f32],
                     let sum = &mut product[i * width + j];
                     *sum = scale.mul_add(value, *sum);
                 }
-                sums[j] += value;
+                if SUMS {
+                    sums[j] += value;
+                }
             }
         }
     });
@@ -275,21 +282,24 @@ const COLUMN_BLOCK: usize = 32;
 /// stays in a register from the first point to the last, so that `g` is
 /// the only memory read.
 #[inline(always)]
-fn add_scaled_columns<const THIN: usize, const COLUMNS: usize>(
+fn add_scaled_columns<const THIN: usize, const SUMS: bool, const COLUMNS: usize>(
     a: &[f32],
     g: &[f32],
+    width: usize,
     first: usize,
     product: &mut [f32],
     sums: &mut [f32],
 ) {
-    let width = sums.len();
     let columns = first..first + COLUMNS;
     let mut local: [[f32; COLUMNS]; THIN] = std::array::from_fn(|i| {
         product[i * width + first..][..COLUMNS]
             .try_into()
             .expect("whole columns")
     });
-    let mut local_sums: [f32; COLUMNS] = sums[columns.clone()].try_into().expect("whole columns");
+    let mut local_sums = [0.0f32; COLUMNS];
+    if SUMS {
+        local_sums.copy_from_slice(&sums[columns.clone()]);
+    }
     for (values, row) in a.chunks_exact(THIN).zip(g.chunks_exact(width)) {
         let chunk: [f32; COLUMNS] = row[columns.clone()].try_into().expect("whole columns");
         for (&scale, local) in values.iter().zip(&mut local) {
@@ -297,14 +307,18 @@ fn add_scaled_columns<const THIN: usize, const COLUMNS: usize>(
                 local[lane] = scale.mul_add(chunk[lane], local[lane]);
             }
         }
-        for lane in 0..COLUMNS {
-            local_sums[lane] += chunk[lane];
+        if SUMS {
+            for lane in 0..COLUMNS {
+                local_sums[lane] += chunk[lane];
+            }
         }
     }
     for (i, local) in local.iter().enumerate() {
         product[i * width + first..][..COLUMNS].copy_from_slice(local);
     }
-    sums[columns].copy_from_slice(&local_sums);
+    if SUMS {
+        sums[columns].copy_from_slice(&local_sums);
+    }
 }
 
 #[cfg(test)]
