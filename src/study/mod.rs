@@ -26,5 +26,5 @@ pub use shard::Shard;
 pub use summary::{Correlation, PointSummary, StudySummary};
 pub use sweep::{
     Landscape, Point, Sweep, Task, TaskList, TaskOutput, GRID_RATE, MEASURE_EXTRA_DOUBLING,
-    MEASURE_EXTRA_POINTS, MEASURE_RATE, TRAIN_RATE, UNIT_OVERHEAD,
+    MEASURE_EXTRA_POINTS, MEASURE_RATE, TRAIN_CHUNKS_RATE, TRAIN_RATE, UNIT_OVERHEAD,
 };

@@ -13,6 +13,7 @@ use super::records::{MeasureRecord, NetworkKey, RunRecord, SettingKey};
 use super::shard::{partition, Shard};
 use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer, NetworkMeasures};
+use crate::nn::kernels::columns;
 use crate::nn::{
     ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend,
 };
@@ -28,6 +29,13 @@ use crate::{REVISION, VERSION};
 /// training within 2% in all, but the width-500 network, which the thin
 /// kernels made faster, at 1.6–1.8× its time.
 pub const TRAIN_RATE: f64 = 6.0e10;
+
+/// The same for a network of dense layers at most 15 units wide, its
+/// inputs and outputs included, which the fused loop stores in chunks of
+/// points (`src/nn/kernels/columns.rs`): fitted to the paper study's
+/// depths 12–64, which it predicts within 14% (benches/RACE.md, fourth
+/// round, fifth part).
+pub const TRAIN_CHUNKS_RATE: f64 = 1.15e11;
 
 /// The same when measuring, over the training set and the extras (the
 /// gradient profile and the proxies): fitted with [`GRID_RATE`],
@@ -316,7 +324,8 @@ impl Sweep {
     /// one over the training set and [`MEASURE_EXTRA_POINTS`] (growing
     /// with the work per point, by [`MEASURE_EXTRA_DOUBLING`]); to train
     /// it, `steps` forward and backward passes (~3 passes each) over the
-    /// training set. A pass costs, per point, the parameters'
+    /// training set ([`TRAIN_RATE`], or [`TRAIN_CHUNKS_RATE`] where every
+    /// layer is narrow). A pass costs, per point, the parameters'
     /// multiply-adds plus [`UNIT_OVERHEAD`] per hidden unit.
     pub fn network_cost(&self, point: usize, trained: bool) -> f64 {
         let point = &self.points[point];
@@ -328,8 +337,16 @@ impl Sweep {
         let steps = self.train.as_ref().map_or(0, |t| t.steps) as f64;
         let extra = MEASURE_EXTRA_POINTS * (1.0 + work / MEASURE_EXTRA_DOUBLING);
         let measuring = work * grid / GRID_RATE + work * (data + extra) / MEASURE_RATE;
+        let config = &point.config;
+        let in_chunks = point.layer.function.is_dense()
+            && columns::fits(config.input_dim, config.width)
+            && columns::fits(config.width, config.output_dim);
+        let rate = match in_chunks {
+            true => TRAIN_CHUNKS_RATE,
+            false => TRAIN_RATE,
+        };
         let training = match trained {
-            true => work * 3.0 * steps * data / TRAIN_RATE,
+            true => work * 3.0 * steps * data / rate,
             false => 0.0,
         };
         measuring + training

@@ -9,14 +9,20 @@
 //! ([`affine_rows`], the activation's slices), and Adam updates each
 //! parameter in one pass, with Burn's formula in Burn's order. Burn's
 //! autodiff stays the path of every other network, and the reference this
-//! one is tested against (`trainer.rs`).
+//! one is tested against (`trainer.rs`): to the bit, except where every
+//! layer is narrow. Such a network is stored in chunks of points
+//! (`columns.rs`, [`affine_chunks`]), whose weight gradients sum over the
+//! points in another order, and agrees with autodiff within 1e-5.
 
 use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::nn::activation::SliceActivation;
-use crate::nn::kernels::affine::{affine_rows, affine_rows_backward, without_gemm};
+use crate::nn::kernels::affine::{
+    affine_chunks, affine_chunks_backward, affine_rows, affine_rows_backward, without_gemm,
+};
+use crate::nn::kernels::columns::{self, from_chunks, to_chunks};
 use crate::nn::Mlp;
 use crate::problem::Loss;
 
@@ -34,6 +40,12 @@ const WHOLE_BATCH_ELEMENTS: usize = 1 << 17;
 /// more rows.
 const BLOCK_ELEMENTS: usize = 1 << 13;
 
+/// The most values of every layer's intermediates (pre-activation and
+/// output) over a block of rows, for a stack stored in chunks (1 MB of
+/// `f32`, half a core's L2 cache or less): the backward pass finds every
+/// layer's values, written by the forward pass, still in cache.
+const CHUNKS_BLOCK_ELEMENTS: usize = 1 << 18;
+
 /// The fewest rows of a block, however wide the layers.
 const MIN_BLOCK_ROWS: usize = 16;
 
@@ -47,11 +59,16 @@ pub(crate) struct DenseStack {
     /// Per layer, weight then bias: every member's `fan_in × fan_out`
     /// row-major weights (or `fan_out` biases) in turn.
     params: Vec<Vec<f32>>,
+    /// Whether every layer is narrow enough for `columns.rs`: the passes
+    /// then store a block's values in chunks of points, as `columns.rs`
+    /// lays them out, not point by point (`rows × units`, row-major).
+    in_chunks: bool,
 }
 
 /// One member's buffers, kept from step to step: the forward pass (each
-/// hidden layer's pre-activation and output, `points × width`, and the
-/// logits, `points × outputs`) and the gradients of the backward pass.
+/// hidden layer's pre-activation and output, `points × width` or in chunks
+/// of points, and the logits, `points × outputs`) and the gradients of the
+/// backward pass.
 #[derive(Default)]
 pub(crate) struct Workspace {
     pre_activations: Vec<Vec<f32>>,
@@ -60,6 +77,9 @@ pub(crate) struct Workspace {
     /// row-major, and over the current block of rows.
     pub(crate) logits: Vec<f32>,
     block_logits: Vec<f32>,
+    /// The block's input and logits in chunks, for a stack stored so.
+    input_chunks: Vec<f32>,
+    logit_chunks: Vec<f32>,
     /// The gradient with respect to the current layer's output (first the
     /// logits'), and the one below it.
     grad: Vec<f32>,
@@ -91,10 +111,12 @@ impl DenseStack {
         }
         units.push(model.output.weight.dims()[2]);
         params.extend([host(&model.output.weight), host(&model.output.bias)]);
+        let in_chunks = units.windows(2).all(|fans| columns::fits(fans[0], fans[1]));
         Some(Self {
             members: model.members(),
             units,
             params,
+            in_chunks,
         })
     }
 
@@ -120,6 +142,12 @@ impl DenseStack {
         model.output.weight = tensor(&self.params[2 * last], fan_in, fan_out);
         model.output.bias = tensor(&self.params[2 * last + 1], 1, fan_out);
         model
+    }
+
+    /// Whether the passes store a block's values in chunks of points.
+    #[cfg(test)]
+    pub(crate) fn in_chunks(&self) -> bool {
+        self.in_chunks
     }
 
     pub(crate) fn members(&self) -> usize {
@@ -149,6 +177,14 @@ impl DenseStack {
     /// [`BLOCK_ELEMENTS`] where no layer goes through `gemm`), each passed
     /// forward and backward while its intermediates are still in cache.
     pub(crate) fn block_rows(&self, points: usize) -> usize {
+        if self.in_chunks {
+            // Blocks of nearly equal rows, whole chunks: the buffers keep
+            // their length from block to block.
+            let per_row: usize = 2 * self.units.iter().sum::<usize>();
+            let blocks = points.div_ceil((CHUNKS_BLOCK_ELEMENTS / per_row).max(1));
+            let rows = points.div_ceil(blocks).next_multiple_of(columns::LANES);
+            return rows.min(points);
+        }
         let widest = self.units.iter().copied().max().unwrap_or(1);
         if points * widest <= WHOLE_BATCH_ELEMENTS {
             return points;
@@ -176,20 +212,55 @@ impl DenseStack {
         let points = input.len() / inputs;
         let block = self.block_rows(points);
         work.logits.clear();
+        let mut input_chunks = std::mem::take(&mut work.input_chunks);
         for start in (0..points).step_by(block) {
             let rows = start..(start + block).min(points);
             let x = &input[rows.start * inputs..rows.end * inputs];
             let y = &labels[rows.start * outputs..rows.end * outputs];
+            let x = match self.in_chunks {
+                true => {
+                    to_chunks(x, inputs, &mut input_chunks);
+                    &input_chunks[..]
+                }
+                false => x,
+            };
             self.forward(member, x, sigma, work);
+            if self.in_chunks {
+                let chunks = &work.logit_chunks;
+                from_chunks(chunks, outputs, rows.len(), &mut work.block_logits);
+            }
             let logits = &work.block_logits;
             loss_gradient(loss, logits, y, [points, outputs], &mut work.grad);
             work.logits.extend_from_slice(logits);
-            self.backward(member, x, sigma, work, start > 0);
+            if self.in_chunks {
+                // Zero in the padding: the padding adds nothing to the
+                // input gradients below.
+                to_chunks(&work.grad, outputs, &mut work.grad_below);
+                std::mem::swap(&mut work.grad, &mut work.grad_below);
+            }
+            self.backward(member, (x, rows.len()), sigma, work, start > 0);
+        }
+        work.input_chunks = input_chunks;
+    }
+
+    /// The affine map of a layer, stored as the stack stores its passes.
+    fn affine(
+        &self,
+        input: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+        layer: usize,
+        out: &mut Vec<f32>,
+    ) {
+        let fans = self.fans(layer);
+        match self.in_chunks {
+            true => affine_chunks(input, weight, bias, fans, out),
+            false => affine_rows(input, weight, bias, fans, out),
         }
     }
 
-    /// `member`'s forward pass over `input` (`rows × inputs`, row-major),
-    /// into `work`.
+    /// `member`'s forward pass over `input` (`rows × inputs`, row-major, or
+    /// in chunks for a stack stored so), into `work`.
     fn forward(
         &self,
         member: usize,
@@ -205,29 +276,27 @@ impl DenseStack {
             let (below, this) = work.outputs.split_at_mut(l);
             let below = below.last().map_or(input, Vec::as_slice);
             let z = &mut work.pre_activations[l];
-            affine_rows(below, weight, bias, self.fans(l), z);
+            self.affine(below, weight, bias, l, z);
             let h = &mut this[0];
             h.resize(z.len(), 0.0);
             sigma.apply_slice(z, h);
         }
         let (weight, bias) = self.layer(member, hidden);
         let below = work.outputs.last().map_or(input, Vec::as_slice);
-        affine_rows(
-            below,
-            weight,
-            bias,
-            self.fans(hidden),
-            &mut work.block_logits,
-        );
+        let logits = match self.in_chunks {
+            true => &mut work.logit_chunks,
+            false => &mut work.block_logits,
+        };
+        self.affine(below, weight, bias, hidden, logits);
     }
 
     /// `member`'s gradients into `work.param_grads` (added to them with
     /// `accumulate`), from its forward pass over `input` and the logits'
-    /// gradient, both in `work`.
+    /// gradient, both in `work`, over the block's `rows`.
     fn backward(
         &self,
         member: usize,
-        input: &[f32],
+        (input, rows): (&[f32], usize),
         sigma: &dyn SliceActivation,
         work: &mut Workspace,
         accumulate: bool,
@@ -245,15 +314,25 @@ impl DenseStack {
             let [weight_grad, bias_grad] = &mut work.param_grads[2 * l..2 * l + 2] else {
                 unreachable!("two gradients per layer")
             };
-            affine_rows_backward(
-                below,
-                weight,
-                &work.grad,
-                self.fans(l),
-                input_grad,
-                [weight_grad, bias_grad],
-                accumulate,
-            );
+            let [fan_in, fan_out] = self.fans(l);
+            let grads = [weight_grad, bias_grad];
+            match self.in_chunks {
+                true => {
+                    let shape = [fan_in, fan_out, rows];
+                    affine_chunks_backward(
+                        below, weight, &work.grad, shape, input_grad, grads, accumulate,
+                    )
+                }
+                false => affine_rows_backward(
+                    below,
+                    weight,
+                    &work.grad,
+                    [fan_in, fan_out],
+                    input_grad,
+                    grads,
+                    accumulate,
+                ),
+            }
             std::mem::swap(&mut work.grad, &mut work.grad_below);
         }
     }
@@ -387,6 +466,63 @@ mod tests {
     use burn::backend::{Autodiff, NdArray};
 
     type B = Autodiff<NdArray>;
+
+    /// The passes stored in chunks against the passes stored point by
+    /// point, on the same network and batch: the same logits to the bit
+    /// (the products are the same sums in the same order), and the same
+    /// gradients within float tolerance (the weight gradients sum over the
+    /// points in another order). Several logits, whose rows the loop
+    /// transposes, and a batch taken in blocks.
+    #[test]
+    fn passes_stored_unit_by_unit_match_passes_stored_point_by_point() {
+        use crate::nn::{ActivationRegistry, LayerRegistry, MlpConfig};
+        let relu = ActivationRegistry::builtin().get("relu").unwrap();
+        let dense = LayerRegistry::builtin().get("dense").unwrap();
+        for [depth, width, outputs, points] in [[3, 6, 3, 300], [1, 15, 1, 9000]] {
+            let model: Mlp<NdArray> = MlpConfig::new(depth, width, "relu".into())
+                .with_output_dim(outputs)
+                .init(&relu, &dense, &[5], &Default::default());
+            let mut stack = DenseStack::of(&model).unwrap();
+            assert!(stack.in_chunks, "every layer of {width} units is narrow");
+            if points > 1000 {
+                assert!(
+                    stack.block_rows(points) < points,
+                    "the batch runs in blocks"
+                );
+            }
+            let input: Vec<f32> = (0..points * 2)
+                .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+                .collect();
+            let labels: Vec<f32> = (0..points * outputs)
+                .map(|i| match outputs {
+                    1 => (i % 3 == 0) as u8 as f32,
+                    _ => (i % outputs == (i / outputs * 7) % outputs) as u8 as f32,
+                })
+                .collect();
+            let sigma = relu.function.slices().unwrap();
+            let mut run = |in_chunks: bool| {
+                stack.in_chunks = in_chunks;
+                let mut work = Workspace::default();
+                stack.gradients(0, [&input, &labels], Loss::Bce, sigma, &mut work);
+                work
+            };
+            let (units, rows) = (run(true), run(false));
+            assert_eq!(units.logits.len(), points * outputs);
+            let same = |(a, b): (&f32, &f32)| a.to_bits() == b.to_bits();
+            assert!(
+                units.logits.iter().zip(&rows.logits).all(same),
+                "logits differ"
+            );
+            for (a, b) in units
+                .param_grads
+                .iter()
+                .flatten()
+                .zip(rows.param_grads.iter().flatten())
+            {
+                assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{a} vs {b}");
+            }
+        }
+    }
 
     /// [`loss_gradient`] against Burn's autodiff through
     /// [`Loss::per_member`], for one and for several logits.

@@ -749,11 +749,18 @@ mod fused_tests {
     }
 
     /// Trains `model` through the fused loop and through autodiff, and
-    /// checks that every member's record is the same to the bit (the fused
-    /// loop calls the kernels autodiff calls, in the same order), the
-    /// landscape of the trained network included.
+    /// checks that every member's record is the same, the landscape of the
+    /// trained network included: to the bit where the stack stores its
+    /// passes point by point (the fused loop calls the kernels autodiff
+    /// calls, in the same order), within float tolerance ([`close`]) where
+    /// it stores them in chunks (`columns.rs` sums the weight gradients
+    /// over the points in another order).
     fn agree(settings: TrainConfig, problem: ProblemConfig, model: Mlp<B>) {
+        let in_chunks = DenseStack::of(&model).unwrap().in_chunks();
         let (fused, reference) = train_both(settings, problem, model);
+        if in_chunks {
+            return close(&fused, &reference);
+        }
         let timeless = |network: &TrainedNetwork| TrainedNetwork {
             train_seconds: 0.0,
             ..network.clone()
@@ -763,6 +770,48 @@ mod fused_tests {
             assert_eq!(timeless(fused), timeless(reference));
         }
         assert_eq!(fused.landscapes, reference.landscapes);
+    }
+
+    /// Every member's loss curve within 1e-5 relative at every logged step
+    /// (the tolerance for fused paths), its scores within 0.01,
+    /// its tracked measures and trained landscape within 1e-4.
+    fn close(fused: &TrainedEnsemble<B>, reference: &TrainedEnsemble<B>) {
+        let near = |a: f64, b: f64, tolerance: f64| (a - b).abs() <= tolerance * b.abs().max(1.0);
+        for (fused, reference) in fused.networks.iter().zip(&reference.networks) {
+            assert!(!reference.diverged && reference.loss_curve.len() > 1);
+            assert_eq!(fused.loss_curve.len(), reference.loss_curve.len());
+            for (step, (a, b)) in fused
+                .loss_curve
+                .iter()
+                .zip(&reference.loss_curve)
+                .enumerate()
+            {
+                assert!((a - b).abs() <= 1e-5 * b, "step {step}: {a} vs {b}");
+            }
+            for (a, b) in [
+                (fused.train_score, reference.train_score),
+                (fused.test_score, reference.test_score),
+            ] {
+                assert!((a - b).abs() <= 0.01, "scores {a} vs {b}");
+            }
+            assert_eq!(fused.tracked.len(), reference.tracked.len());
+            for (a, b) in fused.tracked.iter().zip(&reference.tracked) {
+                let (a, b) = (&a.measures, &b.measures);
+                assert!(
+                    near(a.activation_ratio, b.activation_ratio, 0.01),
+                    "{a:?} vs {b:?}"
+                );
+                assert!(near(a.v3, b.v3, 1e-4) && near(a.rv_out, b.rv_out, 1e-4));
+            }
+        }
+        for (a, b) in fused
+            .landscapes
+            .iter()
+            .flatten()
+            .zip(reference.landscapes.iter().flatten())
+        {
+            assert!(near(*a as f64, *b as f64, 1e-4), "landscape {a} vs {b}");
+        }
     }
 
     fn every_step(steps: usize) -> TrainConfig {
@@ -797,7 +846,7 @@ mod fused_tests {
 
     #[test]
     fn wide_networks_train_as_through_autodiff() {
-        // Width 10: the narrow kernels' 16-float rows.
+        // Width 10: every layer narrow, the passes stored in chunks.
         agree(
             every_step(200),
             checkerboard(),
@@ -837,18 +886,8 @@ mod fused_tests {
             "the batch runs in blocks"
         );
         let (fused, reference) = train_both(every_step(200), checkerboard(), network);
-        for (fused, reference) in fused.networks.iter().zip(&reference.networks) {
-            assert_eq!(fused.loss_curve.len(), 200);
-            for (step, (a, b)) in fused
-                .loss_curve
-                .iter()
-                .zip(&reference.loss_curve)
-                .enumerate()
-            {
-                assert!((a - b).abs() <= 1e-5 * b, "step {step}: {a} vs {b}");
-            }
-            assert!((fused.train_score - reference.train_score).abs() <= 0.01);
-        }
+        assert_eq!(fused.networks[0].loss_curve.len(), 200);
+        close(&fused, &reference);
     }
 
     #[test]

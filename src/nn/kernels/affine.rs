@@ -27,7 +27,7 @@ use burn::tensor::{DType, Tensor, TensorCreationOptions, TensorPrimitive};
 
 use super::flex::{flex_f32, Matrix, Operand};
 use super::simd::simd_dispatch;
-use super::{narrow, thin};
+use super::{columns, narrow, thin};
 
 /// `input·weight + bias` per member, through [`FastAffine`].
 ///
@@ -532,6 +532,54 @@ fn sum_rows(rows: &[f32], sums: &mut [f32]) {
             }
         }
     });
+}
+
+// ---------------------------------------------------------------------------
+// One member's matrices stored in chunks of points: the fused training
+// loop, for networks whose layers are all narrow (`columns.rs`).
+
+/// [`affine_rows`] with `input` (`fan_in` units) and `output` (`fan_out`
+/// units) stored in chunks of points, as `columns.rs` lays them out: the
+/// same sums, the same bits.
+pub(crate) fn affine_chunks(
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    [fan_in, fan_out]: [usize; 2],
+    output: &mut Vec<f32>,
+) {
+    output.resize(input.len() / fan_in * fan_out, 0.0);
+    let at = |i: usize, j: usize| weight[i * fan_out + j];
+    columns::product_into(input, [fan_in, fan_out], at, Some(bias), output);
+}
+
+/// [`affine_rows_backward`] with `input`, `grad` and `input_grad` stored in
+/// chunks, as [`affine_chunks`] takes them, over `points` points (the
+/// last chunk's padding left out). The input's gradient has
+/// [`affine_rows_backward`]'s bits; the weight's and the bias's sum over
+/// the points in `columns.rs`'s order.
+pub(crate) fn affine_chunks_backward(
+    input: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    [fan_in, fan_out, points]: [usize; 3],
+    input_grad: Option<&mut Vec<f32>>,
+    [weight_grad, bias_grad]: [&mut Vec<f32>; 2],
+    accumulate: bool,
+) {
+    if let Some(input_grad) = input_grad {
+        input_grad.resize(grad.len() / fan_out * fan_in, 0.0);
+        let transposed = |j: usize, i: usize| weight[i * fan_out + j];
+        columns::product_into(grad, [fan_out, fan_in], transposed, None, input_grad);
+    }
+    if !accumulate {
+        weight_grad.clear();
+        bias_grad.clear();
+    }
+    weight_grad.resize(fan_in * fan_out, 0.0);
+    bias_grad.resize(fan_out, 0.0);
+    let fans = [fan_in, fan_out];
+    columns::add_transposed_product_and_sum(input, grad, fans, points, weight_grad, bias_grad);
 }
 
 // ---------------------------------------------------------------------------

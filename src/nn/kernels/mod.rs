@@ -8,13 +8,14 @@
 //!   the measures in one pass.
 //!
 //! Flex overrides all three with the plain-Rust loops of this folder
-//! (`narrow.rs`, `thin.rs`, `flex.rs`, `simd.rs` are their helpers); the other
-//! backends keep the defaults. Which backend overrides what is said in
-//! `nn/backend.rs`, the one file that names the backends. The rest of `nn`
-//! sees the kernels only through these traits, gathered as
-//! [`KernelBackend`].
+//! (`narrow.rs`, `columns.rs`, `thin.rs`, `flex.rs`, `simd.rs` are their
+//! helpers); the other backends keep the defaults. Which backend overrides
+//! what is said in `nn/backend.rs`, the one file that names the backends.
+//! The rest of `nn` sees the kernels only through these traits, gathered
+//! as [`KernelBackend`].
 
 pub mod affine;
+pub(crate) mod columns;
 mod flex;
 pub mod moments;
 #[cfg(test)]
@@ -124,6 +125,36 @@ mod tests {
                             &a,
                             &g,
                             shape,
+                            &mut product,
+                            &mut sums,
+                        );
+                        all.extend(
+                            [out, product, sums]
+                                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>()),
+                        );
+                    }
+                    all
+                }),
+            ),
+            (
+                "products stored in chunks",
+                Box::new(|| {
+                    // Fan-ins paired and not, with a partial last vector.
+                    let mut all = Vec::new();
+                    for shape @ [inner, outer] in [[5, 7], [13, 4]] {
+                        let a = values(columns::stored_len(53, inner), 3);
+                        let m = values(inner * outer, 4);
+                        let g = values(columns::stored_len(53, outer), 5);
+                        let at = |i: usize, j: usize| m[i * outer + j];
+                        let mut out = vec![0.0f32; g.len()];
+                        columns::product_into(&a, shape, at, None, &mut out);
+                        let (mut product, mut sums) =
+                            (vec![0.0f32; inner * outer], vec![0.0f32; outer]);
+                        columns::add_transposed_product_and_sum(
+                            &a,
+                            &g,
+                            shape,
+                            53,
                             &mut product,
                             &mut sums,
                         );

@@ -14,33 +14,35 @@
 
 use super::simd::simd_dispatch;
 
-/// Runs `kernel::<LANES, INNER>(args)` with the run-time `inner`
-/// (`1..=MAX_WIDTH`, as [`fits`] checks) as the constant `INNER`: each
+/// Runs `kernel::<G…, INNER>(args)`, written `kernel::<G…>(args)`, with
+/// the run-time `inner` (`1..=MAX_WIDTH`, as [`fits`] checks) as the
+/// constant `INNER`, the last generic parameter: each
 /// width gets its own loop, unrolled over the inner dimension with every
 /// row in a register. With `inner` a variable the compiler vectorises the
 /// inner loop across rows instead, with shuffles.
 macro_rules! with_inner {
-    ($inner:expr, $lanes:ident, $kernel:ident($($arg:expr),*)) => {
+    ($inner:expr, $kernel:ident$(::<$($generic:tt),+>)?($($arg:expr),*)) => {
         match $inner {
-            1 => $kernel::<$lanes, 1>($($arg),*),
-            2 => $kernel::<$lanes, 2>($($arg),*),
-            3 => $kernel::<$lanes, 3>($($arg),*),
-            4 => $kernel::<$lanes, 4>($($arg),*),
-            5 => $kernel::<$lanes, 5>($($arg),*),
-            6 => $kernel::<$lanes, 6>($($arg),*),
-            7 => $kernel::<$lanes, 7>($($arg),*),
-            8 => $kernel::<$lanes, 8>($($arg),*),
-            9 => $kernel::<$lanes, 9>($($arg),*),
-            10 => $kernel::<$lanes, 10>($($arg),*),
-            11 => $kernel::<$lanes, 11>($($arg),*),
-            12 => $kernel::<$lanes, 12>($($arg),*),
-            13 => $kernel::<$lanes, 13>($($arg),*),
-            14 => $kernel::<$lanes, 14>($($arg),*),
-            15 => $kernel::<$lanes, 15>($($arg),*),
+            1 => $kernel::<$($($generic,)+)? 1>($($arg),*),
+            2 => $kernel::<$($($generic,)+)? 2>($($arg),*),
+            3 => $kernel::<$($($generic,)+)? 3>($($arg),*),
+            4 => $kernel::<$($($generic,)+)? 4>($($arg),*),
+            5 => $kernel::<$($($generic,)+)? 5>($($arg),*),
+            6 => $kernel::<$($($generic,)+)? 6>($($arg),*),
+            7 => $kernel::<$($($generic,)+)? 7>($($arg),*),
+            8 => $kernel::<$($($generic,)+)? 8>($($arg),*),
+            9 => $kernel::<$($($generic,)+)? 9>($($arg),*),
+            10 => $kernel::<$($($generic,)+)? 10>($($arg),*),
+            11 => $kernel::<$($($generic,)+)? 11>($($arg),*),
+            12 => $kernel::<$($($generic,)+)? 12>($($arg),*),
+            13 => $kernel::<$($($generic,)+)? 13>($($arg),*),
+            14 => $kernel::<$($($generic,)+)? 14>($($arg),*),
+            15 => $kernel::<$($($generic,)+)? 15>($($arg),*),
             inner => unreachable!("narrow kernels take 1 to {MAX_WIDTH} inputs, not {inner}"),
         }
     };
 }
+pub(super) use with_inner;
 
 /// The widest fan-in and fan-out these kernels take. At width 16 `gemm`
 /// is as fast (`benches/RACE.md`).
@@ -128,7 +130,7 @@ fn product_with<const LANES: usize>(
         .enumerate()
         .for_each(|(j, value)| *value = start(j));
     let rows = &rows[..inner];
-    with_inner!(inner, LANES, product_rows(a, rows, first, outer, out));
+    with_inner!(inner, product_rows::<LANES>(a, rows, first, outer, out));
 }
 
 /// Every row of `a` through [`product_kernel`], in the widest copy the CPU
@@ -188,8 +190,7 @@ fn accumulate_with<const LANES: usize>(
     let mut sums = [0.0f32; LANES];
     with_inner!(
         inner,
-        LANES,
-        accumulate_rows(a, g, outer, &mut products[..inner], &mut sums)
+        accumulate_rows::<LANES>(a, g, outer, &mut products[..inner], &mut sums)
     );
     let product = products[..inner]
         .iter()
