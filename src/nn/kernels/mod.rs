@@ -72,6 +72,16 @@ mod tests {
             .collect()
     }
 
+    /// The bits of each of three vectors.
+    fn bits(vectors: [Vec<f32>; 3]) -> [Vec<u32>; 3] {
+        vectors.map(|v| v.into_iter().map(f32::to_bits).collect())
+    }
+
+    /// A weight gradient and a bias gradient of `[inner, outer]`, zero.
+    fn gradient_zeros([inner, outer]: [usize; 2]) -> (Vec<f32>, Vec<f32>) {
+        (vec![0.0; inner * outer], vec![0.0; outer])
+    }
+
     /// Every loop `simd_dispatch!` compiles, run in each copy the CPU has:
     /// the copies must agree to the bit (they differ only in vector width;
     /// every multiply-add is fused, in hardware or in the C library).
@@ -101,10 +111,7 @@ mod tests {
                         let product = narrow::product(&a, inner, outer, at, |j| j as f32);
                         let (transposed, sums) =
                             narrow::transposed_product_and_sum(&a, inner, &g, outer);
-                        all.extend(
-                            [product, transposed, sums]
-                                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>()),
-                        );
+                        all.extend(bits([product, transposed, sums]));
                     }
                     all
                 }),
@@ -119,8 +126,7 @@ mod tests {
                         let (m, g) = (values(inner * outer, 4), values(37 * outer, 5));
                         let mut out = vec![0.0f32; 37 * outer];
                         thin::product_into(&a, shape, thin::Stored::Rows(&m), None, &mut out);
-                        let (mut product, mut sums) =
-                            (vec![0.0f32; inner * outer], vec![0.0f32; outer]);
+                        let (mut product, mut sums) = gradient_zeros(shape);
                         thin::add_transposed_product_and_sum(
                             &a,
                             &g,
@@ -128,10 +134,7 @@ mod tests {
                             &mut product,
                             &mut sums,
                         );
-                        all.extend(
-                            [out, product, sums]
-                                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>()),
-                        );
+                        all.extend(bits([out, product, sums]));
                     }
                     all
                 }),
@@ -148,8 +151,7 @@ mod tests {
                         let at = |i: usize, j: usize| m[i * outer + j];
                         let mut out = vec![0.0f32; g.len()];
                         columns::product_into(&a, shape, at, None, &mut out);
-                        let (mut product, mut sums) =
-                            (vec![0.0f32; inner * outer], vec![0.0f32; outer]);
+                        let (mut product, mut sums) = gradient_zeros(shape);
                         columns::add_transposed_product_and_sum(
                             &a,
                             &g,
@@ -158,10 +160,7 @@ mod tests {
                             &mut product,
                             &mut sums,
                         );
-                        all.extend(
-                            [out, product, sums]
-                                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>()),
-                        );
+                        all.extend(bits([out, product, sums]));
                     }
                     all
                 }),
