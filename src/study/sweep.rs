@@ -339,6 +339,7 @@ impl Sweep {
         let measuring = work * grid / GRID_RATE + work * (data + extra) / MEASURE_RATE;
         let config = &point.config;
         let in_chunks = point.layer.function.is_dense()
+            && point.activation.function.slices().is_some()
             && columns::fits(config.input_dim, config.width)
             && columns::fits(config.width, config.output_dim);
         let rate = match in_chunks {

@@ -171,19 +171,24 @@ impl DenseStack {
         (weights, biases)
     }
 
-    /// Rows of a batch one pass takes at once: all of them, unless the
-    /// widest layer's intermediates over all of them would outgrow
-    /// [`WHOLE_BATCH_ELEMENTS`]; then blocks of rows (of
-    /// [`BLOCK_ELEMENTS`] where no layer goes through `gemm`), each passed
-    /// forward and backward while its intermediates are still in cache.
+    /// Rows of a batch one pass takes at once, each block passed forward
+    /// and backward while its intermediates are still in cache. Stored in
+    /// chunks: nearly equal blocks of whole chunks whose every layer's
+    /// values fit [`CHUNKS_BLOCK_ELEMENTS`] (so that the buffers keep
+    /// their length, but for a last block a chunk or so shorter). Otherwise
+    /// all of them, unless the widest layer's intermediates over all of
+    /// them would outgrow [`WHOLE_BATCH_ELEMENTS`]; then blocks of rows (of
+    /// [`BLOCK_ELEMENTS`] where no layer goes through `gemm`).
     pub(crate) fn block_rows(&self, points: usize) -> usize {
+        if points == 0 {
+            return 1;
+        }
         if self.in_chunks {
-            // Blocks of nearly equal rows, whole chunks: the buffers keep
-            // their length from block to block.
+            let lanes = columns::LANES;
             let per_row: usize = 2 * self.units.iter().sum::<usize>();
-            let blocks = points.div_ceil((CHUNKS_BLOCK_ELEMENTS / per_row).max(1));
-            let rows = points.div_ceil(blocks).next_multiple_of(columns::LANES);
-            return rows.min(points);
+            let most = (CHUNKS_BLOCK_ELEMENTS / per_row / lanes).max(1) * lanes;
+            let blocks = points.div_ceil(most);
+            return points.div_ceil(blocks).next_multiple_of(lanes).min(points);
         }
         let widest = self.units.iter().copied().max().unwrap_or(1);
         if points * widest <= WHOLE_BATCH_ELEMENTS {
@@ -474,7 +479,7 @@ mod tests {
     /// points in another order). Several logits, whose rows the loop
     /// transposes, and a batch taken in blocks.
     #[test]
-    fn passes_stored_unit_by_unit_match_passes_stored_point_by_point() {
+    fn passes_stored_in_chunks_match_passes_stored_point_by_point() {
         use crate::nn::{ActivationRegistry, LayerRegistry, MlpConfig};
         let relu = ActivationRegistry::builtin().get("relu").unwrap();
         let dense = LayerRegistry::builtin().get("dense").unwrap();
@@ -513,13 +518,13 @@ mod tests {
                 units.logits.iter().zip(&rows.logits).all(same),
                 "logits differ"
             );
-            for (a, b) in units
-                .param_grads
-                .iter()
-                .flatten()
-                .zip(rows.param_grads.iter().flatten())
-            {
-                assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{a} vs {b}");
+            // Within 1e-5 of each gradient's largest entry: an entry near
+            // zero is a sum of larger terms, rounded in another order.
+            for (a, b) in units.param_grads.iter().zip(&rows.param_grads) {
+                let largest = b.iter().fold(0.0f32, |top, v| top.max(v.abs()));
+                for (a, b) in a.iter().zip(b) {
+                    assert!((a - b).abs() <= 1e-5 * largest, "{a} vs {b}");
+                }
             }
         }
     }

@@ -90,9 +90,10 @@ pub(crate) fn product_into(
         first[..outer].copy_from_slice(&start[..outer]);
     }
     let coefficients = &coefficients[..outer];
-    // Output units per pass by fan-in: as many as keep their `INNER`
-    // coefficients each, a sum each and a chunk's value within AVX-512's
-    // 32 registers. Spelled out, so that only these pairs are compiled.
+    // Output units per pass by fan-in, as measured (benches/RACE.md): 4
+    // keep their coefficients, sums and a chunk's value within AVX-512's
+    // 32 registers up to a fan-in of 6, 2 up to 13; fan-ins 14 and 15 take
+    // one. Spelled out, so that only these pairs are compiled.
     let first = &first;
     match inner {
         1 => product_chunks::<4, 1>(a, coefficients, first, out),
@@ -380,7 +381,11 @@ mod tests {
         assert_eq!(stored.len(), 2 * LANES * 3);
         // Unit 1 of point 17: chunk 1, lane 1.
         assert_eq!(stored[(3 + 1) * LANES + 1], values[17 * 3 + 1]);
-        assert!(stored[(3 + 2) * LANES + 4..].iter().all(|&v| v == 0.0));
+        // Points 20–31 of every unit: the padding, zero.
+        for unit in 0..3 {
+            let padding = &stored[(3 + unit) * LANES + 4..(3 + unit + 1) * LANES];
+            assert!(padding.iter().all(|&v| v == 0.0));
+        }
         assert_eq!(rows(&stored, 3, 20), values);
     }
 
