@@ -13,13 +13,12 @@ use super::records::{MeasureRecord, NetworkKey, RunRecord, SettingKey};
 use super::shard::{partition, Shard};
 use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer, NetworkMeasures};
-use crate::nn::kernels::columns;
 use crate::nn::{
     ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend,
 };
 use crate::problem::{ProblemConfig, ProblemData, Target};
 use crate::seed::network_seed;
-use crate::train::{Setting, TrainConfig, TrainedNetwork, Trainer};
+use crate::train::{DenseStack, Setting, TrainConfig, TrainedNetwork, Trainer};
 use crate::{REVISION, VERSION};
 
 /// Multiply-adds (counting [`UNIT_OVERHEAD`]) per point of a pass that
@@ -338,10 +337,9 @@ impl Sweep {
         let extra = MEASURE_EXTRA_POINTS * (1.0 + work / MEASURE_EXTRA_DOUBLING);
         let measuring = work * grid / GRID_RATE + work * (data + extra) / MEASURE_RATE;
         let config = &point.config;
-        let in_chunks = point.layer.function.is_dense()
-            && point.activation.function.slices().is_some()
-            && columns::fits(config.input_dim, config.width)
-            && columns::fits(config.width, config.output_dim);
+        let units = [config.input_dim, config.width, config.output_dim];
+        let in_chunks = DenseStack::takes(&point.layer, &point.activation)
+            && DenseStack::stores_in_chunks(&units);
         let rate = match in_chunks {
             true => TRAIN_CHUNKS_RATE,
             false => TRAIN_RATE,

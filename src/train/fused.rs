@@ -23,7 +23,7 @@ use crate::nn::kernels::affine::{
     affine_chunks, affine_chunks_backward, affine_rows, affine_rows_backward, without_gemm,
 };
 use crate::nn::kernels::columns::{self, from_chunks, to_chunks};
-use crate::nn::Mlp;
+use crate::nn::{ActivationSpec, LayerSpec, Mlp};
 use crate::problem::Loss;
 
 /// The most values of one layer's intermediates over a whole batch (512 KB
@@ -92,7 +92,7 @@ impl DenseStack {
     /// The networks of `model`, where every hidden layer is the shipped
     /// dense layer and the activation has slice forms; `None` otherwise.
     pub(crate) fn of<B: Backend>(model: &Mlp<B>) -> Option<Self> {
-        if !model.layer.function.is_dense() || model.activation.function.slices().is_none() {
+        if !Self::takes(&model.layer, &model.activation) {
             return None;
         }
         let host = |param: &Param<Tensor<B, 3>>| {
@@ -111,13 +111,26 @@ impl DenseStack {
         }
         units.push(model.output.weight.dims()[2]);
         params.extend([host(&model.output.weight), host(&model.output.bias)]);
-        let in_chunks = units.windows(2).all(|fans| columns::fits(fans[0], fans[1]));
+        let in_chunks = Self::stores_in_chunks(&units);
         Some(Self {
             members: model.members(),
             units,
             params,
             in_chunks,
         })
+    }
+
+    /// Whether networks of this layer type and activation train here: the
+    /// shipped dense layer, an activation with slice forms.
+    pub(crate) fn takes(layer: &LayerSpec, activation: &ActivationSpec) -> bool {
+        layer.function.is_dense() && activation.function.slices().is_some()
+    }
+
+    /// Whether a network of these units (its input, each hidden layer, its
+    /// output) is stored in chunks of points: every layer narrow enough for
+    /// `columns.rs`.
+    pub(crate) fn stores_in_chunks(units: &[usize]) -> bool {
+        units.windows(2).all(|fans| columns::fits(fans[0], fans[1]))
     }
 
     /// `model` with this stack's values as its parameters (fresh leaves).

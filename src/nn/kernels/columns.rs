@@ -127,31 +127,31 @@ fn product_chunks<const UNITS: usize, const INNER: usize>(
     let outer = coefficients.len();
     let (a, _) = a.as_chunks::<LANES>();
     let (out, _) = out.as_chunks_mut::<LANES>();
-    let rows = [coefficients, &[*first]];
     let whole = outer / UNITS * UNITS;
     simd_dispatch!({
         for j in (0..whole).step_by(UNITS) {
-            product_units::<UNITS, INNER>(a, rows, j, out);
+            product_units::<UNITS, INNER>(a, coefficients, first, j, out);
         }
         for j in whole..outer {
-            product_units::<1, INNER>(a, rows, j, out);
+            product_units::<1, INNER>(a, coefficients, first, j, out);
         }
     });
 }
 
 /// Output units `j..j + UNITS` over every chunk: `out` holds `outer`
-/// units per chunk, `first` (one row) the sums' starts.
+/// units per chunk, `first` the sums' starts.
 #[inline(always)]
 fn product_units<const UNITS: usize, const INNER: usize>(
     a: &[Lanes],
-    [coefficients, first]: [&[[f32; MAX_WIDTH]]; 2],
+    coefficients: &[[f32; MAX_WIDTH]],
+    first: &[f32; MAX_WIDTH],
     j: usize,
     out: &mut [Lanes],
 ) {
     let outer = coefficients.len();
     let weights: [[f32; INNER]; UNITS] =
         std::array::from_fn(|u| std::array::from_fn(|i| coefficients[j + u][i]));
-    let starts: [f32; UNITS] = std::array::from_fn(|u| first[0][j + u]);
+    let starts: [f32; UNITS] = std::array::from_fn(|u| first[j + u]);
     for (x, out) in a.chunks_exact(INNER).zip(out.chunks_exact_mut(outer)) {
         let x: &[Lanes; INNER] = x.try_into().expect("INNER vectors");
         for (u, weights) in weights.iter().enumerate() {
