@@ -13,8 +13,10 @@ use burn::tensor::backend::Backend;
 use super::functions::{
     centred_sums, frobenius_norm, third_order_variability, ActiveUnits, UnitMoments,
 };
+use super::host;
 use super::names::Measure;
 use super::proxies::{self, Proxies, PROXY_BATCH};
+use crate::nn::stack::DenseStack;
 use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
 use crate::problem::{ProblemConfig, ProblemData};
 
@@ -96,6 +98,16 @@ pub struct Measurer<B: ComputeBackend> {
     chunk_elements: usize,
     stream_elements: usize,
     device: B::Device,
+    /// The grid and the training set as host vectors, where dense networks
+    /// are measured on the host ([`SupportedBackend::HOST_PASSES`]).
+    host: Option<HostSets>,
+}
+
+/// The landscape's points and the training set (points, labels), each
+/// row-major: the inputs of the passes on host vectors (`host.rs`).
+struct HostSets {
+    grid: Vec<f32>,
+    train: [Vec<f32>; 2],
 }
 
 /// The measures of an ensemble's members, and each member's output
@@ -119,10 +131,18 @@ impl<B: ComputeBackend> Measurer<B> {
     ) -> Self {
         let (train_points, train_labels) = data.train.tensors::<B>(device);
         let batch = PROXY_BATCH.min(data.train.len());
+        let grid_points = data.landscape.tensor(device);
+        let host = B::HOST_PASSES.then(|| HostSets {
+            grid: host_floats(grid_points.clone()),
+            train: [
+                host_floats(train_points.clone().inner()),
+                host_floats(train_labels.clone().inner()),
+            ],
+        });
         Self {
             proxy_points: train_points.clone().narrow(0, 0, batch),
             proxy_labels: train_labels.clone().narrow(0, 0, batch).inner(),
-            grid_points: data.landscape.tensor(device),
+            grid_points,
             train_points,
             train_labels,
             chunk_elements: B::CHUNK_ELEMENTS,
@@ -130,6 +150,7 @@ impl<B: ComputeBackend> Measurer<B> {
             config,
             problem,
             device: device.clone(),
+            host,
         }
     }
 
@@ -167,8 +188,14 @@ impl<B: ComputeBackend> Measurer<B> {
 
     /// Measures every member of a built ensemble.
     pub fn measure_ensemble(&self, model: &Mlp<B>) -> Measured {
-        let pass = LandscapePass::run(&model.valid(), &self.grid_points, self.stream_elements);
-        let (grad_norms, whole_gradient) = self.gradient_profile(model);
+        let on_host = self.host.as_ref().zip(DenseStack::of(model));
+        let (pass, (grad_norms, whole_gradient)) = match on_host {
+            Some((sets, stack)) => self.host_passes(model, &stack, sets),
+            None => (
+                LandscapePass::run(&model.valid(), &self.grid_points, self.stream_elements),
+                self.gradient_profile(model),
+            ),
+        };
         let mut proxies = if self.config.proxies {
             proxies::proxies(
                 model,
@@ -214,6 +241,45 @@ impl<B: ComputeBackend> Measurer<B> {
             networks,
             landscapes,
         }
+    }
+
+    /// The landscape pass and the gradient profile of a dense stack, member
+    /// by member on host vectors (`host.rs`).
+    #[allow(clippy::type_complexity)]
+    fn host_passes(
+        &self,
+        model: &Mlp<B>,
+        stack: &DenseStack,
+        sets: &HostSets,
+    ) -> (LandscapePass, (Vec<Vec<f64>>, (Vec<f64>, Vec<f64>))) {
+        let sigma = model
+            .activation
+            .function
+            .slices()
+            .expect("a dense stack's activation");
+        let threshold = model.activation.active_threshold;
+        let units = stack.units();
+        let mut pass = LandscapePass {
+            points: sets.grid.len() / units[0],
+            outputs: units[units.len() - 1],
+            active: Vec::new(),
+            hidden_units: units[1..units.len() - 1].iter().sum(),
+            moments: Vec::new(),
+            landscapes: Vec::new(),
+        };
+        let (mut grad_norms, mut whole, mut snip) = (Vec::new(), Vec::new(), Vec::new());
+        for member in 0..stack.members() {
+            let member_pass = host::landscape_pass(stack, member, &sets.grid, sigma, threshold);
+            pass.active.push(member_pass.active);
+            pass.moments.push(member_pass.moments);
+            pass.landscapes.push(member_pass.logits);
+            let train = [&sets.train[0][..], &sets.train[1][..]];
+            let profile = host::gradient_profile(stack, member, train, self.problem.loss, sigma);
+            grad_norms.push(profile.0);
+            whole.push(profile.1);
+            snip.push(profile.2);
+        }
+        (pass, (grad_norms, (whole, snip)))
     }
 
     /// The gradient profile, per member: the norm of the loss gradient with
@@ -270,6 +336,15 @@ fn host_rows<B: Backend>(table: Tensor<B, 2>) -> Vec<Vec<f64>> {
         .to_vec::<f64>()
         .expect("float data");
     values.chunks(columns).map(<[f64]>::to_vec).collect()
+}
+
+/// A tensor's values as a host vector of `f32`, row-major.
+fn host_floats<Bk: Backend, const D: usize>(tensor: Tensor<Bk, D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("float data")
 }
 
 /// Grid points per chunk so that one `[members, points, width]`
@@ -723,6 +798,82 @@ mod tests {
         let first = measurer(16).measure(&config, &tanh, &layer("dense"), &seeds);
         let second = measurer(16).measure(&config, &tanh, &layer("dense"), &seeds);
         assert_eq!(first, second);
+    }
+
+    /// The passes on host vectors (`host.rs`, Flex) against the tensor
+    /// path on the same networks: a wide layer, a stack stored in chunks
+    /// for training, ten logits, a collapsed network; with the proxies,
+    /// which take the host path's whole gradient.
+    #[test]
+    fn host_passes_match_the_tensor_path() {
+        use burn::backend::Flex;
+        type F = Autodiff<Flex>;
+        let square = ProblemConfig::new().with_train_size(300);
+        let digits = ProblemConfig::new().with_problem("digits".into());
+        let cases = [
+            ("relu", 1, 2000, square.clone()),
+            ("abs", 3, 400, square.clone()),
+            ("tanh", 12, 2000, square.clone()),
+            ("relu", 2, 1500, digits),
+        ];
+        for (activation, depth, budget, problem) in cases {
+            let config = MeasureConfig::new().with_grid(23);
+            let data = problem.data(0, 23, config.planes).unwrap();
+            let problem_dims = (problem.inputs(), problem.outputs());
+            let host =
+                Measurer::<F>::new(config.clone(), problem.clone(), &data, &Default::default());
+            let mut tensor = Measurer::<F>::new(config, problem, &data, &Default::default());
+            tensor.host = None;
+            let spec = ActivationRegistry::builtin().get(activation).unwrap();
+            let dims = [problem_dims.0, problem_dims.1];
+            let mlp =
+                MlpConfig::for_budget(budget, depth, activation, &layer("dense"), dims).unwrap();
+            let mut model: Mlp<F> = mlp.init(&spec, &layer("dense"), &[7], &Default::default());
+            if depth == 3 {
+                let zero = |p: &Param<Tensor<F, 3>>| Param::from_tensor(p.val().zeros_like());
+                model.hidden[1].params = model.hidden[1].params.iter().map(zero).collect();
+            }
+            assert!(host.host.is_some() && DenseStack::of(&model).is_some());
+            let (a, b) = (
+                host.measure_ensemble(&model),
+                tensor.measure_ensemble(&model),
+            );
+            if depth == 3 {
+                assert_eq!(a.networks[0].collapse_layer, Some(2), "the zeroed layer");
+            }
+            let (a, b, what) = (&a.networks[0], &b.networks[0], (activation, depth));
+            let close = |x: f64, y: f64, tolerance: f64| {
+                assert!(
+                    (x - y).abs() <= tolerance * y.abs().max(1e-12),
+                    "{what:?}: {x} vs {y}"
+                )
+            };
+            close(a.activation_ratio, b.activation_ratio, 1e-9);
+            close(a.v3, b.v3, 1e-4);
+            close(a.rv_out, b.rv_out, 1e-5);
+            assert_eq!(
+                (a.c2c, a.collapse_layer),
+                (b.c2c, b.collapse_layer),
+                "{what:?}"
+            );
+            for (x, y) in a.rv_layers.iter().zip(&b.rv_layers) {
+                close(*x, *y, 1e-5);
+            }
+            assert_eq!(a.grad_norms.len(), b.grad_norms.len());
+            for (x, y) in a.grad_norms.iter().zip(&b.grad_norms) {
+                close(*x, *y, 1e-5);
+            }
+            for measure in [Measure::GradNorm, Measure::Snip, Measure::Naswot] {
+                match (a.get(measure), b.get(measure)) {
+                    (Some(x), Some(y)) => close(x, y, 1e-5),
+                    (x, y) => assert_eq!(x, y, "{what:?} {measure:?}"),
+                }
+            }
+            assert_eq!(
+                host.measure_ensemble(&model).landscapes,
+                tensor.measure_ensemble(&model).landscapes
+            );
+        }
     }
 
     #[test]

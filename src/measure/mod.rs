@@ -4,6 +4,7 @@
 //! proxies beside them ([`proxies`]).
 
 pub mod functions;
+mod host;
 pub mod measurer;
 pub mod names;
 pub mod proxies;

@@ -103,10 +103,10 @@ pub trait SupportedBackend: FastTanh + FastAffine + FastMoments {
     /// products) or one at a time, side by side on the worker threads.
     const ENSEMBLES: bool;
 
-    /// Whether dense networks train through the fused loop of
-    /// `train/fused.rs` (on the host, without autodiff) rather than through
-    /// Burn's autodiff on this backend.
-    const FUSED_TRAINING: bool;
+    /// Whether dense networks train and are measured through their passes
+    /// on host vectors (`nn/stack.rs`: without autodiff or tensor ops)
+    /// rather than through Burn's ops on this backend.
+    const HOST_PASSES: bool;
 
     /// Networks per ensemble so that one `[members, points, width]`
     /// intermediate stays within `chunk_elements` (at least one network;
@@ -150,12 +150,12 @@ macro_rules! supported_backend {
             false
         );
     };
-    ($backend:ty, $chunk_elements:expr, $stream_elements:expr, $ensembles:expr, $fused:expr) => {
+    ($backend:ty, $chunk_elements:expr, $stream_elements:expr, $ensembles:expr, $host_passes:expr) => {
         impl SupportedBackend for $backend {
             const CHUNK_ELEMENTS: usize = $chunk_elements;
             const STREAM_ELEMENTS: usize = $stream_elements;
             const ENSEMBLES: bool = $ensembles;
-            const FUSED_TRAINING: bool = $fused;
+            const HOST_PASSES: bool = $host_passes;
             fn tensor_activation(activation: &dyn AnyActivation) -> &dyn TensorActivation<Self> {
                 activation
             }
@@ -175,7 +175,8 @@ supported_backend!(
 );
 // Flex's batched matrix product is slower than a loop of 2-D ones for these
 // shapes (docs/backends.md): its networks run one at a time. Its dense
-// networks train through the fused loop, which calls Flex's own kernels.
+// networks train and are measured on host vectors (`nn/stack.rs`), with
+// the kernels of its autodiff path.
 supported_backend!(Flex, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, false);
 supported_backend!(
     Autodiff<Flex>,

@@ -4,7 +4,8 @@
 //!
 //! Inside this room, files depend on each other one way
 //! (`tests/architecture.rs` checks it):
-//! `kernels/` ← `activation`, `layer` ← `backend` ← `registry` ← `mlp`.
+//! `kernels/` ← `activation`, `layer` ← `backend` ← `registry` ← `mlp` ←
+//! `stack` (a dense ensemble as host vectors, for passes without autodiff).
 //! The extension traits ([`Activation`], [`Layer`]) need only the kernel
 //! traits ([`KernelBackend`]); `backend` type-erases them for its list of
 //! backends; `registry` turns names into specs; `mlp` builds networks.
@@ -20,6 +21,7 @@ pub mod kernels;
 pub mod layer;
 pub mod mlp;
 pub mod registry;
+pub(crate) mod stack;
 
 pub use activation::{Activation, SliceActivation, TensorActivation};
 pub use backend::{

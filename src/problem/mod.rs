@@ -200,6 +200,65 @@ impl Loss {
             Loss::Mse => (logits - (labels * 2.0 - 1.0)) * 2.0,
         }
     }
+
+    /// The gradient of a member's loss — the mean over the `points` of a
+    /// batch of [`Loss::per_member`]'s pointwise loss — with respect to the
+    /// logits of some of its rows (`rows × outputs`, row-major), `labels` as
+    /// the loss takes them; into `grad`. On host vectors, for the passes
+    /// without autodiff (`nn/stack.rs`).
+    pub fn logits_gradient(
+        self,
+        logits: &[f32],
+        labels: &[f32],
+        [points, outputs]: [usize; 2],
+        grad: &mut Vec<f32>,
+    ) {
+        let share = 1.0 / points as f32;
+        grad.clear();
+        if outputs > 1 {
+            // −Σ_j y_j·log softmax(f)_j, with Burn's log softmax (shifted by the
+            // row's maximum): `−share·y_j + (share·Σ y)/Σ e · e_j`, each product
+            // in the order autodiff forms it.
+            for (row, labels) in logits
+                .chunks_exact(outputs)
+                .zip(labels.chunks_exact(outputs))
+            {
+                let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let exps: Vec<f32> = row.iter().map(|&f| (f - top).exp()).collect();
+                let total: f32 = exps.iter().sum();
+                let mass: f32 = labels.iter().map(|&y| -(-share * y)).sum();
+                let scale = mass * (1.0 / total);
+                grad.extend(
+                    exps.iter()
+                        .zip(labels)
+                        .map(|(&e, &y)| -share * y + scale * e),
+                );
+            }
+            return;
+        }
+        let pointwise = |f: f32, y: f32| match self {
+            // max(f, 0) − f·y + log(1 + e^{−|f|}), term by term as Burn's
+            // autodiff takes it: its clamp_min passes the gradient at f = 0,
+            // sign(0) is 0, and the three terms are summed last to first.
+            Loss::Bce => {
+                let u = (-f.abs()).exp();
+                let sign = if f > 0.0 {
+                    1.0
+                } else if f < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                };
+                let softplus = -(share * (1.0 / (u + 1.0)) * u) * sign;
+                let linear = -(share * y);
+                let relu = if f >= 0.0 { share } else { 0.0 };
+                softplus + linear + relu
+            }
+            // (f − (2y − 1))².
+            Loss::Mse => 2.0 * (f - (y * 2.0 - 1.0)) * share,
+        };
+        grad.extend(logits.iter().zip(labels).map(|(&f, &y)| pointwise(f, y)));
+    }
 }
 
 impl fmt::Display for Loss {
@@ -252,7 +311,7 @@ pub fn r_squared<B: Backend>(logits: Tensor<B, 3>, labels: Tensor<B, 2>) -> Tens
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use burn::backend::{Autodiff, NdArray};
     use burn::tensor::TensorData;
 
     #[test]
@@ -336,5 +395,46 @@ mod tests {
             - sigmoid(0.0).ln())
             / 4.0;
         assert!((loss as f64 - expected).abs() < 1e-6);
+    }
+
+    /// [`Loss::logits_gradient`] against Burn's autodiff through
+    /// [`Loss::per_member`], for one and for several logits.
+    #[test]
+    fn the_loss_gradient_is_the_autodiff_one() {
+        let device = Default::default();
+        let logits: Vec<f32> = (0..24).map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.9).collect();
+        for (loss, outputs) in [(Loss::Bce, 1), (Loss::Mse, 1), (Loss::Bce, 3)] {
+            let points = logits.len() / outputs;
+            let labels: Vec<f32> = (0..logits.len())
+                .map(|i| match outputs {
+                    1 => (i % 2) as f32,
+                    _ => (i % outputs == (i / outputs) % outputs) as u8 as f32,
+                })
+                .collect();
+            let tensor = Tensor::<Autodiff<NdArray>, 3>::from_data(
+                TensorData::new(logits.clone(), [1, points, outputs]),
+                &device,
+            )
+            .require_grad();
+            let label_tensor = Tensor::<Autodiff<NdArray>, 2>::from_data(
+                TensorData::new(labels.clone(), [points, outputs]),
+                &device,
+            );
+            let grads = loss
+                .per_member(tensor.clone(), label_tensor)
+                .sum()
+                .backward();
+            let expected = tensor
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap();
+            let mut computed = Vec::new();
+            loss.logits_gradient(&logits, &labels, [points, outputs], &mut computed);
+            for (a, b) in computed.iter().zip(&expected) {
+                assert_eq!(a.to_bits(), b.to_bits(), "{loss:?}, {outputs}: {a} vs {b}");
+            }
+        }
     }
 }

@@ -13,12 +13,13 @@ use super::records::{MeasureRecord, NetworkKey, RunRecord, SettingKey};
 use super::shard::{partition, Shard};
 use crate::error::InputError;
 use crate::measure::{MeasureConfig, Measurer, NetworkMeasures};
+use crate::nn::stack::DenseStack;
 use crate::nn::{
     ActivationSpec, BackendKind, ComputeBackend, Init, LayerSpec, Mlp, MlpConfig, SupportedBackend,
 };
 use crate::problem::{ProblemConfig, ProblemData, Target};
 use crate::seed::network_seed;
-use crate::train::{DenseStack, Setting, TrainConfig, TrainedNetwork, Trainer};
+use crate::train::{Setting, TrainConfig, TrainedNetwork, Trainer};
 use crate::{REVISION, VERSION};
 
 /// Multiply-adds (counting [`UNIT_OVERHEAD`]) per point of a pass that

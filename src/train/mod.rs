@@ -5,7 +5,6 @@
 mod fused;
 pub mod trainer;
 
-pub(crate) use fused::DenseStack;
 pub use trainer::{
     AdamConfig, DataRecord, OptimizerKind, OptimizerRecord, Setting, TrackedStep, TrainConfig,
     TrainedEnsemble, TrainedNetwork, Trainer, CHANCE_ACCURACY,

@@ -11,10 +11,11 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::fused::{DenseStack, FusedAdam, Workspace};
+use super::fused::FusedAdam;
 use crate::measure::functions::relative_variation;
 use crate::measure::measurer::{output_landscapes, section_landscape};
 use crate::measure::{grid_measures, GridMeasures, MeasureConfig};
+use crate::nn::stack::{DenseStack, Workspace};
 use crate::nn::{ComputeBackend, Mlp};
 use crate::problem::{ProblemConfig, ProblemData};
 use crate::seed::{derive_seed, host_rng};
@@ -372,7 +373,7 @@ impl<B: ComputeBackend> Trainer<B> {
             test_points,
             test_labels,
             device: device.clone(),
-            fused: B::FUSED_TRAINING,
+            fused: B::HOST_PASSES,
         }
     }
 

@@ -97,13 +97,19 @@ pub(crate) fn flex_active_counts(slope: FlexTensor, threshold: f64) -> FlexTenso
     let counts = (0..members)
         .map(|member| {
             let rows = values.rows(member, points, units).expect("checked above");
-            simd_dispatch!(rows
-                .iter()
-                .map(|s| u32::from(s.abs() >= threshold))
-                .sum::<u32>()) as f32
+            count_at_least(rows, threshold) as f32
         })
         .collect();
     flex_f32(counts, [members])
+}
+
+/// How many of `slopes` have `|s| >= threshold`: a layer's active
+/// (point, unit) pairs (METHOD §3).
+pub(crate) fn count_at_least(slopes: &[f32], threshold: f32) -> u32 {
+    simd_dispatch!(slopes
+        .iter()
+        .map(|s| u32::from(s.abs() >= threshold))
+        .sum::<u32>())
 }
 
 fn centred_sums_by_ops<B: Backend>(
@@ -147,55 +153,130 @@ pub(crate) fn flex_centred_sums(representation: FlexTensor, shift: FlexTensor) -
     flex_f32(sums, [members, 2 * units])
 }
 
-/// `(Σ d, Σ d²)` per column of the row-major `rows`, `d = value − shift`.
-///
-/// A narrow row (5 units) is too short to vectorise, so blocks of up to
-/// `ROWS_PER_BLOCK` rows are taken as one long row (the shift repeated),
-/// summed element-wise, then folded into the columns. A block holds at most
-/// `BLOCK_ELEMENTS` values: a very wide layer streams a few points per
-/// chunk, and a block of 16 of its rows would be allocated, zeroed and
-/// folded for each chunk of a few rows.
+/// `(Σ d, Σ d²)` per column of the row-major `rows`, `d = value − shift`,
+/// in `f32`: the sums of one chunk of the tensor path.
 fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let mut sums = ColumnSums::new(shift);
+    sums.add_partial(rows);
+    (
+        sums.fold(&sums.partial_sums),
+        sums.fold(&sums.partial_squares),
+    )
+}
+
+/// Running `(Σ d, Σ d²)` per column of row-major rows given block by
+/// block, `d = value − shift`: short `f32` sums, added into `f64` every
+/// [`ColumnSums::FLUSH_ROWS`] rows or so, as the tensor path adds its
+/// chunks' sums.
+///
+/// A narrow row (5 units) is too short to vectorise, so up to
+/// `ROWS_PER_BLOCK` rows are taken as one long row (the shift repeated),
+/// summed element-wise, then folded into the columns. A block holds at
+/// most `BLOCK_ELEMENTS` values, so a very wide layer is not folded over
+/// 16 of its rows where a call brings only a few.
+pub(crate) struct ColumnSums {
+    units: usize,
+    /// The shift, repeated for a block of rows.
+    shifts: Vec<f32>,
+    partial_sums: Vec<f32>,
+    partial_squares: Vec<f32>,
+    partial_rows: usize,
+    sums: Vec<f64>,
+    squares: Vec<f64>,
+}
+
+impl ColumnSums {
     const ROWS_PER_BLOCK: usize = 16;
     const BLOCK_ELEMENTS: usize = 1 << 14;
-    let units = shift.len();
-    let block = (BLOCK_ELEMENTS / units).clamp(1, ROWS_PER_BLOCK) * units;
-    let shifts: Vec<f32> = shift.iter().cycle().take(block).copied().collect();
-    let (mut sums, mut squares) = (vec![0.0f32; block], vec![0.0f32; block]);
-    let add = |chunk: &[f32], sums: &mut [f32], squares: &mut [f32]| {
-        for (((value, shift), sum), square) in chunk
-            .iter()
-            .zip(&shifts)
-            .zip(sums.iter_mut())
-            .zip(squares.iter_mut())
-        {
-            let d = value - shift;
-            *sum += d;
-            *square = d.mul_add(d, *square);
+    /// Rows summed in `f32` before they are added into `f64`: each partial
+    /// sum then has at most 16 terms, or the rows of one call.
+    pub(crate) const FLUSH_ROWS: usize = 256;
+
+    /// Empty sums centred on `shift` (one value per column).
+    pub(crate) fn new(shift: &[f32]) -> Self {
+        let units = shift.len();
+        let block = (Self::BLOCK_ELEMENTS / units.max(1)).clamp(1, Self::ROWS_PER_BLOCK) * units;
+        Self {
+            units,
+            shifts: shift.iter().copied().cycle().take(block).collect(),
+            partial_sums: vec![0.0; block],
+            partial_squares: vec![0.0; block],
+            partial_rows: 0,
+            sums: vec![0.0; units],
+            squares: vec![0.0; units],
         }
-    };
-    // All inside the dispatch, as `for` loops: the last rows (fewer than a
-    // block, lined up with the block's start) would otherwise call the C
-    // library's `fmaf` per value, and `for_each` on `&mut chunks` calls a
-    // `fold` the compiler keeps out of line, without the copy's features.
-    simd_dispatch!({
-        let mut chunks = rows.chunks_exact(block);
-        for chunk in &mut chunks {
-            add(chunk, &mut sums, &mut squares);
+    }
+
+    /// Adds `rows` (whole rows, row-major).
+    pub(crate) fn add(&mut self, rows: &[f32]) {
+        self.add_partial(rows);
+        if self.partial_rows >= Self::FLUSH_ROWS {
+            self.flush();
         }
-        add(chunks.remainder(), &mut sums, &mut squares)
-    });
-    let fold = |partial: Vec<f32>| {
-        let mut columns = vec![0.0f32; units];
-        partial.chunks_exact(units).for_each(|row| {
-            columns
-                .iter_mut()
-                .zip(row)
-                .for_each(|(column, value)| *column += value)
+    }
+
+    /// `(Σ d, Σ d²)` per column over every row added.
+    pub(crate) fn finish(mut self) -> (Vec<f64>, Vec<f64>) {
+        self.flush();
+        (self.sums, self.squares)
+    }
+
+    fn add_partial(&mut self, rows: &[f32]) {
+        let (shifts, sums, squares) = (
+            &self.shifts,
+            &mut self.partial_sums,
+            &mut self.partial_squares,
+        );
+        // All inside the dispatch, as `for` loops: the last rows (fewer
+        // than a block, lined up with the block's start) would otherwise
+        // call the C library's `fmaf` per value, and `for_each` on
+        // `&mut chunks` calls a `fold` the compiler keeps out of line,
+        // without the copy's features.
+        simd_dispatch!({
+            for chunk in rows.chunks(shifts.len().max(1)) {
+                for (((value, shift), sum), square) in chunk
+                    .iter()
+                    .zip(shifts)
+                    .zip(sums.iter_mut())
+                    .zip(squares.iter_mut())
+                {
+                    let d = value - shift;
+                    *sum += d;
+                    *square = d.mul_add(d, *square);
+                }
+            }
         });
+        self.partial_rows += rows.len() / self.units.max(1);
+    }
+
+    /// The columns of a block of partial sums, in `f32`.
+    fn fold(&self, partial: &[f32]) -> Vec<f32> {
+        let mut columns = vec![0.0f32; self.units];
+        for row in partial.chunks_exact(self.units.max(1)) {
+            for (column, value) in columns.iter_mut().zip(row) {
+                *column += value;
+            }
+        }
         columns
-    };
-    (fold(sums), fold(squares))
+    }
+
+    fn flush(&mut self) {
+        let (sums, squares) = (
+            self.fold(&self.partial_sums),
+            self.fold(&self.partial_squares),
+        );
+        for (total, part) in self
+            .sums
+            .iter_mut()
+            .zip(sums)
+            .chain(self.squares.iter_mut().zip(squares))
+        {
+            *total += f64::from(part);
+        }
+        self.partial_sums.fill(0.0);
+        self.partial_squares.fill(0.0);
+        self.partial_rows = 0;
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,115 @@
+//! The measures of a dense ensemble on the CPU, from its passes on host
+//! vectors (`nn/stack.rs`) instead of tensor ops.
+//!
+//! On Flex, the tensor path streams the grid through every member at once
+//! in chunks of a few points (an intermediate of 50 members of width 500
+//! holds 5 points per 2¹⁷ values), and each chunk costs a dozen tensor ops,
+//! each allocating its output, and the gradient profile an autodiff graph.
+//! Here each member passes the grid in blocks of rows that stay in cache,
+//! and each block is reduced where it lies: the same sums as the tensor
+//! path's (centred on the first point, short `f32` sums added in `f64`,
+//! exact active counts), so the measures agree within float tolerance
+//! (`measurer.rs` tests both paths side by side).
+
+use super::functions::UnitMoments;
+use crate::nn::kernels::moments::{count_at_least, ColumnSums};
+use crate::nn::stack::{DenseStack, Workspace};
+use crate::nn::SliceActivation;
+use crate::problem::Loss;
+
+/// What one member's pass over the landscape's points gathers.
+pub(crate) struct MemberPass {
+    /// Active (point, unit) pairs over every hidden layer.
+    pub active: f64,
+    /// The moments of every hidden layer's output, then of the logits.
+    pub moments: Vec<UnitMoments>,
+    /// The logits at every point, `points × outputs`, row-major.
+    pub logits: Vec<f32>,
+}
+
+/// `member`'s pass over `grid` (`points × inputs`, row-major): a unit is
+/// active where `|σ'(z)| >= active_threshold` (METHOD §3).
+pub(crate) fn landscape_pass(
+    stack: &DenseStack,
+    member: usize,
+    grid: &[f32],
+    sigma: &dyn SliceActivation,
+    active_threshold: f64,
+) -> MemberPass {
+    let units = stack.units();
+    let hidden = units.len() - 2;
+    let mut pass = MemberPass {
+        active: 0.0,
+        moments: Vec::new(),
+        logits: Vec::with_capacity(grid.len() / units[0] * units[hidden + 1]),
+    };
+    // The comparison Burn's `greater_equal_elem` makes: in the tensor's f32.
+    let threshold = active_threshold as f32;
+    let mut slopes = Vec::new();
+    let mut sums: Vec<ColumnSums> = Vec::with_capacity(hidden + 1);
+    let mut shifts: Vec<Vec<f64>> = Vec::with_capacity(hidden + 1);
+    stack.observe_forward(member, grid, sigma, |layer, z, h| {
+        if sums.len() == layer {
+            let width = units[layer + 1];
+            sums.push(ColumnSums::new(&h[..width]));
+            shifts.push(h[..width].iter().map(|&v| v.into()).collect());
+        }
+        sums[layer].add(h);
+        if layer == hidden {
+            pass.logits.extend_from_slice(z);
+            return;
+        }
+        // σ'(z) as the backward pass forms it: the gradient of ones.
+        slopes.clear();
+        slopes.resize(z.len(), 1.0);
+        sigma.backward_slice(z, h, &mut slopes);
+        pass.active += f64::from(count_at_least(&slopes, threshold));
+    });
+    let points = grid.len() / units[0];
+    pass.moments = sums
+        .into_iter()
+        .zip(shifts)
+        .map(|(sums, shift)| {
+            let (sum, sum_of_squares) = sums.finish();
+            UnitMoments {
+                shift,
+                sum,
+                sum_of_squares,
+                points,
+            }
+        })
+        .collect();
+    pass
+}
+
+/// `member`'s gradient profile on the training set (`points × inputs` and
+/// its labels, row-major): the norm of the loss gradient with respect to
+/// each layer's weights, the output layer's last; the whole gradient's
+/// norm; SNIP, `Σ |θ ⊙ ∂L/∂θ|` (Lee et al. 2019).
+pub(crate) fn gradient_profile(
+    stack: &DenseStack,
+    member: usize,
+    [points, labels]: [&[f32]; 2],
+    loss: Loss,
+    sigma: &dyn SliceActivation,
+) -> (Vec<f64>, f64, f64) {
+    let mut work = Workspace::default();
+    stack.gradients(member, [points, labels], loss, sigma, &mut work);
+    let square_sum = |values: &[f32]| values.iter().map(|&g| f64::from(g).powi(2)).sum::<f64>();
+    let mut weight_norms = Vec::with_capacity(stack.layers());
+    let (mut whole, mut snip) = (0.0, 0.0);
+    for layer in 0..stack.layers() {
+        let (weight, bias) = stack.layer(member, layer);
+        let grads = &work.param_grads[2 * layer..2 * layer + 2];
+        weight_norms.push(square_sum(&grads[0]).sqrt());
+        for (values, grad) in [weight, bias].into_iter().zip(grads) {
+            whole += square_sum(grad);
+            snip += values
+                .iter()
+                .zip(grad)
+                .map(|(&v, &g)| f64::from((v * g).abs()))
+                .sum::<f64>();
+        }
+    }
+    (weight_norms, whole.sqrt(), snip)
+}
