@@ -12,7 +12,7 @@
 //! (`measurer.rs` tests both paths side by side).
 
 use super::functions::UnitMoments;
-use crate::nn::kernels::moments::{count_at_least, ColumnSums};
+use crate::nn::kernels::moments::ColumnSums;
 use crate::nn::stack::{DenseStack, Workspace};
 use crate::nn::SliceActivation;
 use crate::problem::Loss;
@@ -43,9 +43,9 @@ pub(crate) fn landscape_pass(
         moments: Vec::new(),
         logits: Vec::with_capacity(grid.len() / units[0] * units[hidden + 1]),
     };
-    // The comparison Burn's `greater_equal_elem` makes: in the tensor's f32.
+    // The comparison Burn's `greater_equal_elem` makes: in the tensor's f32,
+    // on σ'(z) as the tensor path takes it (`count_active`).
     let threshold = active_threshold as f32;
-    let mut slopes = Vec::new();
     let mut sums: Vec<ColumnSums> = Vec::with_capacity(hidden + 1);
     let mut shifts: Vec<Vec<f64>> = Vec::with_capacity(hidden + 1);
     stack.observe_forward(member, grid, sigma, |layer, z, h| {
@@ -59,11 +59,7 @@ pub(crate) fn landscape_pass(
             pass.logits.extend_from_slice(z);
             return;
         }
-        // σ'(z) as the backward pass forms it: the gradient of ones.
-        slopes.clear();
-        slopes.resize(z.len(), 1.0);
-        sigma.backward_slice(z, h, &mut slopes);
-        pass.active += f64::from(count_at_least(&slopes, threshold));
+        pass.active += f64::from(sigma.count_active(z, h, threshold));
     });
     let points = grid.len() / units[0];
     pass.moments = sums
@@ -85,16 +81,17 @@ pub(crate) fn landscape_pass(
 /// `member`'s gradient profile on the training set (`points × inputs` and
 /// its labels, row-major): the norm of the loss gradient with respect to
 /// each layer's weights, the output layer's last; the whole gradient's
-/// norm; SNIP, `Σ |θ ⊙ ∂L/∂θ|` (Lee et al. 2019).
+/// norm; SNIP, `Σ |θ ⊙ ∂L/∂θ|` (Lee et al. 2019). `work` is kept from
+/// member to member, so its buffers are allocated once.
 pub(crate) fn gradient_profile(
     stack: &DenseStack,
     member: usize,
     [points, labels]: [&[f32]; 2],
     loss: Loss,
     sigma: &dyn SliceActivation,
+    work: &mut Workspace,
 ) -> (Vec<f64>, f64, f64) {
-    let mut work = Workspace::default();
-    stack.gradients(member, [points, labels], loss, sigma, &mut work);
+    stack.gradients(member, [points, labels], loss, sigma, work);
     let square_sum = |values: &[f32]| values.iter().map(|&g| f64::from(g).powi(2)).sum::<f64>();
     let mut weight_norms = Vec::with_capacity(stack.layers());
     let (mut whole, mut snip) = (0.0, 0.0);

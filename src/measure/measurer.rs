@@ -16,7 +16,7 @@ use super::functions::{
 use super::host;
 use super::names::Measure;
 use super::proxies::{self, Proxies, PROXY_BATCH};
-use crate::nn::stack::DenseStack;
+use crate::nn::stack::{DenseStack, Workspace};
 use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
 use crate::problem::{ProblemConfig, ProblemData};
 
@@ -268,13 +268,15 @@ impl<B: ComputeBackend> Measurer<B> {
             landscapes: Vec::new(),
         };
         let (mut grad_norms, mut whole, mut snip) = (Vec::new(), Vec::new(), Vec::new());
+        let mut work = Workspace::default();
         for member in 0..stack.members() {
             let member_pass = host::landscape_pass(stack, member, &sets.grid, sigma, threshold);
             pass.active.push(member_pass.active);
             pass.moments.push(member_pass.moments);
             pass.landscapes.push(member_pass.logits);
             let train = [&sets.train[0][..], &sets.train[1][..]];
-            let profile = host::gradient_profile(stack, member, train, self.problem.loss, sigma);
+            let loss = self.problem.loss;
+            let profile = host::gradient_profile(stack, member, train, loss, sigma, &mut work);
             grad_norms.push(profile.0);
             whole.push(profile.1);
             snip.push(profile.2);
@@ -815,6 +817,9 @@ mod tests {
             ("abs", 3, 400, square.clone()),
             ("tanh", 12, 2000, square.clone()),
             ("relu", 2, 1500, digits),
+            // Zero biases put z = 0 at the grid's centre, leaky relu's kink.
+            ("leaky_relu", 2, 600, square.clone()),
+            ("clipped-relu:0.2:1", 4, 600, square.clone()),
         ];
         for (activation, depth, budget, problem) in cases {
             let config = MeasureConfig::new().with_grid(23);
@@ -826,8 +831,11 @@ mod tests {
             tensor.host = None;
             let spec = ActivationRegistry::builtin().get(activation).unwrap();
             let dims = [problem_dims.0, problem_dims.1];
-            let mlp =
+            let mut mlp =
                 MlpConfig::for_budget(budget, depth, activation, &layer("dense"), dims).unwrap();
+            if activation == "leaky_relu" {
+                mlp.init = crate::nn::Init::He;
+            }
             let mut model: Mlp<F> = mlp.init(&spec, &layer("dense"), &[7], &Default::default());
             if depth == 3 {
                 let zero = |p: &Param<Tensor<F, 3>>| Param::from_tensor(p.val().zeros_like());

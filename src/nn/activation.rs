@@ -19,6 +19,7 @@ use burn::tensor::activation as act;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
+use super::kernels::moments::count_at_least;
 use super::kernels::simd::simd_dispatch;
 use super::kernels::{fast_tanh, tanh_f32, KernelBackend};
 
@@ -111,16 +112,16 @@ pub trait Activation: fmt::Debug + Send + Sync + 'static {
         Vec::new()
     }
     /// σ on `f32` slices, where this activation has them: a dense network
-    /// with it then trains through the CPU's fused loop (`train/fused.rs`)
-    /// instead of Burn's autodiff. `None`, the default, trains through
-    /// autodiff, as every activation can.
+    /// with it then trains and is measured through the CPU's passes on host
+    /// vectors (`nn/stack.rs`) instead of Burn's ops and autodiff. `None`,
+    /// the default, goes through Burn's, as every activation can.
     fn slices(&self) -> Option<&dyn SliceActivation> {
         None
     }
 }
 
-/// σ and the gradient through it on `f32` slices: what the fused training
-/// loop of the CPU runs (`train/fused.rs`). Both must compute what the
+/// σ and the gradient through it on `f32` slices: what the CPU's passes on
+/// host vectors run (`nn/stack.rs`). Both must compute what the
 /// tensor forms compute on Flex — [`Activation::forward`], and the gradient
 /// Burn's autodiff takes through it — in `f32`, operation for operation:
 /// the trainer's tests train the shipped activations both ways and compare
@@ -130,6 +131,19 @@ pub trait SliceActivation: Send + Sync {
     fn apply_slice(&self, z: &[f32], h: &mut [f32]);
     /// `grad ← grad·σ′(z)`, element by element, given `h = σ(z)`.
     fn backward_slice(&self, z: &[f32], h: &[f32], grad: &mut [f32]);
+    /// How many values have `|σ′(z)| ≥ threshold`, given `h = σ(z)`: the
+    /// active count of METHOD §3, σ′ as [`Activation::derivative_tensor`]
+    /// computes it on the tensor path. The default takes σ′ from
+    /// [`SliceActivation::backward_slice`] on a gradient of ones, which may
+    /// differ from it at a kink (leaky relu's backward pass takes slope 1
+    /// at 0, its derivative α); the shipped activations count in one pass
+    /// ([`count_slopes`]) with their tensor form's σ′, which their tests
+    /// check against it.
+    fn count_active(&self, z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        let mut slopes = vec![1.0; z.len()];
+        self.backward_slice(z, h, &mut slopes);
+        count_at_least(&slopes, threshold)
+    }
 }
 
 /// `h = σ(z)` for a σ given per element, compiled for the widest vector
@@ -145,6 +159,53 @@ fn scale_slice(z: &[f32], h: &[f32], grad: &mut [f32], slope: impl Fn(f32, f32) 
     simd_dispatch!(for ((g, &z), &h) in grad.iter_mut().zip(z).zip(h) {
         *g *= slope(z, h)
     });
+}
+
+/// How many values have `|slope(z, σ(z))| ≥ threshold`: the active count
+/// of an activation whose slope is given per element, in one pass.
+fn count_slopes(z: &[f32], h: &[f32], threshold: f32, slope: impl Fn(f32, f32) -> f32) -> u32 {
+    simd_dispatch!({
+        let mut count = 0u32;
+        for (&z, &h) in z.iter().zip(h) {
+            count += u32::from(slope(z, h).abs() >= threshold);
+        }
+        count
+    })
+}
+
+/// Relu's slope, from its output: Burn's relu passes the gradient where
+/// the output is positive (so does the shifted relu's).
+fn positive_slope(_z: f32, h: f32) -> f32 {
+    if h > 0.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// `sign(z)` (0 at 0): the slope of Burn's `abs`.
+fn sign_slope(z: f32, _h: f32) -> f32 {
+    if z > 0.0 {
+        1.0
+    } else if z < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Leaky relu's slope: `α` below 0, 1 from 0 on.
+fn leaky_slope(z: f32, _h: f32) -> f32 {
+    if z < 0.0 {
+        LEAKY_SLOPE as f32
+    } else {
+        1.0
+    }
+}
+
+/// `1 − h²`, from the output, as Flex's backward pass of tanh.
+fn tanh_slope(_z: f32, h: f32) -> f32 {
+    1.0 - h * h
 }
 
 /// The arc-cosine kernel of degree 1 (Cho & Saul 2009, "Kernel methods
@@ -351,9 +412,11 @@ impl SliceActivation for Relu {
     fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
         map_slice(z, h, |z| z.max(0.0));
     }
-    /// Burn's relu passes the gradient where the output is positive.
     fn backward_slice(&self, _z: &[f32], h: &[f32], grad: &mut [f32]) {
-        scale_slice(h, h, grad, |_, h| if h > 0.0 { 1.0 } else { 0.0 });
+        scale_slice(h, h, grad, positive_slope);
+    }
+    fn count_active(&self, _z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        count_slopes(h, h, threshold, positive_slope)
     }
 }
 
@@ -402,17 +465,11 @@ impl SliceActivation for Abs {
     fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
         map_slice(z, h, f32::abs);
     }
-    /// Burn's `abs` multiplies the gradient by `sign(z)` (0 at 0).
     fn backward_slice(&self, z: &[f32], h: &[f32], grad: &mut [f32]) {
-        scale_slice(z, h, grad, |z, _| {
-            if z > 0.0 {
-                1.0
-            } else if z < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }
-        });
+        scale_slice(z, h, grad, sign_slope);
+    }
+    fn count_active(&self, z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        count_slopes(z, h, threshold, sign_slope)
     }
 }
 
@@ -473,8 +530,12 @@ impl SliceActivation for LeakyRelu {
         map_slice(z, h, |z| if z < 0.0 { z * slope } else { z });
     }
     fn backward_slice(&self, z: &[f32], h: &[f32], grad: &mut [f32]) {
-        let slope = LEAKY_SLOPE as f32;
-        scale_slice(z, h, grad, |z, _| if z < 0.0 { slope } else { 1.0 });
+        scale_slice(z, h, grad, leaky_slope);
+    }
+    fn count_active(&self, z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        let (above, below) = ((1.0 - LEAKY_SLOPE) as f32, LEAKY_SLOPE as f32);
+        let step = |z: f32| if z > 0.0 { 1.0 } else { 0.0 };
+        count_slopes(z, h, threshold, |z, _| step(z) * above + below)
     }
 }
 
@@ -508,9 +569,11 @@ impl SliceActivation for Tanh {
     fn apply_slice(&self, z: &[f32], h: &mut [f32]) {
         map_slice(z, h, tanh_f32);
     }
-    /// `1 − h²`, from the output, as Flex's backward pass.
     fn backward_slice(&self, _z: &[f32], h: &[f32], grad: &mut [f32]) {
-        scale_slice(h, h, grad, |_, h| 1.0 - h * h);
+        scale_slice(h, h, grad, tanh_slope);
+    }
+    fn count_active(&self, _z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        count_slopes(h, h, threshold, tanh_slope)
     }
 }
 
@@ -649,6 +712,9 @@ impl SliceActivation for Identity {
         h.copy_from_slice(z);
     }
     fn backward_slice(&self, _z: &[f32], _h: &[f32], _grad: &mut [f32]) {}
+    fn count_active(&self, z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        count_slopes(z, h, threshold, |_, _| 1.0)
+    }
 }
 
 /// `max(z − τ, 0)`: relu shifted right by τ (`shifted-relu:τ`). Its
@@ -708,7 +774,10 @@ impl SliceActivation for ShiftedRelu {
         map_slice(z, h, |z| (z - shift).max(0.0));
     }
     fn backward_slice(&self, _z: &[f32], h: &[f32], grad: &mut [f32]) {
-        scale_slice(h, h, grad, |_, h| if h > 0.0 { 1.0 } else { 0.0 });
+        scale_slice(h, h, grad, positive_slope);
+    }
+    fn count_active(&self, _z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        count_slopes(h, h, threshold, positive_slope)
     }
 }
 
@@ -779,6 +848,23 @@ impl SliceActivation for ClippedRelu {
             }
         });
     }
+    /// σ′ as the tensor form computes it: 1 where `τ < z < τ + m`, so 0 at
+    /// the kinks, where the backward pass of `clamp` passes the gradient.
+    fn count_active(&self, z: &[f32], h: &[f32], threshold: f32) -> u32 {
+        let (low, high) = (self.shift as f32, (self.shift + self.top) as f32);
+        count_slopes(
+            z,
+            h,
+            threshold,
+            |z, _| {
+                if z > low && z < high {
+                    1.0
+                } else {
+                    0.0
+                }
+            },
+        )
+    }
 }
 
 #[cfg(test)]
@@ -811,5 +897,46 @@ mod tests {
                 assert!((rule - exact).abs() < 1e-13, "n = {n}, x^{degree}: {rule}");
             }
         }
+    }
+
+    /// Every shipped activation's one-pass count equals the count of the
+    /// slopes its tensor form gives on Flex (what the tensor path counts),
+    /// at its kinks too, at thresholds that fall on its slopes exactly.
+    #[test]
+    fn active_counts_match_the_tensor_forms_slopes() {
+        check_active_counts(Relu);
+        check_active_counts(Abs);
+        check_active_counts(LeakyRelu);
+        check_active_counts(Tanh);
+        check_active_counts(Identity);
+        check_active_counts(ShiftedRelu::new("shifted-relu:0.5", 0.5));
+        check_active_counts(ClippedRelu::new("clipped-relu:0.5:0.75", 0.5, 0.75));
+    }
+
+    fn check_active_counts<A: Activation + TensorActivation<burn::backend::Flex>>(activation: A) {
+        let name = activation.name();
+        let slices = activation.slices().expect("a shipped sliced activation");
+        // The kinks and 0 exactly, and a length that leaves a partial vector.
+        let mut z: Vec<f32> = (0..1001).map(|i| -3.0 + 0.006 * i as f32).collect();
+        z.extend([0.0, -0.0, 0.5, 1.25, 1e-30, -1e-30]);
+        let mut h = vec![0.0; z.len()];
+        slices.apply_slice(&z, &mut h);
+        let data = burn::tensor::TensorData::new(z.clone(), [1, 1, z.len()]);
+        let slopes = activation
+            .slope(Tensor::from_data(data, &Default::default()))
+            .into_data()
+            .to_vec::<f32>()
+            .expect("f32 slopes");
+        let mut counts = Vec::new();
+        for threshold in [0.0, 1e-3, LEAKY_SLOPE as f32, 0.5, 1.0, 1.5] {
+            let count = slices.count_active(&z, &h, threshold);
+            let expected = count_at_least(&slopes, threshold);
+            assert_eq!(count, expected, "{name} at threshold {threshold}");
+            counts.push(count);
+        }
+        assert!(
+            counts.windows(2).any(|w| w[0] != w[1]),
+            "{name}: {counts:?}"
+        );
     }
 }

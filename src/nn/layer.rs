@@ -205,9 +205,10 @@ pub trait Layer: fmt::Debug + Send + Sync + 'static {
         Self: Sized;
 
     /// Whether this layer is exactly the shipped dense layer, `σ(h·W + b)`
-    /// with the parameters `[W, b]`: networks of it may then train through
-    /// the CPU's fused loop (`train/fused.rs`). `false`, the default,
-    /// trains through Burn's autodiff, as every layer type can.
+    /// with the parameters `[W, b]`: networks of it may then train and be
+    /// measured through the CPU's passes on host vectors (`nn/stack.rs`).
+    /// `false`, the default, goes through Burn's ops and autodiff, as every
+    /// layer type can.
     fn is_dense(&self) -> bool {
         false
     }

@@ -329,7 +329,8 @@ pub struct Trainer<B: ComputeBackend> {
     test_labels: Tensor<B::InnerBackend, 2>,
     grid_points: Tensor<B::InnerBackend, 2>,
     device: B::Device,
-    /// Whether dense networks train through the fused loop (`fused.rs`)
+    /// Whether dense networks train through the fused loop (`nn/stack.rs`'s
+    /// passes, `fused.rs`'s Adam)
     /// where the backend runs it; the tests turn it off for the reference.
     fused: bool,
 }
@@ -553,7 +554,7 @@ impl<B: ComputeBackend> Trainer<B> {
     }
 
     /// [`Trainer::run_steps_with`] for Adam on a dense stack, through the
-    /// fused loop (`fused.rs`): the same steps, logs and tracking, on host
+    /// fused loop (`nn/stack.rs`, `fused.rs`): the same steps, logs and tracking, on host
     /// vectors instead of Burn's autodiff.
     fn run_fused_steps(
         &self,
@@ -704,7 +705,7 @@ fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec
 
 #[cfg(test)]
 mod fused_tests {
-    //! The fused loop (`fused.rs`) against Burn's autodiff on Flex: the
+    //! The fused loop (`nn/stack.rs`, `fused.rs`) against Burn's autodiff on Flex: the
     //! same networks trained both ways give the same loss curves.
 
     use super::*;

@@ -401,7 +401,7 @@ pub(crate) fn flex_affine_backward(
 }
 
 // ---------------------------------------------------------------------------
-// One member's row-major matrices: the fused training loop (`train/fused.rs`).
+// One member's row-major matrices: the passes on host vectors (`nn/stack.rs`).
 
 /// `input·weight + bias` for one member into `output`: `input` is
 /// `points × fan_in` and `weight` `fan_in × fan_out`, both row-major,
@@ -427,14 +427,28 @@ pub(crate) fn affine_rows(
         thin::product_into(input, [fan_in, fan_out], weight, Some(bias), output);
         return;
     }
-    output
-        .chunks_exact_mut(fan_out)
-        .for_each(|row| row.copy_from_slice(bias));
+    repeat_rows(bias, output);
     let (x, w) = (
         Matrix::row_major(input, points, fan_in),
         Matrix::row_major(weight, fan_in, fan_out),
     );
     gemm_into(output, true, x, w);
+}
+
+/// `row` repeated over `output`: the first copy, then the copies so far
+/// copied after themselves, so a narrow row costs a few long copies
+/// instead of one short copy per row.
+fn repeat_rows(row: &[f32], output: &mut [f32]) {
+    if output.len() < row.len() {
+        return;
+    }
+    output[..row.len()].copy_from_slice(row);
+    let mut filled = row.len();
+    while filled < output.len() {
+        let copied = filled.min(output.len() - filled);
+        output.copy_within(..copied, filled);
+        filled += copied;
+    }
 }
 
 /// The gradients of [`affine_rows`] from the output's gradient `grad`
@@ -649,6 +663,16 @@ mod tests {
             .map(|i| (((i * 37 + salt * 11) % 23) as f32 - 11.0) * 0.13)
             .collect();
         TensorData::new(data, [members, rows, cols])
+    }
+
+    #[test]
+    fn repeated_rows_fill_every_row() {
+        let row = [1.5, -2.0, 3.25];
+        for rows in 0..10 {
+            let mut output = vec![0.0; rows * row.len()];
+            repeat_rows(&row, &mut output);
+            assert_eq!(output, row.repeat(rows), "{rows} rows");
+        }
     }
 
     fn assert_close<Bk: Backend>(actual: Tensor<Bk, 3>, expected: Tensor<Bk, 3>, what: &str) {

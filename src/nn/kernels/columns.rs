@@ -4,8 +4,8 @@
 //! its small matrix in a vector of 8 floats, 3 of them idle, and spends 5
 //! multiply-adds on a point's 25. Stored in chunks, the vectors run along
 //! the points instead: 16 points per vector, every lane busy, 25
-//! multiply-adds per 16 points. The fused training loop (`train/fused.rs`)
-//! stores networks whose layers are all narrow this way.
+//! multiply-adds per 16 points. The training passes on host vectors
+//! (`nn/stack.rs`) store networks whose layers are all narrow this way.
 //!
 //! **The layout.** A layer's values over a block of points are stored
 //! chunk by chunk, [`LANES`] points per chunk, and within a chunk unit by

@@ -5,8 +5,8 @@
 //! `2 → 500 → 1`. Its products are `[points × 2]·[2 × 500]`,
 //! `[points × 500]·[500 × 1]` and their backward passes: a few
 //! multiply-adds per value read or written, so they are bound by memory,
-//! and the fused training loop takes them in blocks of a few rows that stay
-//! in cache (`train/fused.rs`). `gemm` packs its operands on every call;
+//! and the passes on host vectors take them in blocks of a few rows that
+//! stay in cache (`nn/stack.rs`). `gemm` packs its operands on every call;
 //! here each is one pass along the wide side, vectorised along it:
 //! - a thin inner side: each output row is `start` plus one scaled row of
 //!   the small matrix per input (`scaled_rows`);
