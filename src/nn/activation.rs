@@ -137,7 +137,7 @@ pub trait SliceActivation: Send + Sync {
     /// [`SliceActivation::backward_slice`] on a gradient of ones, which may
     /// differ from it at a kink (leaky relu's backward pass takes slope 1
     /// at 0, its derivative α); the shipped activations count in one pass
-    /// ([`count_slopes`]) with their tensor form's σ′, which their tests
+    /// (`count_slopes`) with their tensor form's σ′, which their tests
     /// check against it.
     fn count_active(&self, z: &[f32], h: &[f32], threshold: f32) -> u32 {
         let mut slopes = vec![1.0; z.len()];
