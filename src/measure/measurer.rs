@@ -269,13 +269,12 @@ impl<B: ComputeBackend> Measurer<B> {
         };
         let (mut grad_norms, mut whole, mut snip) = (Vec::new(), Vec::new(), Vec::new());
         let mut work = Workspace::default();
+        let (train, loss) = ([&sets.train[0][..], &sets.train[1][..]], self.problem.loss);
         for member in 0..stack.members() {
             let member_pass = host::landscape_pass(stack, member, &sets.grid, sigma, threshold);
             pass.active.push(member_pass.active);
             pass.moments.push(member_pass.moments);
             pass.landscapes.push(member_pass.logits);
-            let train = [&sets.train[0][..], &sets.train[1][..]];
-            let loss = self.problem.loss;
             let profile = host::gradient_profile(stack, member, train, loss, sigma, &mut work);
             grad_norms.push(profile.0);
             whole.push(profile.1);

@@ -330,8 +330,8 @@ pub struct Trainer<B: ComputeBackend> {
     grid_points: Tensor<B::InnerBackend, 2>,
     device: B::Device,
     /// Whether dense networks train through the fused loop (`nn/stack.rs`'s
-    /// passes, `fused.rs`'s Adam)
-    /// where the backend runs it; the tests turn it off for the reference.
+    /// passes, `fused.rs`'s Adam) where the backend runs it; the tests turn
+    /// it off for the reference.
     fused: bool,
 }
 
@@ -554,8 +554,8 @@ impl<B: ComputeBackend> Trainer<B> {
     }
 
     /// [`Trainer::run_steps_with`] for Adam on a dense stack, through the
-    /// fused loop (`nn/stack.rs`, `fused.rs`): the same steps, logs and tracking, on host
-    /// vectors instead of Burn's autodiff.
+    /// fused loop (`nn/stack.rs`, `fused.rs`): the same steps, logs and
+    /// tracking, on host vectors instead of Burn's autodiff.
     fn run_fused_steps(
         &self,
         model: Mlp<B>,
@@ -705,8 +705,8 @@ fn host_values<Bk: burn::tensor::backend::Backend>(values: Tensor<Bk, 1>) -> Vec
 
 #[cfg(test)]
 mod fused_tests {
-    //! The fused loop (`nn/stack.rs`, `fused.rs`) against Burn's autodiff on Flex: the
-    //! same networks trained both ways give the same loss curves.
+    //! The fused loop (`nn/stack.rs`, `fused.rs`) against Burn's autodiff on
+    //! Flex: the same networks trained both ways give the same loss curves.
 
     use super::*;
     use crate::nn::{ActivationRegistry, LayerRegistry, MlpConfig};
