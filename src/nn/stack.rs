@@ -34,12 +34,14 @@ const WHOLE_BATCH_ELEMENTS: usize = 1 << 17;
 
 /// The most values of one layer's intermediates over a block of rows of a
 /// batch that does not pass whole, where no layer goes through `gemm`
-/// (32 KB of `f32`): the passes over a block (the product, the activation,
-/// their backward passes) find it in the L1 cache or close. Where a layer
+/// (8 KB of `f32`): the four or five intermediates of a block (the
+/// pre-activation, the output, the gradients) fit the L1 cache together,
+/// so each pass over them (the product, the activation, their backward
+/// passes) reads what the last one wrote from there. Where a layer
 /// does, blocks are as large as [`WHOLE_BATCH_ELEMENTS`], to spread
 /// `gemm`'s packing of the weights, which it repeats on every call, over
 /// more rows.
-const BLOCK_ELEMENTS: usize = 1 << 13;
+const BLOCK_ELEMENTS: usize = 1 << 11;
 
 /// The most values of every layer's intermediates (pre-activation and
 /// output) over a block of rows, for a stack stored in chunks (1 MB of
@@ -48,7 +50,7 @@ const BLOCK_ELEMENTS: usize = 1 << 13;
 const CHUNKS_BLOCK_ELEMENTS: usize = 1 << 18;
 
 /// The fewest rows of a block, however wide the layers.
-const MIN_BLOCK_ROWS: usize = 16;
+const MIN_BLOCK_ROWS: usize = 4;
 
 /// An ensemble of dense networks as host vectors: every layer's weights and
 /// biases, the output layer last.
@@ -283,7 +285,9 @@ impl DenseStack {
     /// hidden layer's pre-activation and output over a block, then
     /// `observe(hidden layers, logits, logits)` its logits (each `rows ×
     /// units`, row-major). Nothing is kept for a backward pass: one buffer
-    /// per role, reused from layer to layer.
+    /// per role, reused from layer to layer (the logits their own, so that
+    /// the hidden layers' pre-activation keeps its length from block to
+    /// block instead of being zero-filled back).
     pub(crate) fn observe_forward(
         &self,
         member: usize,
@@ -294,16 +298,18 @@ impl DenseStack {
         let inputs = self.units[0];
         let hidden = self.layers() - 1;
         let block = self.block_rows(input.len() / inputs);
-        let (mut z, mut h, mut below) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut z, mut h, mut below, mut logits) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for rows in input.chunks(block * inputs) {
             for l in 0..=hidden {
                 let (weight, bias) = self.layer(member, l);
                 let x = if l == 0 { rows } else { &below[..] };
-                affine_rows(x, weight, bias, self.fans(l), &mut z);
                 if l == hidden {
-                    observe(l, &z, &z);
+                    affine_rows(x, weight, bias, self.fans(l), &mut logits);
+                    observe(l, &logits, &logits);
                     break;
                 }
+                affine_rows(x, weight, bias, self.fans(l), &mut z);
                 h.resize(z.len(), 0.0);
                 sigma.apply_slice(&z, &mut h);
                 observe(l, &z, &h);

@@ -461,7 +461,7 @@ pub(crate) fn affine_rows_backward(
     weight: &[f32],
     grad: &[f32],
     [fan_in, fan_out]: [usize; 2],
-    input_grad: Option<&mut Vec<f32>>,
+    mut input_grad: Option<&mut Vec<f32>>,
     [weight_grad, bias_grad]: [&mut Vec<f32>; 2],
     accumulate: bool,
 ) {
@@ -487,18 +487,31 @@ pub(crate) fn affine_rows_backward(
         }
         return;
     }
-    let (x, w, g) = (
-        Matrix::row_major(input, points, fan_in),
-        Matrix::row_major(weight, fan_in, fan_out),
-        Matrix::row_major(grad, points, fan_out),
-    );
+    if fan_out == 1 && thin::fits(fan_in, fan_out) {
+        if let Some(input_grad) = input_grad.as_deref_mut() {
+            // A single output, as the checkerboard's logit: both gradients
+            // in one pass over the input.
+            input_grad.resize(points * fan_in, 0.0);
+            if !accumulate {
+                weight_grad.clear();
+                bias_grad.clear();
+            }
+            weight_grad.resize(fan_in, 0.0);
+            bias_grad.resize(1, 0.0);
+            thin::dot_backward(input, grad, weight, input_grad, weight_grad);
+            grad.iter().for_each(|g| bias_grad[0] += g);
+            return;
+        }
+    }
+    let g = || Matrix::row_major(grad, points, fan_out);
     if let Some(input_grad) = input_grad {
         input_grad.resize(points * fan_in, 0.0);
         if thin::fits(fan_out, fan_in) {
             let transposed = thin::Stored::Columns(weight);
             thin::product_into(grad, [fan_out, fan_in], transposed, None, input_grad);
         } else {
-            gemm_into(input_grad, false, g, w.transposed());
+            let w = Matrix::row_major(weight, fan_in, fan_out);
+            gemm_into(input_grad, false, g(), w.transposed());
         }
     }
     if !accumulate {
@@ -517,7 +530,8 @@ pub(crate) fn affine_rows_backward(
         );
         return;
     }
-    gemm_into(weight_grad, accumulate, x.transposed(), g);
+    let x = Matrix::row_major(input, points, fan_in);
+    gemm_into(weight_grad, accumulate, x.transposed(), g());
     sum_rows(grad, bias_grad);
 }
 

@@ -227,18 +227,25 @@ impl ColumnSums {
             &mut self.partial_sums,
             &mut self.partial_squares,
         );
+        // Row `r` since the last flush goes to the block's row `r % rows
+        // per block`, whatever rows each call brings: the same sums, to the
+        // bit, from blocks of 4 rows as from blocks of 16.
+        let block = shifts.len().max(1);
+        let first = self.partial_rows * self.units % block;
+        let (head, rest) = rows.split_at(rows.len().min(block - first));
         // All inside the dispatch, as `for` loops: the last rows (fewer
         // than a block, lined up with the block's start) would otherwise
         // call the C library's `fmaf` per value, and `for_each` on
         // `&mut chunks` calls a `fold` the compiler keeps out of line,
         // without the copy's features.
         simd_dispatch!({
-            for chunk in rows.chunks(shifts.len().max(1)) {
+            let chunks = std::iter::once((head, first)).chain(rest.chunks(block).map(|c| (c, 0)));
+            for (chunk, first) in chunks {
                 for (((value, shift), sum), square) in chunk
                     .iter()
-                    .zip(shifts)
-                    .zip(sums.iter_mut())
-                    .zip(squares.iter_mut())
+                    .zip(&shifts[first..])
+                    .zip(sums[first..].iter_mut())
+                    .zip(squares[first..].iter_mut())
                 {
                     let d = value - shift;
                     *sum += d;
@@ -391,5 +398,48 @@ mod tests {
                 .unwrap(),
             vec![4.0, 10.0]
         );
+    }
+
+    /// The sums of a wide layer (a block of 16 rows) and a narrow one (one
+    /// long row of 16 rows), its rows brought 1, 2, 4, 8 or 16 at a time:
+    /// the same bits, to the flush after 256 rows and beyond, and within
+    /// float tolerance of the sums in `f64`.
+    #[test]
+    fn column_sums_do_not_depend_on_the_rows_per_call() {
+        for units in [500, 5] {
+            let rows = 600;
+            let values: Vec<f32> = (0..rows * units)
+                .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.3) * 3.0)
+                .collect();
+            let shift = &values[..units];
+            let sums_by = |rows_per_call: usize| {
+                let mut sums = ColumnSums::new(shift);
+                for rows in values.chunks(rows_per_call * units) {
+                    sums.add(rows);
+                }
+                sums.finish()
+            };
+            let (sums, squares) = sums_by(16);
+            for rows_per_call in [1, 2, 4, 8] {
+                let (other_sums, other_squares) = sums_by(rows_per_call);
+                let same =
+                    |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same(&sums, &other_sums),
+                    "{units} units, {rows_per_call} rows a call"
+                );
+                assert!(
+                    same(&squares, &other_squares),
+                    "{units} units, {rows_per_call} rows a call"
+                );
+            }
+            for (u, (&sum, &square)) in sums.iter().zip(&squares).enumerate() {
+                let column = values.iter().skip(u).step_by(units);
+                let d = || column.clone().map(|&v| f64::from(v - shift[u]));
+                let (exact_sum, exact_square) = (d().sum::<f64>(), d().map(|d| d * d).sum::<f64>());
+                assert!((sum - exact_sum).abs() <= 1e-5 * exact_square.sqrt().max(1.0));
+                assert!((square - exact_square).abs() <= 1e-5 * exact_square);
+            }
+        }
     }
 }

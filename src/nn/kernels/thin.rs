@@ -155,26 +155,136 @@ pub(crate) fn product_into(
 }
 
 /// `out[p, ·] = start + Σᵢ a[p, i]·rows[i, ·]`, `THIN` rows of `rows` (each
-/// as long as `start`), added first to last.
+/// as long as `start`), added first to last: [`scaled_columns`] for each
+/// whole [`COLUMN_BLOCK`] of the output, then for the last [`COLUMN_BLOCK`]
+/// columns, so that no column runs one by one (the overlap is computed
+/// twice, to the same bits).
 fn scaled_rows<const THIN: usize>(a: &[f32], rows: &[f32], start: &[f32], out: &mut [f32]) {
     let width = start.len();
-    let rows: [&[f32]; THIN] = std::array::from_fn(|i| &rows[i * width..(i + 1) * width]);
+    debug_assert!(width >= COLUMN_BLOCK);
+    let whole = width / COLUMN_BLOCK * COLUMN_BLOCK;
     simd_dispatch!({
-        for (values, out) in a.chunks_exact(THIN).zip(out.chunks_exact_mut(width)) {
-            let values: &[f32; THIN] = values.try_into().expect("THIN values");
-            // Slices of a known length, so that the loop has no bounds
-            // checks and vectorises.
-            let (out, start) = (&mut out[..width], &start[..width]);
-            let rows = rows.map(|row| &row[..width]);
-            for j in 0..width {
-                let mut sum = start[j];
-                for i in 0..THIN {
-                    sum = values[i].mul_add(rows[i][j], sum);
-                }
-                out[j] = sum;
+        for first in (0..whole).step_by(COLUMN_BLOCK) {
+            scaled_columns::<THIN>(a, rows, start, first, out);
+        }
+        if whole < width {
+            scaled_columns::<THIN>(a, rows, start, width - COLUMN_BLOCK, out);
+        }
+    });
+}
+
+/// [`scaled_rows`] for the [`COLUMN_BLOCK`] columns from `first`: the
+/// rows' values there and the starts stay in registers from the first
+/// point to the last.
+#[inline(always)]
+fn scaled_columns<const THIN: usize>(
+    a: &[f32],
+    rows: &[f32],
+    start: &[f32],
+    first: usize,
+    out: &mut [f32],
+) {
+    let width = start.len();
+    let columns = first..first + COLUMN_BLOCK;
+    let rows: [[f32; COLUMN_BLOCK]; THIN] = std::array::from_fn(|i| {
+        rows[i * width..][columns.clone()]
+            .try_into()
+            .expect("whole columns")
+    });
+    let start: [f32; COLUMN_BLOCK] = start[columns.clone()].try_into().expect("whole columns");
+    for (values, out) in a.chunks_exact(THIN).zip(out.chunks_exact_mut(width)) {
+        let mut sums = start;
+        for (&value, row) in values.iter().zip(&rows) {
+            for lane in 0..COLUMN_BLOCK {
+                sums[lane] = value.mul_add(row[lane], sums[lane]);
+            }
+        }
+        out[columns.clone()].copy_from_slice(&sums);
+    }
+}
+
+/// The backward pass of a dot product with one output (`out[p] = start +
+/// a[p, ·]·column`, `inner` wide): `input_grad[p, ·] = g[p]·column` and
+/// `product += Σₚ g[p]·a[p, ·]`, in one pass over `a` where the two
+/// kernels above take two. The same sums in the same order as
+/// [`product_into`] (from zero) and [`add_transposed_product_and_sum`]
+/// give: the same bits.
+pub(crate) fn dot_backward(
+    a: &[f32],
+    g: &[f32],
+    column: &[f32],
+    input_grad: &mut [f32],
+    product: &mut [f32],
+) {
+    let inner = column.len();
+    debug_assert!(fits(inner, 1) && a.len() == g.len() * inner);
+    debug_assert!(input_grad.len() == a.len() && product.len() == inner);
+    dot_backward_blocks::<COLUMN_BLOCK>(a, g, column, input_grad, product);
+}
+
+/// [`dot_backward`] in the widest copy the CPU has: [`dot_backward_columns`]
+/// for each whole block of `BLOCK` columns, then for half as many, then
+/// the last few columns one by one. (Generic so that the compiler inlines
+/// the loops into each copy: it kept them out, without the copies'
+/// features, from a function that was not.)
+fn dot_backward_blocks<const BLOCK: usize>(
+    a: &[f32],
+    g: &[f32],
+    column: &[f32],
+    input_grad: &mut [f32],
+    product: &mut [f32],
+) {
+    let inner = column.len();
+    let whole = inner / BLOCK * BLOCK;
+    let halves = whole + (inner - whole) / (BLOCK / 2) * (BLOCK / 2);
+    simd_dispatch!({
+        for first in (0..whole).step_by(BLOCK) {
+            dot_backward_columns::<BLOCK>(a, g, column, first, input_grad, product);
+        }
+        for first in (whole..halves).step_by(BLOCK / 2) {
+            dot_backward_columns::<{ COLUMN_BLOCK / 2 }>(a, g, column, first, input_grad, product);
+        }
+        let rows = a
+            .chunks_exact(inner)
+            .zip(input_grad.chunks_exact_mut(inner));
+        for ((row, grads), &scale) in rows.zip(g) {
+            for j in halves..inner {
+                grads[j] = scale.mul_add(column[j], 0.0);
+                product[j] = scale.mul_add(row[j], product[j]);
             }
         }
     });
+}
+
+/// [`dot_backward`] for the `COLUMNS` columns from `first`: the column's
+/// values and the product's sums stay in registers from the first point
+/// to the last.
+#[inline(always)]
+fn dot_backward_columns<const COLUMNS: usize>(
+    a: &[f32],
+    g: &[f32],
+    column: &[f32],
+    first: usize,
+    input_grad: &mut [f32],
+    product: &mut [f32],
+) {
+    let inner = column.len();
+    let columns = first..first + COLUMNS;
+    let weights: [f32; COLUMNS] = column[columns.clone()].try_into().expect("whole columns");
+    let mut sums: [f32; COLUMNS] = product[columns.clone()].try_into().expect("whole columns");
+    let rows = a
+        .chunks_exact(inner)
+        .zip(input_grad.chunks_exact_mut(inner));
+    for ((row, grads), &scale) in rows.zip(g) {
+        let values: [f32; COLUMNS] = row[columns.clone()].try_into().expect("whole columns");
+        let mut out = [0.0f32; COLUMNS];
+        for lane in 0..COLUMNS {
+            out[lane] = scale.mul_add(weights[lane], 0.0);
+            sums[lane] = scale.mul_add(values[lane], sums[lane]);
+        }
+        grads[columns.clone()].copy_from_slice(&out);
+    }
+    product[columns].copy_from_slice(&sums);
 }
 
 /// The partial sums of a dot product: the wide side's index `k` goes to
@@ -373,6 +483,37 @@ mod tests {
                 [&product, &sums],
                 shape,
             );
+        }
+    }
+
+    /// The one-pass backward of a single output against the two kernels
+    /// it replaces, to the bit, on wide sides with and without a tail
+    /// (half a block, a few columns), the product's sums starting where a
+    /// previous block left them.
+    #[test]
+    fn dot_backward_matches_the_two_kernels_to_the_bit() {
+        for (points, inner) in [(37, 500), (5, 64), (9, 97), (16, 80), (3, 112)] {
+            let (a, g, column) = (
+                values(points * inner, 8),
+                values(points, 9),
+                values(inner, 10),
+            );
+            let start = values(inner, 11);
+            let mut input_grad = vec![f32::NAN; points * inner];
+            let mut product = start.clone();
+            dot_backward(&a, &g, &column, &mut input_grad, &mut product);
+            let mut expected_grad = vec![f32::NAN; points * inner];
+            let weight = Stored::Columns(&column);
+            product_into(&g, [1, inner], weight, None, &mut expected_grad);
+            let (mut expected, mut sums) = (start, vec![0.0; 1]);
+            add_transposed_product_and_sum(&a, &g, [inner, 1], &mut expected, &mut sums);
+            let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&input_grad),
+                bits(&expected_grad),
+                "{points} × {inner}"
+            );
+            assert_eq!(bits(&product), bits(&expected), "{points} × {inner}");
         }
     }
 }
