@@ -498,7 +498,7 @@ pub(crate) fn affine_rows_backward(
             }
             weight_grad.resize(fan_in, 0.0);
             bias_grad.resize(1, 0.0);
-            thin::dot_backward(input, grad, weight, input_grad, weight_grad);
+            thin::dot_backward([input, grad, weight], [input_grad, weight_grad]);
             grad.iter().for_each(|g| bias_grad[0] += g);
             return;
         }

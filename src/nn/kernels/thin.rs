@@ -209,13 +209,7 @@ fn scaled_columns<const THIN: usize>(
 /// kernels above take two. The same sums in the same order as
 /// [`product_into`] (from zero) and [`add_transposed_product_and_sum`]
 /// give: the same bits.
-pub(crate) fn dot_backward(
-    a: &[f32],
-    g: &[f32],
-    column: &[f32],
-    input_grad: &mut [f32],
-    product: &mut [f32],
-) {
+pub(crate) fn dot_backward([a, g, column]: [&[f32]; 3], [input_grad, product]: [&mut [f32]; 2]) {
     let inner = column.len();
     debug_assert!(fits(inner, 1) && a.len() == g.len() * inner);
     debug_assert!(input_grad.len() == a.len() && product.len() == inner);
@@ -501,7 +495,7 @@ mod tests {
             let start = values(inner, 11);
             let mut input_grad = vec![f32::NAN; points * inner];
             let mut product = start.clone();
-            dot_backward(&a, &g, &column, &mut input_grad, &mut product);
+            dot_backward([&a, &g, &column], [&mut input_grad, &mut product]);
             let mut expected_grad = vec![f32::NAN; points * inner];
             let weight = Stored::Columns(&column);
             product_into(&g, [1, inner], weight, None, &mut expected_grad);
