@@ -487,26 +487,15 @@ pub(crate) fn affine_rows_backward(
         }
         return;
     }
-    if fan_out == 1 && thin::fits(fan_in, fan_out) {
-        if let Some(input_grad) = input_grad.as_deref_mut() {
-            // A single output, as the checkerboard's logit: both gradients
-            // in one pass over the input.
-            input_grad.resize(points * fan_in, 0.0);
-            if !accumulate {
-                weight_grad.clear();
-                bias_grad.clear();
-            }
-            weight_grad.resize(fan_in, 0.0);
-            bias_grad.resize(1, 0.0);
-            thin::dot_backward([input, grad, weight], [input_grad, weight_grad]);
-            grad.iter().for_each(|g| bias_grad[0] += g);
-            return;
-        }
-    }
+    // A single output, as the checkerboard's logit: both gradients in one
+    // pass over the input.
+    let one_pass = fan_out == 1 && thin::fits(fan_in, fan_out) && input_grad.is_some();
     let g = || Matrix::row_major(grad, points, fan_out);
-    if let Some(input_grad) = input_grad {
+    if let Some(input_grad) = input_grad.as_deref_mut() {
         input_grad.resize(points * fan_in, 0.0);
-        if thin::fits(fan_out, fan_in) {
+        if one_pass {
+            // Below, with the weight's gradient.
+        } else if thin::fits(fan_out, fan_in) {
             let transposed = thin::Stored::Columns(weight);
             thin::product_into(grad, [fan_out, fan_in], transposed, None, input_grad);
         } else {
@@ -520,6 +509,11 @@ pub(crate) fn affine_rows_backward(
     }
     weight_grad.resize(fan_in * fan_out, 0.0);
     bias_grad.resize(fan_out, 0.0);
+    if let (true, Some(input_grad)) = (one_pass, input_grad) {
+        thin::dot_backward([input, grad, weight], [input_grad, weight_grad]);
+        grad.iter().for_each(|g| bias_grad[0] += g);
+        return;
+    }
     if thin::fits(fan_in, fan_out) {
         thin::add_transposed_product_and_sum(
             input,

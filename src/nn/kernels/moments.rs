@@ -233,8 +233,8 @@ impl ColumnSums {
         let block = shifts.len().max(1);
         let first = self.partial_rows * self.units % block;
         let (head, rest) = rows.split_at(rows.len().min(block - first));
-        // All inside the dispatch, as `for` loops: the last rows (fewer
-        // than a block, lined up with the block's start) would otherwise
+        // All inside the dispatch, as `for` loops: a part of a block (fewer
+        // rows than a block, at its start or not) would otherwise
         // call the C library's `fmaf` per value, and `for_each` on
         // `&mut chunks` calls a `fold` the compiler keeps out of line,
         // without the copy's features.

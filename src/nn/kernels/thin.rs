@@ -213,15 +213,18 @@ pub(crate) fn dot_backward([a, g, column]: [&[f32]; 3], [input_grad, product]: [
     let inner = column.len();
     debug_assert!(fits(inner, 1) && a.len() == g.len() * inner);
     debug_assert!(input_grad.len() == a.len() && product.len() == inner);
-    dot_backward_blocks::<COLUMN_BLOCK>(a, g, column, input_grad, product);
+    const HALF: usize = COLUMN_BLOCK / 2;
+    dot_backward_blocks::<COLUMN_BLOCK, HALF>(a, g, column, input_grad, product);
 }
 
 /// [`dot_backward`] in the widest copy the CPU has: [`dot_backward_columns`]
-/// for each whole block of `BLOCK` columns, then for half as many, then
-/// the last few columns one by one. (Generic so that the compiler inlines
-/// the loops into each copy: it kept them out, without the copies'
-/// features, from a function that was not.)
-fn dot_backward_blocks<const BLOCK: usize>(
+/// for each whole block of `BLOCK` columns, then for `HALF`, then the last
+/// few columns one by one, as [`add_scaled_rows`] takes them. (Generic so
+/// that the compiler inlines the loops into each copy: it kept them out,
+/// without the copies' features, from a function that was not; marking
+/// `simd_dispatch!`'s closures `#[inline(always)]` did too, but made
+/// [`dot_products`] slower.)
+fn dot_backward_blocks<const BLOCK: usize, const HALF: usize>(
     a: &[f32],
     g: &[f32],
     column: &[f32],
@@ -230,13 +233,13 @@ fn dot_backward_blocks<const BLOCK: usize>(
 ) {
     let inner = column.len();
     let whole = inner / BLOCK * BLOCK;
-    let halves = whole + (inner - whole) / (BLOCK / 2) * (BLOCK / 2);
+    let halves = whole + (inner - whole) / HALF * HALF;
     simd_dispatch!({
         for first in (0..whole).step_by(BLOCK) {
             dot_backward_columns::<BLOCK>(a, g, column, first, input_grad, product);
         }
-        for first in (whole..halves).step_by(BLOCK / 2) {
-            dot_backward_columns::<{ COLUMN_BLOCK / 2 }>(a, g, column, first, input_grad, product);
+        for first in (whole..halves).step_by(HALF) {
+            dot_backward_columns::<HALF>(a, g, column, first, input_grad, product);
         }
         let rows = a
             .chunks_exact(inner)
