@@ -22,7 +22,7 @@ run() { # name tool command...
   local name=$1 tool=$2; shift 2
   local start=$EPOCHREALTIME
   "$@" > "$out/$name-$tool.txt"
-  seconds[$name-$tool]=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  seconds[$name-$tool]=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
   echo "$name / $tool: ${seconds[$name-$tool]} s"
 }
 

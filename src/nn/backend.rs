@@ -11,14 +11,21 @@
 //! it to [`BackendKind`], [`run_on`], the list in `type_erased!`, and one
 //! [`SupportedBackend`] and one [`FastTanh`], [`FastAffine`] and
 //! [`FastMoments`] impl per backend, all below.
+//!
+//! The library's own unit tests are compiled without `Wgpu` (every `cfg`
+//! here reads `all(feature = "wgpu", not(test))`): none of them runs on it,
+//! and its instantiation is about half of the library's code, which the
+//! edit-and-test loop would otherwise compile a second time for the test
+//! harness. The integration tests in `tests/` run the binary, built with
+//! the feature, on wgpu.
 
 use std::fmt;
 
 use burn::backend::flex::FlexDevice;
 use burn::backend::ndarray::NdArrayDevice;
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 use burn::backend::wgpu::WgpuDevice;
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 use burn::backend::Wgpu;
 use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::AutodiffBackend;
@@ -42,12 +49,12 @@ pub fn f64_device() -> NdArrayDevice {
 
 /// Declares a type-erased trait: `$base` and its tensor form `$form<B>` on
 /// every backend of this file, implemented for every `$base`. The backend
-/// list lives here only, in two versions, with and without the `wgpu`
-/// feature: a supertrait list cannot carry a `cfg`.
+/// list lives here only, in two versions, with and without `Wgpu`: a
+/// supertrait list cannot carry a `cfg`.
 macro_rules! type_erased {
     ($(#[$doc:meta])* $name:ident: $base:ident + $form:ident) => {
         $(#[$doc])*
-        #[cfg(feature = "wgpu")]
+        #[cfg(all(feature = "wgpu", not(test)))]
         pub trait $name:
             $base
             + $form<NdArray>
@@ -61,7 +68,7 @@ macro_rules! type_erased {
         }
 
         $(#[$doc])*
-        #[cfg(not(feature = "wgpu"))]
+        #[cfg(any(not(feature = "wgpu"), test))]
         pub trait $name:
             $base
             + $form<NdArray>
@@ -135,7 +142,7 @@ const CPU_CHUNK_ELEMENTS: usize = 1 << 21;
 const CPU_STREAM_ELEMENTS: usize = 1 << 17;
 /// 2^24 floats = 64 MB per intermediate: under the storage-buffer limit of
 /// Mesa's software Vulkan device (2^26 failed there with 265 MB buffers).
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 const GPU_CHUNK_ELEMENTS: usize = 1 << 24;
 
 /// Every backend here finds the tensor forms the same way: the type-erased
@@ -186,16 +193,16 @@ supported_backend!(
     true
 );
 supported_backend!(F64Backend, CPU_CHUNK_ELEMENTS, CPU_STREAM_ELEMENTS, true);
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 supported_backend!(Wgpu, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 supported_backend!(Autodiff<Wgpu>, GPU_CHUNK_ELEMENTS, GPU_CHUNK_ELEMENTS, true);
 
 // tanh: Flex runs the vectorised kernel of `nn/kernels/tanh.rs`; the others keep
 // Burn's op (ndarray as Burn ships it; a GPU's tanh is already fast).
 impl FastTanh for NdArray {}
 impl FastTanh for NdArray<f64> {}
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 impl FastTanh for Wgpu {}
 impl FastTanh for Flex {
     fn fast_tanh(z: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -210,7 +217,7 @@ impl FastTanh for Flex {
 // kernels of `nn/kernels/moments.rs`; the others Burn's ops.
 impl FastMoments for NdArray {}
 impl FastMoments for NdArray<f64> {}
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 impl FastMoments for Wgpu {}
 impl FastMoments for Flex {
     fn centred_sums(
@@ -232,7 +239,7 @@ impl<B: FastMoments, C: burn::backend::autodiff::checkpoint::strategy::Checkpoin
 // `nn/kernels/affine.rs`; the others Burn's ops.
 impl FastAffine for NdArray {}
 impl FastAffine for NdArray<f64> {}
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 impl FastAffine for Wgpu {}
 impl FastAffine for Flex {
     fn affine(
@@ -354,13 +361,13 @@ pub fn run_on_device<J: BackendJob>(
     match kind {
         BackendKind::Ndarray => Ok(job.run::<Autodiff<NdArray>>(&NdArrayDevice::Cpu)),
         BackendKind::Flex => Ok(job.run::<Autodiff<Flex>>(&FlexDevice)),
-        #[cfg(feature = "wgpu")]
+        #[cfg(all(feature = "wgpu", not(test)))]
         BackendKind::Wgpu => {
             let device = gpu.map_or_else(WgpuDevice::default, WgpuDevice::DiscreteGpu);
             check_wgpu(&device)?;
             Ok(job.run::<Autodiff<Wgpu>>(&device))
         }
-        #[cfg(not(feature = "wgpu"))]
+        #[cfg(any(not(feature = "wgpu"), test))]
         BackendKind::Wgpu => Err(BackendUnavailable {
             backend: kind,
             reason: "this binary was built without the `wgpu` cargo feature (rebuild with default features)".into(),
@@ -368,7 +375,7 @@ pub fn run_on_device<J: BackendJob>(
     }
 }
 
-#[cfg(feature = "wgpu")]
+#[cfg(all(feature = "wgpu", not(test)))]
 /// Starts the wgpu device with one tiny operation. Without an adapter, wgpu
 /// panics (on its own thread too); that panic becomes an error here, with
 /// the panic messages kept off the terminal.
