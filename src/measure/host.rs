@@ -12,6 +12,7 @@
 //! (`measurer.rs` tests both paths side by side).
 
 use super::functions::UnitMoments;
+use crate::nn::kernels::columns::{from_chunks, LANES};
 use crate::nn::kernels::moments::ColumnSums;
 use crate::nn::stack::{DenseStack, Workspace};
 use crate::nn::SliceActivation;
@@ -48,18 +49,38 @@ pub(crate) fn landscape_pass(
     let threshold = active_threshold as f32;
     let mut sums: Vec<ColumnSums> = Vec::with_capacity(hidden + 1);
     let mut shifts: Vec<Vec<f64>> = Vec::with_capacity(hidden + 1);
-    stack.observe_forward(member, grid, sigma, |layer, z, h| {
+    let in_chunks = stack.in_chunks();
+    let mut logits = Vec::new();
+    stack.observe_forward(member, grid, sigma, |layer, z, h, points| {
+        let width = units[layer + 1];
         if sums.len() == layer {
-            let width = units[layer + 1];
-            sums.push(ColumnSums::new(&h[..width]));
-            shifts.push(h[..width].iter().map(|&v| v.into()).collect());
+            // Centred on the first point.
+            let first: Vec<f32> = match in_chunks {
+                true => (0..width).map(|unit| h[unit * LANES]).collect(),
+                false => h[..width].to_vec(),
+            };
+            sums.push(ColumnSums::new(&first, in_chunks));
+            shifts.push(first.iter().map(|&v| v.into()).collect());
         }
-        sums[layer].add(h);
+        match in_chunks {
+            true => sums[layer].add_chunks(h, points),
+            false => sums[layer].add(h),
+        }
         if layer == hidden {
-            pass.logits.extend_from_slice(z);
+            match in_chunks {
+                true => {
+                    from_chunks(z, width, points, &mut logits);
+                    pass.logits.extend_from_slice(&logits);
+                }
+                false => pass.logits.extend_from_slice(z),
+            }
             return;
         }
-        pass.active += f64::from(sigma.count_active(z, h, threshold));
+        let active = match in_chunks {
+            true => active_in_chunks(sigma, z, h, threshold, width, points),
+            false => sigma.count_active(z, h, threshold),
+        };
+        pass.active += f64::from(active);
     });
     let points = grid.len() / units[0];
     pass.moments = sums
@@ -76,6 +97,28 @@ pub(crate) fn landscape_pass(
         })
         .collect();
     pass
+}
+
+/// The active (point, unit) pairs of `points` points stored in chunks,
+/// without the last chunk's padding.
+fn active_in_chunks(
+    sigma: &dyn SliceActivation,
+    z: &[f32],
+    h: &[f32],
+    threshold: f32,
+    width: usize,
+    points: usize,
+) -> u32 {
+    let whole = points / LANES * LANES * width;
+    let mut active = sigma.count_active(&z[..whole], &h[..whole], threshold);
+    let lanes = points % LANES;
+    if lanes > 0 {
+        for unit in 0..width {
+            let at = whole + unit * LANES;
+            active += sigma.count_active(&z[at..at + lanes], &h[at..at + lanes], threshold);
+        }
+    }
+    active
 }
 
 /// `member`'s gradient profile on the training set (`points × inputs` and

@@ -161,7 +161,6 @@ impl DenseStack {
     }
 
     /// Whether the passes store a block's values in chunks of points.
-    #[cfg(test)]
     pub(crate) fn in_chunks(&self) -> bool {
         self.in_chunks
     }
@@ -280,39 +279,49 @@ impl DenseStack {
     }
 
     /// `member`'s forward pass over `input` (`points × inputs`, row-major)
-    /// for a measure to look at, block of rows by block of rows, point by
-    /// point whatever the stack's layout: `observe(layer, z, h)` sees each
-    /// hidden layer's pre-activation and output over a block, then
-    /// `observe(hidden layers, logits, logits)` its logits (each `rows ×
-    /// units`, row-major). Nothing is kept for a backward pass: one buffer
-    /// per role, reused from layer to layer (the logits their own, so that
-    /// the hidden layers' pre-activation keeps its length from block to
-    /// block instead of being zero-filled back).
+    /// block of rows by block of rows: `observe(layer, z, σ(z), rows)` each
+    /// hidden layer's pre-activation and output over a block of `rows`
+    /// points, then `observe(hidden layers, logits, logits, rows)` its
+    /// logits, each as the stack stores its passes (`rows × units`,
+    /// row-major, or in chunks of points for a stack stored so: see
+    /// [`DenseStack::in_chunks`]; every block but the last a whole number
+    /// of chunks). Nothing is kept for a backward pass: one buffer per
+    /// role, reused from layer to layer (the logits their own, so that the
+    /// hidden layers' pre-activation keeps its length from block to block
+    /// instead of being zero-filled back).
     pub(crate) fn observe_forward(
         &self,
         member: usize,
         input: &[f32],
         sigma: &dyn SliceActivation,
-        mut observe: impl FnMut(usize, &[f32], &[f32]),
+        mut observe: impl FnMut(usize, &[f32], &[f32], usize),
     ) {
         let inputs = self.units[0];
         let hidden = self.layers() - 1;
         let block = self.block_rows(input.len() / inputs);
-        let (mut z, mut h, mut below, mut logits) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut z, mut h, mut below, mut logits, mut input_chunks) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for rows in input.chunks(block * inputs) {
+            let points = rows.len() / inputs;
+            let rows = match self.in_chunks {
+                true => {
+                    to_chunks(rows, inputs, &mut input_chunks);
+                    &input_chunks[..]
+                }
+                false => rows,
+            };
             for l in 0..=hidden {
                 let (weight, bias) = self.layer(member, l);
                 let x = if l == 0 { rows } else { &below[..] };
                 if l == hidden {
-                    affine_rows(x, weight, bias, self.fans(l), &mut logits);
-                    observe(l, &logits, &logits);
+                    self.affine(x, weight, bias, l, &mut logits);
+                    observe(l, &logits, &logits, points);
                     break;
                 }
-                affine_rows(x, weight, bias, self.fans(l), &mut z);
+                self.affine(x, weight, bias, l, &mut z);
                 h.resize(z.len(), 0.0);
                 sigma.apply_slice(&z, &mut h);
-                observe(l, &z, &h);
+                observe(l, &z, &h, points);
                 std::mem::swap(&mut h, &mut below);
             }
         }

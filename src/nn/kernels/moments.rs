@@ -13,6 +13,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 
+use super::columns::LANES;
 use super::flex::{flex_f32, Operand};
 use super::simd::simd_dispatch;
 
@@ -156,7 +157,7 @@ pub(crate) fn flex_centred_sums(representation: FlexTensor, shift: FlexTensor) -
 /// `(Σ d, Σ d²)` per column of the row-major `rows`, `d = value − shift`,
 /// in `f32`: the sums of one chunk of the tensor path.
 fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let mut sums = ColumnSums::new(shift);
+    let mut sums = ColumnSums::new(shift, false);
     sums.add_partial(rows);
     (
         sums.fold(&sums.partial_sums),
@@ -166,16 +167,23 @@ fn centred_row_sums(rows: &[f32], shift: &[f32]) -> (Vec<f32>, Vec<f32>) {
 
 /// Running `(Σ d, Σ d²)` per column of row-major rows given block by
 /// block, `d = value − shift`: short `f32` sums, added into `f64` every
-/// [`ColumnSums::FLUSH_ROWS`] rows or so, as the tensor path adds its
-/// chunks' sums.
+/// [`ColumnSums::FLUSH_ROWS`] rows, as the tensor path adds its chunks'
+/// sums.
 ///
 /// A narrow row (5 units) is too short to vectorise, so up to
 /// `ROWS_PER_BLOCK` rows are taken as one long row (the shift repeated),
 /// summed element-wise, then folded into the columns. A block holds at
 /// most `BLOCK_ELEMENTS` values, so a very wide layer is not folded over
 /// 16 of its rows where a call brings only a few.
+///
+/// Rows stored in chunks of points (`columns.rs`) are summed the same way:
+/// a chunk is a block of [`LANES`] rows laid out unit by unit, and its
+/// lane `l` holds the row a block's row `l` holds, so the sums are the
+/// same bits as from the same rows point by point.
 pub(crate) struct ColumnSums {
     units: usize,
+    /// Whether the rows come stored in chunks of points.
+    in_chunks: bool,
     /// The shift, repeated for a block of rows.
     shifts: Vec<f32>,
     partial_sums: Vec<f32>,
@@ -188,17 +196,28 @@ pub(crate) struct ColumnSums {
 impl ColumnSums {
     const ROWS_PER_BLOCK: usize = 16;
     const BLOCK_ELEMENTS: usize = 1 << 14;
-    /// Rows summed in `f32` before they are added into `f64`: each partial
-    /// sum then has at most 16 terms, or the rows of one call.
+    /// Rows summed in `f32` before they are added into `f64`, however
+    /// many rows each call brings: each partial sum has at most 16 terms.
     pub(crate) const FLUSH_ROWS: usize = 256;
 
-    /// Empty sums centred on `shift` (one value per column).
-    pub(crate) fn new(shift: &[f32]) -> Self {
+    /// Empty sums centred on `shift` (one value per column), of rows given
+    /// point by point (`in_chunks` false) or stored in chunks of points
+    /// (at most `narrow::MAX_WIDTH` columns).
+    pub(crate) fn new(shift: &[f32], in_chunks: bool) -> Self {
         let units = shift.len();
         let block = (Self::BLOCK_ELEMENTS / units.max(1)).clamp(1, Self::ROWS_PER_BLOCK) * units;
+        let shifts = match in_chunks {
+            true => shift
+                .iter()
+                .flat_map(|&s| std::iter::repeat_n(s, LANES))
+                .collect(),
+            false => shift.iter().copied().cycle().take(block).collect(),
+        };
+        debug_assert!(!in_chunks || block == LANES * units);
         Self {
             units,
-            shifts: shift.iter().copied().cycle().take(block).collect(),
+            in_chunks,
+            shifts,
             partial_sums: vec![0.0; block],
             partial_squares: vec![0.0; block],
             partial_rows: 0,
@@ -208,8 +227,63 @@ impl ColumnSums {
     }
 
     /// Adds `rows` (whole rows, row-major).
-    pub(crate) fn add(&mut self, rows: &[f32]) {
-        self.add_partial(rows);
+    pub(crate) fn add(&mut self, mut rows: &[f32]) {
+        debug_assert!(!self.in_chunks);
+        if self.units == 0 {
+            return;
+        }
+        while !rows.is_empty() {
+            let room = (Self::FLUSH_ROWS - self.partial_rows) * self.units;
+            let (now, later) = rows.split_at(rows.len().min(room));
+            self.add_partial(now);
+            self.flush_when_full();
+            rows = later;
+        }
+    }
+
+    /// Adds `points` rows stored in chunks of points (whole chunks, the
+    /// last one padded), after rows that filled whole chunks.
+    pub(crate) fn add_chunks(&mut self, mut chunks: &[f32], mut points: usize) {
+        debug_assert!(self.in_chunks && self.partial_rows.is_multiple_of(LANES));
+        let chunk = LANES * self.units;
+        while points > 0 {
+            // A multiple of LANES, but for the last part of a padded chunk.
+            let now = points.min(Self::FLUSH_ROWS - self.partial_rows);
+            let (whole, later) = chunks.split_at(now / LANES * chunk);
+            self.add_partial(whole);
+            let lanes = now % LANES;
+            if lanes > 0 {
+                self.add_lanes(&later[..chunk], lanes);
+            }
+            self.flush_when_full();
+            chunks = later;
+            points -= now;
+        }
+    }
+
+    /// Adds the first `lanes` rows of one chunk.
+    fn add_lanes(&mut self, chunk: &[f32], lanes: usize) {
+        let units = chunk
+            .chunks(LANES)
+            .zip(self.shifts.chunks(LANES))
+            .zip(self.partial_sums.chunks_mut(LANES))
+            .zip(self.partial_squares.chunks_mut(LANES));
+        for (((values, shifts), sums), squares) in units {
+            for (((value, shift), sum), square) in values[..lanes]
+                .iter()
+                .zip(shifts)
+                .zip(sums.iter_mut())
+                .zip(squares.iter_mut())
+            {
+                let d = value - shift;
+                *sum += d;
+                *square = d.mul_add(d, *square);
+            }
+        }
+        self.partial_rows += lanes;
+    }
+
+    fn flush_when_full(&mut self) {
         if self.partial_rows >= Self::FLUSH_ROWS {
             self.flush();
         }
@@ -256,8 +330,15 @@ impl ColumnSums {
         self.partial_rows += rows.len() / self.units.max(1);
     }
 
-    /// The columns of a block of partial sums, in `f32`.
+    /// The columns of a block of partial sums, in `f32`: the block's rows
+    /// added in order.
     fn fold(&self, partial: &[f32]) -> Vec<f32> {
+        if self.in_chunks {
+            return partial
+                .chunks_exact(LANES)
+                .map(|lanes| lanes.iter().fold(0.0f32, |column, value| column + value))
+                .collect();
+        }
         let mut columns = vec![0.0f32; self.units];
         for row in partial.chunks_exact(self.units.max(1)) {
             for (column, value) in columns.iter_mut().zip(row) {
@@ -401,9 +482,9 @@ mod tests {
     }
 
     /// The sums of a wide layer (a block of 16 rows) and a narrow one (one
-    /// long row of 16 rows), its rows brought 1, 2, 4, 8 or 16 at a time:
-    /// the same bits, to the flush after 256 rows and beyond, and within
-    /// float tolerance of the sums in `f64`.
+    /// long row of 16 rows), its rows brought 1, 2, 4, 8, 16, 100 or all
+    /// 600 at a time: the same bits, to the flush after 256 rows and
+    /// beyond, and within float tolerance of the sums in `f64`.
     #[test]
     fn column_sums_do_not_depend_on_the_rows_per_call() {
         for units in [500, 5] {
@@ -413,14 +494,14 @@ mod tests {
                 .collect();
             let shift = &values[..units];
             let sums_by = |rows_per_call: usize| {
-                let mut sums = ColumnSums::new(shift);
+                let mut sums = ColumnSums::new(shift, false);
                 for rows in values.chunks(rows_per_call * units) {
                     sums.add(rows);
                 }
                 sums.finish()
             };
             let (sums, squares) = sums_by(16);
-            for rows_per_call in [1, 2, 4, 8] {
+            for rows_per_call in [1, 2, 4, 8, 100, 600] {
                 let (other_sums, other_squares) = sums_by(rows_per_call);
                 let same =
                     |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
@@ -439,6 +520,44 @@ mod tests {
                 let (exact_sum, exact_square) = (d().sum::<f64>(), d().map(|d| d * d).sum::<f64>());
                 assert!((sum - exact_sum).abs() <= 1e-5 * exact_square.sqrt().max(1.0));
                 assert!((square - exact_square).abs() <= 1e-5 * exact_square);
+            }
+        }
+    }
+
+    /// Rows stored in chunks of points, brought a chunk, three chunks or
+    /// all of them at a time (600 rows: the last chunk holds 8), give the
+    /// bits of the same rows point by point.
+    #[test]
+    fn column_sums_of_chunks_are_the_sums_of_their_rows() {
+        for units in [1, 5, 15] {
+            let rows = 600;
+            let values: Vec<f32> = (0..rows * units)
+                .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.3) * 3.0)
+                .collect();
+            let shift = &values[..units];
+            let mut by_rows = ColumnSums::new(shift, false);
+            by_rows.add(&values);
+            let (sums, squares) = by_rows.finish();
+            let mut chunks = Vec::new();
+            crate::nn::kernels::columns::to_chunks(&values, units, &mut chunks);
+            for chunks_per_call in [1, 3, 40] {
+                let mut by_chunks = ColumnSums::new(shift, true);
+                let call = chunks_per_call * LANES;
+                for (i, part) in chunks.chunks(call * units).enumerate() {
+                    by_chunks.add_chunks(part, call.min(rows - i * call));
+                }
+                let (other_sums, other_squares) = by_chunks.finish();
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&sums),
+                    bits(&other_sums),
+                    "{units} units, {chunks_per_call}"
+                );
+                assert_eq!(
+                    bits(&squares),
+                    bits(&other_squares),
+                    "{units} units, {chunks_per_call}"
+                );
             }
         }
     }
