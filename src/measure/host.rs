@@ -55,10 +55,11 @@ pub(crate) fn landscape_pass(
         let width = units[layer + 1];
         if sums.len() == layer {
             // Centred on the first point.
-            let first: Vec<f32> = match in_chunks {
-                true => (0..width).map(|unit| h[unit * LANES]).collect(),
-                false => h[..width].to_vec(),
-            };
+            let mut first = Vec::with_capacity(width);
+            match in_chunks {
+                true => from_chunks(h, width, 1, &mut first),
+                false => first.extend_from_slice(&h[..width]),
+            }
             sums.push(ColumnSums::new(&first, in_chunks));
             shifts.push(first.iter().map(|&v| v.into()).collect());
         }

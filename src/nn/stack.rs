@@ -252,13 +252,7 @@ impl DenseStack {
             let rows = start..(start + block).min(points);
             let x = &input[rows.start * inputs..rows.end * inputs];
             let y = &labels[rows.start * outputs..rows.end * outputs];
-            let x = match self.in_chunks {
-                true => {
-                    to_chunks(x, inputs, &mut input_chunks);
-                    &input_chunks[..]
-                }
-                false => x,
-            };
+            let x = self.stored_input(x, &mut input_chunks);
             self.forward(member, x, sigma, work);
             if self.in_chunks {
                 let chunks = &work.logit_chunks;
@@ -303,13 +297,7 @@ impl DenseStack {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for rows in input.chunks(block * inputs) {
             let points = rows.len() / inputs;
-            let rows = match self.in_chunks {
-                true => {
-                    to_chunks(rows, inputs, &mut input_chunks);
-                    &input_chunks[..]
-                }
-                false => rows,
-            };
+            let rows = self.stored_input(rows, &mut input_chunks);
             for l in 0..=hidden {
                 let (weight, bias) = self.layer(member, l);
                 let x = if l == 0 { rows } else { &below[..] };
@@ -325,6 +313,16 @@ impl DenseStack {
                 std::mem::swap(&mut h, &mut below);
             }
         }
+    }
+
+    /// A block of input rows (`rows × inputs`, row-major) as the stack
+    /// stores its passes: as they are, or copied into `chunks`.
+    fn stored_input<'a>(&self, rows: &'a [f32], chunks: &'a mut Vec<f32>) -> &'a [f32] {
+        if !self.in_chunks {
+            return rows;
+        }
+        to_chunks(rows, self.units[0], chunks);
+        chunks
     }
 
     /// The affine map of a layer, stored as the stack stores its passes.
