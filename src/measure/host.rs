@@ -11,7 +11,10 @@
 //! exact active counts), so the measures agree within float tolerance
 //! (`measurer.rs` tests both paths side by side).
 
+use nalgebra::DMatrix;
+
 use super::functions::UnitMoments;
+use super::proxies::{condition_number, zico, NtkAndZico};
 use crate::nn::kernels::columns::{from_chunks, LANES};
 use crate::nn::kernels::moments::ColumnSums;
 use crate::nn::stack::{DenseStack, Workspace};
@@ -153,4 +156,82 @@ pub(crate) fn gradient_profile(
         }
     }
     (weight_norms, whole.sqrt(), snip)
+}
+
+/// `member`'s `ntk_cond` and `zico` (`proxies.rs`) on the proxies' batch
+/// (`points × inputs` and its labels, row-major), from its per-example
+/// gradients factored layer by layer
+/// ([`DenseStack::example_gradients`]): example `i`'s gradient of a
+/// layer's weights is `hᵢᵀ·δᵢ`, of its biases `δᵢ`. So, with `H` and `Δ`
+/// a layer's `hᵢ` and `δᵢ` as rows,
+/// - the NTK `J·Jᵀ` is `Σ (Δ·Δᵀ) ⊙ (H·Hᵀ + 1)` over the layers, two
+///   products as wide as the layer's sides where `J` has a column per
+///   weight;
+/// - ZiCo's sums over the batch of `|g|`, `g` and `g²` for every weight are
+///   `|H|ᵀ·|Δ|`, `Hᵀ·Δ` and `(H∘H)ᵀ·(Δ∘Δ)`.
+///
+/// Both in `f64`, from the `f32` factors (the tensor path forms `J` in
+/// `f32`, then its Gram matrix in `f64`); they agree within float
+/// tolerance (`measurer.rs` tests both paths side by side).
+pub(crate) fn jacobian_proxies(
+    stack: &DenseStack,
+    member: usize,
+    [points, labels]: [&[f32]; 2],
+    loss: Loss,
+    sigma: &dyn SliceActivation,
+    work: &mut Workspace,
+) -> NtkAndZico {
+    let units = stack.units();
+    let (batch, outputs) = (points.len() / units[0], units[units.len() - 1]);
+    let matrix = |rows: &[f32]| {
+        DMatrix::<f64>::from_row_iterator(
+            batch,
+            rows.len() / batch,
+            rows.iter().map(|&v| f64::from(v)),
+        )
+    };
+    // TE-NAS's NTK is that of the summed logits (Chen et al. 2021).
+    let mut ntk = DMatrix::<f64>::zeros(batch, batch);
+    let ones = |logits: &[f32]| vec![1.0; logits.len()];
+    stack.example_gradients(member, points, sigma, work, ones, |_, below, delta| {
+        let (h, d) = (matrix(below), matrix(delta));
+        let inputs = (&h * h.transpose()).add_scalar(1.0);
+        ntk += (&d * d.transpose()).component_mul(&inputs);
+    });
+    // ZiCo's per-example gradients are of the loss (Li et al. 2023).
+    let slope = |logits: &[f32]| loss.slope_rows(logits, labels, outputs);
+    let mut group_sums = Vec::with_capacity(stack.layers());
+    stack.example_gradients(member, points, sigma, work, slope, |_, below, delta| {
+        let (h, d) = (matrix(below), matrix(delta));
+        let square = |m: &DMatrix<f64>| m.map(|v| v * v);
+        let weights = [
+            h.abs().transpose() * d.abs(),
+            h.transpose() * &d,
+            square(&h).transpose() * square(&d),
+        ];
+        let biases = [d.abs().row_sum(), d.row_sum(), square(&d).row_sum()];
+        let ratio = |sums: [&f64; 3]| zico_ratio(batch as f64, sums.map(|s| *s));
+        let weight_ratios = weights[0].iter().zip(&weights[1]).zip(&weights[2]);
+        let bias_ratios = biases[0].iter().zip(&biases[1]).zip(&biases[2]);
+        group_sums.push(
+            weight_ratios
+                .chain(bias_ratios)
+                .map(|((a, b), c)| ratio([a, b, c]))
+                .sum::<f64>(),
+        );
+    });
+    // The output layer came first; the tensor path takes the blocks in order.
+    group_sums.reverse();
+    (condition_number(ntk), zico(&group_sums))
+}
+
+/// ZiCo's term for one parameter from its sums over a batch of `|g|`, `g`
+/// and `g²`: `mean|g| / std(g)`, zero where `g` does not vary.
+fn zico_ratio(batch: f64, [sum_abs, sum, sum_of_squares]: [f64; 3]) -> f64 {
+    let mean = sum / batch;
+    let variance = (sum_of_squares / batch - mean * mean).max(0.0);
+    if variance <= 0.0 {
+        return 0.0;
+    }
+    (sum_abs / batch) / variance.sqrt().max(1e-30)
 }

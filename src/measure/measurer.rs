@@ -15,7 +15,7 @@ use super::functions::{
 };
 use super::host;
 use super::names::Measure;
-use super::proxies::{self, Proxies, PROXY_BATCH};
+use super::proxies::{self, NtkAndZico, Proxies, PROXY_BATCH};
 use crate::nn::stack::{DenseStack, Workspace};
 use crate::nn::{ActivationSpec, ComputeBackend, LayerSpec, Mlp, MlpConfig, SupportedBackend};
 use crate::problem::{ProblemConfig, ProblemData};
@@ -189,6 +189,12 @@ impl<B: ComputeBackend> Measurer<B> {
     /// Measures every member of a built ensemble.
     pub fn measure_ensemble(&self, model: &Mlp<B>) -> Measured {
         let on_host = self.host.as_ref().zip(DenseStack::of(model));
+        let jacobians = match &on_host {
+            Some((sets, stack)) if self.config.proxies => {
+                Some(self.host_jacobians(model, stack, sets))
+            }
+            _ => None,
+        };
         let (pass, (grad_norms, whole_gradient)) = match on_host {
             Some((sets, stack)) => self.host_passes(model, &stack, sets),
             None => (
@@ -204,6 +210,7 @@ impl<B: ComputeBackend> Measurer<B> {
                 self.problem.loss,
                 whole_gradient,
                 self.grid_points.dims()[1],
+                jacobians,
             )
         } else {
             vec![Proxies::not_computed(); model.members()]
@@ -281,6 +288,35 @@ impl<B: ComputeBackend> Measurer<B> {
             snip.push(profile.2);
         }
         (pass, (grad_norms, (whole, snip)))
+    }
+
+    /// `ntk_cond` and `zico` of a dense stack's members on the proxies'
+    /// batch, member by member on host vectors (`host.rs`).
+    fn host_jacobians(
+        &self,
+        model: &Mlp<B>,
+        stack: &DenseStack,
+        sets: &HostSets,
+    ) -> Vec<NtkAndZico> {
+        let sigma = model
+            .activation
+            .function
+            .slices()
+            .expect("a dense stack's activation");
+        let units = stack.units();
+        let batch = self.proxy_points.dims()[0];
+        let (inputs, outputs) = (units[0], units[units.len() - 1]);
+        let proxy_set = [
+            &sets.train[0][..batch * inputs],
+            &sets.train[1][..batch * outputs],
+        ];
+        let mut work = Workspace::default();
+        (0..stack.members())
+            .map(|member| {
+                let loss = self.problem.loss;
+                host::jacobian_proxies(stack, member, proxy_set, loss, sigma, &mut work)
+            })
+            .collect()
     }
 
     /// The gradient profile, per member: the norm of the loss gradient with
@@ -565,7 +601,7 @@ pub fn output_landscapes<B: SupportedBackend>(
 mod tests {
     use super::*;
     use crate::nn::{ActivationRegistry, LayerRegistry, PLANE_DIMS};
-    use crate::problem::{DataPlane, Dataset, LandscapeGrid, ProblemConfig};
+    use crate::problem::{DataPlane, Dataset, LandscapeGrid, Loss, ProblemConfig};
     use crate::seed::network_seed;
     use burn::backend::{Autodiff, NdArray};
     use burn::tensor::TensorData;
@@ -819,6 +855,7 @@ mod tests {
             // Zero biases put z = 0 at the grid's centre, leaky relu's kink.
             ("leaky_relu", 2, 600, square.clone()),
             ("clipped-relu:0.2:1", 4, 600, square.clone()),
+            ("tanh", 2, 600, square.clone().with_loss(Loss::Mse)),
         ];
         for (activation, depth, budget, problem) in cases {
             let config = MeasureConfig::new().with_grid(23);
@@ -870,9 +907,18 @@ mod tests {
             for (x, y) in a.grad_norms.iter().zip(&b.grad_norms) {
                 close(*x, *y, 1e-5);
             }
-            for measure in [Measure::GradNorm, Measure::Snip, Measure::Naswot] {
+            // The NTK and ZiCo from the Jacobian's factors (`host.rs`): in
+            // `f64`, where the tensor path rounds each entry of `J` to `f32`.
+            let proxies = [
+                (Measure::GradNorm, 1e-5),
+                (Measure::Snip, 1e-5),
+                (Measure::Naswot, 1e-5),
+                (Measure::NtkCond, 1e-5),
+                (Measure::Zico, 1e-6),
+            ];
+            for (measure, tolerance) in proxies {
                 match (a.get(measure), b.get(measure)) {
-                    (Some(x), Some(y)) => close(x, y, 1e-5),
+                    (Some(x), Some(y)) => close(x, y, tolerance),
                     (x, y) => assert_eq!(x, y, "{what:?} {measure:?}"),
                 }
             }

@@ -376,14 +376,19 @@ fn jacobian_proxies_of_group<B: ComputeBackend>(
         .zip(zico_sums.chunks(blocks))
         .map(|(rows, sums)| {
             let ntk = gram_f64(rows, batch, params);
-            let zico = if sums.iter().all(|&s| s > 0.0) {
-                Ok(sums.iter().map(|s| s.ln()).sum())
-            } else {
-                Err("a block's gradients do not vary over the batch")
-            };
-            (condition_number(ntk), zico)
+            (condition_number(ntk), zico(sums))
         })
         .collect()
+}
+
+/// ZiCo (Li et al. 2023) from its sum over each block's parameters of
+/// `mean|g| / std(g)` over the batch: `Σ log` of the sums.
+pub(crate) fn zico(group_sums: &[f64]) -> Result<f64, &'static str> {
+    if group_sums.iter().all(|&s| s > 0.0) {
+        Ok(group_sums.iter().map(|s| s.ln()).sum())
+    } else {
+        Err("a block's gradients do not vary over the batch")
+    }
 }
 
 /// Parameters per block of [`gram_f64`]: the block's `f64` copy (`B ×
@@ -418,7 +423,8 @@ fn gram_f64(rows: &[f32], batch: usize, params: usize) -> DMatrix<f64> {
 }
 
 /// Every proxy of each member. `points`/`labels` are the proxies' batch;
-/// `grad_norm` and `snip` come from the caller's full-batch backward pass.
+/// `grad_norm` and `snip` come from the caller's full-batch backward pass,
+/// and `ntk_cond` and `zico` too where the caller has them (`host.rs`).
 pub fn proxies<B: ComputeBackend>(
     model: &Mlp<B>,
     points: Tensor<B, 2>,
@@ -426,10 +432,11 @@ pub fn proxies<B: ComputeBackend>(
     loss: Loss,
     gradient: (Vec<f64>, Vec<f64>),
     inputs: usize,
+    jacobians: Option<Vec<NtkAndZico>>,
 ) -> Vec<Proxies> {
     let kernels = host_matrices(naswot_kernel(&model.valid(), points.clone().inner()));
     let flows = synflow(model, inputs);
-    let jacobians = jacobian_proxies(model, points, labels, loss);
+    let jacobians = jacobians.unwrap_or_else(|| jacobian_proxies(model, points, labels, loss));
     let (norms, snips) = gradient;
     kernels
         .into_iter()

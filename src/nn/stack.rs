@@ -272,6 +272,50 @@ impl DenseStack {
         work.input_chunks = input_chunks;
     }
 
+    /// `member`'s gradients of `Σᵢ sᵢ·f(xᵢ)` at every layer's
+    /// pre-activation, example by example, over the batch `input` (`points
+    /// × inputs`, row-major, passed whole), with the seed `s = seed(logits)`
+    /// (both `points × outputs`, row-major): `observe(layer, below, delta)`
+    /// for each layer, the output layer first, with the layer's input and
+    /// that gradient as row-major rows. Example `i`'s gradient of the
+    /// layer's weights is the outer product `below[i]ᵀ·delta[i]`, and of its
+    /// biases `delta[i]`: the rows of the per-example Jacobian, factored.
+    pub(crate) fn example_gradients(
+        &self,
+        member: usize,
+        input: &[f32],
+        sigma: &dyn SliceActivation,
+        work: &mut Workspace,
+        seed: impl FnOnce(&[f32]) -> Vec<f32>,
+        mut observe: impl FnMut(usize, &[f32], &[f32]),
+    ) {
+        let outputs = self.units[self.layers()];
+        let points = input.len() / self.units[0];
+        let mut input_chunks = std::mem::take(&mut work.input_chunks);
+        let x = self.stored_input(input, &mut input_chunks);
+        self.forward(member, x, sigma, work);
+        if self.in_chunks {
+            from_chunks(&work.logit_chunks, outputs, points, &mut work.block_logits);
+        }
+        work.grad = seed(&work.block_logits);
+        if self.in_chunks {
+            to_chunks(&work.grad, outputs, &mut work.grad_below);
+            std::mem::swap(&mut work.grad, &mut work.grad_below);
+        }
+        let (mut below_rows, mut delta_rows) = (Vec::new(), Vec::new());
+        let at = (x, points);
+        self.backward_observed(member, at, sigma, work, false, |layer, below, delta| {
+            if !self.in_chunks {
+                return observe(layer, below, delta);
+            }
+            let [fan_in, fan_out] = self.fans(layer);
+            from_chunks(below, fan_in, points, &mut below_rows);
+            from_chunks(delta, fan_out, points, &mut delta_rows);
+            observe(layer, &below_rows, &delta_rows);
+        });
+        work.input_chunks = input_chunks;
+    }
+
     /// `member`'s forward pass over `input` (`points × inputs`, row-major)
     /// block of rows by block of rows: `observe(layer, z, σ(z), rows)` each
     /// hidden layer's pre-activation and output over a block of `rows`
@@ -378,10 +422,25 @@ impl DenseStack {
     fn backward(
         &self,
         member: usize,
+        input: (&[f32], usize),
+        sigma: &dyn SliceActivation,
+        work: &mut Workspace,
+        accumulate: bool,
+    ) {
+        self.backward_observed(member, input, sigma, work, accumulate, |_, _, _| {});
+    }
+
+    /// [`DenseStack::backward`], calling `observe(layer, below, delta)`
+    /// with each layer's input and the gradient at its pre-activation, as
+    /// the stack stores them, before the layer's own backward pass.
+    fn backward_observed(
+        &self,
+        member: usize,
         (input, rows): (&[f32], usize),
         sigma: &dyn SliceActivation,
         work: &mut Workspace,
         accumulate: bool,
+        mut observe: impl FnMut(usize, &[f32], &[f32]),
     ) {
         let layers = self.layers();
         work.param_grads.resize_with(2 * layers, Vec::new);
@@ -391,6 +450,7 @@ impl DenseStack {
                 sigma.backward_slice(z, h, &mut work.grad);
             }
             let below = if l == 0 { input } else { &work.outputs[l - 1] };
+            observe(l, below, &work.grad);
             let (weight, _) = self.layer(member, l);
             let input_grad = (l > 0).then_some(&mut work.grad_below);
             let [weight_grad, bias_grad] = &mut work.param_grads[2 * l..2 * l + 2] else {

@@ -201,6 +201,29 @@ impl Loss {
         }
     }
 
+    /// [`Loss::slope`] on host vectors: `∂ℓ/∂f` of each row of `logits`
+    /// (`rows × outputs`, row-major) against its `labels`, as long.
+    pub fn slope_rows(self, logits: &[f32], labels: &[f32], outputs: usize) -> Vec<f32> {
+        let mut slope = Vec::with_capacity(logits.len());
+        if outputs > 1 {
+            for (row, labels) in logits
+                .chunks_exact(outputs)
+                .zip(labels.chunks_exact(outputs))
+            {
+                let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let exps: Vec<f32> = row.iter().map(|&f| (f - top).exp()).collect();
+                let total: f32 = exps.iter().sum();
+                slope.extend(exps.iter().zip(labels).map(|(&e, &y)| e / total - y));
+            }
+            return slope;
+        }
+        slope.extend(logits.iter().zip(labels).map(|(&f, &y)| match self {
+            Loss::Bce => 1.0 / (1.0 + (-f).exp()) - y,
+            Loss::Mse => (f - (y * 2.0 - 1.0)) * 2.0,
+        }));
+        slope
+    }
+
     /// The gradient of a member's loss — the mean over the `points` of a
     /// batch of [`Loss::per_member`]'s pointwise loss — with respect to the
     /// logits of some of its rows (`rows × outputs`, row-major), `labels` as
