@@ -210,9 +210,7 @@ impl Loss {
                 .chunks_exact(outputs)
                 .zip(labels.chunks_exact(outputs))
             {
-                let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let exps: Vec<f32> = row.iter().map(|&f| (f - top).exp()).collect();
-                let total: f32 = exps.iter().sum();
+                let (exps, total) = shifted_exps(row);
                 slope.extend(exps.iter().zip(labels).map(|(&e, &y)| e / total - y));
             }
             return slope;
@@ -246,9 +244,7 @@ impl Loss {
                 .chunks_exact(outputs)
                 .zip(labels.chunks_exact(outputs))
             {
-                let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let exps: Vec<f32> = row.iter().map(|&f| (f - top).exp()).collect();
-                let total: f32 = exps.iter().sum();
+                let (exps, total) = shifted_exps(row);
                 let mass: f32 = labels.iter().map(|&y| -(-share * y)).sum();
                 let scale = mass * (1.0 / total);
                 grad.extend(
@@ -282,6 +278,15 @@ impl Loss {
         };
         grad.extend(logits.iter().zip(labels).map(|(&f, &y)| pointwise(f, y)));
     }
+}
+
+/// `e^{f − max f}` of a row of logits and their sum: a softmax's terms,
+/// shifted by the row's maximum as Burn's softmax is.
+fn shifted_exps(row: &[f32]) -> (Vec<f32>, f32) {
+    let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = row.iter().map(|&f| (f - top).exp()).collect();
+    let total = exps.iter().sum();
+    (exps, total)
 }
 
 impl fmt::Display for Loss {
