@@ -195,8 +195,8 @@ pub(crate) fn jacobian_proxies(
     let ones = |logits: &[f32]| vec![1.0; logits.len()];
     stack.example_gradients(member, points, sigma, work, ones, |_, below, delta| {
         let (h, d) = (matrix(below), matrix(delta));
-        let inputs = (&h * h.transpose()).add_scalar(1.0);
-        ntk += (&d * d.transpose()).component_mul(&inputs);
+        let input_gram = (&h * h.transpose()).add_scalar(1.0);
+        ntk += (&d * d.transpose()).component_mul(&input_gram);
     });
     // ZiCo's per-example gradients are of the loss (Li et al. 2023).
     let slope = |logits: &[f32]| loss.slope_rows(logits, labels, outputs);

@@ -851,6 +851,8 @@ mod tests {
             ("relu", 1, 2000, square.clone()),
             ("abs", 3, 400, square.clone()),
             ("tanh", 12, 2000, square.clone()),
+            // 100 points: the proxies' batch ends in a part of a chunk.
+            ("tanh", 12, 2000, square.clone().with_train_size(100)),
             ("relu", 2, 1500, digits),
             // Zero biases put z = 0 at the grid's centre, leaky relu's kink.
             ("leaky_relu", 2, 600, square.clone()),
@@ -872,7 +874,7 @@ mod tests {
             if activation == "leaky_relu" {
                 mlp.init = crate::nn::Init::He;
             }
-            let mut model: Mlp<F> = mlp.init(&spec, &layer("dense"), &[7], &Default::default());
+            let mut model: Mlp<F> = mlp.init(&spec, &layer("dense"), &[7, 8], &Default::default());
             if depth == 3 {
                 let zero = |p: &Param<Tensor<F, 3>>| Param::from_tensor(p.val().zeros_like());
                 model.hidden[1].params = model.hidden[1].params.iter().map(zero).collect();
@@ -885,41 +887,54 @@ mod tests {
             if depth == 3 {
                 assert_eq!(a.networks[0].collapse_layer, Some(2), "the zeroed layer");
             }
-            let (a, b, what) = (&a.networks[0], &b.networks[0], (activation, depth));
-            let close = |x: f64, y: f64, tolerance: f64| {
-                assert!(
-                    (x - y).abs() <= tolerance * y.abs().max(1e-12),
-                    "{what:?}: {x} vs {y}"
-                )
-            };
-            close(a.activation_ratio, b.activation_ratio, 1e-9);
-            close(a.v3, b.v3, 1e-4);
-            close(a.rv_out, b.rv_out, 1e-5);
-            assert_eq!(
-                (a.c2c, a.collapse_layer),
-                (b.c2c, b.collapse_layer),
-                "{what:?}"
-            );
-            for (x, y) in a.rv_layers.iter().zip(&b.rv_layers) {
-                close(*x, *y, 1e-5);
-            }
-            assert_eq!(a.grad_norms.len(), b.grad_norms.len());
-            for (x, y) in a.grad_norms.iter().zip(&b.grad_norms) {
-                close(*x, *y, 1e-5);
-            }
-            // The NTK and ZiCo from the Jacobian's factors (`host.rs`): in
-            // `f64`, where the tensor path rounds each entry of `J` to `f32`.
-            let proxies = [
-                (Measure::GradNorm, 1e-5),
-                (Measure::Snip, 1e-5),
-                (Measure::Naswot, 1e-5),
-                (Measure::NtkCond, 1e-5),
-                (Measure::Zico, 1e-6),
-            ];
-            for (measure, tolerance) in proxies {
-                match (a.get(measure), b.get(measure)) {
-                    (Some(x), Some(y)) => close(x, y, tolerance),
-                    (x, y) => assert_eq!(x, y, "{what:?} {measure:?}"),
+            assert_eq!(a.networks.len(), 2);
+            for (member, (a, b)) in a.networks.iter().zip(&b.networks).enumerate() {
+                let what = (activation, depth, member);
+                let close = |name: &str, x: f64, y: f64, tolerance: f64| {
+                    assert!(
+                        (x - y).abs() <= tolerance * y.abs().max(1e-12),
+                        "{what:?} {name}: {x} vs {y}"
+                    )
+                };
+                close(
+                    "activation ratio",
+                    a.activation_ratio,
+                    b.activation_ratio,
+                    1e-9,
+                );
+                close("v3", a.v3, b.v3, 1e-4);
+                close("rv_out", a.rv_out, b.rv_out, 1e-5);
+                assert_eq!(
+                    (a.c2c, a.collapse_layer),
+                    (b.c2c, b.collapse_layer),
+                    "{what:?}"
+                );
+                for (x, y) in a.rv_layers.iter().zip(&b.rv_layers) {
+                    close("rv_layers", *x, *y, 1e-5);
+                }
+                assert_eq!(a.grad_norms.len(), b.grad_norms.len());
+                // Behind the zeroed layer the output is constant, and the
+                // output layer's gradient h·Σᵢ(σ(f) − yᵢ) a sum that cancels.
+                let gradients = if depth == 3 { 1e-3 } else { 1e-5 };
+                for (x, y) in a.grad_norms.iter().zip(&b.grad_norms) {
+                    close("grad_norms", *x, *y, gradients);
+                }
+                // The NTK and ZiCo from the Jacobian's factors (`host.rs`): in
+                // `f64`, where the tensor path rounds each entry of `J` to `f32`;
+                // the NTK's condition number magnifies that rounding, ZiCo's
+                // ratios of batch means do not.
+                let proxies = [
+                    (Measure::GradNorm, gradients),
+                    (Measure::Snip, gradients),
+                    (Measure::Naswot, 1e-5),
+                    (Measure::NtkCond, 1e-5),
+                    (Measure::Zico, 1e-6),
+                ];
+                for (measure, tolerance) in proxies {
+                    match (a.get(measure), b.get(measure)) {
+                        (Some(x), Some(y)) => close(measure.name(), x, y, tolerance),
+                        (x, y) => assert_eq!(x, y, "{what:?} {measure:?}"),
+                    }
                 }
             }
             assert_eq!(

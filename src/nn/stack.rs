@@ -303,8 +303,8 @@ impl DenseStack {
             std::mem::swap(&mut work.grad, &mut work.grad_below);
         }
         let (mut below_rows, mut delta_rows) = (Vec::new(), Vec::new());
-        let at = (x, points);
-        self.backward_observed(member, at, sigma, work, false, |layer, below, delta| {
+        let batch = (x, points);
+        self.backward_observed(member, batch, sigma, work, false, |layer, below, delta| {
             if !self.in_chunks {
                 return observe(layer, below, delta);
             }
