@@ -17,7 +17,7 @@ use super::functions::UnitMoments;
 use super::proxies::{condition_number, zico, NtkAndZico};
 use crate::nn::kernels::columns::{from_chunks, LANES};
 use crate::nn::kernels::moments::ColumnSums;
-use crate::nn::stack::{DenseStack, Workspace};
+use crate::nn::stack::{DenseStack, Seed, Workspace};
 use crate::nn::SliceActivation;
 use crate::problem::Loss;
 
@@ -190,39 +190,62 @@ pub(crate) fn jacobian_proxies(
             rows.iter().map(|&v| f64::from(v)),
         )
     };
-    // TE-NAS's NTK is that of the summed logits (Chen et al. 2021).
-    let mut ntk = DMatrix::<f64>::zeros(batch, batch);
+    // TE-NAS's NTK is that of the summed logits (Chen et al. 2021), ZiCo's
+    // per-example gradients are of the loss (Li et al. 2023).
     let ones = |logits: &[f32]| vec![1.0; logits.len()];
-    stack.example_gradients(member, points, sigma, work, ones, |_, below, delta| {
-        let (h, d) = (matrix(below), matrix(delta));
-        let input_gram = (&h * h.transpose()).add_scalar(1.0);
-        ntk += (&d * d.transpose()).component_mul(&input_gram);
-    });
-    // ZiCo's per-example gradients are of the loss (Li et al. 2023).
     let slope = |logits: &[f32]| loss.slope_rows(logits, labels, outputs);
+    let mut ntk = DMatrix::<f64>::zeros(batch, batch);
     let mut group_sums = Vec::with_capacity(stack.layers());
-    stack.example_gradients(member, points, sigma, work, slope, |_, below, delta| {
-        let (h, d) = (matrix(below), matrix(delta));
-        let square = |m: &DMatrix<f64>| m.map(|v| v * v);
-        let weights = [
-            h.abs().transpose() * d.abs(),
-            h.transpose() * &d,
-            square(&h).transpose() * square(&d),
-        ];
-        let biases = [d.abs().row_sum(), d.row_sum(), square(&d).row_sum()];
-        let ratio = |sums: [&f64; 3]| zico_ratio(batch as f64, sums.map(|s| *s));
-        let weight_ratios = weights[0].iter().zip(&weights[1]).zip(&weights[2]);
-        let bias_ratios = biases[0].iter().zip(&biases[1]).zip(&biases[2]);
-        group_sums.push(
-            weight_ratios
-                .chain(bias_ratios)
-                .map(|((a, b), c)| ratio([a, b, c]))
-                .sum::<f64>(),
-        );
-    });
+    let seeds: [Seed; 2] = [&ones, &slope];
+    stack.example_gradients(
+        member,
+        points,
+        sigma,
+        work,
+        &seeds,
+        |seed, _, below, delta| {
+            let (h, d) = (matrix(below), matrix(delta));
+            match seed {
+                0 => ntk += ntk_term(&h, &d),
+                _ => group_sums.push(zico_group_sum(&h, &d)),
+            }
+        },
+    );
     // The output layer came first; the tensor path takes the blocks in order.
     group_sums.reverse();
     (condition_number(ntk), zico(&group_sums))
+}
+
+/// A layer's term of the NTK `J·Jᵀ`, from its rows of inputs `h` and of
+/// gradients `d` at its pre-activation over a batch: `(Δ·Δᵀ) ⊙ (H·Hᵀ +
+/// 1)`, the `+ 1` for the biases.
+fn ntk_term(h: &DMatrix<f64>, d: &DMatrix<f64>) -> DMatrix<f64> {
+    let input_gram = (h * h.transpose()).add_scalar(1.0);
+    (d * d.transpose()).component_mul(&input_gram)
+}
+
+/// `Σ mean|g| / std(g)` over a layer's weights and biases, from its rows of
+/// inputs `h` and of loss gradients `d` at its pre-activation over a batch:
+/// the sums over the batch of `|g|`, `g` and `g²` for the weight from
+/// input `a` to unit `b` are entries `(a, b)` of `|H|ᵀ·|Δ|`, `Hᵀ·Δ` and
+/// `(H∘H)ᵀ·(Δ∘Δ)`, for the biases the column sums of `|Δ|`, `Δ` and `Δ∘Δ`.
+fn zico_group_sum(h: &DMatrix<f64>, d: &DMatrix<f64>) -> f64 {
+    let batch = h.nrows() as f64;
+    let square = |m: &DMatrix<f64>| m.map(|v| v * v);
+    let weights = [
+        h.abs().transpose() * d.abs(),
+        h.transpose() * d,
+        square(h).transpose() * square(d),
+    ];
+    let biases = [d.abs().row_sum(), d.row_sum(), square(d).row_sum()];
+    let weight_sums = weights[0].iter().zip(&weights[1]).zip(&weights[2]);
+    let bias_sums = biases[0].iter().zip(&biases[1]).zip(&biases[2]);
+    weight_sums
+        .chain(bias_sums)
+        .map(|((&sum_abs, &sum), &sum_of_squares)| {
+            zico_ratio(batch, [sum_abs, sum, sum_of_squares])
+        })
+        .sum()
 }
 
 /// ZiCo's term for one parameter from its sums over a batch of `|g|`, `g`

@@ -189,17 +189,12 @@ impl<B: ComputeBackend> Measurer<B> {
     /// Measures every member of a built ensemble.
     pub fn measure_ensemble(&self, model: &Mlp<B>) -> Measured {
         let on_host = self.host.as_ref().zip(DenseStack::of(model));
-        let jacobians = match &on_host {
-            Some((sets, stack)) if self.config.proxies => {
-                Some(self.host_jacobians(model, stack, sets))
-            }
-            _ => None,
-        };
-        let (pass, (grad_norms, whole_gradient)) = match on_host {
+        let (pass, (grad_norms, whole_gradient), jacobians) = match on_host {
             Some((sets, stack)) => self.host_passes(model, &stack, sets),
             None => (
                 LandscapePass::run(&model.valid(), &self.grid_points, self.stream_elements),
                 self.gradient_profile(model),
+                None,
             ),
         };
         let mut proxies = if self.config.proxies {
@@ -250,15 +245,20 @@ impl<B: ComputeBackend> Measurer<B> {
         }
     }
 
-    /// The landscape pass and the gradient profile of a dense stack, member
-    /// by member on host vectors (`host.rs`).
+    /// The landscape pass, the gradient profile and, with the proxies,
+    /// `ntk_cond` and `zico` of a dense stack, member by member on host
+    /// vectors (`host.rs`).
     #[allow(clippy::type_complexity)]
     fn host_passes(
         &self,
         model: &Mlp<B>,
         stack: &DenseStack,
         sets: &HostSets,
-    ) -> (LandscapePass, (Vec<Vec<f64>>, (Vec<f64>, Vec<f64>))) {
+    ) -> (
+        LandscapePass,
+        (Vec<Vec<f64>>, (Vec<f64>, Vec<f64>)),
+        Option<Vec<NtkAndZico>>,
+    ) {
         let sigma = model
             .activation
             .function
@@ -277,6 +277,13 @@ impl<B: ComputeBackend> Measurer<B> {
         let (mut grad_norms, mut whole, mut snip) = (Vec::new(), Vec::new(), Vec::new());
         let mut work = Workspace::default();
         let (train, loss) = ([&sets.train[0][..], &sets.train[1][..]], self.problem.loss);
+        // The proxies' batch: the training set's first points.
+        let batch = self.proxy_points.dims()[0];
+        let proxy_set = [
+            &train[0][..batch * units[0]],
+            &train[1][..batch * pass.outputs],
+        ];
+        let mut jacobians = Vec::new();
         for member in 0..stack.members() {
             let member_pass = host::landscape_pass(stack, member, &sets.grid, sigma, threshold);
             pass.active.push(member_pass.active);
@@ -286,37 +293,14 @@ impl<B: ComputeBackend> Measurer<B> {
             grad_norms.push(profile.0);
             whole.push(profile.1);
             snip.push(profile.2);
+            if self.config.proxies {
+                let proxies =
+                    host::jacobian_proxies(stack, member, proxy_set, loss, sigma, &mut work);
+                jacobians.push(proxies);
+            }
         }
-        (pass, (grad_norms, (whole, snip)))
-    }
-
-    /// `ntk_cond` and `zico` of a dense stack's members on the proxies'
-    /// batch, member by member on host vectors (`host.rs`).
-    fn host_jacobians(
-        &self,
-        model: &Mlp<B>,
-        stack: &DenseStack,
-        sets: &HostSets,
-    ) -> Vec<NtkAndZico> {
-        let sigma = model
-            .activation
-            .function
-            .slices()
-            .expect("a dense stack's activation");
-        let units = stack.units();
-        let batch = self.proxy_points.dims()[0];
-        let (inputs, outputs) = (units[0], units[units.len() - 1]);
-        let proxy_set = [
-            &sets.train[0][..batch * inputs],
-            &sets.train[1][..batch * outputs],
-        ];
-        let mut work = Workspace::default();
-        (0..stack.members())
-            .map(|member| {
-                let loss = self.problem.loss;
-                host::jacobian_proxies(stack, member, proxy_set, loss, sigma, &mut work)
-            })
-            .collect()
+        let jacobians = self.config.proxies.then_some(jacobians);
+        (pass, (grad_norms, (whole, snip)), jacobians)
     }
 
     /// The gradient profile, per member: the norm of the loss gradient with

@@ -52,6 +52,10 @@ const CHUNKS_BLOCK_ELEMENTS: usize = 1 << 18;
 /// The fewest rows of a block, however wide the layers.
 const MIN_BLOCK_ROWS: usize = 4;
 
+/// The seed of a backward pass from the logits: the gradient at the
+/// logits, given them (both `points × outputs`, row-major).
+pub(crate) type Seed<'a> = &'a dyn Fn(&[f32]) -> Vec<f32>;
+
 /// An ensemble of dense networks as host vectors: every layer's weights and
 /// biases, the output layer last.
 pub(crate) struct DenseStack {
@@ -253,20 +257,11 @@ impl DenseStack {
             let x = &input[rows.start * inputs..rows.end * inputs];
             let y = &labels[rows.start * outputs..rows.end * outputs];
             let x = self.stored_input(x, &mut input_chunks);
-            self.forward(member, x, sigma, work);
-            if self.in_chunks {
-                let chunks = &work.logit_chunks;
-                from_chunks(chunks, outputs, rows.len(), &mut work.block_logits);
-            }
+            self.forward_to_logits(member, (x, rows.len()), sigma, work);
             let logits = &work.block_logits;
             loss.logits_gradient(logits, y, [points, outputs], &mut work.grad);
             work.logits.extend_from_slice(logits);
-            if self.in_chunks {
-                // Zero in the padding: the padding adds nothing to the
-                // input gradients below.
-                to_chunks(&work.grad, outputs, &mut work.grad_below);
-                std::mem::swap(&mut work.grad, &mut work.grad_below);
-            }
+            self.store_logits_gradient(work);
             self.backward(member, (x, rows.len()), sigma, work, start > 0);
         }
         work.input_chunks = input_chunks;
@@ -274,46 +269,70 @@ impl DenseStack {
 
     /// `member`'s gradients of `Σᵢ sᵢ·f(xᵢ)` at every layer's
     /// pre-activation, example by example, over the batch `input` (`points
-    /// × inputs`, row-major, passed whole), with the seed `s = seed(logits)`
-    /// (both `points × outputs`, row-major): `observe(layer, below, delta)`
-    /// for each layer, the output layer first, with the layer's input and
-    /// that gradient as row-major rows. Example `i`'s gradient of the
-    /// layer's weights is the outer product `below[i]ᵀ·delta[i]`, and of its
-    /// biases `delta[i]`: the rows of the per-example Jacobian, factored.
+    /// × inputs`, row-major, passed whole), for each seed `s = seed(logits)`
+    /// of `seeds` (both `points × outputs`, row-major) after one forward
+    /// pass: `observe(seed, layer, below, delta)` for each layer, the output
+    /// layer first, with the layer's input and that gradient as row-major
+    /// rows. Example `i`'s gradient of the layer's weights is the outer
+    /// product `below[i]ᵀ·delta[i]`, and of its biases `delta[i]`: the rows
+    /// of the per-example Jacobian, factored.
     pub(crate) fn example_gradients(
         &self,
         member: usize,
         input: &[f32],
         sigma: &dyn SliceActivation,
         work: &mut Workspace,
-        seed: impl FnOnce(&[f32]) -> Vec<f32>,
-        mut observe: impl FnMut(usize, &[f32], &[f32]),
+        seeds: &[Seed],
+        mut observe: impl FnMut(usize, usize, &[f32], &[f32]),
     ) {
-        let outputs = self.units[self.layers()];
         let points = input.len() / self.units[0];
         let mut input_chunks = std::mem::take(&mut work.input_chunks);
         let x = self.stored_input(input, &mut input_chunks);
-        self.forward(member, x, sigma, work);
+        self.forward_to_logits(member, (x, points), sigma, work);
+        let (mut below_rows, mut delta_rows) = (Vec::new(), Vec::new());
+        for (s, seed) in seeds.iter().enumerate() {
+            // The backward pass leaves the forward pass's values as they are.
+            work.grad = seed(&work.block_logits);
+            self.store_logits_gradient(work);
+            let batch = (x, points);
+            self.backward_observed(member, batch, sigma, work, false, |layer, below, delta| {
+                if !self.in_chunks {
+                    return observe(s, layer, below, delta);
+                }
+                let [fan_in, fan_out] = self.fans(layer);
+                from_chunks(below, fan_in, points, &mut below_rows);
+                from_chunks(delta, fan_out, points, &mut delta_rows);
+                observe(s, layer, &below_rows, &delta_rows);
+            });
+        }
+        work.input_chunks = input_chunks;
+    }
+
+    /// [`DenseStack::forward`] over a block of `points` points, its logits
+    /// then point by point in `work.block_logits` whatever the stack's
+    /// layout.
+    fn forward_to_logits(
+        &self,
+        member: usize,
+        (input, points): (&[f32], usize),
+        sigma: &dyn SliceActivation,
+        work: &mut Workspace,
+    ) {
+        self.forward(member, input, sigma, work);
         if self.in_chunks {
+            let outputs = self.units[self.layers()];
             from_chunks(&work.logit_chunks, outputs, points, &mut work.block_logits);
         }
-        work.grad = seed(&work.block_logits);
+    }
+
+    /// `work.grad`, the logits' gradient point by point, as the stack
+    /// stores its passes: for a stack stored in chunks, in chunks with zero
+    /// in the padding, which then adds nothing to the input gradients below.
+    fn store_logits_gradient(&self, work: &mut Workspace) {
         if self.in_chunks {
-            to_chunks(&work.grad, outputs, &mut work.grad_below);
+            to_chunks(&work.grad, self.units[self.layers()], &mut work.grad_below);
             std::mem::swap(&mut work.grad, &mut work.grad_below);
         }
-        let (mut below_rows, mut delta_rows) = (Vec::new(), Vec::new());
-        let batch = (x, points);
-        self.backward_observed(member, batch, sigma, work, false, |layer, below, delta| {
-            if !self.in_chunks {
-                return observe(layer, below, delta);
-            }
-            let [fan_in, fan_out] = self.fans(layer);
-            from_chunks(below, fan_in, points, &mut below_rows);
-            from_chunks(delta, fan_out, points, &mut delta_rows);
-            observe(layer, &below_rows, &delta_rows);
-        });
-        work.input_chunks = input_chunks;
     }
 
     /// `member`'s forward pass over `input` (`points × inputs`, row-major)
